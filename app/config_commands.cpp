@@ -1,0 +1,185 @@
+// autoprov config load|show|set|reset (SPEC S-7).
+#include <iostream>
+
+#include "commands.hpp"
+#include "common/text.hpp"
+#include "config/cli_script.hpp"
+#include "config/ini.hpp"
+#include "device/state_dir.hpp"
+#include "store/atomic_file.hpp"
+
+namespace autoprov::app {
+namespace {
+
+std::unique_ptr<StateDirectory> OpenState(GlobalOptions& g) {
+  auto state = StateDirectory::Open(g.state_dir, g.schema_files);
+  if (!state) {
+    std::cerr << "autoprov: " << state.error().message << "\n";
+    g.exit_code = state.error().code == ErrorCode::kParse ? kExitUsage : kExitFailed;
+    return nullptr;
+  }
+  return std::move(*state);
+}
+
+// "ini" or "cli" from the extension, else from the first meaningful line.
+std::string DetectFormat(const std::string& path, std::string_view text) {
+  std::string ext = ToLower(std::filesystem::path(path).extension().string());
+  if (ext == ".ini") return "ini";
+  if (ext == ".cli" || ext == ".txt") return "cli";
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    auto line = Trim(text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    if (line.empty() || line[0] == ';' || line[0] == '#' || line[0] == '!') continue;
+    if (line[0] == '[' || line.find('=') != std::string_view::npos) return "ini";
+    return "cli";
+  }
+  return "ini";
+}
+
+void PrintDiagnostics(const std::vector<Diagnostic>& list, std::string_view prefix) {
+  for (const auto& d : list) std::cerr << prefix << d.ToString() << "\n";
+}
+
+}  // namespace
+
+void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
+  auto* config = app.add_subcommand("config", "show and change the running configuration");
+  config->require_subcommand(1);
+  config->fallthrough();
+
+  struct LoadOpts {
+    std::string file, format = "auto";
+    bool incremental = false, replace = false, startup = false;
+  };
+  auto lo = std::make_shared<LoadOpts>();
+  auto* load = config->add_subcommand("load", "load an ini file or CLI script into the running configuration");
+  load->add_option("file", lo->file, "ini file or CLI script ('-' for standard input)")->required();
+  load->add_option("--format", lo->format, "ini, cli or auto (from the extension or content)")
+      ->check(CLI::IsMember({"auto", "ini", "cli"}));
+  load->add_flag("--incremental", lo->incremental, "ini: keep parameters the file does not name");
+  load->add_flag("--replace", lo->replace, "ini: parameters the file does not name return to defaults");
+  load->add_flag("--startup", lo->startup, "CLI: startup-script semantics (everything to defaults first)");
+  load->fallthrough();
+  load->callback([&g, lo] {
+    if (lo->incremental && lo->replace) {
+      std::cerr << "autoprov: --incremental and --replace exclude each other\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    std::string text;
+    if (lo->file == "-") {
+      text.assign(std::istreambuf_iterator<char>(std::cin), {});
+    } else {
+      auto r = ReadFile(lo->file);
+      if (!r) {
+        std::cerr << "autoprov: " << r.error().message << "\n";
+        g.exit_code = kExitUsage;
+        return;
+      }
+      text = std::move(*r);
+    }
+    auto state = OpenState(g);
+    if (!state) return;
+    auto current = state->LoadConfiguration();
+    if (!current) {
+      std::cerr << "autoprov: " << current.error().message << "\n";
+      g.exit_code = kExitFailed;
+      return;
+    }
+    std::string format = lo->format == "auto" ? DetectFormat(lo->file, text) : lo->format;
+    std::string origin = lo->file == "-" ? "<stdin>" : lo->file;
+    std::vector<Diagnostic> errors, warnings;
+    std::optional<Configuration> result;
+    if (format == "ini") {
+      IniApplyMode mode = lo->incremental ? IniApplyMode::kIncremental
+                          : lo->replace   ? IniApplyMode::kReplace
+                                          : IniApplyMode::kFromFile;
+      auto r = LoadIni(text, origin, *current, mode);
+      errors = std::move(r.errors);
+      warnings = std::move(r.warnings);
+      result.emplace(std::move(r.config));
+    } else {
+      auto r = LoadCliScript(text, origin, *current, lo->startup ? CliScriptKind::kStartup : CliScriptKind::kIncremental);
+      errors = std::move(r.errors);
+      warnings = std::move(r.warnings);
+      result.emplace(std::move(r.config));
+    }
+    PrintDiagnostics(warnings, "warning: ");
+    if (!errors.empty()) {
+      PrintDiagnostics(errors, "error: ");
+      std::cerr << "autoprov: " << origin << " rejected (" << errors.size()
+                << " error(s)); the running configuration is unchanged\n";
+      g.exit_code = kExitFailed;
+      return;
+    }
+    if (auto r = state->SaveConfiguration(*result); !r) {
+      std::cerr << "autoprov: " << r.error().message << "\n";
+      g.exit_code = kExitFailed;
+      return;
+    }
+    std::cout << "loaded " << origin << " (" << format << ")\n";
+  });
+
+  auto format = std::make_shared<std::string>("ini");
+  auto* show = config->add_subcommand("show", "print the running configuration");
+  show->add_option("--format", *format, "ini or cli")->check(CLI::IsMember({"ini", "cli"}));
+  show->fallthrough();
+  show->callback([&g, format] {
+    auto state = OpenState(g);
+    if (!state) return;
+    auto current = state->LoadConfiguration();
+    if (!current) {
+      std::cerr << "autoprov: " << current.error().message << "\n";
+      g.exit_code = kExitFailed;
+      return;
+    }
+    std::cout << (*format == "ini" ? WriteIni(*current) : WriteCli(*current));
+  });
+
+  auto kv = std::make_shared<std::pair<std::string, std::string>>();
+  auto* set = config->add_subcommand("set", "set one parameter (ini name, value as in an ini file or the CLI)");
+  set->add_option("name", kv->first, "parameter name, e.g. IniFileURL")->required();
+  set->add_option("value", kv->second, "value; empty to clear")->required();
+  set->fallthrough();
+  set->callback([&g, kv] {
+    auto state = OpenState(g);
+    if (!state) return;
+    auto current = state->LoadConfiguration();
+    if (!current) {
+      std::cerr << "autoprov: " << current.error().message << "\n";
+      g.exit_code = kExitFailed;
+      return;
+    }
+    const ParamSpec* spec = state->schema().FindParamOrCommand(kv->first);
+    if (!spec) {
+      std::cerr << "autoprov: unknown parameter '" << kv->first << "'\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    if (auto r = current->Set(spec->name, kv->second, /*from_cli=*/true); !r) {
+      std::cerr << "autoprov: " << r.error().message << "\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    if (auto r = state->SaveConfiguration(*current); !r) {
+      std::cerr << "autoprov: " << r.error().message << "\n";
+      g.exit_code = kExitFailed;
+    }
+  });
+
+  auto* reset = config->add_subcommand("reset", "return every parameter to its default");
+  reset->fallthrough();
+  reset->callback([&g] {
+    auto state = OpenState(g);
+    if (!state) return;
+    Configuration empty(state->schema());
+    if (auto r = state->SaveConfiguration(empty); !r) {
+      std::cerr << "autoprov: " << r.error().message << "\n";
+      g.exit_code = kExitFailed;
+    }
+  });
+}
+
+}  // namespace autoprov::app

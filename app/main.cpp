@@ -1,0 +1,22 @@
+// autoprov: the command-line face of the agent. Parses options and hands each subcommand to the library.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  autoprov::app::GlobalOptions global;
+  CLI::App app{"autoprov: automatic provisioning agent (AudioCodes-style Automatic Update)"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_version_flag("--version", AUTOPROV_VERSION);
+  autoprov::app::AddGlobalOptions(app, global);
+  autoprov::app::RegisterCommands(app, global);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : autoprov::app::kExitUsage;
+  }
+  return global.exit_code;
+}

@@ -1,0 +1,61 @@
+#include "config/configuration.hpp"
+
+#include <cstdlib>
+
+namespace autoprov {
+
+std::string Diagnostic::ToString() const {
+  return origin + ":" + std::to_string(line) + ": " + message;
+}
+
+const std::string& Configuration::Get(std::string_view name) const {
+  const ParamSpec* spec = schema_->FindParam(name);
+  if (!spec) {
+    static const std::string kEmpty;
+    return kEmpty;
+  }
+  auto it = scalars_.find(spec->name);
+  return it == scalars_.end() ? spec->value.default_value : it->second;
+}
+
+long long Configuration::GetInt(std::string_view name) const {
+  return std::strtoll(Get(name).c_str(), nullptr, 10);
+}
+
+Expected<void> Configuration::Set(std::string_view name, std::string_view raw, bool from_cli) {
+  const ParamSpec* spec = schema_->FindParam(name);
+  if (!spec) return Fail(ErrorCode::kValidation, "unknown parameter '" + std::string(name) + "'");
+  auto value = NormalizeValue(spec->value, raw, from_cli);
+  if (!value) return std::unexpected(value.error().WithContext(spec->name));
+  SetCanonical(*spec, std::move(*value));
+  return {};
+}
+
+void Configuration::SetCanonical(const ParamSpec& spec, std::string value) {
+  if (spec.transient) return;
+  if (value == spec.value.default_value)
+    scalars_.erase(spec.name);
+  else
+    scalars_[spec.name] = std::move(value);
+}
+
+void Configuration::DropEmptyTables() {
+  std::erase_if(tables_, [](const auto& kv) { return kv.second.empty(); });
+}
+
+std::vector<std::string> Configuration::RestartChangesFrom(const Configuration& before) const {
+  std::vector<std::string> out;
+  for (const auto& p : schema_->params())
+    if (p.restart && Get(p.name) != before.Get(p.name)) out.push_back(p.name);
+  for (const auto& t : schema_->tables()) {
+    if (!t.restart) continue;
+    auto a = tables_.find(t.name);
+    auto b = before.tables_.find(t.name);
+    const TableRows empty;
+    if ((a == tables_.end() ? empty : a->second) != (b == before.tables_.end() ? empty : b->second))
+      out.push_back(t.name);
+  }
+  return out;
+}
+
+}  // namespace autoprov

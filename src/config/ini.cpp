@@ -1,0 +1,424 @@
+#include "config/ini.hpp"
+
+#include <cctype>
+#include <set>
+
+#include "common/text.hpp"
+
+namespace autoprov {
+namespace {
+
+bool IsNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+}
+
+// Strips one pair of matching quotes; reports an unterminated one.
+bool Unquote(std::string_view v, std::string& out) {
+  if (!v.empty() && (v.front() == '\'' || v.front() == '"')) {
+    if (v.size() < 2 || v.back() != v.front()) return false;
+    out.assign(v.substr(1, v.size() - 2));
+    return true;
+  }
+  out.assign(v);
+  return true;
+}
+
+// Splits "v1, "a,b;c", $$ ;" into fields; stops at the first ';' outside quotes.
+bool SplitRowValues(std::string_view s, std::vector<std::string>& out, std::string& error) {
+  out.clear();
+  std::string cur;
+  bool quoted_field = false;
+  size_t i = 0;
+  bool ended = false;
+  while (i < s.size()) {
+    char c = s[i];
+    if (c == '"') {
+      if (!Trim(cur).empty()) {
+        error = "a quote in the middle of a value";
+        return false;
+      }
+      size_t close = s.find('"', i + 1);
+      if (close == std::string_view::npos) {
+        error = "unterminated double-quoted value";
+        return false;
+      }
+      cur.assign(s.substr(i + 1, close - i - 1));
+      quoted_field = true;
+      i = close + 1;
+      continue;
+    }
+    if (c == ',' || c == ';') {
+      out.push_back(quoted_field ? cur : std::string(Trim(cur)));
+      cur.clear();
+      quoted_field = false;
+      ++i;
+      if (c == ';') {
+        ended = true;
+        break;
+      }
+      continue;
+    }
+    if (quoted_field) {
+      if (c != ' ' && c != '\t') {
+        error = "text after a closing quote";
+        return false;
+      }
+    } else {
+      cur.push_back(c);
+    }
+    ++i;
+  }
+  if (!ended) {
+    // A missing final ';' is tolerated.
+    if (quoted_field || !Trim(cur).empty() || !out.empty()) out.push_back(quoted_field ? cur : std::string(Trim(cur)));
+  } else if (!Trim(s.substr(i)).empty() && Trim(s.substr(i))[0] != ';') {
+    error = "text after the closing ';'";
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> SplitNames(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find_first_of(",", start);
+    if (end == std::string_view::npos) end = s.size();
+    auto item = Trim(s.substr(start, end - start));
+    if (!item.empty()) {
+      // Multi-index FORMAT lines may separate index names with spaces too.
+      for (auto w : SplitWhitespace(item)) out.emplace_back(w);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+IniParseResult ParseIni(std::string_view text, std::string_view origin) {
+  IniParseResult r;
+  auto err = [&](int line, std::string msg) { r.errors.push_back({std::string(origin), line, std::move(msg)}); };
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+
+  std::string pending_section;  // last [X] line; becomes a table name when FORMAT follows
+  int pending_line = 0;
+  IniDocument::Table* open = nullptr;
+  bool format_seen = false;
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view raw = text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    ++line_no;
+    std::string_view line = Trim(raw);
+    if (line.empty() || line[0] == ';' || line[0] == '#') continue;
+    if (line.find('\0') != std::string_view::npos) {
+      err(line_no, "binary data (NUL byte) in a text file");
+      continue;
+    }
+
+    if (line[0] == '[') {
+      if (line.back() != ']') {
+        err(line_no, "section line without closing ']'");
+        continue;
+      }
+      std::string_view inner = Trim(line.substr(1, line.size() - 2));
+      if (!inner.empty() && (inner[0] == '\\' || inner[0] == '/')) {
+        std::string_view name = Trim(inner.substr(1));
+        if (!open) {
+          err(line_no, "end of table '" + std::string(name) + "' without its start");
+        } else if (!IEquals(name, open->name)) {
+          err(line_no, "end of table '" + std::string(name) + "' but table '" + open->name + "' is open");
+          open = nullptr;
+        } else {
+          open = nullptr;
+        }
+        pending_section.clear();
+        continue;
+      }
+      if (open) {
+        err(line_no, "table '" + open->name + "' is not closed (expected [ \\" + open->name + " ])");
+        open = nullptr;
+      }
+      if (inner.empty()) {
+        err(line_no, "empty section name");
+        continue;
+      }
+      pending_section.assign(inner);
+      pending_line = line_no;
+      format_seen = false;
+      continue;
+    }
+
+    if (IStartsWith(line, "FORMAT") && line.size() > 6 && (line[6] == ' ' || line[6] == '\t')) {
+      if (open || pending_section.empty() || format_seen) {
+        err(line_no, "FORMAT line outside a table header");
+        continue;
+      }
+      std::string_view body = Trim(line.substr(6));
+      size_t eq = body.find('=');
+      if (eq == std::string_view::npos) {
+        err(line_no, "FORMAT line without '='");
+        continue;
+      }
+      std::string_view cols = Trim(body.substr(eq + 1));
+      if (!cols.empty() && cols.back() == ';') cols.remove_suffix(1);
+      IniDocument::Table t;
+      t.name = pending_section;
+      t.line = pending_line;
+      t.index_columns = SplitNames(body.substr(0, eq));
+      t.columns = SplitNames(cols);
+      if (t.index_columns.empty()) {
+        err(line_no, "FORMAT line names no index column");
+        continue;
+      }
+      r.document.tables.push_back(std::move(t));
+      open = &r.document.tables.back();
+      format_seen = true;
+      continue;
+    }
+
+    size_t eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      err(line_no, "expected 'Name = Value', found '" + std::string(line.substr(0, 60)) + "'");
+      continue;
+    }
+    std::string_view lhs = Trim(line.substr(0, eq));
+    std::string_view rhs = Trim(line.substr(eq + 1));
+
+    if (open) {
+      auto words = SplitWhitespace(lhs);
+      if (words.empty() || !IEquals(words[0], open->name)) {
+        err(line_no, "row does not belong to table '" + open->name + "'");
+        continue;
+      }
+      IniDocument::Row row;
+      row.line = line_no;
+      std::string rest(lhs.substr(words[0].size()));
+      for (auto& idx : SplitNames(rest)) row.index.push_back(idx);
+      std::string e;
+      if (!SplitRowValues(rhs, row.values, e)) {
+        err(line_no, e);
+        continue;
+      }
+      if (row.index.size() != open->index_columns.size()) {
+        err(line_no, "row has " + std::to_string(row.index.size()) + " index value(s), FORMAT names " +
+                         std::to_string(open->index_columns.size()));
+        continue;
+      }
+      if (row.values.size() != open->columns.size()) {
+        err(line_no, "row has " + std::to_string(row.values.size()) + " value(s), FORMAT names " +
+                         std::to_string(open->columns.size()) + " column(s)");
+        continue;
+      }
+      open->rows.push_back(std::move(row));
+      continue;
+    }
+
+    if (lhs.empty()) {
+      err(line_no, "missing parameter name before '='");
+      continue;
+    }
+    bool name_ok = true;
+    for (char c : lhs) name_ok = name_ok && IsNameChar(c);
+    if (!name_ok) {
+      err(line_no, "invalid parameter name '" + std::string(lhs.substr(0, 60)) + "'");
+      continue;
+    }
+    IniDocument::Assignment a;
+    a.name.assign(lhs);
+    a.line = line_no;
+    a.raw.assign(rhs);
+    if (!Unquote(rhs, a.value)) {
+      err(line_no, "unterminated quoted value for " + a.name);
+      continue;
+    }
+    r.document.assignments.push_back(std::move(a));
+    pending_section.clear();  // a FORMAT line must follow its table header directly
+  }
+  if (open) err(line_no, "table '" + open->name + "' is not closed at the end of the file");
+  return r;
+}
+
+IniLoadResult LoadIni(std::string_view text, std::string_view origin, const Configuration& current,
+                      IniApplyMode mode) {
+  const Schema& schema = current.schema();
+  IniLoadResult out{current, {}, {}, false, false};
+  IniParseResult parsed = ParseIni(text, origin);
+  out.errors = std::move(parsed.errors);
+  const IniDocument& doc = parsed.document;
+  std::string o(origin);
+
+  // Decide the mode before touching anything.
+  if (mode == IniApplyMode::kFromFile) {
+    std::string set_default = current.Get("SetDefaultOnINIFileProcess");
+    for (const auto& a : doc.assignments)
+      if (IEquals(a.name, "SetDefaultOnINIFileProcess")) set_default = std::string(Trim(a.value));
+    mode = set_default == "0" ? IniApplyMode::kIncremental : IniApplyMode::kReplace;
+  }
+  if (mode == IniApplyMode::kReplace) {
+    out.config.ResetAll();
+    out.replaced = true;
+  }
+
+  std::set<std::string> seen;
+  for (const auto& a : doc.assignments) {
+    const ParamSpec* spec = schema.FindParam(a.name);
+    if (!spec) {
+      if (schema.FindTable(a.name))
+        out.errors.push_back({o, a.line, "'" + a.name + "' is a table, not a parameter"});
+      else
+        out.warnings.push_back({o, a.line, "unknown parameter '" + a.name + "' ignored"});
+      continue;
+    }
+    if (!seen.insert(spec->name).second)
+      out.warnings.push_back({o, a.line, spec->name + " is set more than once; the last value wins"});
+    auto value = NormalizeValue(spec->value, spec->value.type == ValueType::kList ? a.raw : a.value, false);
+    if (!value) {
+      out.errors.push_back({o, a.line, spec->name + ": " + value.error().message});
+      continue;
+    }
+    if (spec->name == "ResetNow") out.reset_now = *value == "1";
+    out.config.SetCanonical(*spec, std::move(*value));
+  }
+
+  std::set<std::string> tables_seen;
+  for (const auto& t : doc.tables) {
+    const TableSpec* spec = schema.FindTable(t.name);
+    if (!spec) {
+      out.warnings.push_back({o, t.line, "unknown table '" + t.name + "' ignored"});
+      continue;
+    }
+    if (!tables_seen.insert(spec->name).second) {
+      out.errors.push_back({o, t.line, "table " + spec->name + " appears twice"});
+      continue;
+    }
+    if (t.index_columns.size() != spec->index_columns.size()) {
+      out.errors.push_back({o, t.line, "table " + spec->name + " has " + std::to_string(spec->index_columns.size()) +
+                                            " index column(s), FORMAT names " + std::to_string(t.index_columns.size())});
+      continue;
+    }
+    std::vector<const ColumnSpec*> cols;
+    bool cols_ok = true;
+    std::set<std::string> col_seen;
+    for (const auto& c : t.columns) {
+      const ColumnSpec* cs = spec->FindColumn(c);
+      if (!cs) {
+        out.errors.push_back({o, t.line, "table " + spec->name + " has no column '" + c + "'"});
+        cols_ok = false;
+      } else if (!col_seen.insert(cs->name).second) {
+        out.errors.push_back({o, t.line, "column " + cs->name + " listed twice in FORMAT"});
+        cols_ok = false;
+      }
+      cols.push_back(cs);
+    }
+    if (!cols_ok) continue;
+    TableRows& rows = out.config.MutableTable(*spec);
+    if (mode == IniApplyMode::kReplace) rows.clear();
+    std::set<RowKey> keys;
+    for (const auto& row : t.rows) {
+      RowKey key;
+      bool ok = true;
+      for (const auto& idx : row.index) {
+        auto v = NormalizeValue(ValueSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false}, idx, false);
+        if (!v) {
+          out.errors.push_back({o, row.line, spec->name + " index: " + v.error().message});
+          ok = false;
+          break;
+        }
+        key.push_back(*v);
+      }
+      if (!ok) continue;
+      if (!keys.insert(key).second) {
+        out.errors.push_back({o, row.line, spec->name + " row appears twice in the file"});
+        continue;
+      }
+      RowValues values;
+      for (size_t i = 0; i < cols.size(); ++i) {
+        const std::string& raw = row.values[i];
+        if (raw.empty() || raw == "$$") continue;
+        auto v = NormalizeValue(cols[i]->value, raw, false);
+        if (!v) {
+          out.errors.push_back({o, row.line, spec->name + "." + cols[i]->name + ": " + v.error().message});
+          ok = false;
+          continue;
+        }
+        if (*v != cols[i]->value.default_value) values[cols[i]->name] = std::move(*v);
+      }
+      if (ok) rows[key] = std::move(values);
+    }
+  }
+  out.config.DropEmptyTables();
+  return out;
+}
+
+namespace {
+
+bool NeedsIniQuotes(ValueType t) {
+  return t == ValueType::kString || t == ValueType::kUrl || t == ValueType::kTime;
+}
+
+}  // namespace
+
+std::string WriteIni(const Configuration& config) {
+  const Schema& schema = config.schema();
+  std::string out = ";autoprov running configuration\n\n[SYSTEM Params]\n";
+  for (const auto& p : schema.params()) {
+    auto it = config.scalars().find(p.name);
+    if (it == config.scalars().end()) continue;
+    if (p.value.secret) {
+      out += ";" + p.name + " is hidden but has non-default value\n";
+      continue;
+    }
+    out += p.name + " = ";
+    if (p.value.type == ValueType::kList) {
+      std::string items;
+      size_t start = 0;
+      const std::string& v = it->second;
+      while (start < v.size()) {
+        size_t end = v.find(',', start);
+        if (end == std::string::npos) end = v.size();
+        items += (items.empty() ? "'" : ", '") + v.substr(start, end - start) + "'";
+        start = end + 1;
+      }
+      out += items;
+    } else if (NeedsIniQuotes(p.value.type)) {
+      out += "'" + it->second + "'";
+    } else {
+      out += it->second;
+    }
+    out += "\n";
+  }
+  for (const auto& t : schema.tables()) {
+    auto it = config.tables().find(t.name);
+    if (it == config.tables().end()) continue;
+    out += "\n[ " + t.name + " ]\nFORMAT ";
+    for (size_t i = 0; i < t.index_columns.size(); ++i)
+      out += (i ? ", " : "") + t.name + "_" + t.index_columns[i];
+    out += " = ";
+    for (size_t i = 0; i < t.columns.size(); ++i) out += (i ? ", " : "") + t.name + "_" + t.columns[i].name;
+    out += ";\n";
+    for (const auto& [key, values] : it->second) {
+      out += t.name;
+      for (size_t i = 0; i < key.size(); ++i) out += (i ? ", " : " ") + key[i];
+      out += " = ";
+      for (size_t i = 0; i < t.columns.size(); ++i) {
+        const ColumnSpec& c = t.columns[i];
+        auto v = values.find(c.name);
+        std::string val = v == values.end() ? c.value.default_value : v->second;
+        out += i ? ", " : "";
+        if (c.value.type == ValueType::kInteger || c.value.type == ValueType::kEnum)
+          out += val;
+        else
+          out += "\"" + val + "\"";
+      }
+      out += ";\n";
+    }
+    out += "[ \\" + t.name + " ]\n";
+  }
+  return out;
+}
+
+}  // namespace autoprov

@@ -1,0 +1,276 @@
+#include "config/schema.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "common/text.hpp"
+#include "config/builtin_schema.hpp"
+
+namespace autoprov {
+namespace {
+
+using nlohmann::json;
+
+Expected<ValueSpec> ParseValueSpec(const json& j, std::string_view where) {
+  ValueSpec v;
+  const std::string type = j.value("type", "string");
+  if (type == "integer") v.type = ValueType::kInteger;
+  else if (type == "enum") v.type = ValueType::kEnum;
+  else if (type == "string") v.type = ValueType::kString;
+  else if (type == "url") v.type = ValueType::kUrl;
+  else if (type == "time") v.type = ValueType::kTime;
+  else if (type == "list") v.type = ValueType::kList;
+  else return Fail(ErrorCode::kParse, std::string(where) + ": unknown type '" + type + "'");
+  v.min = j.value("min", 0LL);
+  v.max = j.value("max", 0LL);
+  v.max_length = j.value("max_length", size_t{0});
+  v.secret = j.value("secret", false);
+  if (j.contains("values")) {
+    for (auto& [k, val] : j["values"].items()) v.choices.push_back({k, val.get<long long>()});
+  }
+  if (j.contains("allowed")) v.allowed = j["allowed"].get<std::vector<std::string>>();
+  if (v.type == ValueType::kEnum && v.choices.empty())
+    return Fail(ErrorCode::kParse, std::string(where) + ": enum without values");
+  if (v.type == ValueType::kInteger && v.min > v.max)
+    return Fail(ErrorCode::kParse, std::string(where) + ": min above max");
+  std::string def = j.value("default", std::string());
+  if (def.empty() && (v.type == ValueType::kInteger)) def = std::to_string(v.min);
+  if (def.empty() && v.type == ValueType::kEnum) def = std::to_string(v.choices.front().value);
+  auto norm = NormalizeValue(v, def, false);
+  if (!norm) return std::unexpected(norm.error().WithContext(std::string(where) + ": default"));
+  v.default_value = *norm;
+  return v;
+}
+
+void SplitCli(const json& j, std::vector<std::string>& modes, std::string& command) {
+  if (!j.is_array() || j.empty()) return;
+  auto parts = j.get<std::vector<std::string>>();
+  command = parts.back();
+  parts.pop_back();
+  modes = std::move(parts);
+}
+
+bool IsTime(std::string_view s) {
+  if (s.size() != 5 || s[2] != ':') return false;
+  for (int i : {0, 1, 3, 4})
+    if (s[i] < '0' || s[i] > '9') return false;
+  int h = (s[0] - '0') * 10 + (s[1] - '0');
+  int m = (s[3] - '0') * 10 + (s[4] - '0');
+  return h < 24 && m < 60;
+}
+
+}  // namespace
+
+const ColumnSpec* TableSpec::FindColumn(std::string_view col) const {
+  if (IStartsWith(col, name) && col.size() > name.size() + 1 && col[name.size()] == '_')
+    col.remove_prefix(name.size() + 1);
+  for (const auto& c : columns)
+    if (IEquals(c.name, col)) return &c;
+  return nullptr;
+}
+
+Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view origin) {
+  json doc;
+  try {
+    doc = json::parse(json_text);
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kParse, std::string(origin) + ": not valid JSON: " + e.what());
+  }
+  Schema s;
+  try {
+    for (const auto& p : doc.value("parameters", json::array())) {
+      ParamSpec spec;
+      spec.name = p.at("name").get<std::string>();
+      std::string where = std::string(origin) + ": parameter " + spec.name;
+      auto v = ParseValueSpec(p, where);
+      if (!v) return std::unexpected(v.error());
+      spec.value = std::move(*v);
+      if (p.contains("cli")) SplitCli(p["cli"], spec.cli_modes, spec.cli_command);
+      spec.restart = p.value("restart", false);
+      spec.transient = p.value("transient", false);
+      spec.description = p.value("description", "");
+      Schema one;
+      one.params_.push_back(std::move(spec));
+      one.param_index_[ToLower(one.params_[0].name)] = 0;
+      if (auto m = s.Merge(one); !m) return std::unexpected(m.error().WithContext(origin));
+    }
+    for (const auto& t : doc.value("tables", json::array())) {
+      TableSpec spec;
+      spec.name = t.at("name").get<std::string>();
+      std::string where = std::string(origin) + ": table " + spec.name;
+      spec.index_columns = t.value("index", std::vector<std::string>{"Index"});
+      if (spec.index_columns.empty()) return Fail(ErrorCode::kParse, where + ": no index column");
+      for (const auto& c : t.value("columns", json::array())) {
+        ColumnSpec col;
+        col.name = c.at("name").get<std::string>();
+        auto v = ParseValueSpec(c, where + "." + col.name);
+        if (!v) return std::unexpected(v.error());
+        col.value = std::move(*v);
+        col.cli_command = c.value("cli", "");
+        spec.columns.push_back(std::move(col));
+      }
+      if (t.contains("cli")) SplitCli(t["cli"], spec.cli_modes, spec.cli_command);
+      spec.restart = t.value("restart", false);
+      spec.description = t.value("description", "");
+      Schema one;
+      one.tables_.push_back(std::move(spec));
+      one.table_index_[ToLower(one.tables_[0].name)] = 0;
+      if (auto m = s.Merge(one); !m) return std::unexpected(m.error().WithContext(origin));
+    }
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kParse, std::string(origin) + ": " + e.what());
+  }
+  return s;
+}
+
+Expected<void> Schema::Merge(const Schema& other) {
+  for (const auto& p : other.params_) {
+    std::string key = ToLower(p.name);
+    if (param_index_.contains(key))
+      return Fail(ErrorCode::kParse, "parameter " + p.name + " is defined twice");
+    param_index_[key] = params_.size();
+    params_.push_back(p);
+  }
+  for (const auto& t : other.tables_) {
+    std::string key = ToLower(t.name);
+    if (table_index_.contains(key) || param_index_.contains(key))
+      return Fail(ErrorCode::kParse, "table " + t.name + " is defined twice");
+    table_index_[key] = tables_.size();
+    tables_.push_back(t);
+  }
+  return {};
+}
+
+Expected<void> Schema::MergeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kIo, "cannot read schema file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto other = FromJson(ss.str(), path);
+  if (!other) return std::unexpected(other.error());
+  if (auto r = Merge(*other); !r) return std::unexpected(r.error().WithContext(path));
+  return {};
+}
+
+const Schema& Schema::BuiltIn() {
+  static const Schema schema = [] {
+    auto s = FromJson(kBuiltinSchemaJson, "built-in schema");
+    if (!s) std::abort();  // the build embeds a schema the tests parse; failing here is a build bug
+    return *s;
+  }();
+  return schema;
+}
+
+const ParamSpec* Schema::FindParam(std::string_view ini_name) const {
+  auto it = param_index_.find(ToLower(ini_name));
+  return it == param_index_.end() ? nullptr : &params_[it->second];
+}
+
+const ParamSpec* Schema::FindParamOrCommand(std::string_view name) const {
+  if (const ParamSpec* p = FindParam(name)) return p;
+  const ParamSpec* found = nullptr;
+  for (const auto& p : params_) {
+    if (!p.cli_command.empty() && IEquals(p.cli_command, name)) {
+      if (found) return nullptr;
+      found = &p;
+    }
+  }
+  return found;
+}
+
+const TableSpec* Schema::FindTable(std::string_view name) const {
+  auto it = table_index_.find(ToLower(name));
+  return it == table_index_.end() ? nullptr : &tables_[it->second];
+}
+
+Expected<std::string> NormalizeValue(const ValueSpec& spec, std::string_view raw, bool from_cli) {
+  raw = Trim(raw);
+  switch (spec.type) {
+    case ValueType::kInteger: {
+      long long v = 0;
+      auto [p, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), v);
+      if (raw.empty() || ec != std::errc() || p != raw.data() + raw.size())
+        return Fail(ErrorCode::kValidation, "'" + std::string(raw) + "' is not an integer");
+      if (v < spec.min || v > spec.max)
+        return Fail(ErrorCode::kValidation, std::to_string(v) + " is outside " +
+                                                std::to_string(spec.min) + ".." + std::to_string(spec.max));
+      return std::to_string(v);
+    }
+    case ValueType::kEnum: {
+      long long v = 0;
+      auto [p, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), v);
+      bool numeric = !raw.empty() && ec == std::errc() && p == raw.data() + raw.size();
+      for (const auto& c : spec.choices) {
+        if ((numeric && c.value == v) || (!numeric && IEquals(c.cli_name, raw)))
+          return std::to_string(c.value);
+      }
+      std::string names;
+      for (const auto& c : spec.choices)
+        names += (names.empty() ? "" : "|") + (from_cli ? c.cli_name : std::to_string(c.value));
+      return Fail(ErrorCode::kValidation, "'" + std::string(raw) + "' is not one of " + names);
+    }
+    case ValueType::kString:
+    case ValueType::kUrl: {
+      if (spec.max_length && raw.size() > spec.max_length)
+        return Fail(ErrorCode::kValidation, "value is " + std::to_string(raw.size()) +
+                                                " characters long, the limit is " + std::to_string(spec.max_length));
+      for (char c : raw)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+          return Fail(ErrorCode::kValidation, "value contains a control character");
+      if (spec.type == ValueType::kUrl && !raw.empty() && raw != "0") {
+        auto pos = raw.find("://");
+        if (pos == std::string_view::npos || pos == 0)
+          return Fail(ErrorCode::kValidation, "'" + std::string(raw) + "' is not a URL (scheme://host/path)");
+        for (char c : raw.substr(0, pos))
+          if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.')
+            return Fail(ErrorCode::kValidation, "'" + std::string(raw) + "' has an invalid scheme");
+        if (raw.find_first_of(" \t") != std::string_view::npos)
+          return Fail(ErrorCode::kValidation, "a URL cannot contain spaces");
+      }
+      // The vendor writes 0 to clear a URL parameter; it means "no URL".
+      if (spec.type == ValueType::kUrl && raw == "0") return std::string();
+      return std::string(raw);
+    }
+    case ValueType::kTime:
+      if (raw.empty()) return std::string();
+      if (!IsTime(raw))
+        return Fail(ErrorCode::kValidation, "'" + std::string(raw) + "' is not a time hh:mm");
+      return std::string(raw);
+    case ValueType::kList: {
+      // ini: 'ini', 'fk', 'cpt'  CLI: ini,fk,cpt  canonical: ini,fk,cpt
+      std::string out;
+      size_t start = 0;
+      while (start <= raw.size()) {
+        size_t end = raw.find(',', start);
+        if (end == std::string_view::npos) end = raw.size();
+        std::string_view item = Trim(raw.substr(start, end - start));
+        if (item.size() >= 2 && item.front() == '\'' && item.back() == '\'')
+          item = Trim(item.substr(1, item.size() - 2));
+        if (!item.empty()) {
+          std::string lower = ToLower(item);
+          if (!spec.allowed.empty() &&
+              std::find(spec.allowed.begin(), spec.allowed.end(), lower) == spec.allowed.end())
+            return Fail(ErrorCode::kValidation, "'" + std::string(item) + "' is not a known keyword");
+          out += (out.empty() ? "" : ",") + lower;
+        }
+        start = end + 1;
+      }
+      return out;
+    }
+  }
+  return Fail(ErrorCode::kInternal, "unhandled type");
+}
+
+std::string CliValue(const ValueSpec& spec, const std::string& canonical) {
+  if (spec.type == ValueType::kEnum) {
+    for (const auto& c : spec.choices)
+      if (std::to_string(c.value) == canonical) return c.cli_name;
+  }
+  return canonical;
+}
+
+}  // namespace autoprov

@@ -1,0 +1,136 @@
+#include "store/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace autoprov {
+namespace {
+
+constexpr std::string_view kTempMarker = ".autoprov-tmp-";
+
+Error Errno(std::string_view what, const std::filesystem::path& p) {
+  return MakeError(ErrorCode::kIo, std::string(what) + " " + p.string() + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+Expected<void> FsyncDirectory(const std::filesystem::path& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(Errno("cannot open directory", dir));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return std::unexpected(Errno("cannot fsync directory", dir));
+  return {};
+}
+
+Expected<AtomicFile> AtomicFile::Create(const std::filesystem::path& target, mode_t mode) {
+  static std::atomic<unsigned> counter{0};
+  std::error_code ec;
+  auto dir = target.parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  if (ec) return Fail(ErrorCode::kIo, "cannot create directory " + dir.string() + ": " + ec.message());
+  auto temp = dir / ("." + target.filename().string() + std::string(kTempMarker) + std::to_string(::getpid()) +
+                     "-" + std::to_string(counter++));
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return std::unexpected(Errno("cannot create", temp));
+  ::fchmod(fd, mode);  // not subject to the umask: a private key must end up 0600 exactly
+  return AtomicFile(target, temp, fd);
+}
+
+AtomicFile::AtomicFile(AtomicFile&& o) noexcept
+    : target_(std::move(o.target_)), temp_(std::move(o.temp_)), fd_(std::exchange(o.fd_, -1)),
+      written_(o.written_) {}
+
+AtomicFile::~AtomicFile() { Abandon(); }
+
+void AtomicFile::Abandon() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(temp_.c_str());
+  }
+}
+
+Expected<void> AtomicFile::Write(const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd_, p, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return std::unexpected(Errno("cannot write", temp_));
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+    written_ += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Expected<void> AtomicFile::Truncate() {
+  if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0)
+    return std::unexpected(Errno("cannot truncate", temp_));
+  written_ = 0;
+  return {};
+}
+
+Expected<void> AtomicFile::Commit() {
+  if (fd_ < 0) return Fail(ErrorCode::kInternal, "commit of a closed file " + target_.string());
+  if (::fsync(fd_) != 0) return std::unexpected(Errno("cannot fsync", temp_));
+  ::close(fd_);
+  fd_ = -1;
+  if (::rename(temp_.c_str(), target_.c_str()) != 0) {
+    auto e = Errno("cannot rename into", target_);
+    ::unlink(temp_.c_str());
+    return std::unexpected(e);
+  }
+  return FsyncDirectory(target_.parent_path());
+}
+
+Expected<void> WriteFileAtomically(const std::filesystem::path& target, std::string_view data, mode_t mode) {
+  auto f = AtomicFile::Create(target, mode);
+  if (!f) return std::unexpected(f.error());
+  if (auto r = f->Write(data.data(), data.size()); !r) return r;
+  return f->Commit();
+}
+
+Expected<std::string> ReadFile(const std::filesystem::path& path, size_t max_size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(Errno("cannot read", path));
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      auto e = Errno("cannot read", path);
+      ::close(fd);
+      return std::unexpected(e);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_size) {
+      ::close(fd);
+      return Fail(ErrorCode::kTooLarge, path.string() + " is larger than " + std::to_string(max_size) + " bytes");
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+void RemoveStaleTemporaries(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().filename().string().find(kTempMarker) != std::string::npos)
+      std::filesystem::remove(it->path(), ec);
+  }
+}
+
+}  // namespace autoprov

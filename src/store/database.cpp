@@ -1,0 +1,139 @@
+#include "store/database.hpp"
+
+#include <array>
+
+namespace autoprov {
+namespace {
+
+// Each entry moves the schema one version up; never edit a released entry, append a new one.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    R"sql(
+CREATE TABLE param (device INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+                    PRIMARY KEY (device, name));
+CREATE TABLE table_row (device INTEGER NOT NULL, tbl TEXT NOT NULL, idx TEXT NOT NULL, data TEXT NOT NULL,
+                        PRIMARY KEY (device, tbl, idx));
+CREATE TABLE url_state (device INTEGER NOT NULL, url TEXT NOT NULL, last_modified TEXT, etag TEXT,
+                        downloaded_at INTEGER, sha256 TEXT, PRIMARY KEY (device, url));
+CREATE TABLE kind_state (device INTEGER NOT NULL, kind TEXT NOT NULL, crc TEXT, sha256 TEXT, version TEXT,
+                         path TEXT, installed_at INTEGER, PRIMARY KEY (device, kind));
+CREATE TABLE device_state (device INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+                           PRIMARY KEY (device, key));
+CREATE TABLE run (device INTEGER NOT NULL, id INTEGER NOT NULL, started_at INTEGER NOT NULL, report TEXT NOT NULL,
+                  PRIMARY KEY (device, id));
+)sql",
+};
+
+Error DbError(sqlite3* db, std::string_view what) {
+  return MakeError(ErrorCode::kDatabase, std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+}  // namespace
+
+Statement& Statement::Bind(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::Bind(int index, long long value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+Expected<bool> Statement::Step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return std::unexpected(DbError(db_, "sqlite step"));
+}
+Expected<void> Statement::Run() {
+  for (;;) {
+    auto r = Step();
+    if (!r) {
+      Reset();
+      return std::unexpected(r.error());
+    }
+    if (!*r) break;
+  }
+  Reset();
+  return {};
+}
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+std::string Statement::Text(int col) const {
+  auto* p = sqlite3_column_text(stmt_, col);
+  return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
+}
+long long Statement::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+Expected<Database> Database::Open(const std::filesystem::path& path, Durability durability) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  Database db(raw);
+  if (rc != SQLITE_OK) return std::unexpected(DbError(raw, "cannot open state database " + path.string()));
+  sqlite3_busy_timeout(raw, 10000);
+  // WAL keeps readers (status, show) from blocking a run; FULL sync makes each commit durable.
+  std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;";
+  pragmas += durability == Durability::kFull ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=OFF;";
+  if (auto r = db.Exec(pragmas); !r) return std::unexpected(r.error().WithContext(path.string()));
+  if (auto r = db.Migrate(); !r) return std::unexpected(r.error().WithContext(path.string()));
+  return db;
+}
+
+Expected<void> Database::Exec(std::string_view sql) {
+  char* msg = nullptr;
+  std::string s(sql);
+  if (sqlite3_exec(db_.get(), s.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg ? msg : "unknown error";
+    sqlite3_free(msg);
+    return Fail(ErrorCode::kDatabase, "sqlite: " + m);
+  }
+  return {};
+}
+
+Expected<Statement> Database::Prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK)
+    return std::unexpected(DbError(db_.get(), "sqlite prepare"));
+  return Statement(db_.get(), stmt);
+}
+
+Expected<void> Database::Transaction(const std::function<Expected<void>()>& body) {
+  if (auto r = Exec("BEGIN IMMEDIATE"); !r) return r;
+  auto result = body();
+  if (!result) {
+    (void)Exec("ROLLBACK");
+    return result;
+  }
+  if (auto r = Exec("COMMIT"); !r) {
+    (void)Exec("ROLLBACK");
+    return r;
+  }
+  return {};
+}
+
+Expected<void> Database::Migrate() {
+  auto st = Prepare("PRAGMA user_version");
+  if (!st) return std::unexpected(st.error());
+  auto row = st->Step();
+  if (!row) return std::unexpected(row.error());
+  long long version = st->Int(0);
+  if (version > static_cast<long long>(kMigrations.size()))
+    return Fail(ErrorCode::kDatabase, "state database version " + std::to_string(version) +
+                                          " is newer than this autoprov understands");
+  for (size_t v = static_cast<size_t>(version); v < kMigrations.size(); ++v) {
+    auto r = Transaction([&]() -> Expected<void> {
+      if (auto e = Exec(kMigrations[v]); !e) return e;
+      return Exec("PRAGMA user_version = " + std::to_string(v + 1));
+    });
+    if (!r) return r;
+  }
+  return {};
+}
+
+}  // namespace autoprov

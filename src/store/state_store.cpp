@@ -1,0 +1,174 @@
+#include "store/state_store.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace autoprov {
+namespace {
+
+std::string JoinKey(const RowKey& key) {
+  std::string out;
+  for (size_t i = 0; i < key.size(); ++i) out += (i ? "," : "") + key[i];
+  return out;
+}
+
+RowKey SplitKey(const std::string& s) {
+  RowKey out;
+  size_t start = 0;
+  for (;;) {
+    size_t end = s.find(',', start);
+    out.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Expected<StateStore> StateStore::Open(const std::filesystem::path& db_path, Durability durability) {
+  auto db = Database::Open(db_path, durability);
+  if (!db) return std::unexpected(db.error());
+  return StateStore(std::move(*db));
+}
+
+Expected<Configuration> StateStore::LoadConfiguration(long long device, const Schema& schema) {
+  Configuration config(schema);
+  auto st = db_.Prepare("SELECT name, value FROM param WHERE device = ?");
+  if (!st) return std::unexpected(st.error());
+  st->Bind(1, device);
+  for (;;) {
+    auto row = st->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    // A parameter whose schema file was removed is dropped; a value the schema no longer accepts too.
+    const ParamSpec* spec = schema.FindParam(st->Text(0));
+    if (!spec) continue;
+    auto v = NormalizeValue(spec->value, st->Text(1), false);
+    if (v) config.SetCanonical(*spec, *v);
+  }
+  auto rows = db_.Prepare("SELECT tbl, idx, data FROM table_row WHERE device = ?");
+  if (!rows) return std::unexpected(rows.error());
+  rows->Bind(1, device);
+  for (;;) {
+    auto row = rows->Step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    const TableSpec* spec = schema.FindTable(rows->Text(0));
+    if (!spec) continue;
+    RowValues values;
+    auto data = nlohmann::json::parse(rows->Text(2), nullptr, false);
+    if (data.is_object())
+      for (auto& [k, v] : data.items())
+        if (v.is_string() && spec->FindColumn(k)) values[k] = v.get<std::string>();
+    config.MutableTable(*spec)[SplitKey(rows->Text(1))] = std::move(values);
+  }
+  return config;
+}
+
+Expected<void> StateStore::SaveConfiguration(long long device, const Configuration& config) {
+  for (auto sql : {"DELETE FROM param WHERE device = ?", "DELETE FROM table_row WHERE device = ?"}) {
+    auto st = db_.Prepare(sql);
+    if (!st) return std::unexpected(st.error());
+    if (auto r = st->Bind(1, device).Run(); !r) return r;
+  }
+  auto ins = db_.Prepare("INSERT INTO param (device, name, value) VALUES (?, ?, ?)");
+  if (!ins) return std::unexpected(ins.error());
+  for (const auto& [name, value] : config.scalars()) {
+    if (auto r = ins->Bind(1, device).Bind(2, name).Bind(3, value).Run(); !r) return r;
+  }
+  auto tins = db_.Prepare("INSERT INTO table_row (device, tbl, idx, data) VALUES (?, ?, ?, ?)");
+  if (!tins) return std::unexpected(tins.error());
+  for (const auto& [table, rows] : config.tables()) {
+    for (const auto& [key, values] : rows) {
+      nlohmann::json data(values);
+      if (auto r = tins->Bind(1, device).Bind(2, table).Bind(3, JoinKey(key)).Bind(4, data.dump()).Run(); !r)
+        return r;
+    }
+  }
+  return {};
+}
+
+Expected<std::optional<UrlState>> StateStore::GetUrlState(long long device, const std::string& url) {
+  auto st = db_.Prepare("SELECT last_modified, etag, downloaded_at, sha256 FROM url_state WHERE device = ? AND url = ?");
+  if (!st) return std::unexpected(st.error());
+  st->Bind(1, device).Bind(2, url);
+  auto row = st->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<UrlState>();
+  return std::optional<UrlState>(UrlState{st->Text(0), st->Text(1), st->Int(2), st->Text(3)});
+}
+
+Expected<void> StateStore::PutUrlState(long long device, const std::string& url, const UrlState& s) {
+  auto st = db_.Prepare(
+      "INSERT OR REPLACE INTO url_state (device, url, last_modified, etag, downloaded_at, sha256) "
+      "VALUES (?, ?, ?, ?, ?, ?)");
+  if (!st) return std::unexpected(st.error());
+  return st->Bind(1, device).Bind(2, url).Bind(3, s.last_modified).Bind(4, s.etag).Bind(5, s.downloaded_at)
+      .Bind(6, s.sha256).Run();
+}
+
+Expected<std::optional<KindState>> StateStore::GetKindState(long long device, const std::string& kind) {
+  auto st = db_.Prepare(
+      "SELECT crc, sha256, version, path, installed_at FROM kind_state WHERE device = ? AND kind = ?");
+  if (!st) return std::unexpected(st.error());
+  st->Bind(1, device).Bind(2, kind);
+  auto row = st->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<KindState>();
+  return std::optional<KindState>(KindState{st->Text(0), st->Text(1), st->Text(2), st->Text(3), st->Int(4)});
+}
+
+Expected<void> StateStore::PutKindState(long long device, const std::string& kind, const KindState& s) {
+  auto st = db_.Prepare(
+      "INSERT OR REPLACE INTO kind_state (device, kind, crc, sha256, version, path, installed_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  if (!st) return std::unexpected(st.error());
+  return st->Bind(1, device).Bind(2, kind).Bind(3, s.crc).Bind(4, s.sha256).Bind(5, s.version).Bind(6, s.path)
+      .Bind(7, s.installed_at).Run();
+}
+
+Expected<std::optional<std::string>> StateStore::GetValue(long long device, const std::string& key) {
+  auto st = db_.Prepare("SELECT value FROM device_state WHERE device = ? AND key = ?");
+  if (!st) return std::unexpected(st.error());
+  st->Bind(1, device).Bind(2, key);
+  auto row = st->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(st->Text(0));
+}
+
+Expected<void> StateStore::PutValue(long long device, const std::string& key, const std::string& value) {
+  auto st = db_.Prepare("INSERT OR REPLACE INTO device_state (device, key, value) VALUES (?, ?, ?)");
+  if (!st) return std::unexpected(st.error());
+  return st->Bind(1, device).Bind(2, key).Bind(3, value).Run();
+}
+
+Expected<void> StateStore::DeleteValue(long long device, const std::string& key) {
+  auto st = db_.Prepare("DELETE FROM device_state WHERE device = ? AND key = ?");
+  if (!st) return std::unexpected(st.error());
+  return st->Bind(1, device).Bind(2, key).Run();
+}
+
+Expected<void> StateStore::AddRun(long long device, long long started_at, const std::string& report_json) {
+  auto st = db_.Prepare(
+      "INSERT INTO run (device, id, started_at, report) VALUES "
+      "(?, (SELECT COALESCE(MAX(id), 0) + 1 FROM run WHERE device = ?1), ?, ?)");
+  if (!st) return std::unexpected(st.error());
+  if (auto r = st->Bind(1, device).Bind(2, started_at).Bind(3, report_json).Run(); !r) return r;
+  // Keep the last 50 reports per device.
+  auto prune = db_.Prepare("DELETE FROM run WHERE device = ? AND id <= (SELECT MAX(id) - 50 FROM run WHERE device = ?1)");
+  if (!prune) return std::unexpected(prune.error());
+  return prune->Bind(1, device).Run();
+}
+
+Expected<std::optional<std::string>> StateStore::LastRun(long long device) {
+  auto st = db_.Prepare("SELECT report FROM run WHERE device = ? ORDER BY id DESC LIMIT 1");
+  if (!st) return std::unexpected(st.error());
+  st->Bind(1, device);
+  auto row = st->Step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(st->Text(0));
+}
+
+}  // namespace autoprov
