@@ -1,5 +1,6 @@
 #include "config/ini.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
@@ -351,6 +352,9 @@ IniLoadResult LoadIni(std::string_view text, std::string_view origin, const Conf
     }
   }
   out.config.DropEmptyTables();
+  auto by_line = [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; };
+  std::stable_sort(out.errors.begin(), out.errors.end(), by_line);
+  std::stable_sort(out.warnings.begin(), out.warnings.end(), by_line);
   return out;
 }
 

@@ -1,0 +1,108 @@
+// SPEC S-7.4: the schema and value validation.
+#include "config/schema.hpp"
+
+#include <gtest/gtest.h>
+
+#include "test_schema.hpp"
+
+namespace autoprov {
+namespace {
+
+TEST(SchemaTest, BuiltInHasEveryAutomaticUpdateParameter) {
+  const Schema& s = Schema::BuiltIn();
+  for (const char* name :
+       {"IniFileURL", "CliScriptURL", "CLIStartupScriptUrl", "AutoCmpFileUrl", "CmpFileURL", "FeatureKeyURL",
+        "CptFileURL", "PrtFileURL", "VpFileUrl", "DialPlanFileURL", "UserInfoFileURL", "TLSRootFileUrl",
+        "TLSCertFileUrl", "TLSPkeyFileUrl", "AutoUpdateCmpFile", "AutoUpdateFrequency", "AutoUpdateFreqencySeconds",
+        "AutoUpdatePredefinedTime", "AutoUpdatePredefinedRandomTime", "AUPDCheckIfIniChanged", "AupdHttpUserAgent",
+        "AUPDUserPassword", "AUPDDigestUsername", "AUPDDigestPassword", "AUPDVerifyCertificates", "TemplateUrl",
+        "AupdFilesList", "SetDefaultOnINIFileProcess", "ResetNow", "INIFileVersion", "AutoUpdateOnStartup",
+        "EnableSIPRemoteReset", "AUPDTftpBlockSize"}) {
+    EXPECT_NE(s.FindParam(name), nullptr) << name;
+  }
+}
+
+TEST(SchemaTest, NamesAreCaseInsensitive) {
+  const ParamSpec* p = Schema::BuiltIn().FindParam("inifileurl");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->name, "IniFileURL");
+  EXPECT_EQ(p->cli_command, "ini-file");
+  ASSERT_EQ(p->cli_modes.size(), 2u);
+  EXPECT_EQ(p->cli_modes[0], "configure system");
+}
+
+TEST(SchemaTest, SecretsAndDefaults) {
+  const Schema& s = Schema::BuiltIn();
+  EXPECT_TRUE(s.FindParam("AUPDUserPassword")->value.secret);
+  EXPECT_EQ(s.FindParam("AupdHttpUserAgent")->value.default_value,
+            "Mozilla/4.0 (compatible; AudioCodes; <NAME>;<VER>;<MAC>;<CONF>)");
+  EXPECT_EQ(s.FindParam("SetDefaultOnINIFileProcess")->value.default_value, "1");
+  EXPECT_EQ(s.FindParam("AUPDVerifyCertificates")->value.default_value, "1");
+}
+
+TEST(SchemaTest, IntegerRange) {
+  const auto& v = Schema::BuiltIn().FindParam("AutoUpdateFreqencySeconds")->value;
+  EXPECT_EQ(*NormalizeValue(v, " 604800 ", false), "604800");
+  EXPECT_FALSE(NormalizeValue(v, "604801", false));
+  EXPECT_FALSE(NormalizeValue(v, "-1", false));
+  EXPECT_FALSE(NormalizeValue(v, "12abc", false));
+  EXPECT_FALSE(NormalizeValue(v, "", false));
+}
+
+TEST(SchemaTest, EnumByNumberOrCliName) {
+  const auto& v = Schema::BuiltIn().FindParam("AUPDCheckIfIniChanged")->value;
+  EXPECT_EQ(*NormalizeValue(v, "2", false), "2");
+  EXPECT_EQ(*NormalizeValue(v, "voice-conf-ordered", true), "2");
+  EXPECT_FALSE(NormalizeValue(v, "3", false));
+  auto bad = NormalizeValue(v, "sometimes", true);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("off|regular|voice-conf-ordered"), std::string::npos);
+  EXPECT_EQ(CliValue(v, "1"), "regular");
+}
+
+TEST(SchemaTest, StringLengthAndUrl) {
+  const auto& ua = Schema::BuiltIn().FindParam("AupdHttpUserAgent")->value;
+  EXPECT_TRUE(NormalizeValue(ua, std::string(511, 'a'), false));
+  EXPECT_FALSE(NormalizeValue(ua, std::string(512, 'a'), false));
+  const auto& url = Schema::BuiltIn().FindParam("IniFileURL")->value;
+  EXPECT_TRUE(NormalizeValue(url, "http://srv/config_<MAC>.ini", false));
+  EXPECT_EQ(*NormalizeValue(url, "0", false), "");  // vendor files clear a URL with 0
+  EXPECT_FALSE(NormalizeValue(url, "srv/config.ini", false));
+  EXPECT_FALSE(NormalizeValue(url, "http://srv/a b.ini", false));
+}
+
+TEST(SchemaTest, TimeAndList) {
+  const Schema& s = Schema::BuiltIn();
+  const auto& t = s.FindParam("AutoUpdatePredefinedTime")->value;
+  EXPECT_EQ(*NormalizeValue(t, "03:00", false), "03:00");
+  EXPECT_FALSE(NormalizeValue(t, "24:00", false));
+  EXPECT_FALSE(NormalizeValue(t, "3:00", false));
+  const auto& l = s.FindParam("AupdFilesList")->value;
+  EXPECT_EQ(*NormalizeValue(l, "'ini', 'FK', 'cpt'", false), "ini,fk,cpt");
+  EXPECT_EQ(*NormalizeValue(l, "ini,fk", true), "ini,fk");
+  EXPECT_FALSE(NormalizeValue(l, "ini,bogus", true));
+}
+
+TEST(SchemaTest, ApplianceSchemaMerges) {
+  const Schema& s = testing::ApplianceSchema();
+  ASSERT_NE(s.FindParam("VoiceVolume"), nullptr);
+  EXPECT_TRUE(s.FindParam("VoiceVolume")->restart);
+  const TableSpec* t = s.FindTable("proxyip");
+  ASSERT_NE(t, nullptr);
+  EXPECT_NE(t->FindColumn("ProxyIp_IpAddress"), nullptr);
+  EXPECT_NE(t->FindColumn("IpAddress"), nullptr);
+  EXPECT_EQ(s.FindTable("NumberMap")->index_columns.size(), 2u);
+}
+
+TEST(SchemaTest, DuplicateAndMalformedSchemaFilesAreErrors) {
+  Schema s = Schema::BuiltIn();
+  auto dup = Schema::FromJson(R"({"parameters":[{"name":"inifileurl","type":"url"}]})", "dup.json");
+  ASSERT_TRUE(dup);
+  EXPECT_FALSE(s.Merge(*dup));
+  EXPECT_FALSE(Schema::FromJson("{not json", "bad.json"));
+  EXPECT_FALSE(Schema::FromJson(R"({"parameters":[{"name":"X","type":"float"}]})", "t.json"));
+  EXPECT_FALSE(Schema::FromJson(R"({"parameters":[{"name":"X","type":"integer","min":0,"max":5,"default":"9"}]})", "d.json"));
+}
+
+}  // namespace
+}  // namespace autoprov
