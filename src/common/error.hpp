@@ -2,9 +2,12 @@
 // caller can act on, a message that says what failed and where, and optional context added on the way up.
 #pragma once
 
-#include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
 
 namespace autoprov {
 
@@ -47,11 +50,61 @@ inline Error MakeError(ErrorCode code, std::string message) {
   return Error{code, std::move(message), 0};
 }
 
-template <typename T>
-using Expected = std::expected<T, Error>;
+// The error half of an Expected, as std::unexpected. (std::expected itself is not usable from clang 14,
+// which builds the fuzzers, so the project carries this small equivalent.)
+template <typename E>
+struct Unexpected {
+  explicit Unexpected(E e) : err(std::move(e)) {}
+  const E& error() const { return err; }
+  E err;
+};
+template <typename E>
+Unexpected(E) -> Unexpected<E>;
 
-inline std::unexpected<Error> Fail(ErrorCode code, std::string message) {
-  return std::unexpected(MakeError(code, std::move(message)));
+template <typename T>
+class [[nodiscard]] Expected {
+ public:
+  using value_type = T;
+  Expected(const T& v) : v_(std::in_place_index<0>, v) {}
+  Expected(T&& v) : v_(std::in_place_index<0>, std::move(v)) {}
+  template <typename U>
+    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::remove_cvref_t<U>, Expected> &&
+             !std::is_same_v<std::remove_cvref_t<U>, T> && !std::is_same_v<std::remove_cvref_t<U>, Unexpected<Error>>)
+  Expected(U&& u) : v_(std::in_place_index<0>, T(std::forward<U>(u))) {}
+  Expected(Unexpected<Error> u) : v_(std::in_place_index<1>, std::move(u.err)) {}
+
+  bool has_value() const { return v_.index() == 0; }
+  explicit operator bool() const { return has_value(); }
+  T& operator*() & { return std::get<0>(v_); }
+  const T& operator*() const& { return std::get<0>(v_); }
+  T&& operator*() && { return std::get<0>(std::move(v_)); }
+  T* operator->() { return &std::get<0>(v_); }
+  const T* operator->() const { return &std::get<0>(v_); }
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  const Error& error() const { return std::get<1>(v_); }
+  Error& error() { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+template <>
+class [[nodiscard]] Expected<void> {
+ public:
+  Expected() = default;
+  Expected(Unexpected<Error> u) : err_(std::move(u.err)) {}
+  bool has_value() const { return !err_.has_value(); }
+  explicit operator bool() const { return has_value(); }
+  const Error& error() const { return *err_; }
+  Error& error() { return *err_; }
+
+ private:
+  std::optional<Error> err_;
+};
+
+inline Unexpected<Error> Fail(ErrorCode code, std::string message) {
+  return Unexpected<Error>(MakeError(code, std::move(message)));
 }
 
 }  // namespace autoprov

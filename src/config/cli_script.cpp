@@ -189,7 +189,7 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
       }
       if (args.size() < 2) return Fail(ErrorCode::kParse, "'" + cmd + "' needs a value");
       auto v = NormalizeValue(c.value, Join(args, 1), true);
-      if (!v) return std::unexpected(v.error().WithContext(cmd));
+      if (!v) return Unexpected(v.error().WithContext(cmd));
       if (*v == c.value.default_value)
         row_values_.erase(c.name);
       else
@@ -231,7 +231,7 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
     // `credentials USER PASSWORD` is stored as user:password.
     if (p.name == "AUPDUserPassword" && args.size() == 3) raw = args[1] + ":" + args[2];
     auto v = NormalizeValue(p.value, raw, true);
-    if (!v) return std::unexpected(v.error().WithContext(cmd));
+    if (!v) return Unexpected(v.error().WithContext(cmd));
     config_.SetCanonical(p, std::move(*v));
     return {};
   }
@@ -242,7 +242,7 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
     RowKey key;
     for (size_t i = 1; i < args.size(); ++i) {
       auto v = NormalizeValue(ValueSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false}, args[i], false);
-      if (!v) return std::unexpected(v.error().WithContext(cmd + " index"));
+      if (!v) return Unexpected(v.error().WithContext(cmd + " index"));
       key.push_back(*v);
     }
     TableRows& rows = config_.MutableTable(t);

@@ -4,6 +4,12 @@
 
 namespace autoprov {
 
+const std::string& RowValues::at(std::string_view key) const {
+  auto it = find(key);
+  if (it == items_.end()) throw std::out_of_range("no column " + std::string(key));
+  return it->second;
+}
+
 std::string Diagnostic::ToString() const {
   return origin + ":" + std::to_string(line) + ": " + message;
 }
@@ -26,7 +32,7 @@ Expected<void> Configuration::Set(std::string_view name, std::string_view raw, b
   const ParamSpec* spec = schema_->FindParam(name);
   if (!spec) return Fail(ErrorCode::kValidation, "unknown parameter '" + std::string(name) + "'");
   auto value = NormalizeValue(spec->value, raw, from_cli);
-  if (!value) return std::unexpected(value.error().WithContext(spec->name));
+  if (!value) return Unexpected(value.error().WithContext(spec->name));
   SetCanonical(*spec, std::move(*value));
   return {};
 }

@@ -3,7 +3,11 @@
 // parameter reads the same.
 #pragma once
 
+#include <algorithm>
+#include <initializer_list>
 #include <map>
+#include <stdexcept>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,8 +17,55 @@
 
 namespace autoprov {
 
-using RowKey = std::vector<std::string>;                  // canonical index values
-using RowValues = std::map<std::string, std::string>;     // column name -> canonical value (non-default)
+using RowKey = std::vector<std::string>;  // canonical index values
+
+// Column name -> canonical value, for the non-default columns of one row. A sorted vector: large tables
+// hold tens of thousands of rows of a few columns, where a node-based map costs twice the memory.
+class RowValues {
+ public:
+  using value_type = std::pair<std::string, std::string>;
+  using const_iterator = std::vector<value_type>::const_iterator;
+
+  RowValues() = default;
+  RowValues(std::initializer_list<value_type> init) {
+    for (const auto& kv : init) (*this)[kv.first] = kv.second;
+  }
+
+  const_iterator begin() const { return items_.begin(); }
+  const_iterator end() const { return items_.end(); }
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  const_iterator find(std::string_view key) const {
+    auto it = LowerBound(key);
+    return it != items_.end() && it->first == key ? it : items_.end();
+  }
+  bool contains(std::string_view key) const { return find(key) != items_.end(); }
+  const std::string& at(std::string_view key) const;
+  std::string& operator[](std::string_view key) {
+    auto it = LowerBound(key);
+    if (it == items_.end() || it->first != key) it = items_.insert(it, {std::string(key), std::string()});
+    return it->second;
+  }
+  void emplace(std::string key, std::string value) { (*this)[key] = std::move(value); }
+  void erase(std::string_view key) {
+    auto it = LowerBound(key);
+    if (it != items_.end() && it->first == key) items_.erase(it);
+  }
+  void clear() { items_.clear(); }
+  bool operator==(const RowValues& o) const { return items_ == o.items_; }
+
+ private:
+  std::vector<value_type>::iterator LowerBound(std::string_view key) {
+    return std::lower_bound(items_.begin(), items_.end(), key,
+                            [](const value_type& a, std::string_view k) { return a.first < k; });
+  }
+  const_iterator LowerBound(std::string_view key) const {
+    return std::lower_bound(items_.begin(), items_.end(), key,
+                            [](const value_type& a, std::string_view k) { return a.first < k; });
+  }
+  std::vector<value_type> items_;
+};
+
 using TableRows = std::map<RowKey, RowValues>;
 
 // One problem found in a file, with where it is.

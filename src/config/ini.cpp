@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "common/text.hpp"
@@ -97,13 +99,13 @@ std::vector<std::string> SplitNames(std::string_view s) {
 
 }  // namespace
 
-IniParseResult ParseIni(std::string_view text, std::string_view origin) {
-  IniParseResult r;
-  auto err = [&](int line, std::string msg) { r.errors.push_back({std::string(origin), line, std::move(msg)}); };
+void ParseIni(std::string_view text, std::string_view origin, IniVisitor& visitor) {
+  auto err = [&](int line, std::string msg) { visitor.OnError({std::string(origin), line, std::move(msg)}); };
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
 
   std::string pending_section;  // last [X] line; becomes a table name when FORMAT follows
   int pending_line = 0;
+  std::optional<IniDocument::Table> open_table;  // header of the table being read
   IniDocument::Table* open = nullptr;
   bool format_seen = false;
   int line_no = 0;
@@ -175,8 +177,9 @@ IniParseResult ParseIni(std::string_view text, std::string_view origin) {
         err(line_no, "FORMAT line names no index column");
         continue;
       }
-      r.document.tables.push_back(std::move(t));
-      open = &r.document.tables.back();
+      open_table = std::move(t);
+      open = &*open_table;
+      visitor.OnTable(*open);
       format_seen = true;
       continue;
     }
@@ -214,7 +217,7 @@ IniParseResult ParseIni(std::string_view text, std::string_view origin) {
                          std::to_string(open->columns.size()) + " column(s)");
         continue;
       }
-      open->rows.push_back(std::move(row));
+      visitor.OnRow(*open, std::move(row));
       continue;
     }
 
@@ -236,122 +239,170 @@ IniParseResult ParseIni(std::string_view text, std::string_view origin) {
       err(line_no, "unterminated quoted value for " + a.name);
       continue;
     }
-    r.document.assignments.push_back(std::move(a));
+    visitor.OnAssignment(std::move(a));
     pending_section.clear();  // a FORMAT line must follow its table header directly
   }
   if (open) err(line_no, "table '" + open->name + "' is not closed at the end of the file");
-  return r;
 }
+
+IniParseResult ParseIni(std::string_view text, std::string_view origin) {
+  struct Collector : IniVisitor {
+    IniParseResult r;
+    void OnAssignment(IniDocument::Assignment&& a) override { r.document.assignments.push_back(std::move(a)); }
+    void OnTable(const IniDocument::Table& header) override { r.document.tables.push_back(header); }
+    void OnRow(const IniDocument::Table&, IniDocument::Row&& row) override {
+      r.document.tables.back().rows.push_back(std::move(row));
+    }
+    void OnError(Diagnostic e) override { r.errors.push_back(std::move(e)); }
+  } collector;
+  ParseIni(text, origin, collector);
+  return std::move(collector.r);
+}
+
+namespace {
+
+const ValueSpec kIndexSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false};
+
+// Validates what the parser reports against the schema and keeps the file's content in canonical form;
+// the running configuration is only combined with it at the end, once the mode is known.
+class IniLoader : public IniVisitor {
+ public:
+  IniLoader(const Schema& schema, std::string origin) : schema_(schema), origin_(std::move(origin)) {}
+
+  void OnAssignment(IniDocument::Assignment&& a) override {
+    if (IEquals(a.name, "SetDefaultOnINIFileProcess")) set_default_ = std::string(Trim(a.value));
+    const ParamSpec* spec = schema_.FindParam(a.name);
+    if (!spec) {
+      if (schema_.FindTable(a.name))
+        errors.push_back({origin_, a.line, "'" + a.name + "' is a table, not a parameter"});
+      else
+        warnings.push_back({origin_, a.line, "unknown parameter '" + a.name + "' ignored"});
+      return;
+    }
+    if (!seen_.insert(spec->name).second)
+      warnings.push_back({origin_, a.line, spec->name + " is set more than once; the last value wins"});
+    auto value = NormalizeValue(spec->value, spec->value.type == ValueType::kList ? a.raw : a.value, false);
+    if (!value) {
+      errors.push_back({origin_, a.line, spec->name + ": " + value.error().message});
+      return;
+    }
+    if (spec->name == "ResetNow") reset_now = *value == "1";
+    scalars.emplace_back(spec, std::move(*value));
+  }
+
+  void OnTable(const IniDocument::Table& t) override {
+    table_ = nullptr;
+    cols_.clear();
+    const TableSpec* spec = schema_.FindTable(t.name);
+    if (!spec) {
+      warnings.push_back({origin_, t.line, "unknown table '" + t.name + "' ignored"});
+      return;
+    }
+    if (tables.contains(spec->name)) {
+      errors.push_back({origin_, t.line, "table " + spec->name + " appears twice"});
+      return;
+    }
+    if (t.index_columns.size() != spec->index_columns.size()) {
+      errors.push_back({origin_, t.line, "table " + spec->name + " has " + std::to_string(spec->index_columns.size()) +
+                                             " index column(s), FORMAT names " + std::to_string(t.index_columns.size())});
+      return;
+    }
+    std::set<std::string> col_seen;
+    bool ok = true;
+    for (const auto& c : t.columns) {
+      const ColumnSpec* cs = spec->FindColumn(c);
+      if (!cs) {
+        errors.push_back({origin_, t.line, "table " + spec->name + " has no column '" + c + "'"});
+        ok = false;
+      } else if (!col_seen.insert(cs->name).second) {
+        errors.push_back({origin_, t.line, "column " + cs->name + " listed twice in FORMAT"});
+        ok = false;
+      }
+      cols_.push_back(cs);
+    }
+    tables[spec->name];  // present, even when empty: an empty table in a file empties it
+    if (ok) table_ = spec;
+  }
+
+  void OnRow(const IniDocument::Table&, IniDocument::Row&& row) override {
+    if (!table_) return;
+    RowKey key;
+    for (const auto& idx : row.index) {
+      auto v = NormalizeValue(kIndexSpec, idx, false);
+      if (!v) {
+        errors.push_back({origin_, row.line, table_->name + " index: " + v.error().message});
+        return;
+      }
+      key.push_back(std::move(*v));
+    }
+    TableRows& rows = tables[table_->name];
+    if (rows.contains(key)) {
+      errors.push_back({origin_, row.line, table_->name + " row appears twice in the file"});
+      return;
+    }
+    RowValues values;
+    bool ok = true;
+    for (size_t i = 0; i < cols_.size(); ++i) {
+      std::string& raw = row.values[i];
+      if (raw.empty() || raw == "$$") continue;
+      auto v = NormalizeValue(cols_[i]->value, raw, false);
+      if (!v) {
+        errors.push_back({origin_, row.line, table_->name + "." + cols_[i]->name + ": " + v.error().message});
+        ok = false;
+        continue;
+      }
+      if (*v != cols_[i]->value.default_value) values.emplace(cols_[i]->name, std::move(*v));
+    }
+    if (ok) rows.emplace(std::move(key), std::move(values));
+  }
+
+  void OnError(Diagnostic e) override { errors.push_back(std::move(e)); }
+
+  std::optional<std::string> set_default() const { return set_default_; }
+
+  std::vector<std::pair<const ParamSpec*, std::string>> scalars;
+  std::map<std::string, TableRows> tables;
+  std::vector<Diagnostic> errors, warnings;
+  bool reset_now = false;
+
+ private:
+  const Schema& schema_;
+  std::string origin_;
+  std::set<std::string> seen_;
+  std::optional<std::string> set_default_;
+  const TableSpec* table_ = nullptr;
+  std::vector<const ColumnSpec*> cols_;
+};
+
+}  // namespace
 
 IniLoadResult LoadIni(std::string_view text, std::string_view origin, const Configuration& current,
                       IniApplyMode mode) {
   const Schema& schema = current.schema();
-  IniLoadResult out{current, {}, {}, false, false};
-  IniParseResult parsed = ParseIni(text, origin);
-  out.errors = std::move(parsed.errors);
-  const IniDocument& doc = parsed.document;
-  std::string o(origin);
+  IniLoader loader(schema, std::string(origin));
+  ParseIni(text, origin, loader);
 
-  // Decide the mode before touching anything.
   if (mode == IniApplyMode::kFromFile) {
-    std::string set_default = current.Get("SetDefaultOnINIFileProcess");
-    for (const auto& a : doc.assignments)
-      if (IEquals(a.name, "SetDefaultOnINIFileProcess")) set_default = std::string(Trim(a.value));
+    std::string set_default = loader.set_default().value_or(current.Get("SetDefaultOnINIFileProcess"));
     mode = set_default == "0" ? IniApplyMode::kIncremental : IniApplyMode::kReplace;
   }
-  if (mode == IniApplyMode::kReplace) {
-    out.config.ResetAll();
-    out.replaced = true;
+  IniLoadResult out{Configuration(schema), std::move(loader.errors), std::move(loader.warnings), loader.reset_now,
+                    mode == IniApplyMode::kReplace};
+  if (!out.errors.empty()) {
+    out.config = current;  // callers must not use it, but keep it meaningful
+  } else {
+    if (mode == IniApplyMode::kIncremental) out.config = current;
+    for (auto& [spec, value] : loader.scalars) out.config.SetCanonical(*spec, std::move(value));
+    for (auto& [name, rows] : loader.tables) {
+      TableRows& target = out.config.MutableTable(*schema.FindTable(name));
+      if (mode == IniApplyMode::kReplace) {
+        target = std::move(rows);
+      } else {
+        for (auto& [key, values] : rows) target[key] = std::move(values);
+      }
+    }
+    out.config.DropEmptyTables();
   }
-
-  std::set<std::string> seen;
-  for (const auto& a : doc.assignments) {
-    const ParamSpec* spec = schema.FindParam(a.name);
-    if (!spec) {
-      if (schema.FindTable(a.name))
-        out.errors.push_back({o, a.line, "'" + a.name + "' is a table, not a parameter"});
-      else
-        out.warnings.push_back({o, a.line, "unknown parameter '" + a.name + "' ignored"});
-      continue;
-    }
-    if (!seen.insert(spec->name).second)
-      out.warnings.push_back({o, a.line, spec->name + " is set more than once; the last value wins"});
-    auto value = NormalizeValue(spec->value, spec->value.type == ValueType::kList ? a.raw : a.value, false);
-    if (!value) {
-      out.errors.push_back({o, a.line, spec->name + ": " + value.error().message});
-      continue;
-    }
-    if (spec->name == "ResetNow") out.reset_now = *value == "1";
-    out.config.SetCanonical(*spec, std::move(*value));
-  }
-
-  std::set<std::string> tables_seen;
-  for (const auto& t : doc.tables) {
-    const TableSpec* spec = schema.FindTable(t.name);
-    if (!spec) {
-      out.warnings.push_back({o, t.line, "unknown table '" + t.name + "' ignored"});
-      continue;
-    }
-    if (!tables_seen.insert(spec->name).second) {
-      out.errors.push_back({o, t.line, "table " + spec->name + " appears twice"});
-      continue;
-    }
-    if (t.index_columns.size() != spec->index_columns.size()) {
-      out.errors.push_back({o, t.line, "table " + spec->name + " has " + std::to_string(spec->index_columns.size()) +
-                                            " index column(s), FORMAT names " + std::to_string(t.index_columns.size())});
-      continue;
-    }
-    std::vector<const ColumnSpec*> cols;
-    bool cols_ok = true;
-    std::set<std::string> col_seen;
-    for (const auto& c : t.columns) {
-      const ColumnSpec* cs = spec->FindColumn(c);
-      if (!cs) {
-        out.errors.push_back({o, t.line, "table " + spec->name + " has no column '" + c + "'"});
-        cols_ok = false;
-      } else if (!col_seen.insert(cs->name).second) {
-        out.errors.push_back({o, t.line, "column " + cs->name + " listed twice in FORMAT"});
-        cols_ok = false;
-      }
-      cols.push_back(cs);
-    }
-    if (!cols_ok) continue;
-    TableRows& rows = out.config.MutableTable(*spec);
-    if (mode == IniApplyMode::kReplace) rows.clear();
-    std::set<RowKey> keys;
-    for (const auto& row : t.rows) {
-      RowKey key;
-      bool ok = true;
-      for (const auto& idx : row.index) {
-        auto v = NormalizeValue(ValueSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false}, idx, false);
-        if (!v) {
-          out.errors.push_back({o, row.line, spec->name + " index: " + v.error().message});
-          ok = false;
-          break;
-        }
-        key.push_back(*v);
-      }
-      if (!ok) continue;
-      if (!keys.insert(key).second) {
-        out.errors.push_back({o, row.line, spec->name + " row appears twice in the file"});
-        continue;
-      }
-      RowValues values;
-      for (size_t i = 0; i < cols.size(); ++i) {
-        const std::string& raw = row.values[i];
-        if (raw.empty() || raw == "$$") continue;
-        auto v = NormalizeValue(cols[i]->value, raw, false);
-        if (!v) {
-          out.errors.push_back({o, row.line, spec->name + "." + cols[i]->name + ": " + v.error().message});
-          ok = false;
-          continue;
-        }
-        if (*v != cols[i]->value.default_value) values[cols[i]->name] = std::move(*v);
-      }
-      if (ok) rows[key] = std::move(values);
-    }
-  }
-  out.config.DropEmptyTables();
   auto by_line = [](const Diagnostic& a, const Diagnostic& b) { return a.line < b.line; };
   std::stable_sort(out.errors.begin(), out.errors.end(), by_line);
   std::stable_sort(out.warnings.begin(), out.warnings.end(), by_line);

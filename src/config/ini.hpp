@@ -39,6 +39,17 @@ struct IniParseResult {
   std::vector<Diagnostic> errors;
 };
 
+// Receives what the parser finds, line by line, so a large file is never held twice in memory.
+class IniVisitor {
+ public:
+  virtual ~IniVisitor() = default;
+  virtual void OnAssignment(IniDocument::Assignment&& assignment) = 0;
+  virtual void OnTable(const IniDocument::Table& header) = 0;  // header without rows
+  virtual void OnRow(const IniDocument::Table& header, IniDocument::Row&& row) = 0;
+  virtual void OnError(Diagnostic error) = 0;
+};
+
+void ParseIni(std::string_view text, std::string_view origin, IniVisitor& visitor);
 IniParseResult ParseIni(std::string_view text, std::string_view origin);
 
 enum class IniApplyMode { kFromFile, kReplace, kIncremental };

@@ -41,7 +41,7 @@ Expected<ValueSpec> ParseValueSpec(const json& j, std::string_view where) {
   if (def.empty() && (v.type == ValueType::kInteger)) def = std::to_string(v.min);
   if (def.empty() && v.type == ValueType::kEnum) def = std::to_string(v.choices.front().value);
   auto norm = NormalizeValue(v, def, false);
-  if (!norm) return std::unexpected(norm.error().WithContext(std::string(where) + ": default"));
+  if (!norm) return Unexpected(norm.error().WithContext(std::string(where) + ": default"));
   v.default_value = *norm;
   return v;
 }
@@ -87,7 +87,7 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       spec.name = p.at("name").get<std::string>();
       std::string where = std::string(origin) + ": parameter " + spec.name;
       auto v = ParseValueSpec(p, where);
-      if (!v) return std::unexpected(v.error());
+      if (!v) return Unexpected(v.error());
       spec.value = std::move(*v);
       if (p.contains("cli")) SplitCli(p["cli"], spec.cli_modes, spec.cli_command);
       spec.restart = p.value("restart", false);
@@ -96,7 +96,7 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       Schema one;
       one.params_.push_back(std::move(spec));
       one.param_index_[ToLower(one.params_[0].name)] = 0;
-      if (auto m = s.Merge(one); !m) return std::unexpected(m.error().WithContext(origin));
+      if (auto m = s.Merge(one); !m) return Unexpected(m.error().WithContext(origin));
     }
     for (const auto& t : doc.value("tables", json::array())) {
       TableSpec spec;
@@ -108,7 +108,7 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
         ColumnSpec col;
         col.name = c.at("name").get<std::string>();
         auto v = ParseValueSpec(c, where + "." + col.name);
-        if (!v) return std::unexpected(v.error());
+        if (!v) return Unexpected(v.error());
         col.value = std::move(*v);
         col.cli_command = c.value("cli", "");
         spec.columns.push_back(std::move(col));
@@ -119,7 +119,7 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       Schema one;
       one.tables_.push_back(std::move(spec));
       one.table_index_[ToLower(one.tables_[0].name)] = 0;
-      if (auto m = s.Merge(one); !m) return std::unexpected(m.error().WithContext(origin));
+      if (auto m = s.Merge(one); !m) return Unexpected(m.error().WithContext(origin));
     }
   } catch (const json::exception& e) {
     return Fail(ErrorCode::kParse, std::string(origin) + ": " + e.what());
@@ -151,8 +151,8 @@ Expected<void> Schema::MergeFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   auto other = FromJson(ss.str(), path);
-  if (!other) return std::unexpected(other.error());
-  if (auto r = Merge(*other); !r) return std::unexpected(r.error().WithContext(path));
+  if (!other) return Unexpected(other.error());
+  if (auto r = Merge(*other); !r) return Unexpected(r.error().WithContext(path));
   return {};
 }
 

@@ -20,7 +20,7 @@ Expected<Schema> LoadSchema(const std::filesystem::path& state_dir, const std::v
   }
   files.insert(files.end(), extra_files.begin(), extra_files.end());
   for (const auto& f : files)
-    if (auto r = schema.MergeFile(f); !r) return std::unexpected(r.error());
+    if (auto r = schema.MergeFile(f); !r) return Unexpected(r.error());
   return schema;
 }
 
@@ -33,10 +33,10 @@ Expected<std::unique_ptr<StateDirectory>> StateDirectory::Open(const std::filesy
   auto state = std::unique_ptr<StateDirectory>(new StateDirectory());
   state->dir_ = dir;
   auto schema = LoadSchema(dir, extra_schema_files);
-  if (!schema) return std::unexpected(schema.error());
+  if (!schema) return Unexpected(schema.error());
   state->schema_ = std::make_unique<Schema>(std::move(*schema));
   auto store = StateStore::Open(dir / "state.db", Durability::kFull);
-  if (!store) return std::unexpected(store.error());
+  if (!store) return Unexpected(store.error());
   state->store_ = std::make_unique<StateStore>(std::move(*store));
   RemoveStaleTemporaries(dir / "files");
   return state;

@@ -22,10 +22,10 @@ Error Errno(std::string_view what, const std::filesystem::path& p) {
 
 Expected<void> FsyncDirectory(const std::filesystem::path& dir) {
   int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(Errno("cannot open directory", dir));
+  if (fd < 0) return Unexpected(Errno("cannot open directory", dir));
   int rc = ::fsync(fd);
   ::close(fd);
-  if (rc != 0) return std::unexpected(Errno("cannot fsync directory", dir));
+  if (rc != 0) return Unexpected(Errno("cannot fsync directory", dir));
   return {};
 }
 
@@ -38,7 +38,7 @@ Expected<AtomicFile> AtomicFile::Create(const std::filesystem::path& target, mod
   auto temp = dir / ("." + target.filename().string() + std::string(kTempMarker) + std::to_string(::getpid()) +
                      "-" + std::to_string(counter++));
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return std::unexpected(Errno("cannot create", temp));
+  if (fd < 0) return Unexpected(Errno("cannot create", temp));
   ::fchmod(fd, mode);  // not subject to the umask: a private key must end up 0600 exactly
   return AtomicFile(target, temp, fd);
 }
@@ -63,7 +63,7 @@ Expected<void> AtomicFile::Write(const void* data, size_t size) {
     ssize_t n = ::write(fd_, p, size);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return std::unexpected(Errno("cannot write", temp_));
+      return Unexpected(Errno("cannot write", temp_));
     }
     p += n;
     size -= static_cast<size_t>(n);
@@ -74,34 +74,34 @@ Expected<void> AtomicFile::Write(const void* data, size_t size) {
 
 Expected<void> AtomicFile::Truncate() {
   if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0)
-    return std::unexpected(Errno("cannot truncate", temp_));
+    return Unexpected(Errno("cannot truncate", temp_));
   written_ = 0;
   return {};
 }
 
 Expected<void> AtomicFile::Commit() {
   if (fd_ < 0) return Fail(ErrorCode::kInternal, "commit of a closed file " + target_.string());
-  if (::fsync(fd_) != 0) return std::unexpected(Errno("cannot fsync", temp_));
+  if (::fsync(fd_) != 0) return Unexpected(Errno("cannot fsync", temp_));
   ::close(fd_);
   fd_ = -1;
   if (::rename(temp_.c_str(), target_.c_str()) != 0) {
     auto e = Errno("cannot rename into", target_);
     ::unlink(temp_.c_str());
-    return std::unexpected(e);
+    return Unexpected(e);
   }
   return FsyncDirectory(target_.parent_path());
 }
 
 Expected<void> WriteFileAtomically(const std::filesystem::path& target, std::string_view data, mode_t mode) {
   auto f = AtomicFile::Create(target, mode);
-  if (!f) return std::unexpected(f.error());
+  if (!f) return Unexpected(f.error());
   if (auto r = f->Write(data.data(), data.size()); !r) return r;
   return f->Commit();
 }
 
 Expected<std::string> ReadFile(const std::filesystem::path& path, size_t max_size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(Errno("cannot read", path));
+  if (fd < 0) return Unexpected(Errno("cannot read", path));
   std::string out;
   char buf[65536];
   for (;;) {
@@ -110,7 +110,7 @@ Expected<std::string> ReadFile(const std::filesystem::path& path, size_t max_siz
       if (errno == EINTR) continue;
       auto e = Errno("cannot read", path);
       ::close(fd);
-      return std::unexpected(e);
+      return Unexpected(e);
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));

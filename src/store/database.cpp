@@ -45,14 +45,14 @@ Expected<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return std::unexpected(DbError(db_, "sqlite step"));
+  return Unexpected(DbError(db_, "sqlite step"));
 }
 Expected<void> Statement::Run() {
   for (;;) {
     auto r = Step();
     if (!r) {
       Reset();
-      return std::unexpected(r.error());
+      return Unexpected(r.error());
     }
     if (!*r) break;
   }
@@ -75,13 +75,13 @@ Expected<Database> Database::Open(const std::filesystem::path& path, Durability 
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   Database db(raw);
-  if (rc != SQLITE_OK) return std::unexpected(DbError(raw, "cannot open state database " + path.string()));
+  if (rc != SQLITE_OK) return Unexpected(DbError(raw, "cannot open state database " + path.string()));
   sqlite3_busy_timeout(raw, 10000);
   // WAL keeps readers (status, show) from blocking a run; FULL sync makes each commit durable.
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;";
   pragmas += durability == Durability::kFull ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=OFF;";
-  if (auto r = db.Exec(pragmas); !r) return std::unexpected(r.error().WithContext(path.string()));
-  if (auto r = db.Migrate(); !r) return std::unexpected(r.error().WithContext(path.string()));
+  if (auto r = db.Exec(pragmas); !r) return Unexpected(r.error().WithContext(path.string()));
+  if (auto r = db.Migrate(); !r) return Unexpected(r.error().WithContext(path.string()));
   return db;
 }
 
@@ -99,7 +99,7 @@ Expected<void> Database::Exec(std::string_view sql) {
 Expected<Statement> Database::Prepare(std::string_view sql) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK)
-    return std::unexpected(DbError(db_.get(), "sqlite prepare"));
+    return Unexpected(DbError(db_.get(), "sqlite prepare"));
   return Statement(db_.get(), stmt);
 }
 
@@ -119,9 +119,9 @@ Expected<void> Database::Transaction(const std::function<Expected<void>()>& body
 
 Expected<void> Database::Migrate() {
   auto st = Prepare("PRAGMA user_version");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   auto row = st->Step();
-  if (!row) return std::unexpected(row.error());
+  if (!row) return Unexpected(row.error());
   long long version = st->Int(0);
   if (version > static_cast<long long>(kMigrations.size()))
     return Fail(ErrorCode::kDatabase, "state database version " + std::to_string(version) +

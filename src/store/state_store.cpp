@@ -27,18 +27,18 @@ RowKey SplitKey(const std::string& s) {
 
 Expected<StateStore> StateStore::Open(const std::filesystem::path& db_path, Durability durability) {
   auto db = Database::Open(db_path, durability);
-  if (!db) return std::unexpected(db.error());
+  if (!db) return Unexpected(db.error());
   return StateStore(std::move(*db));
 }
 
 Expected<Configuration> StateStore::LoadConfiguration(long long device, const Schema& schema) {
   Configuration config(schema);
   auto st = db_.Prepare("SELECT name, value FROM param WHERE device = ?");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   st->Bind(1, device);
   for (;;) {
     auto row = st->Step();
-    if (!row) return std::unexpected(row.error());
+    if (!row) return Unexpected(row.error());
     if (!*row) break;
     // A parameter whose schema file was removed is dropped; a value the schema no longer accepts too.
     const ParamSpec* spec = schema.FindParam(st->Text(0));
@@ -47,11 +47,11 @@ Expected<Configuration> StateStore::LoadConfiguration(long long device, const Sc
     if (v) config.SetCanonical(*spec, *v);
   }
   auto rows = db_.Prepare("SELECT tbl, idx, data FROM table_row WHERE device = ?");
-  if (!rows) return std::unexpected(rows.error());
+  if (!rows) return Unexpected(rows.error());
   rows->Bind(1, device);
   for (;;) {
     auto row = rows->Step();
-    if (!row) return std::unexpected(row.error());
+    if (!row) return Unexpected(row.error());
     if (!*row) break;
     const TableSpec* spec = schema.FindTable(rows->Text(0));
     if (!spec) continue;
@@ -68,19 +68,20 @@ Expected<Configuration> StateStore::LoadConfiguration(long long device, const Sc
 Expected<void> StateStore::SaveConfiguration(long long device, const Configuration& config) {
   for (auto sql : {"DELETE FROM param WHERE device = ?", "DELETE FROM table_row WHERE device = ?"}) {
     auto st = db_.Prepare(sql);
-    if (!st) return std::unexpected(st.error());
+    if (!st) return Unexpected(st.error());
     if (auto r = st->Bind(1, device).Run(); !r) return r;
   }
   auto ins = db_.Prepare("INSERT INTO param (device, name, value) VALUES (?, ?, ?)");
-  if (!ins) return std::unexpected(ins.error());
+  if (!ins) return Unexpected(ins.error());
   for (const auto& [name, value] : config.scalars()) {
     if (auto r = ins->Bind(1, device).Bind(2, name).Bind(3, value).Run(); !r) return r;
   }
   auto tins = db_.Prepare("INSERT INTO table_row (device, tbl, idx, data) VALUES (?, ?, ?, ?)");
-  if (!tins) return std::unexpected(tins.error());
+  if (!tins) return Unexpected(tins.error());
   for (const auto& [table, rows] : config.tables()) {
     for (const auto& [key, values] : rows) {
-      nlohmann::json data(values);
+      nlohmann::json data = nlohmann::json::object();
+      for (const auto& [col, value] : values) data[col] = value;
       if (auto r = tins->Bind(1, device).Bind(2, table).Bind(3, JoinKey(key)).Bind(4, data.dump()).Run(); !r)
         return r;
     }
@@ -90,10 +91,10 @@ Expected<void> StateStore::SaveConfiguration(long long device, const Configurati
 
 Expected<std::optional<UrlState>> StateStore::GetUrlState(long long device, const std::string& url) {
   auto st = db_.Prepare("SELECT last_modified, etag, downloaded_at, sha256 FROM url_state WHERE device = ? AND url = ?");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   st->Bind(1, device).Bind(2, url);
   auto row = st->Step();
-  if (!row) return std::unexpected(row.error());
+  if (!row) return Unexpected(row.error());
   if (!*row) return std::optional<UrlState>();
   return std::optional<UrlState>(UrlState{st->Text(0), st->Text(1), st->Int(2), st->Text(3)});
 }
@@ -102,7 +103,7 @@ Expected<void> StateStore::PutUrlState(long long device, const std::string& url,
   auto st = db_.Prepare(
       "INSERT OR REPLACE INTO url_state (device, url, last_modified, etag, downloaded_at, sha256) "
       "VALUES (?, ?, ?, ?, ?, ?)");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   return st->Bind(1, device).Bind(2, url).Bind(3, s.last_modified).Bind(4, s.etag).Bind(5, s.downloaded_at)
       .Bind(6, s.sha256).Run();
 }
@@ -110,10 +111,10 @@ Expected<void> StateStore::PutUrlState(long long device, const std::string& url,
 Expected<std::optional<KindState>> StateStore::GetKindState(long long device, const std::string& kind) {
   auto st = db_.Prepare(
       "SELECT crc, sha256, version, path, installed_at FROM kind_state WHERE device = ? AND kind = ?");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   st->Bind(1, device).Bind(2, kind);
   auto row = st->Step();
-  if (!row) return std::unexpected(row.error());
+  if (!row) return Unexpected(row.error());
   if (!*row) return std::optional<KindState>();
   return std::optional<KindState>(KindState{st->Text(0), st->Text(1), st->Text(2), st->Text(3), st->Int(4)});
 }
@@ -122,30 +123,30 @@ Expected<void> StateStore::PutKindState(long long device, const std::string& kin
   auto st = db_.Prepare(
       "INSERT OR REPLACE INTO kind_state (device, kind, crc, sha256, version, path, installed_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?)");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   return st->Bind(1, device).Bind(2, kind).Bind(3, s.crc).Bind(4, s.sha256).Bind(5, s.version).Bind(6, s.path)
       .Bind(7, s.installed_at).Run();
 }
 
 Expected<std::optional<std::string>> StateStore::GetValue(long long device, const std::string& key) {
   auto st = db_.Prepare("SELECT value FROM device_state WHERE device = ? AND key = ?");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   st->Bind(1, device).Bind(2, key);
   auto row = st->Step();
-  if (!row) return std::unexpected(row.error());
+  if (!row) return Unexpected(row.error());
   if (!*row) return std::optional<std::string>();
   return std::optional<std::string>(st->Text(0));
 }
 
 Expected<void> StateStore::PutValue(long long device, const std::string& key, const std::string& value) {
   auto st = db_.Prepare("INSERT OR REPLACE INTO device_state (device, key, value) VALUES (?, ?, ?)");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   return st->Bind(1, device).Bind(2, key).Bind(3, value).Run();
 }
 
 Expected<void> StateStore::DeleteValue(long long device, const std::string& key) {
   auto st = db_.Prepare("DELETE FROM device_state WHERE device = ? AND key = ?");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   return st->Bind(1, device).Bind(2, key).Run();
 }
 
@@ -153,20 +154,20 @@ Expected<void> StateStore::AddRun(long long device, long long started_at, const 
   auto st = db_.Prepare(
       "INSERT INTO run (device, id, started_at, report) VALUES "
       "(?, (SELECT COALESCE(MAX(id), 0) + 1 FROM run WHERE device = ?1), ?, ?)");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   if (auto r = st->Bind(1, device).Bind(2, started_at).Bind(3, report_json).Run(); !r) return r;
   // Keep the last 50 reports per device.
   auto prune = db_.Prepare("DELETE FROM run WHERE device = ? AND id <= (SELECT MAX(id) - 50 FROM run WHERE device = ?1)");
-  if (!prune) return std::unexpected(prune.error());
+  if (!prune) return Unexpected(prune.error());
   return prune->Bind(1, device).Run();
 }
 
 Expected<std::optional<std::string>> StateStore::LastRun(long long device) {
   auto st = db_.Prepare("SELECT report FROM run WHERE device = ? ORDER BY id DESC LIMIT 1");
-  if (!st) return std::unexpected(st.error());
+  if (!st) return Unexpected(st.error());
   st->Bind(1, device);
   auto row = st->Step();
-  if (!row) return std::unexpected(row.error());
+  if (!row) return Unexpected(row.error());
   if (!*row) return std::optional<std::string>();
   return std::optional<std::string>(st->Text(0));
 }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine, builds and runs the whole test suite: the dev build, the same tests under
+# AddressSanitizer + UBSan, the benchmarks briefly, and the fuzzers over their smoke corpus.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+jobs=$(nproc)
+
+echo "== dev build and tests"
+cmake --preset dev >/dev/null
+cmake --build --preset dev -j "$jobs"
+ctest --preset dev -j "$jobs"
+
+echo "== asan build and tests"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --preset asan -j "$jobs" -LE bench
+
+echo "== fuzz smoke"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+for target in ini cli; do
+  work=$(mktemp -d)
+  build/fuzz/fuzz/${target}_fuzz -max_total_time=15 -print_final_stats=0 "$work" "fuzz/corpus/$target" 2>&1 | tail -n 1
+  rm -rf "$work"
+done
+echo "all test stages passed"
