@@ -17,6 +17,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kTooLarge: return "too-large";
     case ErrorCode::kRefusedScheme: return "refused-scheme";
     case ErrorCode::kTruncated: return "truncated";
+    case ErrorCode::kNotFound: return "not-found";
     case ErrorCode::kRejected: return "rejected";
     case ErrorCode::kBusy: return "busy";
     case ErrorCode::kCancelled: return "cancelled";

@@ -25,6 +25,7 @@ enum class ErrorCode {
   kTooLarge,         // body above the size limit
   kRefusedScheme,    // URL scheme or redirect target not allowed
   kTruncated,        // body shorter than announced
+  kNotFound,         // FTP/TFTP/file: no such file (HTTP uses kHttpStatus 404)
   kRejected,         // content is well-formed but not acceptable (wrong serial, bad PEM...)
   kBusy,             // another run holds the state directory
   kCancelled,        // stopped by a signal

@@ -1,0 +1,26 @@
+#include "common/log.hpp"
+
+#include <atomic>
+#include <mutex>
+
+namespace autoprov {
+namespace {
+std::mutex g_mutex;
+LogSink g_sink;
+std::atomic<int> g_level{static_cast<int>(LogLevel::kWarning)};
+}  // namespace
+
+void SetLogSink(LogSink sink) {
+  std::lock_guard lock(g_mutex);
+  g_sink = std::move(sink);
+}
+
+void SetLogLevel(LogLevel min_level) { g_level = static_cast<int>(min_level); }
+
+void Log(LogLevel level, std::string_view message) {
+  if (static_cast<int>(level) < g_level) return;
+  std::lock_guard lock(g_mutex);
+  if (g_sink) g_sink(level, message);
+}
+
+}  // namespace autoprov

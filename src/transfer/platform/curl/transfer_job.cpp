@@ -1,0 +1,363 @@
+#include "transfer/platform/curl/transfer_job.hpp"
+
+#include <cstring>
+
+#include "common/log.hpp"
+#include "common/text.hpp"
+
+namespace autoprov::curl {
+namespace {
+
+bool IsHttp(const ParsedUrl& u) { return u.scheme == "http" || u.scheme == "https"; }
+
+std::string DefaultPort(const ParsedUrl& u) {
+  if (!u.port.empty()) return u.port;
+  if (u.scheme == "https") return "443";
+  if (u.scheme == "http") return "80";
+  return "";
+}
+
+ErrorCode Categorize(CURLcode code) {
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT: return ErrorCode::kTimeout;
+    case CURLE_PARTIAL_FILE: return ErrorCode::kTruncated;
+    case CURLE_FILESIZE_EXCEEDED: return ErrorCode::kTooLarge;
+    case CURLE_UNSUPPORTED_PROTOCOL: return ErrorCode::kRefusedScheme;
+    case CURLE_LOGIN_DENIED:
+    case CURLE_REMOTE_ACCESS_DENIED:
+    case CURLE_AUTH_ERROR:
+    case CURLE_TFTP_PERM: return ErrorCode::kAuth;
+    case CURLE_REMOTE_FILE_NOT_FOUND:
+    case CURLE_TFTP_NOTFOUND:
+    case CURLE_FILE_COULDNT_READ_FILE: return ErrorCode::kNotFound;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_SHUTDOWN_FAILED: return ErrorCode::kTls;
+    case CURLE_ABORTED_BY_CALLBACK: return ErrorCode::kCancelled;
+    case CURLE_WRITE_ERROR: return ErrorCode::kIo;
+    default: return ErrorCode::kNetwork;
+  }
+}
+
+std::string HeaderValue(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size() || !IStartsWith(line, name) || line[name.size()] != ':') return {};
+  return std::string(Trim(line.substr(name.size() + 1)));
+}
+
+}  // namespace
+
+TransferJob::TransferJob(FetchRequest request) : req_(std::move(request)) {}
+
+TransferJob::~TransferJob() { curl_slist_free_all(headers_); }
+
+bool TransferJob::Begin() {
+  started_ = std::chrono::steady_clock::now();
+  auto parsed = ParseUrl(req_.url);
+  if (!parsed) {
+    result_ = Unexpected(parsed.error());
+    return false;
+  }
+  origin_ = *parsed;
+  current_ = *parsed;
+  username_ = origin_.user.empty() ? req_.username : origin_.user;
+  password_ = origin_.user.empty() ? req_.password : origin_.password;
+  if (req_.sink == BodySink::kFile && req_.target.empty()) {
+    result_ = Fail(ErrorCode::kInvalidArgument, "no target path for " + origin_.url_without_credentials);
+    return false;
+  }
+  conditional_ = IsHttp(origin_) && req_.condition && !req_.condition->empty();
+  if (current_.scheme == "https" && !req_.tls.verify)
+    LogWarning("certificate verification is OFF for " + current_.url_without_credentials);
+  return true;
+}
+
+void TransferJob::Configure(CURL* h) {
+  handle_ = h;
+  curl_easy_reset(h);  // keeps the connection cache
+  curl_slist_free_all(headers_);
+  headers_ = nullptr;
+  status_ = 0;
+  last_modified_.clear();
+  etag_.clear();
+  date_.clear();
+  error_buffer_[0] = 0;
+
+  std::string url = current_.url_without_credentials;
+  if (current_.scheme == "ftps") {
+    // ftps:// means explicit FTPS (AUTH TLS), as the vendor documents it.
+    url = "ftp://" + url.substr(7);
+    curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  }
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,tftp,file");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer_);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (!username_.empty()) {
+    curl_easy_setopt(h, CURLOPT_USERNAME, username_.c_str());
+    curl_easy_setopt(h, CURLOPT_PASSWORD, password_.c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC | CURLAUTH_DIGEST));
+  }
+  if (!req_.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, req_.user_agent.c_str());
+  if (conditional_) {
+    // Sent as the server gave them: servers such as nginx answer 304 only to their exact validator.
+    if (!req_.condition->last_modified.empty())
+      headers_ = curl_slist_append(headers_, ("If-Modified-Since: " + req_.condition->last_modified).c_str());
+    if (!req_.condition->etag.empty())
+      headers_ = curl_slist_append(headers_, ("If-None-Match: " + req_.condition->etag).c_str());
+  }
+  if (headers_) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers_);
+
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, req_.tls.verify ? 1L : 0L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, req_.tls.verify ? 2L : 0L);
+  if (!req_.tls.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, req_.tls.ca_file.c_str());
+  if (!req_.tls.client_cert.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, req_.tls.client_cert.c_str());
+  if (!req_.tls.client_key.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, req_.tls.client_key.c_str());
+
+  const TransferLimits& l = req_.limits;
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, l.connect_timeout_s);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, l.low_speed_bytes_per_s);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, l.low_speed_time_s);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, l.max_time_s);
+  curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(l.max_bytes));
+  if (current_.scheme == "tftp") curl_easy_setopt(h, CURLOPT_TFTP_BLKSIZE, req_.tftp_block_size);
+
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &TransferJob::OnBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &TransferJob::OnHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, this);
+  curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &TransferJob::OnProgress);
+  curl_easy_setopt(h, CURLOPT_XFERINFODATA, this);
+  curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+}
+
+bool TransferJob::AcceptBody() const {
+  if (!IsHttp(current_)) return true;
+  return status_ >= 200 && status_ < 300;
+}
+
+size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
+  auto* job = static_cast<TransferJob*>(self);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {
+    // A new response (after a 100, a 401 challenge, ...): forget the previous one.
+    auto words = SplitWhitespace(line);
+    job->status_ = words.size() > 1 ? std::strtol(std::string(words[1]).c_str(), nullptr, 10) : 0;
+    job->last_modified_.clear();
+    job->etag_.clear();
+    job->date_.clear();
+    if (job->bytes_ > 0) job->ResetBody();
+    return size * n;
+  }
+  line = Trim(line);
+  if (auto v = HeaderValue(line, "Last-Modified"); !v.empty()) job->last_modified_ = v;
+  else if (auto e = HeaderValue(line, "ETag"); !e.empty()) job->etag_ = e;
+  else if (auto d = HeaderValue(line, "Date"); !d.empty()) job->date_ = d;
+  return size * n;
+}
+
+void TransferJob::ResetBody() {
+  if (file_) (void)file_->Truncate();
+  memory_.clear();
+  sha_.Reset();
+  crc_.Reset();
+  bytes_ = 0;
+}
+
+size_t TransferJob::OnBody(char* data, size_t size, size_t n, void* self) {
+  return static_cast<TransferJob*>(self)->WriteBody(data, size * n);
+}
+
+size_t TransferJob::WriteBody(const char* data, size_t len) {
+  if (!AcceptBody()) {
+    // An error page or a redirect body: read and drop, but not without end.
+    discarded_ += len;
+    if (discarded_ > req_.limits.max_bytes) {
+      write_error_ = MakeError(ErrorCode::kTooLarge, "error response body above the size limit");
+      return 0;
+    }
+    return len;
+  }
+  if (bytes_ + len > req_.limits.max_bytes) {
+    write_error_ = MakeError(ErrorCode::kTooLarge, "body is larger than the limit of " +
+                                                       std::to_string(req_.limits.max_bytes) + " bytes");
+    return 0;
+  }
+  switch (req_.sink) {
+    case BodySink::kFile: {
+      if (!file_) {
+        auto f = AtomicFile::Create(req_.target);
+        if (!f) {
+          write_error_ = f.error();
+          return 0;
+        }
+        file_.emplace(std::move(*f));
+      }
+      if (auto r = file_->Write(data, len); !r) {
+        write_error_ = r.error();
+        return 0;
+      }
+      break;
+    }
+    case BodySink::kMemory: memory_.append(data, len); break;
+    case BodySink::kDiscard: break;
+  }
+  sha_.Update(data, len);
+  crc_.Update(data, len);
+  bytes_ += len;
+  return len;
+}
+
+int TransferJob::OnProgress(void* self, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
+  auto* job = static_cast<TransferJob*>(self);
+  if (job->req_.cancel && job->req_.cancel->load()) {
+    job->cancelled_ = true;
+    return 1;
+  }
+  if (job->req_.progress && job->AcceptBody() &&
+      !job->req_.progress(static_cast<uint64_t>(dlnow), static_cast<uint64_t>(dltotal))) {
+    job->cancelled_ = true;
+    return 1;
+  }
+  return 0;
+}
+
+void TransferJob::Done(Error error) {
+  if (file_) file_->Abandon();
+  file_.reset();
+  std::string where = "GET " + current_.url_without_credentials;
+  if (hops_ > 0) where += " (redirected from " + origin_.url_without_credentials + ")";
+  // libcurl's messages do not carry the URL's userinfo, but make sure no password ever leaves.
+  if (!password_.empty())
+    for (size_t p; (p = error.message.find(password_)) != std::string::npos;)
+      error.message.replace(p, password_.size(), "***");
+  result_ = Unexpected(error.WithContext(where));
+}
+
+TransferJob::Next TransferJob::Redirect(CURL* h, long status) {
+  char* location = nullptr;
+  curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
+  if (!location) {
+    Done(Error{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status) + " without a Location", status});
+    return Next::kDone;
+  }
+  if (++hops_ > req_.limits.max_redirects) {
+    Done(Error{ErrorCode::kHttpStatus,
+               "too many redirects (limit " + std::to_string(req_.limits.max_redirects) + ")", status});
+    return Next::kDone;
+  }
+  std::string target = location;
+  auto next = ParseUrl(target);
+  if (!next || (next->scheme != "http" && next->scheme != "https")) {
+    Done(MakeError(ErrorCode::kRefusedScheme,
+                   "redirect to '" + RedactUrl(target) + "' refused: only http and https targets are followed"));
+    return Next::kDone;
+  }
+  if (current_.scheme == "https" && next->scheme == "http") {
+    Done(MakeError(ErrorCode::kRefusedScheme,
+                   "redirect from https to '" + next->url_without_credentials + "' refused (downgrade)"));
+    return Next::kDone;
+  }
+  // Credentials stay with the host they were given for.
+  if (next->host != origin_.host || DefaultPort(*next) != DefaultPort(origin_)) {
+    username_.clear();
+    password_.clear();
+  }
+  current_ = *next;
+  current_.user.clear();
+  current_.password.clear();
+  ResetBody();
+  discarded_ = 0;
+  return Next::kAgain;
+}
+
+TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
+  if (write_error_) {
+    Done(*write_error_);
+    return Next::kDone;
+  }
+  if (code != CURLE_OK) {
+    if (cancelled_ || code == CURLE_ABORTED_BY_CALLBACK) {
+      Done(MakeError(ErrorCode::kCancelled, "transfer cancelled"));
+      return Next::kDone;
+    }
+    std::string msg = error_buffer_[0] ? error_buffer_ : curl_easy_strerror(code);
+    ErrorCode category = Categorize(code);
+    if (code == CURLE_FILESIZE_EXCEEDED)
+      msg = "body is larger than the limit of " + std::to_string(req_.limits.max_bytes) + " bytes";
+    if (code == CURLE_OPERATION_TIMEDOUT) msg += " (time limits: connect " +
+                                                 std::to_string(req_.limits.connect_timeout_s) + " s, whole transfer " +
+                                                 std::to_string(req_.limits.max_time_s) + " s)";
+    Done(MakeError(category, msg));
+    return Next::kDone;
+  }
+  FetchResult r;
+  if (IsHttp(current_)) {
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    r.status = status;
+    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) return Redirect(h, status);
+    if (status == 304) {
+      if (!conditional_) {
+        Done(Error{ErrorCode::kHttpStatus, "HTTP 304 to a request without a condition", status});
+        return Next::kDone;
+      }
+      r.outcome = FetchOutcome::kNotModified;
+    } else if (status == 401 || status == 403 || status == 407) {
+      Done(Error{ErrorCode::kAuth,
+                 "HTTP " + std::to_string(status) +
+                     (username_.empty() ? " (no credentials configured)" : " (credentials rejected)"),
+                 status});
+      return Next::kDone;
+    } else if (status < 200 || status >= 300) {
+      Done(Error{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status), status});
+      return Next::kDone;
+    }
+  }
+  if (r.outcome == FetchOutcome::kDownloaded) {
+    if (req_.sink == BodySink::kFile) {
+      if (!file_) {
+        auto f = AtomicFile::Create(req_.target);
+        if (!f) {
+          Done(f.error());
+          return Next::kDone;
+        }
+        file_.emplace(std::move(*f));
+      }
+      if (auto c = file_->Commit(); !c) {
+        Done(c.error());
+        return Next::kDone;
+      }
+      file_.reset();
+    }
+    r.bytes = bytes_;
+    r.sha256 = sha_.HexDigest();
+    r.crc32 = crc_.value();
+    r.body = std::move(memory_);
+  }
+  r.validators = {last_modified_, etag_};
+  r.date = date_;
+  r.final_url = current_.url_without_credentials;
+  r.redirects = hops_;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  result_ = std::move(r);
+  return Next::kDone;
+}
+
+Expected<FetchResult> TransferJob::TakeResult() {
+  if (!result_) return Fail(ErrorCode::kInternal, "transfer has no result");
+  return std::move(*result_);
+}
+
+}  // namespace autoprov::curl

@@ -1,0 +1,71 @@
+// One transfer over libcurl, hop by hop: redirects are followed here, not by libcurl, so that every hop
+// is checked (S-3.4) and credentials stay with their host. Both drivers (Fetcher, FetchQueue) configure
+// an easy handle with Configure(), perform it their way, and hand the outcome to Finish().
+#pragma once
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "common/digest.hpp"
+#include "store/atomic_file.hpp"
+#include "transfer/transfer.hpp"
+#include "transfer/url.hpp"
+
+namespace autoprov::curl {
+
+class TransferJob {
+ public:
+  explicit TransferJob(FetchRequest request);
+  ~TransferJob();
+  TransferJob(const TransferJob&) = delete;
+  TransferJob& operator=(const TransferJob&) = delete;
+
+  // Checks the URL before any I/O. A failure is final: TakeResult() holds the error.
+  bool Begin();
+  void Configure(CURL* handle);
+  enum class Next { kDone, kAgain };
+  Next Finish(CURL* handle, CURLcode code);
+  Expected<FetchResult> TakeResult();
+
+ private:
+  static size_t OnBody(char* data, size_t size, size_t n, void* self);
+  static size_t OnHeader(char* data, size_t size, size_t n, void* self);
+  static int OnProgress(void* self, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t);
+  size_t WriteBody(const char* data, size_t len);
+  void ResetBody();
+  void Done(Error error);
+  Next Redirect(CURL* handle, long status);
+  bool AcceptBody() const;
+
+  FetchRequest req_;
+  ParsedUrl origin_;         // the URL as requested
+  ParsedUrl current_;        // the hop being fetched
+  std::string username_, password_;
+  CURL* handle_ = nullptr;
+  curl_slist* headers_ = nullptr;
+  char error_buffer_[CURL_ERROR_SIZE] = {};
+  int hops_ = 0;
+  bool conditional_ = false;
+  std::chrono::steady_clock::time_point started_;
+
+  // The response being received.
+  long status_ = 0;
+  std::string last_modified_, etag_, date_;
+
+  // The body.
+  std::optional<AtomicFile> file_;
+  std::string memory_;
+  Sha256 sha_;
+  Crc32 crc_;
+  uint64_t bytes_ = 0;
+  uint64_t discarded_ = 0;
+  std::optional<Error> write_error_;
+  bool cancelled_ = false;
+
+  std::optional<Expected<FetchResult>> result_;
+};
+
+}  // namespace autoprov::curl

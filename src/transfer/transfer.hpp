@@ -1,0 +1,120 @@
+// The transfer layer (SPEC S-3): fetches one URL, conditionally, safely, streaming. It takes plain values
+// (URL, validators, limits) and knows nothing of the configuration schema. Every error is a value with a
+// category the engine acts on and a message that names the URL without credentials.
+//
+// Two drivers share one implementation of a transfer: Fetcher runs one transfer at a time on the calling
+// thread (the device), FetchQueue runs many at once over one event loop (the fleet simulator).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/error.hpp"
+
+namespace autoprov {
+
+// What the server said about the last download of a URL, sent back as If-Modified-Since/If-None-Match.
+struct Validators {
+  std::string last_modified;
+  std::string etag;
+  bool empty() const { return last_modified.empty() && etag.empty(); }
+};
+
+struct TlsOptions {
+  bool verify = true;        // off only when asked for explicitly; every such transfer logs a warning
+  std::string ca_file;       // PEM bundle of trust anchors; empty: the system store
+  std::string client_cert;   // PEM; presented when the server asks (mutual TLS)
+  std::string client_key;
+};
+
+struct TransferLimits {
+  long connect_timeout_s = 15;
+  long low_speed_bytes_per_s = 1;  // below this for low_speed_time_s fails the transfer
+  long low_speed_time_s = 30;
+  long max_time_s = 600;           // whole transfer; 0: none
+  uint64_t max_bytes = 1ull << 32;  // body limit
+  int max_redirects = 5;
+};
+
+enum class BodySink {
+  kFile,    // streamed to a temporary file beside `target`, renamed into place on success
+  kMemory,  // kept in FetchResult::body (small files), bounded by max_bytes
+  kDiscard  // only counted and hashed (a simulated device that keeps no image bytes)
+};
+
+struct FetchRequest {
+  std::string url;  // may carry user:password@
+  BodySink sink = BodySink::kFile;
+  std::filesystem::path target;
+  std::optional<Validators> condition;  // periodic files: the validators of this URL's last download
+  std::string user_agent;
+  std::string username, password;  // used when the URL carries none
+  TlsOptions tls;
+  TransferLimits limits;
+  long tftp_block_size = 512;
+  // Progress (bytes so far, total or 0 when unknown). Returning false cancels the transfer.
+  std::function<bool(uint64_t, uint64_t)> progress;
+  const std::atomic<bool>* cancel = nullptr;  // checked during the transfer
+};
+
+enum class FetchOutcome { kDownloaded, kNotModified };
+
+struct FetchResult {
+  FetchOutcome outcome = FetchOutcome::kDownloaded;
+  long status = 0;  // HTTP status of the final response (0 for other protocols)
+  uint64_t bytes = 0;
+  std::string sha256;
+  uint32_t crc32 = 0;
+  Validators validators;  // of the final response
+  std::string date;       // the server's Date header, if any
+  std::string final_url;  // after redirects, without credentials
+  int redirects = 0;
+  double seconds = 0;
+  std::string body;  // BodySink::kMemory only
+};
+
+// Runs transfers one at a time; consecutive fetches reuse connections to the same host.
+class Fetcher {
+ public:
+  Fetcher();
+  ~Fetcher();
+  Fetcher(const Fetcher&) = delete;
+  Fetcher& operator=(const Fetcher&) = delete;
+
+  Expected<FetchResult> Fetch(const FetchRequest& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs many transfers concurrently over one event loop with at most `max_connections` connections.
+// Completion callbacks run on the thread that calls Run().
+class FetchQueue {
+ public:
+  using Done = std::function<void(Expected<FetchResult>)>;
+  explicit FetchQueue(long max_connections);
+  ~FetchQueue();
+  FetchQueue(const FetchQueue&) = delete;
+  FetchQueue& operator=(const FetchQueue&) = delete;
+
+  void Submit(FetchRequest request, Done done);
+  // Drives transfers until none is left or `wait_ms` passes without progress; returns the number of
+  // transfers still pending. Callbacks may Submit() more.
+  size_t Run(long wait_ms = 1000);
+  size_t pending() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Maps the scheme to what the transfer layer supports; used to refuse a URL before any I/O.
+bool IsSupportedScheme(std::string_view url);
+
+}  // namespace autoprov

@@ -1,0 +1,45 @@
+// URLs as the agent handles them: placeholder expansion (SPEC S-3.2, S-3.3), credentials split off and
+// never shown (S-3.5), schemes checked before any I/O (S-3.7).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
+
+namespace autoprov {
+
+// The values behind <NAME>, <MAC>, <VER>, <CONF> (case-sensitive placeholders).
+struct PlaceholderValues {
+  std::string name;  // product name
+  std::string mac;   // 12 hex digits, no separators
+  std::string version;
+  std::string conf;  // INIFileVersion
+};
+
+// User-Agent: placeholders replaced; control characters in the values are dropped so a value cannot
+// add a header line.
+std::string ExpandUserAgent(std::string_view templ, const PlaceholderValues& values);
+
+// <MAC> in a URL (and <FILE> when `file` is given, for the template URL of SPEC S-5). Values are
+// percent-encoded except for unreserved characters, so they cannot change scheme, host or path structure.
+std::string ExpandUrl(std::string_view url, const PlaceholderValues& values, std::string_view file = {});
+
+struct ParsedUrl {
+  std::string scheme;  // lower case
+  std::string user, password;
+  std::string host;
+  std::string port;
+  std::string url_without_credentials;
+};
+
+// Parses with libcurl's URL parser; refuses schemes other than http, https, ftp, ftps, tftp, file.
+Expected<ParsedUrl> ParseUrl(std::string_view url);
+
+// The URL with any user:password@ removed, for logs, errors and reports. Never fails: text that does
+// not parse is cut at the first '@' after the scheme.
+std::string RedactUrl(std::string_view url);
+
+std::string PercentEncode(std::string_view value);
+
+}  // namespace autoprov

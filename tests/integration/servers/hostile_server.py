@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Misbehaving HTTP server for the integration tests (loopback only).
+
+Each path is one case, in the spirit of curl's test servers:
+  /digest/<name>     Digest (MD5, qop=auth) protected; user joe, password s3cret
+  /truncated         announces 1000 bytes, sends 500, closes
+  /drip              announces 1 MB, sends one byte a second
+  /stall             sends headers, then nothing
+  /endless           no length, sends data until the client goes away
+  /huge-length       announces 10 GB
+  /error-endless     500 with an endless body
+  /every10th/<name>  every 10th request (counted over all such paths) answers 500
+  /ok/<name>         200 with a small body
+Every request is logged as "<path> <status> <authorization>" to --log.
+"""
+import argparse
+import hashlib
+import http.server
+import os
+import re
+import threading
+import time
+
+REALM = "provisioning"
+USER, PASSWORD = "joe", "s3cret"
+NONCE = "dcd98b7102dd2f0e8b11d0f600bfb0c093"
+lock = threading.Lock()
+counter = {"every10th": 0}
+
+
+def md5(s):
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def record(self, status):
+        with lock, open(self.server.log_path, "a") as f:
+            f.write("%s %d %s\n" % (self.path, status, self.headers.get("Authorization", "-")))
+
+    def send_body(self, status, body, extra=None):
+        self.record(status)
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def digest_ok(self):
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Digest "):
+            return False
+        fields = dict(re.findall(r'(\w+)="?([^",]+)"?', auth[7:]))
+        if fields.get("username") != USER or fields.get("realm") != REALM:
+            return False
+        ha1 = md5("%s:%s:%s" % (USER, REALM, PASSWORD))
+        ha2 = md5("GET:%s" % fields.get("uri", ""))
+        expected = md5("%s:%s:%s:%s:%s:%s" % (ha1, fields.get("nonce"), fields.get("nc"), fields.get("cnonce"),
+                                               fields.get("qop"), ha2))
+        return fields.get("response") == expected and fields.get("nonce") == NONCE
+
+    def do_GET(self):
+        p = self.path
+        if p.startswith("/digest/"):
+            if self.digest_ok():
+                return self.send_body(200, b"digest-ok\n")
+            return self.send_body(401, b"unauthorized\n", {
+                "WWW-Authenticate": 'Digest realm="%s", qop="auth", nonce="%s", algorithm=MD5' % (REALM, NONCE)})
+        if p == "/truncated":
+            self.record(200)
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"x" * 500)
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if p == "/drip":
+            self.record(200)
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            try:
+                for _ in range(600):
+                    self.wfile.write(b"d")
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        if p == "/stall":
+            self.record(200)
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(120)
+            self.close_connection = True
+            return
+        if p in ("/endless", "/error-endless"):
+            status = 200 if p == "/endless" else 500
+            self.record(status)
+            self.send_response(status)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = b"e" * 65536
+            try:
+                for _ in range(200000):  # bounded: 13 GB at most
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        if p == "/huge-length":
+            self.record(200)
+            self.send_response(200)
+            self.send_header("Content-Length", str(10 * 1024 ** 3))
+            self.end_headers()
+            try:
+                self.wfile.write(b"h" * 65536)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        if p.startswith("/every10th/"):
+            with lock:
+                counter["every10th"] += 1
+                n = counter["every10th"]
+            if n % 10 == 0:
+                return self.send_body(500, b"failing on purpose\n")
+            return self.send_body(200, ("content of %s\n" % p).encode())
+        if p.startswith("/ok/"):
+            return self.send_body(200, ("content of %s\n" % p).encode())
+        return self.send_body(404, b"not found\n")
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--log", required=True)
+    args = ap.parse_args()
+    srv = Server(("127.0.0.1", args.port), Handler)
+    srv.log_path = args.log
+    open(args.log, "a").close()
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+#include "support/servers.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace autoprov::testing {
+namespace {
+
+const std::filesystem::path kServers = std::filesystem::path(AUTOPROV_SOURCE_DIR) / "tests/integration/servers";
+
+int FreePort(int type) {
+  int fd = ::socket(AF_INET, type, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, sep)) out.push_back(cur);
+  return out;
+}
+
+}  // namespace
+
+int FreeTcpPort() { return FreePort(SOCK_STREAM); }
+int FreeUdpPort() { return FreePort(SOCK_DGRAM); }
+
+std::filesystem::path MakeTempDir(const std::string& name) {
+  std::string templ = (std::filesystem::temp_directory_path() / ("autoprov-" + name + "-XXXXXX")).string();
+  char* made = ::mkdtemp(templ.data());
+  std::filesystem::path p = made ? made : templ;
+  ::chmod(p.c_str(), 0755);  // servers that drop privileges must reach their files
+  return p;
+}
+
+std::string ReadText(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteText(const std::filesystem::path& p, const std::string& text) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+  ::chmod(p.c_str(), 0644);
+}
+
+std::string Substitute(std::string text, const std::map<std::string, std::string>& values) {
+  for (const auto& [k, v] : values) {
+    std::string token = "@" + k + "@";
+    for (size_t pos; (pos = text.find(token)) != std::string::npos;) text.replace(pos, token.size(), v);
+  }
+  return text;
+}
+
+int Shell(const std::string& command) {
+  int rc = std::system(command.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+Process& Process::operator=(Process&& o) noexcept {
+  Stop();
+  pid_ = o.pid_;
+  o.pid_ = -1;
+  return *this;
+}
+
+bool Process::Start(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  pid_ = pid;
+  return true;
+}
+
+void Process::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 300; ++i) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+bool WaitForTcpPort(int port, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (ok) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+const TestPki& TestPki::Get() {
+  static TestPki pki = [] {
+    TestPki p;
+    p.dir = MakeTempDir("pki");
+    auto f = [&](const char* n) { return p.dir / n; };
+    p.ca_cert = f("ca.pem");
+    p.ca_key = f("ca.key");
+    p.server_cert = f("server.pem");
+    p.server_key = f("server.key");
+    p.wrong_cert = f("wrong.pem");
+    p.wrong_key = f("wrong.key");
+    p.client_cert = f("client.pem");
+    p.client_key = f("client.key");
+    if (Shell("bash " + (kServers / "make_pki.sh").string() + " " + p.dir.string()) != 0) std::abort();
+    return p;
+  }();
+  return pki;
+}
+
+Nginx::Nginx() {
+  prefix_ = MakeTempDir("nginx");
+  root_ = prefix_ / "root";
+  std::filesystem::create_directories(root_);
+  std::filesystem::create_directories(prefix_ / "tmp");
+  ::chmod(root_.c_str(), 0755);
+  const TestPki& pki = TestPki::Get();
+  port_ = FreeTcpPort();
+  tls_port_ = FreeTcpPort();
+  mtls_port_ = FreeTcpPort();
+  wrong_port_ = FreeTcpPort();
+  WriteText(prefix_ / "htpasswd", "joe:{PLAIN}s3cret\n");
+  std::string conf = Substitute(ReadText(kServers / "nginx.conf.in"),
+                                {{"PREFIX", prefix_.string()},
+                                 {"ROOT", root_.string()},
+                                 {"PORT", std::to_string(port_)},
+                                 {"TLS_PORT", std::to_string(tls_port_)},
+                                 {"MTLS_PORT", std::to_string(mtls_port_)},
+                                 {"WRONG_PORT", std::to_string(wrong_port_)},
+                                 {"CA_CERT", pki.ca_cert.string()},
+                                 {"SERVER_CERT", pki.server_cert.string()},
+                                 {"SERVER_KEY", pki.server_key.string()},
+                                 {"WRONG_CERT", pki.wrong_cert.string()},
+                                 {"WRONG_KEY", pki.wrong_key.string()}});
+  WriteText(prefix_ / "nginx.conf", conf);
+  process_.Start({"nginx", "-p", prefix_.string(), "-c", (prefix_ / "nginx.conf").string(), "-e",
+                  (prefix_ / "error.log").string()},
+                 prefix_ / "stderr.log");
+  ok_ = WaitForTcpPort(port_) && WaitForTcpPort(tls_port_) && WaitForTcpPort(mtls_port_) &&
+        WaitForTcpPort(wrong_port_);
+}
+
+Nginx::~Nginx() {
+  process_.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(prefix_, ec);
+}
+
+std::vector<AccessLogEntry> Nginx::AccessLog() const {
+  std::vector<AccessLogEntry> out;
+  std::istringstream in(ReadText(prefix_ / "access.log"));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto f = Split(line, '|');
+    if (f.size() < 7) continue;
+    auto dash = [](std::string v) {
+      if (v == "-") return std::string();
+      for (size_t p; (p = v.find("\\x22")) != std::string::npos;) v.replace(p, 4, "\"");
+      return v;
+    };
+    AccessLogEntry e;
+    e.uri = f[0];
+    e.status = std::atoi(f[1].c_str());
+    e.if_modified_since = dash(f[2]);
+    e.if_none_match = dash(f[3]);
+    e.user_agent = dash(f[4]);
+    e.bytes = std::atoll(f[5].c_str());
+    e.authorization = dash(f[6]);
+    if (f.size() > 7) e.connection = f[7];
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<AccessLogEntry> Nginx::Requests(const std::string& uri) const {
+  std::vector<AccessLogEntry> out;
+  for (auto& e : AccessLog())
+    if (e.uri == uri) out.push_back(e);
+  return out;
+}
+
+std::string Nginx::ErrorLog() const { return ReadText(prefix_ / "error.log"); }
+
+HostileServer::HostileServer() {
+  dir_ = MakeTempDir("hostile");
+  port_ = FreeTcpPort();
+  process_.Start({"python3", (kServers / "hostile_server.py").string(), "--port", std::to_string(port_), "--log",
+                  (dir_ / "requests.log").string()},
+                 dir_ / "stderr.log");
+  ok_ = WaitForTcpPort(port_);
+}
+
+std::vector<std::string> HostileServer::Log() const { return Split(ReadText(dir_ / "requests.log"), '\n'); }
+
+Tftpd::Tftpd(const std::filesystem::path& root) {
+  port_ = FreeUdpPort();
+  std::vector<std::string> argv = {"/usr/sbin/in.tftpd", "--foreground", "--address",
+                                   "127.0.0.1:" + std::to_string(port_), "--secure", root.string(),
+                                   "--blocksize", "65464"};
+  if (::geteuid() == 0) {
+    argv.push_back("--user");
+    argv.push_back("nobody");
+  }
+  process_.Start(argv, root.parent_path() / ("tftpd-" + std::to_string(port_) + ".log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // UDP: nothing to connect to
+  ok_ = ::kill(process_.pid(), 0) == 0;
+}
+
+Vsftpd::Vsftpd(const std::filesystem::path& root) {
+  dir_ = MakeTempDir("vsftpd");
+  std::filesystem::create_directories(dir_ / "empty");
+  ::chmod((dir_ / "empty").c_str(), 0755);
+  ::chmod(root.c_str(), 0555);  // vsftpd refuses a writable anonymous root
+  port_ = FreeTcpPort();
+  int pasv = 30000 + (port_ % 20000);
+  std::string conf = Substitute(ReadText(kServers / "vsftpd.conf.in"),
+                                {{"PORT", std::to_string(port_)},
+                                 {"ROOT", root.string()},
+                                 {"EMPTY", (dir_ / "empty").string()},
+                                 {"LOG", (dir_ / "vsftpd.log").string()},
+                                 {"PASV_MIN", std::to_string(pasv)},
+                                 {"PASV_MAX", std::to_string(pasv + 20)}});
+  WriteText(dir_ / "vsftpd.conf", conf);
+  process_.Start({"/usr/sbin/vsftpd", (dir_ / "vsftpd.conf").string()}, dir_ / "stderr.log");
+  ok_ = WaitForTcpPort(port_);
+}
+
+}  // namespace autoprov::testing
