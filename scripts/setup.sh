@@ -2,7 +2,7 @@
 # Installs everything autoprov needs to build and test on Debian 12 (idempotent).
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
-      libcurl4-openssl-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcli11-dev
+      libcurl4-openssl-dev libsqlite3-dev libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev clang libclang-rt-14-dev
       nginx-light tftpd-hpa vsftpd sip-tester openssl curl python3 procps wrk)
 missing=()

@@ -41,3 +41,30 @@ class Crc32 {
 uint32_t Crc32Of(std::string_view data);
 
 }  // namespace autoprov
+
+namespace autoprov {
+
+// SHA-256 and, on request, CRC-32 of a stream. With `threaded`, the digests are computed on a helper
+// thread fed through a small bounded queue, so a large download hashes on the second core while the
+// first receives and writes (memory stays bounded: at most kQueueDepth buffers of kBufferSize).
+class StreamDigest {
+ public:
+  static constexpr size_t kBufferSize = 256u << 10;
+  static constexpr size_t kQueueDepth = 8;
+
+  StreamDigest(bool with_crc32, bool threaded);
+  ~StreamDigest();
+  StreamDigest(const StreamDigest&) = delete;
+  StreamDigest& operator=(const StreamDigest&) = delete;
+
+  void Update(const char* data, size_t size);
+  void Reset();
+  // Completes the digests; call once after the last Update.
+  void Finish(std::string& sha256_hex, uint32_t& crc32);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace autoprov

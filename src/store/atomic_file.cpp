@@ -45,7 +45,7 @@ Expected<AtomicFile> AtomicFile::Create(const std::filesystem::path& target, mod
 
 AtomicFile::AtomicFile(AtomicFile&& o) noexcept
     : target_(std::move(o.target_)), temp_(std::move(o.temp_)), fd_(std::exchange(o.fd_, -1)),
-      written_(o.written_) {}
+      written_(o.written_), flushed_(o.flushed_) {}
 
 AtomicFile::~AtomicFile() { Abandon(); }
 
@@ -69,6 +69,14 @@ Expected<void> AtomicFile::Write(const void* data, size_t size) {
     size -= static_cast<size_t>(n);
     written_ += static_cast<size_t>(n);
   }
+  // Start writeback of every full chunk while the rest still arrives, so that the final fsync of a large
+  // image does not have to push the whole file to disk at once.
+  constexpr size_t kChunk = 8u << 20;
+  if (written_ - flushed_ >= kChunk) {
+    ::sync_file_range(fd_, static_cast<off_t>(flushed_), static_cast<off_t>(written_ - flushed_),
+                      SYNC_FILE_RANGE_WRITE);
+    flushed_ = written_;
+  }
   return {};
 }
 
@@ -76,6 +84,7 @@ Expected<void> AtomicFile::Truncate() {
   if (::ftruncate(fd_, 0) != 0 || ::lseek(fd_, 0, SEEK_SET) != 0)
     return Unexpected(Errno("cannot truncate", temp_));
   written_ = 0;
+  flushed_ = 0;
   return {};
 }
 

@@ -38,6 +38,7 @@ class AtomicFile {
   std::filesystem::path temp_;
   int fd_ = -1;
   size_t written_ = 0;
+  size_t flushed_ = 0;  // bytes handed to writeback already
 };
 
 Expected<void> WriteFileAtomically(const std::filesystem::path& target, std::string_view data,

@@ -57,6 +57,7 @@ struct FetchRequest {
   TlsOptions tls;
   TransferLimits limits;
   long tftp_block_size = 512;
+  bool compute_crc32 = false;  // configuration files need it (S-4); images do not
   // Progress (bytes so far, total or 0 when unknown). Returning false cancels the transfer.
   std::function<bool(uint64_t, uint64_t)> progress;
   const std::atomic<bool>* cancel = nullptr;  // checked during the transfer
@@ -69,7 +70,7 @@ struct FetchResult {
   long status = 0;  // HTTP status of the final response (0 for other protocols)
   uint64_t bytes = 0;
   std::string sha256;
-  uint32_t crc32 = 0;
+  uint32_t crc32 = 0;  // when requested
   Validators validators;  // of the final response
   std::string date;       // the server's Date header, if any
   std::string final_url;  // after redirects, without credentials

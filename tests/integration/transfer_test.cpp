@@ -64,7 +64,9 @@ Nginx* TransferTest::nginx_ = nullptr;
 HostileServer* TransferTest::hostile_ = nullptr;
 
 TEST_F(TransferTest, DownloadsStreamsHashesAndRenames) {
-  auto r = fetcher_.Fetch(Request(nginx_->Url("/files/a.txt"), "a.txt"));
+  auto req = Request(nginx_->Url("/files/a.txt"), "a.txt");
+  req.compute_crc32 = true;
+  auto r = fetcher_.Fetch(req);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->outcome, FetchOutcome::kDownloaded);
   EXPECT_EQ(r->status, 200);

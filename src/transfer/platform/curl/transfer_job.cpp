@@ -56,7 +56,10 @@ std::string HeaderValue(std::string_view line, std::string_view name) {
 
 }  // namespace
 
-TransferJob::TransferJob(FetchRequest request) : req_(std::move(request)) {}
+TransferJob::TransferJob(FetchRequest request)
+    : req_(std::move(request)),
+      // Files on disk may be large: hash them on the second core. Fleet sinks are small: hash inline.
+      digest_(req_.compute_crc32, req_.sink == BodySink::kFile) {}
 
 TransferJob::~TransferJob() { curl_slist_free_all(headers_); }
 
@@ -131,6 +134,8 @@ void TransferJob::Configure(CURL* h) {
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, l.low_speed_time_s);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, l.max_time_s);
   curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(l.max_bytes));
+  // Large reads for files on disk; the fleet's memory and discard sinks keep libcurl's small default.
+  if (req_.sink == BodySink::kFile) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
   if (current_.scheme == "tftp") curl_easy_setopt(h, CURLOPT_TFTP_BLKSIZE, req_.tftp_block_size);
 
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &TransferJob::OnBody);
@@ -170,8 +175,7 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
 void TransferJob::ResetBody() {
   if (file_) (void)file_->Truncate();
   memory_.clear();
-  sha_.Reset();
-  crc_.Reset();
+  digest_.Reset();
   bytes_ = 0;
 }
 
@@ -213,8 +217,7 @@ size_t TransferJob::WriteBody(const char* data, size_t len) {
     case BodySink::kMemory: memory_.append(data, len); break;
     case BodySink::kDiscard: break;
   }
-  sha_.Update(data, len);
-  crc_.Update(data, len);
+  digest_.Update(data, len);
   bytes_ += len;
   return len;
 }
@@ -342,8 +345,7 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
       file_.reset();
     }
     r.bytes = bytes_;
-    r.sha256 = sha_.HexDigest();
-    r.crc32 = crc_.value();
+    digest_.Finish(r.sha256, r.crc32);
     r.body = std::move(memory_);
   }
   r.validators = {last_modified_, etag_};

@@ -58,8 +58,7 @@ class TransferJob {
   // The body.
   std::optional<AtomicFile> file_;
   std::string memory_;
-  Sha256 sha_;
-  Crc32 crc_;
+  StreamDigest digest_;
   uint64_t bytes_ = 0;
   uint64_t discarded_ = 0;
   std::optional<Error> write_error_;
