@@ -14,6 +14,9 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
   app.add_flag("-v,--verbose", g.verbose, "log each step to stderr");
 }
 
-void RegisterCommands(CLI::App& app, GlobalOptions& g) { RegisterConfigCommands(app, g); }
+void RegisterCommands(CLI::App& app, GlobalOptions& g) {
+  RegisterConfigCommands(app, g);
+  RegisterUpdateCommands(app, g);
+}
 
 }  // namespace autoprov::app

@@ -23,5 +23,6 @@ struct GlobalOptions {
 void AddGlobalOptions(CLI::App& app, GlobalOptions& g);
 void RegisterCommands(CLI::App& app, GlobalOptions& g);
 void RegisterConfigCommands(CLI::App& app, GlobalOptions& g);
+void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g);
 
 }  // namespace autoprov::app

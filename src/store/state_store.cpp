@@ -108,6 +108,49 @@ Expected<void> StateStore::PutUrlState(long long device, const std::string& url,
       .Bind(6, s.sha256).Run();
 }
 
+Expected<std::vector<std::pair<std::string, UrlState>>> StateStore::ListUrlStates(long long device) {
+  std::vector<std::pair<std::string, UrlState>> out;
+  auto st = db_.Prepare("SELECT url, last_modified, etag, downloaded_at, sha256 FROM url_state WHERE device = ? ORDER BY url");
+  if (!st) return Unexpected(st.error());
+  st->Bind(1, device);
+  for (;;) {
+    auto row = st->Step();
+    if (!row) return Unexpected(row.error());
+    if (!*row) break;
+    out.emplace_back(st->Text(0), UrlState{st->Text(1), st->Text(2), st->Int(3), st->Text(4)});
+  }
+  return out;
+}
+
+Expected<std::vector<std::pair<std::string, KindState>>> StateStore::ListKindStates(long long device) {
+  std::vector<std::pair<std::string, KindState>> out;
+  auto st = db_.Prepare(
+      "SELECT kind, crc, sha256, version, path, installed_at FROM kind_state WHERE device = ? ORDER BY kind");
+  if (!st) return Unexpected(st.error());
+  st->Bind(1, device);
+  for (;;) {
+    auto row = st->Step();
+    if (!row) return Unexpected(row.error());
+    if (!*row) break;
+    out.emplace_back(st->Text(0), KindState{st->Text(1), st->Text(2), st->Text(3), st->Text(4), st->Int(5)});
+  }
+  return out;
+}
+
+Expected<std::vector<std::pair<std::string, std::string>>> StateStore::ListValues(long long device) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto st = db_.Prepare("SELECT key, value FROM device_state WHERE device = ? ORDER BY key");
+  if (!st) return Unexpected(st.error());
+  st->Bind(1, device);
+  for (;;) {
+    auto row = st->Step();
+    if (!row) return Unexpected(row.error());
+    if (!*row) break;
+    out.emplace_back(st->Text(0), st->Text(1));
+  }
+  return out;
+}
+
 Expected<std::optional<KindState>> StateStore::GetKindState(long long device, const std::string& kind) {
   auto st = db_.Prepare(
       "SELECT crc, sha256, version, path, installed_at FROM kind_state WHERE device = ? AND kind = ?");

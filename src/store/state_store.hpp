@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "config/configuration.hpp"
 #include "store/database.hpp"
@@ -40,6 +42,10 @@ class StateStore {
 
   Expected<std::optional<UrlState>> GetUrlState(long long device, const std::string& url);
   Expected<void> PutUrlState(long long device, const std::string& url, const UrlState& state);
+
+  Expected<std::vector<std::pair<std::string, UrlState>>> ListUrlStates(long long device);
+  Expected<std::vector<std::pair<std::string, KindState>>> ListKindStates(long long device);
+  Expected<std::vector<std::pair<std::string, std::string>>> ListValues(long long device);
 
   Expected<std::optional<KindState>> GetKindState(long long device, const std::string& kind);
   Expected<void> PutKindState(long long device, const std::string& kind, const KindState& state);

@@ -1,0 +1,208 @@
+// autoprov update | status | restart (SPEC S-8).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "common/log.hpp"
+#include "device/hooks.hpp"
+#include "engine/run.hpp"
+
+namespace autoprov::app {
+namespace {
+
+void PrintError(GlobalOptions& g, const Error& e, int code) {
+  std::cerr << "autoprov: " << e.message << "\n";
+  g.exit_code = code;
+}
+
+// A one-line progress bar on stderr for downloads above 1 MiB, when stderr is a terminal.
+std::function<bool(uint64_t, uint64_t)> ProgressBar() {
+  if (!::isatty(2)) return nullptr;
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+  return [last](uint64_t now, uint64_t total) {
+    if (total < (1u << 20)) return true;
+    auto t = std::chrono::steady_clock::now();
+    if (now < total && t - *last < std::chrono::milliseconds(200)) return true;
+    *last = t;
+    int width = 40;
+    int filled = static_cast<int>(width * now / total);
+    std::fprintf(stderr, "\r  [%.*s%*s] %3d%% %llu/%llu MiB", filled, "########################################",
+                 width - filled, "", static_cast<int>(100 * now / total),
+                 static_cast<unsigned long long>(now >> 20), static_cast<unsigned long long>(total >> 20));
+    if (now >= total) std::fprintf(stderr, "\n");
+    return true;
+  };
+}
+
+std::string TimeText(long long t) {
+  if (t <= 0) return "-";
+  std::time_t tt = static_cast<std::time_t>(t);
+  char buf[64];
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::unique_ptr<StateDirectory> OpenStateOrReport(GlobalOptions& g) {
+  auto state = StateDirectory::Open(g.state_dir, g.schema_files);
+  if (!state) {
+    PrintError(g, state.error(), state.error().code == ErrorCode::kParse ? kExitUsage : kExitFailed);
+    return nullptr;
+  }
+  return std::move(*state);
+}
+
+std::optional<DeviceIdentity> IdentityOrReport(GlobalOptions& g) {
+  auto id = LoadIdentity(g.state_dir, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version});
+  if (!id) {
+    PrintError(g, id.error(), kExitUsage);
+    return std::nullopt;
+  }
+  return *id;
+}
+
+void SetUpLogging(const GlobalOptions& g) {
+  SetLogLevel(g.verbose ? LogLevel::kInfo : LogLevel::kWarning);
+  SetLogSink([](LogLevel level, std::string_view m) {
+    const char* tag = level == LogLevel::kError ? "error" : level == LogLevel::kWarning ? "warning" : "info";
+    std::fprintf(stderr, "autoprov: %s: %.*s\n", tag, static_cast<int>(m.size()), m.data());
+  });
+}
+
+void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
+  struct UpdateOpts {
+    bool json = false, dry_run = false;
+  };
+  auto uo = std::make_shared<UpdateOpts>();
+  auto* update = app.add_subcommand("update", "run the Automatic Update sequence once, now");
+  update->add_flag("--json", uo->json, "print the report as one JSON object");
+  update->add_flag("--dry-run", uo->dry_run, "print what would be fetched, fetch nothing");
+  update->fallthrough();
+  update->callback([&g, uo] {
+    SetUpLogging(g);
+    auto state = OpenStateOrReport(g);
+    if (!state) return;
+    auto identity = IdentityOrReport(g);
+    if (!identity) return;
+    auto hooks = LoadHooks(state->path());
+    if (!hooks) return PrintError(g, hooks.error(), kExitUsage);
+    if (uo->dry_run) {
+      auto config = state->LoadConfiguration();
+      if (!config) return PrintError(g, config.error(), kExitFailed);
+      DeviceIdentity id = *identity;
+      id.sw_version = RunningVersion(state->store(), kLocalDevice, id.sw_version);
+      auto plan = DescribePlan(state->store(), kLocalDevice, *config, id);
+      if (uo->json) {
+        nlohmann::json j = nlohmann::json::array();
+        for (const auto& l : plan)
+          j.push_back({{"kind", l.kind}, {"url", l.url}, {"mode", l.mode}, {"from_template", l.from_template},
+                       {"if_modified_since", l.if_modified_since}, {"note", l.note}});
+        std::cout << nlohmann::json{{"plan", j}}.dump(2) << "\n";
+        return;
+      }
+      if (plan.empty()) std::cout << "nothing to fetch: no URL parameter is set\n";
+      int n = 0;
+      for (const auto& l : plan) {
+        std::cout << ++n << ". " << l.kind << " (" << l.mode << (l.from_template ? ", template" : "") << ") " << l.url
+                  << "\n";
+        if (!l.if_modified_since.empty()) std::cout << "   If-Modified-Since: " << l.if_modified_since << "\n";
+        if (!l.note.empty()) std::cout << "   " << l.note << "\n";
+      }
+      return;
+    }
+    LocalRunOptions options;
+    options.run.trigger = "manual";
+    if (!uo->json) options.progress = ProgressBar();
+    auto report = RunAutomaticUpdate(*state, *identity, *hooks, options);
+    if (!report) return PrintError(g, report.error(), kExitFailed);
+    if (uo->json)
+      std::cout << ToJson(*report).dump(2) << "\n";
+    else
+      std::cout << FormatReport(*report);
+    g.exit_code = report->Completed() ? kExitOk : kExitFailed;
+  });
+
+  auto json = std::make_shared<bool>(false);
+  auto* status = app.add_subcommand("status", "show the last run's report and what the device keeps per URL");
+  status->add_flag("--json", *json, "print as one JSON object");
+  status->fallthrough();
+  status->callback([&g, json] {
+    auto state = OpenStateOrReport(g);
+    if (!state) return;
+    auto& store = state->store();
+    auto last = store.LastRun(kLocalDevice);
+    auto urls = store.ListUrlStates(kLocalDevice);
+    auto kinds = store.ListKindStates(kLocalDevice);
+    auto values = store.ListValues(kLocalDevice);
+    if (!last || !urls || !kinds || !values) return PrintError(g, MakeError(ErrorCode::kDatabase, "cannot read the state"), kExitFailed);
+    if (*json) {
+      nlohmann::json j;
+      j["last_run"] = last->has_value() ? nlohmann::json::parse(**last) : nlohmann::json(nullptr);
+      j["urls"] = nlohmann::json::array();
+      for (const auto& [url, s] : *urls)
+        j["urls"].push_back({{"url", url.find('@') == std::string::npos ? url : std::string("(with credentials)")},
+                             {"last_modified", s.last_modified}, {"etag", s.etag}, {"downloaded_at", s.downloaded_at},
+                             {"sha256", s.sha256}});
+      j["kinds"] = nlohmann::json::object();
+      for (const auto& [kind, s] : *kinds)
+        j["kinds"][kind] = {{"crc", s.crc}, {"sha256", s.sha256}, {"version", s.version}, {"path", s.path},
+                            {"installed_at", s.installed_at}};
+      j["device"] = nlohmann::json::object();
+      for (const auto& [k, v] : *values) j["device"][k] = v;
+      std::cout << j.dump(2) << "\n";
+      return;
+    }
+    if (last->has_value()) {
+      auto report = RunReportFromJson(nlohmann::json::parse(**last));
+      std::cout << "last run: " << TimeText(report.started_at) << " (" << report.trigger << ")\n"
+                << FormatReport(report);
+    } else {
+      std::cout << "no run yet\n";
+    }
+    std::cout << "\nper URL:\n";
+    for (const auto& [url, s] : *urls)
+      std::cout << "  " << url << "\n    downloaded " << TimeText(s.downloaded_at)
+                << (s.last_modified.empty() ? "" : ", Last-Modified " + s.last_modified)
+                << (s.etag.empty() ? "" : ", ETag " + s.etag) << "\n";
+    std::cout << "installed:\n";
+    for (const auto& [kind, s] : *kinds)
+      std::cout << "  " << kind << (s.crc.empty() ? "" : " crc " + s.crc) << (s.version.empty() ? "" : " version " + s.version)
+                << (s.sha256.empty() ? "" : " sha256 " + s.sha256.substr(0, 16) + "…") << "\n";
+    for (const auto& [k, v] : *values) std::cout << "  " << k << ": " << v << "\n";
+  });
+
+  auto* restart = app.add_subcommand(
+      "restart", "act as a device restart: activate the pending image, then run the start-up update");
+  auto no_run = std::make_shared<bool>(false);
+  restart->add_flag("--no-run", *no_run, "only activate; do not run the start-up update");
+  restart->fallthrough();
+  restart->callback([&g, no_run] {
+    SetUpLogging(g);
+    auto state = OpenStateOrReport(g);
+    if (!state) return;
+    if (auto r = ActivatePendingImage(state->store(), kLocalDevice); !r) return PrintError(g, r.error(), kExitFailed);
+    auto identity = IdentityOrReport(g);
+    if (!identity) return;
+    std::cout << "running version: " << RunningVersion(state->store(), kLocalDevice, identity->sw_version) << "\n";
+    auto config = state->LoadConfiguration();
+    if (!config) return PrintError(g, config.error(), kExitFailed);
+    if (*no_run || config->Get("AutoUpdateOnStartup") == "0") return;
+    auto hooks = LoadHooks(state->path());
+    if (!hooks) return PrintError(g, hooks.error(), kExitUsage);
+    LocalRunOptions options;
+    options.run.trigger = "start-up";
+    auto report = RunAutomaticUpdate(*state, *identity, *hooks, options);
+    if (!report) return PrintError(g, report.error(), kExitFailed);
+    std::cout << FormatReport(*report);
+    g.exit_code = report->Completed() ? kExitOk : kExitFailed;
+  });
+}
+
+}  // namespace autoprov::app

@@ -1,0 +1,38 @@
+// What the appliance plugs in: its firmware installer, its reset command, and per-kind apply hooks.
+// They come from <state-dir>/hooks.ini, a local file: a provisioning server can never set a command.
+//
+//   InstallCommand = /usr/sbin/fw-install     ; run as: CMD <image> <version>; exit 0 = installed
+//   VersionCommand = /usr/sbin/fw-version     ; run as: CMD <image>; prints the image's version
+//   ResetCommand   = /sbin/reboot             ; restarts the device
+//   Apply.cpt      = /usr/lib/voice/load-cpt  ; run as: CMD <file>; exit 0 = applied (any aux kind)
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace autoprov {
+
+struct DeviceHooks {
+  std::string install_command;
+  std::string version_command;
+  std::string reset_command;
+  std::map<std::string, std::string> apply_commands;  // kind keyword ("cpt") -> command
+};
+
+Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr, truncated to 4 KiB
+};
+
+// Runs `command` (split on spaces, no shell) with extra arguments; waits at most `timeout_s`.
+Expected<CommandResult> RunCommand(const std::string& command, const std::vector<std::string>& args,
+                                   int timeout_s = 600);
+
+}  // namespace autoprov

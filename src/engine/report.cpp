@@ -1,0 +1,132 @@
+#include "engine/report.hpp"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace autoprov {
+
+std::string_view OutcomeName(StepOutcome o) {
+  switch (o) {
+    case StepOutcome::kApplied: return "applied";
+    case StepOutcome::kNotModified: return "not-modified";
+    case StepOutcome::kUnchangedCrc: return "unchanged-crc";
+    case StepOutcome::kUnchanged: return "unchanged";
+    case StepOutcome::kOlderImage: return "older-image";
+    case StepOutcome::kRejected: return "rejected";
+    case StepOutcome::kFailed: return "failed";
+    case StepOutcome::kSkipped: return "skipped";
+  }
+  return "?";
+}
+
+bool RunReport::Completed() const {
+  for (const auto& s : steps)
+    if (s.outcome == StepOutcome::kFailed || s.outcome == StepOutcome::kRejected) return false;
+  return true;
+}
+
+std::string RunReport::RestartState() const {
+  if (restart == RestartWhen::kNone) return "none";
+  if (!restart_performed) return "pending";
+  return restart == RestartWhen::kImmediate ? "immediate" : "at-end";
+}
+
+namespace {
+const char* WhenName(RestartWhen w) {
+  return w == RestartWhen::kNone ? "none" : w == RestartWhen::kAtEnd ? "at-end" : "immediate";
+}
+}  // namespace
+
+nlohmann::json ToJson(const RunReport& r) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& s : r.steps) {
+    nlohmann::json j = {{"kind", s.kind},
+                        {"url", s.url},
+                        {"mode", s.mode},
+                        {"from_template", s.from_template},
+                        {"outcome", std::string(OutcomeName(s.outcome))},
+                        {"http_status", s.http_status},
+                        {"bytes", s.bytes},
+                        {"sha256", s.sha256},
+                        {"duration_s", s.seconds},
+                        {"if_modified_since", s.if_modified_since},
+                        {"error", s.error},
+                        {"details", s.details}};
+    if (!s.version.empty()) j["version"] = s.version;
+    steps.push_back(std::move(j));
+  }
+  return {{"trigger", r.trigger},
+          {"started_at", r.started_at},
+          {"finished_at", r.finished_at},
+          {"completed", r.Completed()},
+          {"steps", steps},
+          {"restart", r.RestartState()},
+          {"restart_when", WhenName(r.restart)},
+          {"restart_reasons", r.restart_reasons},
+          {"running_version", r.running_version}};
+}
+
+RunReport RunReportFromJson(const nlohmann::json& j) {
+  RunReport r;
+  r.trigger = j.value("trigger", "");
+  r.started_at = j.value("started_at", 0LL);
+  r.finished_at = j.value("finished_at", 0LL);
+  std::string when = j.value("restart_when", "none");
+  r.restart = when == "at-end" ? RestartWhen::kAtEnd : when == "immediate" ? RestartWhen::kImmediate : RestartWhen::kNone;
+  r.restart_performed = j.value("restart", "none") != "pending";
+  r.restart_reasons = j.value("restart_reasons", std::vector<std::string>{});
+  r.running_version = j.value("running_version", "");
+  for (const auto& s : j.value("steps", nlohmann::json::array())) {
+    StepReport st;
+    st.kind = s.value("kind", "");
+    st.url = s.value("url", "");
+    st.mode = s.value("mode", "");
+    st.from_template = s.value("from_template", false);
+    std::string o = s.value("outcome", "skipped");
+    for (auto c : {StepOutcome::kApplied, StepOutcome::kNotModified, StepOutcome::kUnchangedCrc, StepOutcome::kUnchanged,
+                   StepOutcome::kOlderImage, StepOutcome::kRejected, StepOutcome::kFailed, StepOutcome::kSkipped})
+      if (OutcomeName(c) == o) st.outcome = c;
+    st.http_status = s.value("http_status", 0L);
+    st.bytes = s.value("bytes", uint64_t{0});
+    st.sha256 = s.value("sha256", "");
+    st.version = s.value("version", "");
+    st.seconds = s.value("duration_s", 0.0);
+    st.if_modified_since = s.value("if_modified_since", "");
+    st.error = s.value("error", "");
+    st.details = s.value("details", std::vector<std::string>{});
+    r.steps.push_back(std::move(st));
+  }
+  return r;
+}
+
+std::string FormatReport(const RunReport& r) {
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-3s %-16s %-9s %-14s %5s %12s %8s  %s\n", "#", "KIND", "MODE", "OUTCOME", "HTTP",
+                "BYTES", "TIME", "URL");
+  out += line;
+  int n = 0;
+  for (const auto& s : r.steps) {
+    std::snprintf(line, sizeof line, "%-3d %-16s %-9s %-14s %5s %12llu %7.2fs  %s\n", ++n, s.kind.c_str(),
+                  s.mode.c_str(), std::string(OutcomeName(s.outcome)).c_str(),
+                  s.http_status ? std::to_string(s.http_status).c_str() : "-",
+                  static_cast<unsigned long long>(s.bytes), s.seconds, s.url.c_str());
+    out += line;
+    if (!s.version.empty()) out += "      version " + s.version + "\n";
+    if (!s.error.empty()) out += "      error: " + s.error + "\n";
+    for (const auto& d : s.details) out += "      " + d + "\n";
+  }
+  if (r.steps.empty()) out += "    (no file configured: set IniFileURL or another URL parameter)\n";
+  out += "restart: " + r.RestartState();
+  if (!r.restart_reasons.empty()) {
+    out += " (";
+    for (size_t i = 0; i < r.restart_reasons.size(); ++i) out += (i ? "; " : "") + r.restart_reasons[i];
+    out += ")";
+  }
+  out += "\n";
+  if (!r.running_version.empty()) out += "running version: " + r.running_version + "\n";
+  out += r.Completed() ? "result: completed\n" : "result: failed steps\n";
+  return out;
+}
+
+}  // namespace autoprov

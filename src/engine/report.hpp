@@ -1,0 +1,62 @@
+// The report of one Automatic Update run (SPEC S-8): each step in sequence order, and the restart decision.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace autoprov {
+
+enum class StepOutcome {
+  kApplied,      // downloaded and applied (installed)
+  kNotModified,  // the server answered 304
+  kUnchangedCrc, // same CRC as the last applied configuration file (S-4)
+  kUnchanged,    // same content as what is installed (License Key, image, file)
+  kOlderImage,   // image not later than the running one (S-1.3)
+  kRejected,     // downloaded but invalid: nothing applied
+  kFailed,       // not downloaded (network, HTTP error, hook failure)
+  kSkipped,      // not attempted (AutoUpdateCmpFile = 0, restart in progress)
+};
+
+std::string_view OutcomeName(StepOutcome o);
+
+struct StepReport {
+  std::string kind;
+  std::string url;   // without credentials
+  std::string mode;  // "periodic" or "one-time"
+  bool from_template = false;
+  StepOutcome outcome = StepOutcome::kSkipped;
+  long http_status = 0;
+  uint64_t bytes = 0;
+  std::string sha256;
+  std::string version;  // images
+  double seconds = 0;
+  std::string if_modified_since;  // what the request carried
+  std::string error;
+  std::vector<std::string> details;  // e.g. every bad line of a rejected file
+};
+
+enum class RestartWhen { kNone, kAtEnd, kImmediate };
+
+struct RunReport {
+  std::string trigger = "manual";
+  long long started_at = 0;
+  long long finished_at = 0;
+  std::vector<StepReport> steps;
+  RestartWhen restart = RestartWhen::kNone;
+  bool restart_performed = false;  // false with a restart decided: pending
+  std::vector<std::string> restart_reasons;
+  std::string running_version;
+
+  bool Completed() const;  // no step failed or was rejected
+  std::string RestartState() const;  // none, at-end, immediate, pending
+};
+
+nlohmann::json ToJson(const RunReport& r);
+RunReport RunReportFromJson(const nlohmann::json& j);
+// A table for a terminal.
+std::string FormatReport(const RunReport& r);
+
+}  // namespace autoprov

@@ -1,0 +1,44 @@
+// One Automatic Update run of the local device, start to end: the state-directory lock (one run at a
+// time, S-2.4), the blocking driver of the DownloadSequence, and the restart (S-2.2).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "device/hooks.hpp"
+#include "device/identity.hpp"
+#include "device/state_dir.hpp"
+#include "engine/sequence.hpp"
+
+namespace autoprov {
+
+// Holds <state-dir>/run.lock for the lifetime of the object.
+class RunLock {
+ public:
+  // Fails with kBusy (naming the holder's PID) when another process holds the lock.
+  static Expected<RunLock> Acquire(const std::filesystem::path& state_dir);
+  RunLock(RunLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  RunLock(const RunLock&) = delete;
+  ~RunLock();
+
+ private:
+  explicit RunLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+struct LocalRunOptions {
+  RunOptions run;
+  const std::atomic<bool>* cancel = nullptr;
+  std::function<bool(uint64_t, uint64_t)> progress;
+  // Called with each finished step's report as the run goes (logs, a progress display).
+  std::function<void(const StepReport&)> on_step;
+};
+
+// Runs the sequence with one Fetcher (connection reuse across steps), stores the report, then restarts
+// when the run decided so: the reset command if the appliance configured one (the report says the
+// restart was performed), else the restart stays pending in the state.
+Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdentity& identity,
+                                       const DeviceHooks& hooks, const LocalRunOptions& options);
+
+}  // namespace autoprov

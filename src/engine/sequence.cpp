@@ -1,0 +1,590 @@
+#include "engine/sequence.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "common/log.hpp"
+#include "common/text.hpp"
+#include "config/cli_script.hpp"
+#include "config/ini.hpp"
+#include "engine/file_checks.hpp"
+#include "store/atomic_file.hpp"
+#include "transfer/url.hpp"
+
+namespace autoprov {
+namespace {
+
+constexpr uint64_t kConfigLimit = 64ull << 20;
+constexpr uint64_t kSmallFileLimit = 1ull << 20;
+constexpr uint64_t kImageLimit = 4ull << 30;
+constexpr uint64_t kAuxLimit = 256ull << 20;
+
+std::string HttpDate(long long t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+// The last path segment of a URL, made safe as a file name.
+std::string FileNameOf(const std::string& url, const std::string& fallback) {
+  std::string path = url;
+  auto q = path.find_first_of("?#");
+  if (q != std::string::npos) path.resize(q);
+  auto slash = path.find_last_of('/');
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string out;
+  for (char c : name)
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') out.push_back(c);
+  if (out.empty() || out[0] == '.') return fallback;
+  return out;
+}
+
+// Small kinds arrive in memory; images and auxiliary files were streamed to their staging file.
+bool ArrivesInMemory(FileKind kind) {
+  return IsConfigFile(kind) || kind == FileKind::kLicenseKey || kind == FileKind::kTlsRoot ||
+         kind == FileKind::kTlsCert || kind == FileKind::kTlsKey;
+}
+
+std::string TrustBundlePath(const std::filesystem::path& state_dir) { return (state_dir / "files/tls/trust.pem").string(); }
+
+}  // namespace
+
+struct DownloadSequence::StagedCert {
+  std::string pem;
+  size_t report_index = 0;
+  FetchResult result;
+  PlannedStep step;
+};
+
+std::string RunningVersion(StateStore& store, long long device, const std::string& identity_version) {
+  auto v = store.GetValue(device, "running_version");
+  if (v && v->has_value()) return **v;
+  return identity_version;
+}
+
+std::vector<PlanLine> DescribePlan(StateStore& store, long long device, const Configuration& config,
+                                   const DeviceIdentity& identity) {
+  std::vector<PlanLine> out;
+  for (const auto& info : DownloadOrder()) {
+    auto plan = PlanStep(info.kind, config, identity);
+    if (!plan) continue;
+    PlanLine line{std::string(info.name), RedactUrl(plan->url),
+                  plan->mode == DownloadMode::kPeriodic ? "periodic" : "one-time", "", "", plan->from_template};
+    if (plan->mode == DownloadMode::kPeriodic) {
+      auto s = store.GetUrlState(device, plan->url);
+      if (s && s->has_value())
+        line.if_modified_since = (*s)->last_modified.empty() ? HttpDate((*s)->downloaded_at) : (*s)->last_modified;
+    }
+    if (info.kind == FileKind::kOneTimeImage && config.Get("AutoUpdateCmpFile") != "1")
+      line.note = "skipped: AutoUpdateCmpFile = 0";
+    if (!IsSupportedScheme(plan->url)) line.note = "unsupported scheme";
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+Expected<void> ActivatePendingImage(StateStore& store, long long device) {
+  return store.Transaction([&]() -> Expected<void> {
+    auto pending = store.GetValue(device, "pending_image_version");
+    if (!pending) return Unexpected(pending.error());
+    if (pending->has_value()) {
+      if (auto r = store.PutValue(device, "running_version", **pending); !r) return r;
+      if (auto r = store.DeleteValue(device, "pending_image_version"); !r) return r;
+    }
+    return store.DeleteValue(device, "restart_pending");
+  });
+}
+
+Expected<std::unique_ptr<DownloadSequence>> DownloadSequence::Start(RunEnvironment env, RunOptions options) {
+  auto config = env.store->LoadConfiguration(env.device, *env.schema);
+  if (!config) return Unexpected(config.error());
+  env.identity.sw_version = RunningVersion(*env.store, env.device, env.identity.sw_version);
+  if (env.keep_files) {
+    std::error_code ec;
+    std::filesystem::create_directories(env.state_dir / "downloads", ec);
+    RemoveStaleTemporaries(env.state_dir / "downloads");
+  }
+  return std::unique_ptr<DownloadSequence>(new DownloadSequence(std::move(env), std::move(options), std::move(*config)));
+}
+
+DownloadSequence::DownloadSequence(RunEnvironment env, RunOptions options, Configuration config)
+    : env_(std::move(env)), options_(std::move(options)), config_(std::move(config)) {
+  report_.trigger = options_.trigger;
+  report_.started_at = Now();
+}
+
+DownloadSequence::~DownloadSequence() = default;
+
+long long DownloadSequence::Now() const {
+  if (env_.now) return env_.now();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string DownloadSequence::Staging(FileKind kind) const {
+  return (env_.state_dir / "downloads" / std::string(InfoOf(kind).name)).string();
+}
+
+void DownloadSequence::Record(StepOutcome outcome, std::string error) {
+  step_.outcome = outcome;
+  if (!error.empty()) step_.error = std::move(error);
+  std::string line = "step " + step_.kind + " " + step_.url + ": " + std::string(OutcomeName(outcome));
+  if (!step_.error.empty()) line += ": " + step_.error;
+  Log(outcome == StepOutcome::kFailed || outcome == StepOutcome::kRejected ? LogLevel::kWarning : LogLevel::kInfo, line);
+  report_.steps.push_back(step_);
+  if (env_.on_step) env_.on_step(step_);
+  current_.reset();
+}
+
+std::optional<FetchRequest> DownloadSequence::Next() {
+  const auto& order = DownloadOrder();
+  while (next_index_ < order.size()) {
+    FileKind kind = order[next_index_++].kind;
+    // S-2.1: each step sees the configuration the steps before it left.
+    auto plan = PlanStep(kind, config_, env_.identity);
+    if (!plan) continue;
+    step_ = StepReport{};
+    step_.kind = std::string(InfoOf(kind).name);
+    step_.url = RedactUrl(plan->url);
+    step_.mode = plan->mode == DownloadMode::kPeriodic ? "periodic" : "one-time";
+    step_.from_template = plan->from_template;
+    current_ = plan;
+    if (kind == FileKind::kTlsKey && staged_cert_ && stop_) ResolveStagedCertificate(nullptr);
+    if (stop_) {
+      Record(StepOutcome::kSkipped, "not attempted: the device restarts now; the start-up run fetches it");
+      continue;
+    }
+    if (kind == FileKind::kOneTimeImage && config_.Get("AutoUpdateCmpFile") != "1") {
+      Record(StepOutcome::kSkipped, "AutoUpdateCmpFile = 0: one-time software images are not applied (S-1.2)");
+      continue;
+    }
+    if (!IsSupportedScheme(plan->url)) {
+      Record(StepOutcome::kFailed, ParseUrl(plan->url).error().message);
+      continue;
+    }
+
+    FetchRequest req;
+    req.url = plan->url;
+    bool small = kind == FileKind::kLicenseKey || kind == FileKind::kTlsRoot || kind == FileKind::kTlsCert ||
+                 kind == FileKind::kTlsKey;
+    if (IsConfigFile(kind) || small) {
+      req.sink = BodySink::kMemory;
+      req.limits.max_bytes = small ? kSmallFileLimit : kConfigLimit;
+      req.compute_crc32 = IsConfigFile(kind);
+    } else {
+      req.sink = env_.keep_files ? BodySink::kFile : BodySink::kDiscard;
+      req.target = Staging(kind);
+      req.limits.max_bytes = IsImage(kind) ? kImageLimit : kAuxLimit;
+    }
+    if (plan->mode == DownloadMode::kPeriodic) {
+      // S-3.1: the validators of this URL's last download; the download time when the server gave none.
+      auto state = env_.store->GetUrlState(env_.device, plan->url);
+      if (state && state->has_value()) {
+        Validators v{(*state)->last_modified, (*state)->etag};
+        if (v.empty() && (*state)->downloaded_at > 0) v.last_modified = HttpDate((*state)->downloaded_at);
+        req.condition = v;
+        step_.if_modified_since = v.last_modified;
+      }
+    }
+    PlaceholderValues values{env_.identity.product, env_.identity.mac, env_.identity.sw_version,
+                             config_.Get("INIFileVersion")};
+    req.user_agent = ExpandUserAgent(config_.Get("AupdHttpUserAgent"), values);
+    const std::string& pair = config_.Get("AUPDUserPassword");
+    if (!pair.empty()) {
+      auto colon = pair.find(':');
+      req.username = pair.substr(0, colon);
+      req.password = colon == std::string::npos ? "" : pair.substr(colon + 1);
+    } else if (!config_.Get("AUPDDigestUsername").empty()) {
+      req.username = config_.Get("AUPDDigestUsername");
+      req.password = config_.Get("AUPDDigestPassword");
+    }
+    req.tls.verify = config_.Get("AUPDVerifyCertificates") != "0";
+    std::error_code ec;
+    if (env_.keep_files && std::filesystem::exists(TrustBundlePath(env_.state_dir), ec))
+      req.tls.ca_file = TrustBundlePath(env_.state_dir);
+    auto cert = env_.state_dir / "files/tls/device-cert.pem";
+    auto key = env_.state_dir / "files/tls/device-key.pem";
+    if (env_.keep_files && std::filesystem::exists(cert, ec) && std::filesystem::exists(key, ec)) {
+      req.tls.client_cert = cert.string();
+      req.tls.client_key = key.string();
+    }
+    long long minutes = config_.GetInt("AupdMaxTransferTime");
+    req.limits.max_time_s = minutes > 0 ? minutes * 60 : 0;
+    req.tftp_block_size = config_.GetInt("AUPDTftpBlockSize");
+    req.cancel = env_.cancel;
+    req.progress = env_.progress;
+    return req;
+  }
+  if (staged_cert_) ResolveStagedCertificate(nullptr);
+  return std::nullopt;
+}
+
+Expected<void> DownloadSequence::CommitStep(const FetchResult& r, const std::function<Expected<void>()>& extra,
+                                            bool clear_url) {
+  const PlannedStep& plan = *current_;
+  Configuration after = config_;
+  if (clear_url) {
+    // S-1.1: a one-time file is fetched once; its URL parameter is cleared with the install, atomically.
+    const ParamSpec* spec = env_.schema->FindParam(InfoOf(plan.kind).url_param);
+    if (spec) after.Reset(*spec);
+  }
+  auto result = env_.store->Transaction([&]() -> Expected<void> {
+    if (plan.mode == DownloadMode::kPeriodic) {
+      UrlState s{r.validators.last_modified, r.validators.etag, Now(), r.sha256};
+      if (auto e = env_.store->PutUrlState(env_.device, plan.url, s); !e) return e;
+    }
+    if (extra)
+      if (auto e = extra(); !e) return e;
+    if (clear_url)
+      if (auto e = env_.store->SaveConfiguration(env_.device, after); !e) return e;
+    return {};
+  });
+  if (result && clear_url) config_ = std::move(after);
+  return result;
+}
+
+Expected<void> DownloadSequence::InstallFile(const FetchResult& r, const std::filesystem::path& dest, mode_t mode) {
+  if (!env_.keep_files) return {};
+  if (ArrivesInMemory(current_->kind)) return WriteFileAtomically(dest, r.body, mode);
+  std::error_code ec;
+  std::filesystem::create_directories(dest.parent_path(), ec);
+  if (::rename(Staging(current_->kind).c_str(), dest.c_str()) != 0)
+    return Fail(ErrorCode::kIo, "cannot install " + dest.string() + ": " + std::strerror(errno));
+  ::chmod(dest.c_str(), mode);
+  return FsyncDirectory(dest.parent_path());
+}
+
+void DownloadSequence::Complete(Expected<FetchResult> result) {
+  if (!current_) return;
+  if (!result) {
+    // S-2.3: reported, nothing applied, a one-time URL stays; the next step goes on.
+    step_.http_status = result.error().http_status;
+    Record(StepOutcome::kFailed, result.error().message);
+    if (current_.has_value()) current_.reset();
+    return;
+  }
+  const FetchResult& r = *result;
+  step_.http_status = r.status;
+  step_.bytes = r.bytes;
+  step_.seconds = r.seconds;
+  if (r.final_url != step_.url && !r.final_url.empty()) step_.details.push_back("redirected to " + r.final_url);
+  if (r.outcome == FetchOutcome::kNotModified) {
+    Record(StepOutcome::kNotModified);
+    return;
+  }
+  step_.sha256 = r.sha256;
+  FileKind kind = current_->kind;
+  if (IsConfigFile(kind)) HandleConfigFile(r);
+  else if (IsImage(kind)) HandleImage(r);
+  else if (kind == FileKind::kLicenseKey) HandleLicense(r);
+  else if (kind == FileKind::kTlsRoot || kind == FileKind::kTlsCert || kind == FileKind::kTlsKey) HandleTls(r);
+  else HandleAuxFile(r);
+  std::error_code ec;
+  if (env_.keep_files) std::filesystem::remove(Staging(kind), ec);
+}
+
+void DownloadSequence::HandleConfigFile(const FetchResult& r) {
+  FileKind kind = current_->kind;
+  std::string kind_name(InfoOf(kind).name);
+  std::string crc = ConfigCrc(r.body, config_.GetInt("AUPDCheckIfIniChanged"));
+  if (!crc.empty()) {
+    auto last = env_.store->GetKindState(env_.device, kind_name);
+    if (last && last->has_value() && (*last)->crc == crc) {
+      // S-4: same content as the last applied file: discarded, no restart.
+      if (auto c = CommitStep(r, nullptr, false); !c) return Record(StepOutcome::kFailed, c.error().message);
+      return Record(StepOutcome::kUnchangedCrc);
+    }
+  }
+  std::string origin = step_.url;
+  std::vector<Diagnostic> errors, warnings;
+  std::optional<Configuration> next;
+  bool reset_now = false;
+  RestartRequest reload = RestartRequest::kNone;
+  if (kind == FileKind::kIni) {
+    auto loaded = LoadIni(r.body, origin, config_);
+    errors = std::move(loaded.errors);
+    warnings = std::move(loaded.warnings);
+    reset_now = loaded.reset_now;
+    next.emplace(std::move(loaded.config));
+  } else {
+    auto loaded = LoadCliScript(r.body, origin, config_,
+                                kind == FileKind::kStartupScript ? CliScriptKind::kStartup : CliScriptKind::kIncremental);
+    errors = std::move(loaded.errors);
+    warnings = std::move(loaded.warnings);
+    reload = loaded.restart;
+    next.emplace(std::move(loaded.config));
+  }
+  for (const auto& w : warnings) step_.details.push_back("warning: " + w.ToString());
+  if (!errors.empty()) {
+    // S-7.5: not applied at all; the validators are kept, as the vendor keeps the download time.
+    for (const auto& e : errors) step_.details.push_back("error: " + e.ToString());
+    (void)CommitStep(r, nullptr, false);
+    return Record(StepOutcome::kRejected, std::to_string(errors.size()) + " error(s); the configuration is unchanged");
+  }
+  auto changes = next->RestartChangesFrom(config_);
+  auto committed = CommitStep(r, [&]() -> Expected<void> {
+    if (auto e = env_.store->SaveConfiguration(env_.device, *next); !e) return e;
+    return env_.store->PutKindState(env_.device, kind_name, KindState{crc, r.sha256, "", "", Now()});
+  }, false);
+  if (!committed) return Record(StepOutcome::kFailed, committed.error().message);
+  config_ = std::move(*next);
+  restart_param_changes_.insert(restart_param_changes_.end(), changes.begin(), changes.end());
+  if (reset_now) {
+    stop_ = true;
+    report_.restart = RestartWhen::kImmediate;
+    report_.restart_reasons.push_back("ResetNow = 1 in the ini file");
+  }
+  if (reload == RestartRequest::kNow) {
+    stop_ = true;
+    report_.restart = RestartWhen::kImmediate;
+    report_.restart_reasons.push_back("'reload now' in the CLI script");
+  } else if (reload == RestartRequest::kIfNeeded) {
+    reload_if_needed_ = true;
+  }
+  if (kind == FileKind::kStartupScript) {
+    restart_at_end_ = true;
+    report_.restart_reasons.push_back("CLI startup script applied");
+  }
+  Record(StepOutcome::kApplied);
+}
+
+void DownloadSequence::HandleImage(const FetchResult& r) {
+  std::string version;
+  std::string staged = Staging(current_->kind);
+  if (!env_.hooks.version_command.empty() && env_.keep_files) {
+    auto out = RunCommand(env_.hooks.version_command, {staged}, 60);
+    if (out && out->exit_code == 0) version = std::string(Trim(out->output));
+  }
+  if (version.empty()) version = VersionFromFileName(r.final_url.empty() ? current_->url : r.final_url);
+  step_.version = version;
+  // Compared with the pending image if one waits for a restart, else with the running one.
+  std::string against_version = env_.identity.sw_version;
+  std::string against_sha;
+  if (auto p = env_.store->GetValue(env_.device, "pending_image_version"); p && p->has_value()) against_version = **p;
+  if (auto k = env_.store->GetKindState(env_.device, "image"); k && k->has_value()) against_sha = (*k)->sha256;
+  int cmp = version.empty() || against_version.empty() ? 1 : CompareVersions(version, against_version);
+  if (version.empty() && r.sha256 == against_sha) cmp = 0;
+  bool one_time = current_->mode == DownloadMode::kOneTime;
+  if (cmp < 0 || (cmp == 0 && r.sha256 == against_sha) || (cmp == 0 && against_sha.empty() && !version.empty())) {
+    // S-1.3: not later (or the very same image): discarded without a restart. A one-time URL is done.
+    if (auto c = CommitStep(r, nullptr, one_time); !c) return Record(StepOutcome::kFailed, c.error().message);
+    step_.details.push_back("running " + env_.identity.sw_version);
+    return Record(cmp < 0 ? StepOutcome::kOlderImage : StepOutcome::kUnchanged);
+  }
+  std::filesystem::path installed;
+  if (!env_.hooks.install_command.empty() && env_.keep_files) {
+    auto out = RunCommand(env_.hooks.install_command, {staged, version});
+    if (!out) return Record(StepOutcome::kFailed, "installer: " + out.error().message);
+    if (out->exit_code != 0)
+      return Record(StepOutcome::kFailed, "installer exited with " + std::to_string(out->exit_code) + ": " +
+                                              std::string(Trim(out->output)).substr(0, 300));
+  } else {
+    installed = env_.state_dir / "images" / "pending.cmp";
+    if (auto i = InstallFile(r, installed, 0644); !i) return Record(StepOutcome::kFailed, i.error().message);
+  }
+  auto c = CommitStep(r, [&]() -> Expected<void> {
+    if (auto e = env_.store->PutKindState(env_.device, "image", KindState{"", r.sha256, version, installed.string(), Now()}); !e)
+      return e;
+    return env_.store->PutValue(env_.device, "pending_image_version", version);
+  }, one_time);
+  if (!c) return Record(StepOutcome::kFailed, c.error().message);
+  restart_at_end_ = true;
+  report_.restart_reasons.push_back("software image " + (version.empty() ? std::string("(no version)") : version) +
+                                    " installed");
+  Record(StepOutcome::kApplied);
+}
+
+void DownloadSequence::HandleLicense(const FetchResult& r) {
+  auto serials = LicenseSerials(r.body);
+  if (serials.empty()) return Record(StepOutcome::kRejected, "no 'S/N<serial>' in the License Key file");
+  if (env_.identity.serial.empty())
+    return Record(StepOutcome::kRejected,
+                  "the device's serial number is unknown (SerialNumber in identity.ini or --serial)");
+  if (std::find(serials.begin(), serials.end(), env_.identity.serial) == serials.end())
+    return Record(StepOutcome::kRejected, "License Key is for S/N " + serials.front() + ", this device is S/N " +
+                                              env_.identity.serial + "; not installed");
+  auto installed = env_.store->GetKindState(env_.device, "feature-key");
+  if (installed && installed->has_value() && (*installed)->sha256 == r.sha256) {
+    if (auto c = CommitStep(r, nullptr, current_->mode == DownloadMode::kOneTime); !c)
+      return Record(StepOutcome::kFailed, c.error().message);
+    return Record(StepOutcome::kUnchanged);
+  }
+  HandleAuxFile(r);
+}
+
+void DownloadSequence::HandleTls(const FetchResult& r) {
+  FileKind kind = current_->kind;
+  auto tls = env_.state_dir / "files/tls";
+  bool one_time = current_->mode == DownloadMode::kOneTime;
+  if (kind == FileKind::kTlsRoot || kind == FileKind::kTlsCert) {
+    auto n = CountPemCertificates(r.body);
+    if (!n) return Record(StepOutcome::kRejected, n.error().message);
+  }
+  if (kind == FileKind::kTlsRoot) {
+    // S-1.5 (ours): the new root is a trust anchor for later HTTPS downloads, besides the system store.
+    std::string bundle;
+    for (const char* sys : {"/etc/ssl/certs/ca-certificates.crt"}) {
+      auto s = ReadFile(sys);
+      if (s) bundle += *s + "\n";
+    }
+    bundle += r.body;
+    if (env_.keep_files) {
+      if (auto w = WriteFileAtomically(tls / "root.pem", r.body); !w) return Record(StepOutcome::kFailed, w.error().message);
+      if (auto w = WriteFileAtomically(TrustBundlePath(env_.state_dir), bundle); !w)
+        return Record(StepOutcome::kFailed, w.error().message);
+    }
+    auto c = CommitStep(r, [&] {
+      return env_.store->PutKindState(env_.device, "tls-root-cert", KindState{"", r.sha256, "", (tls / "root.pem").string(), Now()});
+    }, one_time);
+    if (!c) return Record(StepOutcome::kFailed, c.error().message);
+    return Record(StepOutcome::kApplied);
+  }
+  if (kind == FileKind::kTlsCert) {
+    // When a private key follows in this run, the pair is checked and installed together at the key step.
+    if (PlanStep(FileKind::kTlsKey, config_, env_.identity)) {
+      staged_cert_ = std::make_unique<StagedCert>(StagedCert{r.body, report_.steps.size(), r, *current_});
+      step_.details.push_back("checked against the private key of this run");
+      Record(StepOutcome::kApplied);  // finalised by ResolveStagedCertificate
+      return;
+    }
+    auto key = ReadFile(tls / "device-key.pem");
+    if (key) {
+      auto match = KeyMatchesCertificate(r.body, *key);
+      if (!match || !*match)
+        return Record(StepOutcome::kRejected, "the certificate does not match the installed private key");
+    }
+    if (auto i = InstallFile(r, tls / "device-cert.pem", 0644); !i) return Record(StepOutcome::kFailed, i.error().message);
+    auto c = CommitStep(r, [&] {
+      return env_.store->PutKindState(env_.device, "tls-cert", KindState{"", r.sha256, "", (tls / "device-cert.pem").string(), Now()});
+    }, one_time);
+    if (!c) return Record(StepOutcome::kFailed, c.error().message);
+    return Record(StepOutcome::kApplied);
+  }
+  // Private key.
+  if (auto k = CheckPemPrivateKey(r.body); !k) {
+    Record(StepOutcome::kRejected, k.error().message);
+    if (staged_cert_) ResolveStagedCertificate(nullptr);
+    return;
+  }
+  std::string cert_pem;
+  if (staged_cert_) cert_pem = staged_cert_->pem;
+  else if (auto c = ReadFile(tls / "device-cert.pem"); c) cert_pem = *c;
+  if (!cert_pem.empty()) {
+    auto match = KeyMatchesCertificate(cert_pem, r.body);
+    if (!match || !*match) {
+      Record(StepOutcome::kRejected, std::string("the private key does not match the ") +
+                                         (staged_cert_ ? "certificate of this run" : "installed certificate"));
+      if (staged_cert_) ResolveStagedCertificate(nullptr);
+      return;
+    }
+  }
+  if (auto i = InstallFile(r, tls / "device-key.pem", 0600); !i) return Record(StepOutcome::kFailed, i.error().message);
+  std::unique_ptr<StagedCert> cert = std::move(staged_cert_);
+  if (cert && env_.keep_files) {
+    if (auto w = WriteFileAtomically(tls / "device-cert.pem", cert->pem); !w) return Record(StepOutcome::kFailed, w.error().message);
+  }
+  auto c = CommitStep(r, [&]() -> Expected<void> {
+    if (cert) {
+      if (auto e = env_.store->PutKindState(env_.device, "tls-cert",
+                                            KindState{"", cert->result.sha256, "", (tls / "device-cert.pem").string(), Now()});
+          !e)
+        return e;
+    }
+    return env_.store->PutKindState(env_.device, "tls-private-key", KindState{"", r.sha256, "", (tls / "device-key.pem").string(), Now()});
+  }, one_time);
+  if (!c) return Record(StepOutcome::kFailed, c.error().message);
+  if (cert && cert->step.mode == DownloadMode::kOneTime) {
+    // The certificate's URL is cleared with the pair.
+    const ParamSpec* spec = env_.schema->FindParam("TLSCertFileUrl");
+    Configuration after = config_;
+    after.Reset(*spec);
+    if (env_.store->Transaction([&] { return env_.store->SaveConfiguration(env_.device, after); })) config_ = after;
+  }
+  Record(StepOutcome::kApplied);
+}
+
+void DownloadSequence::ResolveStagedCertificate(const std::string* new_key) {
+  (void)new_key;
+  if (!staged_cert_) return;
+  // The key of this run did not come: install the certificate alone only if it matches the installed key.
+  std::unique_ptr<StagedCert> cert = std::move(staged_cert_);
+  auto tls = env_.state_dir / "files/tls";
+  StepReport& rep = report_.steps[cert->report_index];
+  auto key = ReadFile(tls / "device-key.pem");
+  bool ok = !key;  // no key installed: nothing to mismatch
+  if (key) {
+    auto match = KeyMatchesCertificate(cert->pem, *key);
+    ok = match && *match;
+  }
+  if (!ok) {
+    rep.outcome = StepOutcome::kRejected;
+    rep.error = "the certificate does not match the installed private key and no new key was installed";
+    return;
+  }
+  auto saved = current_;
+  current_ = cert->step;
+  bool done = env_.keep_files ? WriteFileAtomically(tls / "device-cert.pem", cert->pem).has_value() : true;
+  if (done) {
+    done = CommitStep(cert->result, [&] {
+      return env_.store->PutKindState(env_.device, "tls-cert",
+                                      KindState{"", cert->result.sha256, "", (tls / "device-cert.pem").string(), Now()});
+    }, cert->step.mode == DownloadMode::kOneTime).has_value();
+  }
+  current_ = saved;
+  if (!done) {
+    rep.outcome = StepOutcome::kFailed;
+    rep.error = "could not install the certificate";
+  }
+}
+
+void DownloadSequence::HandleAuxFile(const FetchResult& r) {
+  std::string kind_name(InfoOf(current_->kind).name);
+  std::string keyword(InfoOf(current_->kind).keyword);
+  auto dest = env_.state_dir / "files" / kind_name / FileNameOf(r.final_url.empty() ? current_->url : r.final_url, kind_name);
+  if (current_->kind == FileKind::kLicenseKey) dest = env_.state_dir / "files" / kind_name / "license.key";
+  auto hook = env_.hooks.apply_commands.find(keyword);
+  if (hook == env_.hooks.apply_commands.end()) hook = env_.hooks.apply_commands.find(kind_name);
+  if (hook != env_.hooks.apply_commands.end() && env_.keep_files) {
+    // The hook sees the new file before it is installed; a failing hook installs nothing.
+    std::filesystem::path input = Staging(current_->kind);
+    if (ArrivesInMemory(current_->kind))
+      if (auto w = WriteFileAtomically(input, r.body); !w) return Record(StepOutcome::kFailed, w.error().message);
+    auto out = RunCommand(hook->second, {input.string()}, 300);
+    if (!out) return Record(StepOutcome::kFailed, "apply hook: " + out.error().message);
+    if (out->exit_code != 0)
+      return Record(StepOutcome::kFailed, "apply hook exited with " + std::to_string(out->exit_code) + ": " +
+                                              std::string(Trim(out->output)).substr(0, 300));
+  }
+  if (auto i = InstallFile(r, dest, 0644); !i) return Record(StepOutcome::kFailed, i.error().message);
+  auto c = CommitStep(r, [&] {
+    return env_.store->PutKindState(env_.device, kind_name, KindState{"", r.sha256, "", dest.string(), Now()});
+  }, current_->mode == DownloadMode::kOneTime);
+  if (!c) return Record(StepOutcome::kFailed, c.error().message);
+  Record(StepOutcome::kApplied);
+}
+
+RunReport DownloadSequence::Finish() {
+  while (Next()) Complete(Fail(ErrorCode::kCancelled, "run finished before this step"));
+  if (reload_if_needed_ && !restart_param_changes_.empty()) {
+    restart_at_end_ = true;
+    std::string names;
+    for (const auto& n : restart_param_changes_) names += (names.empty() ? "" : ", ") + n;
+    report_.restart_reasons.push_back("'reload if-needed' and a change needs a restart: " + names);
+  }
+  if (options_.force_restart) {
+    restart_at_end_ = true;
+    report_.restart_reasons.push_back("requested by the trigger (reboot=true)");
+  }
+  if (report_.restart == RestartWhen::kNone && restart_at_end_) report_.restart = RestartWhen::kAtEnd;
+  report_.finished_at = Now();
+  report_.running_version = env_.identity.sw_version;
+  return report_;
+}
+
+}  // namespace autoprov
