@@ -328,9 +328,11 @@ void DownloadSequence::HandleConfigFile(const FetchResult& r) {
     return Record(StepOutcome::kRejected, std::to_string(errors.size()) + " error(s); the configuration is unchanged");
   }
   auto changes = next->RestartChangesFrom(config_);
+  // Kept in the mode the next run compares with: the file itself may have changed it.
+  std::string stored_crc = ConfigCrc(r.body, next->GetInt("AUPDCheckIfIniChanged"));
   auto committed = CommitStep(r, [&]() -> Expected<void> {
     if (auto e = env_.store->SaveConfiguration(env_.device, *next); !e) return e;
-    return env_.store->PutKindState(env_.device, kind_name, KindState{crc, r.sha256, "", "", Now()});
+    return env_.store->PutKindState(env_.device, kind_name, KindState{stored_crc, r.sha256, "", "", Now()});
   }, false);
   if (!committed) return Record(StepOutcome::kFailed, committed.error().message);
   config_ = std::move(*next);
