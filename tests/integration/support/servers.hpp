@@ -30,6 +30,9 @@ class Process {
   // argv[0] is the program; stdout and stderr go to `log`.
   bool Start(const std::vector<std::string>& argv, const std::filesystem::path& log);
   void Stop();  // SIGTERM, then SIGKILL after 3 s
+  void Kill();  // SIGKILL now, and reap
+  // Waits for the process to exit by itself; its exit status, or -1 after `timeout_ms`.
+  int Wait(int timeout_ms);
   pid_t pid() const { return pid_; }
 
  private:

@@ -1,0 +1,170 @@
+// S-8 "nothing lost": kill -9 `autoprov update` at random instants of a run against nginx serving a large
+// image. After each kill the configuration is one of the states a run passes through, no one-time URL is
+// cleared without its file installed, and a new run completes with no temporary file left behind.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "config/ini.hpp"
+#include "engine/run.hpp"
+#include "support/servers.hpp"
+
+namespace autoprov {
+namespace {
+
+using namespace testing;
+
+constexpr int kKills = 50;
+constexpr long long kImageBytes = 64ll << 20;
+
+class KillTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(nginx_.ok());
+    dir_ = MakeTempDir("kill");
+    auto root = nginx_.root() / "k";
+    std::filesystem::create_directories(root);
+    WriteText(root / "dev.ini",
+              "IniFileURL = '" + nginx_.Url("/k/dev.ini") + "'\nCliScriptURL = '" + nginx_.Url("/k/s.cli") +
+                  "'\nAutoUpdateCmpFile = 1\nCmpFileURL = '" + nginx_.Url("/k/Mediant_7.20A.252.011.cmp") +
+                  "'\nFeatureKeyURL = '" + nginx_.Url("/k/lic.txt") + "'\nCptFileURL = '" + nginx_.Url("/k/tones.dat") +
+                  "'\nINIFileVersion = 'v2'\n");
+    WriteText(root / "s.cli", "configure system\n automatic-update\n  tftp-block-size 1024\n");
+    WriteText(root / "lic.txt", "S/N4837234 key\n");
+    WriteText(root / "tones.dat", "tones\n");
+    std::string image(static_cast<size_t>(kImageBytes), '\0');
+    std::mt19937 rng(7);
+    for (size_t i = 0; i < image.size(); i += 4096) image[i] = static_cast<char>(rng());
+    WriteText(root / "Mediant_7.20A.252.011.cmp", image);
+    image_sha_ = Sha256Of(image);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static std::string Sha256Of(const std::string& s);
+
+  std::filesystem::path FreshState(const std::string& name) {
+    auto state_dir = dir_ / name;
+    std::filesystem::remove_all(state_dir);
+    auto s = StateDirectory::Open(state_dir, {});
+    Configuration c(s.value()->schema());
+    EXPECT_TRUE(c.Set("IniFileURL", nginx_.Url("/k/dev.ini")));
+    EXPECT_TRUE((*s)->SaveConfiguration(c));
+    return state_dir;
+  }
+  std::vector<std::string> Args(const std::filesystem::path& state_dir) {
+    return {AUTOPROV_BINARY, "update", "--state-dir", state_dir.string(), "--product", "Mediant",
+            "--mac", "00908F000001", "--serial", "4837234", "--sw-version", "7.20A.250.001"};
+  }
+  static size_t TempFiles(const std::filesystem::path& d) {
+    size_t n = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(d))
+      if (e.path().filename().string().find(".autoprov-tmp-") != std::string::npos) ++n;
+    return n;
+  }
+
+  Nginx nginx_;
+  std::filesystem::path dir_;
+  std::string image_sha_;
+};
+
+}  // namespace
+}  // namespace autoprov
+
+#include "common/digest.hpp"
+
+namespace autoprov {
+namespace {
+
+std::string KillTest::Sha256Of(const std::string& s) { return Sha256Hex(s); }
+
+TEST_F(KillTest, KillNineAtRandomInstantsLosesNothing) {
+  // The reference: the configurations a complete run passes through, one per applied step.
+  std::vector<Configuration> stages;
+  {
+    auto ref_dir = FreshState("reference");
+    auto state = std::move(*StateDirectory::Open(ref_dir, {}));
+    stages.push_back(*state->LoadConfiguration());
+    LocalRunOptions o;
+    o.on_step = [&](const StepReport&) { stages.push_back(*state->LoadConfiguration()); };
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = RunAutomaticUpdate(*state, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, o);
+    ASSERT_TRUE(r && r->Completed());
+    (void)t0;
+  }
+  const Configuration& final_config = stages.back();
+  const Schema& schema = Schema::BuiltIn();
+
+  // How long the binary takes for a whole run, to spread the kills over it.
+  auto timing_dir = FreshState("timing");
+  Process p;
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(p.Start(Args(timing_dir), dir_ / "timing.log"));
+  ASSERT_EQ(p.Wait(60000), 0) << ReadText(dir_ / "timing.log");
+  long run_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+
+  std::mt19937 rng(20261127);
+  std::uniform_int_distribution<long> delay(0, run_us * 11 / 10);
+  std::map<size_t, int> killed_at_stage;
+  int finished_before_kill = 0;
+  for (int i = 0; i < kKills; ++i) {
+    auto state_dir = FreshState("victim");
+    Process victim;
+    ASSERT_TRUE(victim.Start(Args(state_dir), dir_ / "victim.log"));
+    std::this_thread::sleep_for(std::chrono::microseconds(delay(rng)));
+    if (victim.Wait(0) >= 0) ++finished_before_kill;
+    victim.Kill();
+
+    // Right after the kill: a valid configuration that is one of the stages of a run.
+    {
+      auto state = StateDirectory::Open(state_dir, {});
+      ASSERT_TRUE(state) << state.error().message;
+      auto config = (*state)->LoadConfiguration();
+      ASSERT_TRUE(config);
+      size_t stage = stages.size();
+      for (size_t s = 0; s < stages.size(); ++s)
+        if (*config == stages[s]) stage = s;
+      ASSERT_LT(stage, stages.size()) << "kill " << i << ": a configuration no run passes through";
+      ++killed_at_stage[stage];
+      auto& store = (*state)->store();
+      // A cleared one-time URL (set by the ini file of stage 1) means the file is installed, in full.
+      bool ini_applied = config->Get("INIFileVersion") == "v2";
+      if (ini_applied && config->Get("CmpFileURL").empty()) {
+        auto image = store.GetKindState(0, "image");
+        ASSERT_TRUE(image && image->has_value()) << "kill " << i;
+        EXPECT_EQ((*image)->sha256, image_sha_);
+        EXPECT_EQ(std::filesystem::file_size(state_dir / "images/pending.cmp"), static_cast<uintmax_t>(kImageBytes));
+      }
+      if (ini_applied && config->Get("CptFileURL").empty()) {
+        EXPECT_EQ(ReadText(state_dir / "files/cpt/tones.dat"), "tones\n");
+      }
+      if (ini_applied && config->Get("FeatureKeyURL").empty()) {
+        EXPECT_EQ(ReadText(state_dir / "files/feature-key/license.key"), "S/N4837234 key\n");
+      }
+      (void)schema;
+    }
+
+    // A new run completes and ends where an uninterrupted run ends.
+    Process recovery;
+    ASSERT_TRUE(recovery.Start(Args(state_dir), dir_ / "recovery.log"));
+    int rc = recovery.Wait(60000);
+    ASSERT_EQ(rc, 0) << "kill " << i << ": " << ReadText(dir_ / "recovery.log");
+    auto state = StateDirectory::Open(state_dir, {});
+    EXPECT_EQ(*(*state)->LoadConfiguration(), final_config) << "kill " << i;
+    EXPECT_EQ(TempFiles(state_dir), 0u) << "kill " << i;
+    auto image = (*state)->store().GetKindState(0, "image");
+    ASSERT_TRUE(image && image->has_value());
+    EXPECT_EQ((*image)->sha256, image_sha_);
+  }
+  std::string spread;
+  for (auto [stage, n] : killed_at_stage) spread += " stage" + std::to_string(stage) + "=" + std::to_string(n);
+  std::printf("kills: %d, run %.0f ms, finished before the kill: %d, configuration at kill:%s\n", kKills,
+              run_us / 1000.0, finished_before_kill, spread.c_str());
+  EXPECT_GE(killed_at_stage.size(), 2u) << "the kills should land in different phases of the run";
+}
+
+}  // namespace
+}  // namespace autoprov

@@ -1,0 +1,112 @@
+// `autoprov update`, `status`, `restart` as a user runs them (SPEC S-8): report, JSON, exit status.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "../app/command_runner.hpp"
+#include "support/servers.hpp"
+
+namespace autoprov {
+namespace {
+
+using namespace testing;
+
+class UpdateCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(nginx_.ok());
+    dir_ = MakeTempDir("update-cmd");
+    st_ = " --state-dir " + (dir_ / "state").string() + " --product Mediant --mac 00:90:8f:00:00:07 --serial 77 --sw-version 7.20A.250.001";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void Bootstrap(const std::string& ini) {
+    WriteText(dir_ / "boot.ini", ini);
+    auto r = RunCommand("config load " + (dir_ / "boot.ini").string() + st_);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  Nginx nginx_;
+  std::filesystem::path dir_;
+  std::string st_;
+};
+
+TEST_F(UpdateCommandTest, ReportTextJsonAndExitStatus) {
+  std::string ini_url = "http://joe:pw@127.0.0.1:" + std::to_string(nginx_.port()) + "/p/dev_<MAC>.ini";
+  WriteText(nginx_.root() / "p/dev_00908F000007.ini",
+            "IniFileURL = '" + ini_url + "'\nCptFileURL = '" + nginx_.Url("/p/none.dat") + "'\n");
+  Bootstrap("IniFileURL = '" + ini_url + "'\n");
+  auto text = RunCommand("update" + st_);
+  EXPECT_EQ(text.exit_code, 1) << text.out;  // the CPT step failed
+  EXPECT_NE(text.out.find("applied"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("failed"), std::string::npos);
+  EXPECT_NE(text.out.find("HTTP 404"), std::string::npos);
+  EXPECT_EQ(text.out.find("joe:pw"), std::string::npos);
+  WriteText(nginx_.root() / "p/none.dat", "now there");
+  auto json = RunCommand("update --json" + st_);
+  EXPECT_EQ(json.exit_code, 0) << json.out;
+  auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["completed"], true);
+  EXPECT_EQ(j["restart"], "none");
+  ASSERT_EQ(j["steps"].size(), 2u);
+  EXPECT_EQ(j["steps"][0]["kind"], "ini");
+  EXPECT_EQ(j["steps"][0]["outcome"], "not-modified");
+  EXPECT_EQ(j["steps"][0]["http_status"], 304);
+  EXPECT_FALSE(j["steps"][0]["if_modified_since"].get<std::string>().empty());
+  EXPECT_EQ(j["steps"][1]["outcome"], "applied");
+  EXPECT_EQ(j["steps"][1]["mode"], "one-time");
+  EXPECT_EQ(j["steps"][1]["sha256"].get<std::string>().size(), 64u);
+  for (const char* field : {"url", "bytes", "duration_s", "error", "details"}) EXPECT_TRUE(j["steps"][1].contains(field)) << field;
+
+  auto status = RunCommand("status --json" + st_);
+  ASSERT_EQ(status.exit_code, 0);
+  auto s = nlohmann::json::parse(status.out);
+  EXPECT_EQ(s["last_run"]["steps"].size(), 2u);
+  EXPECT_FALSE(s["kinds"]["cpt"]["sha256"].get<std::string>().empty());
+  EXPECT_EQ(status.out.find("joe:pw"), std::string::npos);
+  auto human = RunCommand("status" + st_);
+  EXPECT_NE(human.out.find("last run"), std::string::npos);
+}
+
+TEST_F(UpdateCommandTest, DryRunFetchesNothing) {
+  WriteText(nginx_.root() / "q/a.ini", "SetDefaultOnINIFileProcess = 0\nINIFileVersion = '1'\n");
+  Bootstrap("IniFileURL = '" + nginx_.Url("/q/a.ini") + "'\nCmpFileURL = '" + nginx_.Url("/q/x_7.1.1.1.cmp") +
+            "'\nFeatureKeyURL = 'https://u:secretpw@127.0.0.1/k.txt'\n");
+  auto plan = RunCommand("update --dry-run" + st_);
+  EXPECT_EQ(plan.exit_code, 0) << plan.out;
+  EXPECT_NE(plan.out.find("1. ini (periodic)"), std::string::npos) << plan.out;
+  EXPECT_NE(plan.out.find("AutoUpdateCmpFile = 0"), std::string::npos);
+  EXPECT_NE(plan.out.find("feature-key (one-time) https://127.0.0.1/k.txt"), std::string::npos);
+  EXPECT_EQ(plan.out.find("secretpw"), std::string::npos);
+  EXPECT_TRUE(nginx_.AccessLog().empty());
+  ASSERT_EQ(RunCommand("update" + st_).exit_code, 1);  // the key server is not there
+  auto again = RunCommand("update --dry-run --json" + st_);
+  auto j = nlohmann::json::parse(again.out);
+  EXPECT_FALSE(j["plan"][0]["if_modified_since"].get<std::string>().empty());
+}
+
+TEST_F(UpdateCommandTest, RestartActivatesThePendingImage) {
+  WriteText(nginx_.root() / "r/Mediant_7.20A.252.011.cmp", "image");
+  Bootstrap("AutoCmpFileUrl = '" + nginx_.Url("/r/Mediant_7.20A.252.011.cmp") + "'\n");
+  auto first = RunCommand("update --json" + st_);
+  auto j = nlohmann::json::parse(first.out);
+  EXPECT_EQ(j["restart"], "pending");
+  EXPECT_EQ(j["running_version"], "7.20A.250.001");
+  auto restart = RunCommand("restart" + st_);
+  EXPECT_EQ(restart.exit_code, 0) << restart.out;
+  EXPECT_NE(restart.out.find("running version: 7.20A.252.011"), std::string::npos) << restart.out;
+  EXPECT_NE(restart.out.find("not-modified"), std::string::npos) << "the start-up run";
+  auto log = nginx_.Requests("/r/Mediant_7.20A.252.011.cmp");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_NE(log[1].user_agent.find("7.20A.252.011"), std::string::npos);
+}
+
+TEST_F(UpdateCommandTest, HelpAndUsageErrors) {
+  for (const char* sub : {"update", "status", "restart"}) {
+    auto r = RunCommand(std::string(sub) + " --help");
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.out.find("Usage"), std::string::npos);
+  }
+  EXPECT_EQ(RunCommand("update --mac not-a-mac --state-dir " + (dir_ / "s").string()).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace autoprov
