@@ -17,6 +17,7 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
 void RegisterCommands(CLI::App& app, GlobalOptions& g) {
   RegisterConfigCommands(app, g);
   RegisterUpdateCommands(app, g);
+  RegisterFleetCommand(app, g);
 }
 
 }  // namespace autoprov::app

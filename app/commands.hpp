@@ -24,5 +24,6 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& g);
 void RegisterCommands(CLI::App& app, GlobalOptions& g);
 void RegisterConfigCommands(CLI::App& app, GlobalOptions& g);
 void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g);
+void RegisterFleetCommand(CLI::App& app, GlobalOptions& g);
 
 }  // namespace autoprov::app

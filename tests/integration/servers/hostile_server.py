@@ -10,6 +10,7 @@ Each path is one case, in the spirit of curl's test servers:
   /huge-length       announces 10 GB
   /error-endless     500 with an endless body
   /every10th/<name>  every 10th request (counted over all such paths) answers 500
+  /control/heal      from now on /every10th/ never fails
   /ok/<name>         200 with a small body
 Every request is logged as "<path> <status> <authorization>" to --log.
 """
@@ -25,7 +26,7 @@ REALM = "provisioning"
 USER, PASSWORD = "joe", "s3cret"
 NONCE = "dcd98b7102dd2f0e8b11d0f600bfb0c093"
 lock = threading.Lock()
-counter = {"every10th": 0}
+counter = {"every10th": 0, "healed": False}
 
 
 def md5(s):
@@ -128,15 +129,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return
+        if p == "/control/heal":
+            with lock:
+                counter["healed"] = True
+            return self.send_body(200, b"healed\n")
         if p.startswith("/every10th/"):
             with lock:
                 counter["every10th"] += 1
                 n = counter["every10th"]
-            if n % 10 == 0:
+                healed = counter["healed"]
+            if n % 10 == 0 and not healed:
                 return self.send_body(500, b"failing on purpose\n")
-            return self.send_body(200, ("content of %s\n" % p).encode())
+            return self.send_body(200, ("# content of %s\n" % p).encode())
         if p.startswith("/ok/"):
-            return self.send_body(200, ("content of %s\n" % p).encode())
+            return self.send_body(200, ("# content of %s\n" % p).encode())
         return self.send_body(404, b"not found\n")
 
 

@@ -1,0 +1,77 @@
+// The fleet simulator: N simulated devices in one process, each running the real Automatic Update
+// sequence (DownloadSequence) with its own identity, configuration and persisted state, against a real
+// provisioning server. One thread drives every device through one libcurl multi event loop (FetchQueue)
+// with a bounded number of connections; state lives in one SQLite database with a device column.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "config/schema.hpp"
+
+namespace autoprov {
+
+struct FleetOptions {
+  long long devices = 1;
+  std::filesystem::path state_dir;
+  std::string bootstrap_file;
+  std::string mac_base = "00908F000000";
+  std::string product = "autoprov";
+  std::string sw_version = "1.0.0.0";
+  int runs = 1;             // rounds; each device runs once per round (round 1 is its start-up)
+  long duration_s = 0;      // instead of rounds: real-time triggers from each device's configuration
+  double spread_s = 0;      // random start offset of each device within a round
+  long max_connections = 256;
+  uint64_t seed = 1;
+  long long shard_index = 0, shard_count = 1;
+  std::vector<std::string> schema_files;
+};
+
+struct LatencySummary {
+  std::string kind;
+  size_t count = 0;
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0;
+};
+
+struct DeviceFailure {
+  std::string mac;
+  int run = 0;
+  std::string step, url, error;
+};
+
+struct FleetSummary {
+  long long devices = 0, first_index = 0;
+  long long runs_completed = 0;
+  long long devices_failed = 0;
+  long long requests = 0;
+  long long status_200 = 0, status_304 = 0, status_4xx = 0, status_5xx = 0, network_errors = 0, other = 0;
+  uint64_t bytes = 0;
+  long long restarts = 0;
+  double wall_s = 0;
+  std::vector<LatencySummary> latency;  // per file kind
+  std::vector<DeviceFailure> failures;
+};
+
+// Live figures for a progress line.
+struct FleetProgress {
+  long long started = 0, finished = 0, devices = 0;
+  long long requests = 0, s200 = 0, s304 = 0, s4xx = 0, s5xx = 0, net = 0, restarts = 0;
+  uint64_t bytes = 0;
+  double elapsed_s = 0;
+};
+
+// Parses "I/M" for --shard.
+Expected<std::pair<long long, long long>> ParseShard(std::string_view text);
+// MAC of device `index` counting up from `base` (12 hex digits).
+Expected<std::string> MacForIndex(std::string_view base, long long index);
+// The start offset of a device within a round, in seconds: deterministic for (seed, index).
+double StartOffset(uint64_t seed, long long index, int round, double spread_s);
+
+Expected<FleetSummary> RunFleet(const FleetOptions& options,
+                                const std::function<void(const FleetProgress&)>& on_progress = nullptr);
+
+}  // namespace autoprov

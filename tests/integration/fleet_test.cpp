@@ -1,0 +1,174 @@
+// The fleet simulator against nginx and a failing server (issue: fleet simulator): per-MAC files and
+// User-Agents, 304s on the second run, one-time files once per device, image restarts, failures,
+// reproducible schedules and shards.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "../app/command_runner.hpp"
+#include "config/ini.hpp"
+#include "engine/sequence.hpp"
+#include "fleet/fleet.hpp"
+#include "store/state_store.hpp"
+#include "support/servers.hpp"
+
+namespace autoprov {
+namespace {
+
+using namespace testing;
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kFleet = 60;  // the asan preset runs a smaller fleet
+#else
+constexpr int kFleet = 200;
+#endif
+
+std::string Mac(int i) { return *MacForIndex("00908F000000", i); }
+
+class FleetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(nginx_.ok());
+    dir_ = MakeTempDir("fleet");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  nlohmann::json Fleet(const std::string& args, int expect_exit = 0) {
+    auto r = RunCommand("fleet --json --state-dir " + (dir_ / "state").string() + " " + args);
+    EXPECT_EQ(r.exit_code, expect_exit) << r.out;
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    return j;
+  }
+  std::string Bootstrap(const std::string& ini) {
+    WriteText(dir_ / "boot.ini", ini);
+    return "--bootstrap " + (dir_ / "boot.ini").string();
+  }
+  Nginx nginx_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(FleetTest, PerMacFilesUserAgentsAndSecondRunAllNotModified) {
+  for (int i = 0; i < kFleet; ++i)
+    WriteText(nginx_.root() / "cfg" / (Mac(i) + ".ini"),
+              "IniFileURL = '" + nginx_.Url("/cfg/<MAC>.ini") + "'\nINIFileVersion = 'conf-" + Mac(i) +
+                  "'\nCptFileURL = '" + nginx_.Url("/cpt/<MAC>.dat") + "'\nAUPDCheckIfIniChanged = 1\n");
+  for (int i = 0; i < kFleet; ++i) WriteText(nginx_.root() / "cpt" / (Mac(i) + ".dat"), "tones " + std::to_string(i));
+  auto j = Fleet("--devices " + std::to_string(kFleet) + " --runs 2 --max-connections 16 " +
+                 Bootstrap("IniFileURL = '" + nginx_.Url("/cfg/<MAC>.ini") + "'\n"));
+  EXPECT_EQ(j["devices"], kFleet);
+  EXPECT_EQ(j["runs_completed"], 2 * kFleet);
+  EXPECT_EQ(j["devices_failed"], 0);
+  EXPECT_EQ(j["status"]["200"], 2 * kFleet);  // ini + cpt in run 1
+  EXPECT_EQ(j["status"]["304"], kFleet);      // ini in run 2
+
+  std::set<std::string> ini_uris, agents;
+  std::map<std::string, int> cpt_requests;
+  int run2_ini_304 = 0;
+  std::map<std::string, int> ini_seen;
+  for (const auto& e : nginx_.AccessLog()) {
+    if (e.uri.starts_with("/cfg/")) {
+      if (ini_uris.insert(e.uri).second) agents.insert(e.user_agent);
+      std::string mac = e.uri.substr(5, 12);
+      EXPECT_NE(e.user_agent.find(";" + mac + ";"), std::string::npos) << e.user_agent;
+      if (++ini_seen[e.uri] == 2) {
+        EXPECT_EQ(e.status, 304) << e.uri;
+        EXPECT_FALSE(e.if_modified_since.empty());
+        run2_ini_304 += e.status == 304;
+      }
+    } else if (e.uri.starts_with("/cpt/")) {
+      ++cpt_requests[e.uri];
+      EXPECT_EQ(e.if_modified_since, "");
+    }
+  }
+  EXPECT_EQ(ini_uris.size(), static_cast<size_t>(kFleet));
+  EXPECT_EQ(agents.size(), static_cast<size_t>(kFleet));
+  EXPECT_EQ(run2_ini_304, kFleet);
+  EXPECT_EQ(cpt_requests.size(), static_cast<size_t>(kFleet));
+  for (const auto& [uri, n] : cpt_requests) EXPECT_EQ(n, 1) << uri << ": a one-time file goes out once per device";
+
+  // Each device's running configuration is its own per-MAC file (its one-time URL cleared).
+  auto store = StateStore::Open(dir_ / "state/fleet.db", Durability::kRelaxed);
+  ASSERT_TRUE(store);
+  for (int i = 0; i < kFleet; i += 7) {
+    auto config = store->LoadConfiguration(i, Schema::BuiltIn());
+    auto expected = LoadIni(ReadText(nginx_.root() / "cfg" / (Mac(i) + ".ini")), "x", Configuration(Schema::BuiltIn()));
+    Configuration want = expected.config;
+    want.Reset(*Schema::BuiltIn().FindParam("CptFileURL"));
+    EXPECT_EQ(*config, want) << Mac(i);
+  }
+}
+
+TEST_F(FleetTest, NewerPeriodicImageInstalledOnceRestartOnceNewVersion) {
+  WriteText(nginx_.root() / "fw/Mediant_7.20A.252.011.cmp", std::string(65536, 'i'));
+  int n = kFleet / 4;
+  auto j = Fleet("--devices " + std::to_string(n) + " --runs 2 --sw-version 7.20A.250.001 --product Mediant " +
+                 Bootstrap("AutoCmpFileUrl = '" + nginx_.Url("/fw/Mediant_7.20A.252.011.cmp") + "'\n"));
+  EXPECT_EQ(j["restarts"], n);
+  EXPECT_EQ(j["devices_failed"], 0);
+  auto log = nginx_.Requests("/fw/Mediant_7.20A.252.011.cmp");
+  int full = 0, not_modified = 0;
+  for (const auto& e : log) (e.status == 200 ? full : not_modified) += 1;
+  EXPECT_EQ(full, n) << "each device downloads the image once";
+  EXPECT_EQ(not_modified, 2 * n) << "the start-up run after the restart, then round 2";
+  auto store = StateStore::Open(dir_ / "state/fleet.db", Durability::kRelaxed);
+  for (int i = 0; i < n; ++i) EXPECT_EQ(RunningVersion(*store, i, "x"), "7.20A.252.011");
+  int new_version_agents = 0;
+  for (const auto& e : log) new_version_agents += e.user_agent.find("7.20A.252.011") != std::string::npos;
+  EXPECT_EQ(new_version_agents, 2 * n) << "after the restart the device reports the new version";
+}
+
+TEST_F(FleetTest, FailingServerAffectsOnlyItsDevicesAndALaterRunRecovers) {
+  HostileServer hostile;
+  ASSERT_TRUE(hostile.ok());
+  int n = kFleet / 2;
+  std::string boot = Bootstrap("CliScriptURL = '" + hostile.Url("/every10th/<MAC>.cli") + "'\n");
+  auto first = Fleet("--devices " + std::to_string(n) + " --max-connections 8 " + boot, 1);
+  EXPECT_EQ(first["status"]["5xx"], n / 10);
+  EXPECT_EQ(first["devices_failed"], n / 10);
+  ASSERT_EQ(first["failures"].size(), static_cast<size_t>(n / 10));
+  std::set<std::string> failed;
+  for (const auto& f : first["failures"]) {
+    EXPECT_EQ(f["step"], "cli-script");
+    EXPECT_NE(f["error"].get<std::string>().find("HTTP 500"), std::string::npos);
+    EXPECT_NE(f["url"].get<std::string>().find(f["mac"].get<std::string>()), std::string::npos);
+    failed.insert(f["mac"]);
+  }
+  FetchRequest heal;
+  heal.url = hostile.Url("/control/heal");
+  heal.sink = BodySink::kDiscard;
+  ASSERT_TRUE(Fetcher().Fetch(heal));
+  auto second = Fleet("--devices " + std::to_string(n) + " --max-connections 8 " + boot);
+  EXPECT_EQ(second["devices_failed"], 0);
+  EXPECT_EQ(second["status"]["200"], n);
+}
+
+TEST_F(FleetTest, SeedMakesTheScheduleReproducibleAndShardsAreDisjoint) {
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(StartOffset(42, i, 1, 300), StartOffset(42, i, 1, 300));
+    EXPECT_GE(StartOffset(42, i, 1, 300), 0);
+    EXPECT_LT(StartOffset(42, i, 1, 300), 300);
+  }
+  int differ = 0;
+  for (int i = 0; i < 50; ++i) differ += StartOffset(42, i, 1, 300) != StartOffset(43, i, 1, 300);
+  EXPECT_GT(differ, 45);
+  EXPECT_FALSE(ParseShard("2/2"));
+  EXPECT_FALSE(ParseShard("x"));
+
+  WriteText(nginx_.root() / "s.ini", "INIFileVersion = 's'\n");
+  std::string boot = Bootstrap("IniFileURL = '" + nginx_.Url("/s.ini") + "'\n");
+  auto a = RunCommand("fleet --json --devices 25 --shard 0/2 --state-dir " + (dir_ / "a").string() + " " + boot);
+  auto b = RunCommand("fleet --json --devices 25 --shard 1/2 --state-dir " + (dir_ / "b").string() + " " + boot);
+  auto ja = nlohmann::json::parse(a.out), jb = nlohmann::json::parse(b.out);
+  EXPECT_EQ(ja["first_device"], 0);
+  EXPECT_EQ(jb["first_device"], ja["devices"]);
+  EXPECT_EQ(ja["devices"].get<int>() + jb["devices"].get<int>(), 25);
+  std::set<std::string> agents;
+  for (const auto& e : nginx_.Requests("/s.ini")) agents.insert(e.user_agent);
+  EXPECT_EQ(agents.size(), 25u) << "the two shards together cover every MAC once";
+  EXPECT_EQ(RunCommand("fleet --devices 5 --shard 3/2 " + boot).exit_code, 2);
+  EXPECT_EQ(RunCommand("fleet --devices 5 --runs 2 --duration 5 " + boot).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace autoprov
