@@ -65,6 +65,7 @@ uint32_t Crc32Of(std::string_view data) {
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -73,7 +74,7 @@ namespace autoprov {
 struct StreamDigest::Impl {
   bool with_crc;
   bool threaded;
-  Sha256 sha;
+  std::optional<Sha256> sha;  // made at the first byte: a 304 costs no digest context
   Crc32 crc;
 
   // Threaded mode.
@@ -86,7 +87,8 @@ struct StreamDigest::Impl {
   std::thread worker;
 
   void Hash(const char* d, size_t n) {
-    sha.Update(d, n);
+    if (!sha) sha.emplace();
+    sha->Update(d, n);
     if (with_crc) crc.Update(d, n);
   }
 
@@ -164,13 +166,14 @@ void StreamDigest::Reset() {
   impl_->Stop();
   impl_->queue.clear();
   impl_->filling.clear();
-  impl_->sha.Reset();
+  impl_->sha.reset();
   impl_->crc.Reset();
 }
 
 void StreamDigest::Finish(std::string& sha256_hex, uint32_t& crc32) {
   impl_->Stop();
-  sha256_hex = impl_->sha.HexDigest();
+  if (!impl_->sha) impl_->sha.emplace();
+  sha256_hex = impl_->sha->HexDigest();
   crc32 = impl_->with_crc ? impl_->crc.value() : 0;
 }
 

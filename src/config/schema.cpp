@@ -165,8 +165,19 @@ const Schema& Schema::BuiltIn() {
   return schema;
 }
 
+bool Schema::NameLess::operator()(std::string_view a, std::string_view b) const {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    x = (x >= 'A' && x <= 'Z') ? static_cast<unsigned char>(x | 0x20) : x;  // ASCII names: no locale call
+    y = (y >= 'A' && y <= 'Z') ? static_cast<unsigned char>(y | 0x20) : y;
+    if (x != y) return x < y;
+  }
+  return a.size() < b.size();
+}
+
 const ParamSpec* Schema::FindParam(std::string_view ini_name) const {
-  auto it = param_index_.find(ToLower(ini_name));
+  auto it = param_index_.find(ini_name);
   return it == param_index_.end() ? nullptr : &params_[it->second];
 }
 
@@ -183,7 +194,7 @@ const ParamSpec* Schema::FindParamOrCommand(std::string_view name) const {
 }
 
 const TableSpec* Schema::FindTable(std::string_view name) const {
-  auto it = table_index_.find(ToLower(name));
+  auto it = table_index_.find(name);
   return it == table_index_.end() ? nullptr : &tables_[it->second];
 }
 

@@ -80,8 +80,13 @@ class Schema {
  private:
   std::vector<ParamSpec> params_;
   std::vector<TableSpec> tables_;
-  std::map<std::string, size_t> param_index_;  // lower-case name -> index
-  std::map<std::string, size_t> table_index_;
+  // Case-insensitive and transparent: looking a name up allocates nothing.
+  struct NameLess {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const;
+  };
+  std::map<std::string, size_t, NameLess> param_index_;
+  std::map<std::string, size_t, NameLess> table_index_;
 };
 
 // Checks a raw value (as written in an ini file or typed at the CLI, quotes already removed) against its

@@ -169,11 +169,18 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   const size_t max_active = static_cast<size_t>(o.max_connections) * 4;  // bounds memory for big fleets
 
   std::function<void(Device&)> advance;
+  std::function<void(Device&)> start_device;
   auto finish = [&](Device& d) {
     RunReport report = d.seq->Finish();
     Configuration config = d.seq->config();
     d.seq.reset();
     --active;
+    // Keep the pipeline full: the next ready device starts as soon as one finishes.
+    if (!ready.empty() && active < max_active) {
+      Device* next = ready.front();
+      ready.pop_front();
+      start_device(*next);
+    }
     (void)store.AddRun(d.id, report.started_at, ToJson(report).dump());
     for (const auto& s : report.steps) {
       if (s.outcome == StepOutcome::kFailed || s.outcome == StepOutcome::kRejected) {
@@ -227,7 +234,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
       advance(*dp);
     });
   };
-  auto start_device = [&](Device& d) {
+  start_device = [&](Device& d) {
     RunEnvironment env;
     env.store = &store;
     env.device = d.id;
@@ -255,8 +262,17 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
     advance(d);
   };
 
+  // Group commit: simulated devices' state changes are committed together every 200 ms (each step is still
+  // a savepoint of its own); the single device commits every step durably instead.
+  (void)store.db().Exec("BEGIN");
+  auto last_commit = Clock::now();
   auto last_progress = Clock::now();
   for (;;) {
+    if (Clock::now() - last_commit > std::chrono::milliseconds(200)) {
+      (void)store.db().Exec("COMMIT");
+      (void)store.db().Exec("BEGIN");
+      last_commit = Clock::now();
+    }
     auto now = Clock::now();
     // Start whatever is due, oldest first, within the active bound.
     Clock::time_point next_due = Clock::time_point::max();
@@ -300,6 +316,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
     }
     if (Clock::now() >= deadline && active == 0 && queue.pending() == 0) break;
   }
+  if (auto c = store.db().Exec("COMMIT"); !c) return Unexpected(c.error());
   summary.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   progress.elapsed_s = summary.wall_s;
   if (on_progress) on_progress(progress);

@@ -79,7 +79,9 @@ Expected<Database> Database::Open(const std::filesystem::path& path, Durability 
   sqlite3_busy_timeout(raw, 10000);
   // WAL keeps readers (status, show) from blocking a run; FULL sync makes each commit durable.
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;";
-  pragmas += durability == Durability::kFull ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=OFF;";
+  // The fleet's database belongs to one process: exclusive locking spares a file lock per transaction.
+  pragmas += durability == Durability::kFull ? "PRAGMA synchronous=FULL;"
+                                             : "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;";
   if (auto r = db.Exec(pragmas); !r) return Unexpected(r.error().WithContext(path.string()));
   if (auto r = db.Migrate(); !r) return Unexpected(r.error().WithContext(path.string()));
   return db;
@@ -96,14 +98,32 @@ Expected<void> Database::Exec(std::string_view sql) {
   return {};
 }
 
+Database::~Database() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+}
+
 Expected<Statement> Database::Prepare(std::string_view sql) {
+  std::string key(sql);
+  if (auto it = cache_.find(key); it != cache_.end()) return Statement(db_.get(), it->second, true);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK)
     return Unexpected(DbError(db_.get(), "sqlite prepare"));
-  return Statement(db_.get(), stmt);
+  cache_.emplace(std::move(key), stmt);
+  return Statement(db_.get(), stmt, true);
 }
 
 Expected<void> Database::Transaction(const std::function<Expected<void>()>& body) {
+  if (!sqlite3_get_autocommit(db_.get())) {
+    // Inside an outer transaction (the fleet's group commit): a savepoint keeps this one all-or-nothing.
+    if (auto r = Exec("SAVEPOINT step"); !r) return r;
+    auto result = body();
+    if (!result) {
+      (void)Exec("ROLLBACK TO step");
+      (void)Exec("RELEASE step");
+      return result;
+    }
+    return Exec("RELEASE step");
+  }
   if (auto r = Exec("BEGIN IMMEDIATE"); !r) return r;
   auto result = body();
   if (!result) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "common/error.hpp"
@@ -22,10 +23,17 @@ enum class Durability {
 
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(std::exchange(o.stmt_, nullptr)) {}
+  // `cached`: the statement belongs to the Database's cache and is only reset when this object goes.
+  Statement(sqlite3* db, sqlite3_stmt* stmt, bool cached = false) : db_(db), stmt_(stmt), cached_(cached) {}
+  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(std::exchange(o.stmt_, nullptr)), cached_(o.cached_) {}
   Statement(const Statement&) = delete;
-  ~Statement() { sqlite3_finalize(stmt_); }
+  ~Statement() {
+    if (cached_) {
+      if (stmt_) Reset();
+    } else {
+      sqlite3_finalize(stmt_);
+    }
+  }
 
   Statement& Bind(int index, std::string_view text);
   Statement& Bind(int index, long long value);
@@ -41,21 +49,27 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  bool cached_ = false;
 };
 
 class Database {
  public:
   static Expected<Database> Open(const std::filesystem::path& path, Durability durability);
-  Database(Database&& o) noexcept : db_(std::move(o.db_)) {}
+  Database(Database&& o) noexcept : cache_(std::move(o.cache_)), db_(std::move(o.db_)) {}
   Database& operator=(Database&& o) noexcept {
+    cache_ = std::move(o.cache_);
     db_ = std::move(o.db_);
     return *this;
   }
+  ~Database();
 
   Expected<void> Exec(std::string_view sql);
+  // Prepared statements are cached by their text: the same query is compiled once per connection.
+  // Do not hold two Statements of the same text at once.
   Expected<Statement> Prepare(std::string_view sql);
 
-  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it fails.
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it fails. Inside an open transaction it
+  // is a savepoint of it.
   Expected<void> Transaction(const std::function<Expected<void>()>& body);
 
   sqlite3* handle() const { return db_.get(); }
@@ -66,6 +80,7 @@ class Database {
   };
   explicit Database(sqlite3* db) : db_(db) {}
   Expected<void> Migrate();
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;  // finalized before the connection closes
   std::unique_ptr<sqlite3, Closer> db_;
 };
 

@@ -1,5 +1,11 @@
 // The two drivers of a TransferJob: Fetcher (blocking, one at a time) and FetchQueue (libcurl multi).
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
 
 #include <deque>
 #include <memory>
@@ -7,6 +13,7 @@
 #include <vector>
 
 #include "transfer/platform/curl/transfer_job.hpp"
+#include "common/text.hpp"
 #include "transfer/transfer.hpp"
 
 namespace autoprov {
@@ -19,7 +26,13 @@ void GlobalInit() {
 
 }  // namespace
 
-bool IsSupportedScheme(std::string_view url) { return ParseUrl(url).has_value(); }
+bool IsSupportedScheme(std::string_view url) {
+  auto end = url.find("://");
+  if (end == std::string_view::npos) return false;
+  for (std::string_view scheme : {"http", "https", "ftp", "ftps", "tftp", "file"})
+    if (IEquals(url.substr(0, end), scheme)) return true;
+  return false;
+}
 
 struct Fetcher::Impl {
   CURL* easy = nullptr;  // kept between fetches: its connection cache gives connection reuse
@@ -55,6 +68,9 @@ struct FetchQueue::Impl {
     CURL* easy = nullptr;
   };
   CURLM* multi = nullptr;
+  int epoll_fd = -1;
+  // libcurl's timer: when it wants socket_action(CURL_SOCKET_TIMEOUT) called.
+  std::optional<std::chrono::steady_clock::time_point> timer;
   long max_connections = 256;
   std::deque<std::pair<FetchRequest, Done>> waiting;
   std::vector<std::unique_ptr<Active>> active;  // index by pointer stored in CURLINFO_PRIVATE
@@ -87,6 +103,34 @@ struct FetchQueue::Impl {
     }
   }
 
+  // libcurl tells which sockets to watch; epoll watches them, so each event touches only its transfer.
+  static int OnSocket(CURL*, curl_socket_t s, int what, void* self, void*) {
+    auto* impl = static_cast<Impl*>(self);
+    if (what == CURL_POLL_REMOVE) {
+      ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_DEL, s, nullptr);
+      return 0;
+    }
+    epoll_event ev{};
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    if (::epoll_ctl(impl->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0) ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+    return 0;
+  }
+  static int OnTimer(CURLM*, long timeout_ms, void* self) {
+    auto* impl = static_cast<Impl*>(self);
+    if (timeout_ms < 0)
+      impl->timer.reset();
+    else
+      impl->timer = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    return 0;
+  }
+
+  void ReadDone() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left))
+      if (msg->msg == CURLMSG_DONE) Complete(msg->easy_handle, msg->data.result);
+  }
+
   void Complete(CURL* easy, CURLcode rc) {
     Active* a = nullptr;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&a));
@@ -109,6 +153,11 @@ struct FetchQueue::Impl {
 FetchQueue::FetchQueue(long max_connections) : impl_(std::make_unique<Impl>()) {
   GlobalInit();
   impl_->multi = curl_multi_init();
+  impl_->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
+  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETDATA, impl_.get());
+  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
+  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERDATA, impl_.get());
   impl_->max_connections = max_connections > 0 ? max_connections : 1;
   curl_multi_setopt(impl_->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, impl_->max_connections);
   curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, impl_->max_connections);
@@ -121,6 +170,7 @@ FetchQueue::~FetchQueue() {
   }
   for (CURL* h : impl_->idle_handles) curl_easy_cleanup(h);
   curl_multi_cleanup(impl_->multi);
+  if (impl_->epoll_fd >= 0) ::close(impl_->epoll_fd);
 }
 
 void FetchQueue::Submit(FetchRequest request, Done done) {
@@ -130,22 +180,33 @@ void FetchQueue::Submit(FetchRequest request, Done done) {
 size_t FetchQueue::pending() const { return impl_->waiting.size() + impl_->running; }
 
 size_t FetchQueue::Run(long max_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
+  using Clock = std::chrono::steady_clock;
+  auto deadline = Clock::now() + std::chrono::milliseconds(max_ms);
+  epoll_event events[256];
+  int running = 0;
   for (;;) {
     impl_->StartWaiting();
     if (pending() == 0) return 0;
-    int still = 0;
-    curl_multi_perform(impl_->multi, &still);
-    int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(impl_->multi, &left)) {
-      if (msg->msg == CURLMSG_DONE) impl_->Complete(msg->easy_handle, msg->data.result);
+    auto now = Clock::now();
+    if (impl_->timer && *impl_->timer <= now) {
+      impl_->timer.reset();
+      curl_multi_socket_action(impl_->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      impl_->ReadDone();
+      continue;
     }
-    impl_->StartWaiting();
-    if (pending() == 0) return 0;
-    auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return pending();
-    long wait = static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count());
-    curl_multi_poll(impl_->multi, nullptr, 0, static_cast<int>(std::min(wait, 100L)), nullptr);
+    auto until = deadline;
+    if (impl_->timer && *impl_->timer < until) until = *impl_->timer;
+    int wait = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count());
+    int n = ::epoll_wait(impl_->epoll_fd, events, 256, std::max(wait, 0));
+    for (int i = 0; i < n; ++i) {
+      int flags = 0;
+      if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
+      if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+      if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+      curl_multi_socket_action(impl_->multi, events[i].data.fd, flags, &running);
+    }
+    impl_->ReadDone();
   }
 }
 

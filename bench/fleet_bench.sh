@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# 10,000 simulated devices against nginx on loopback: each has a per-MAC ini (~2 KB), a CLI script, a
+# periodic image (~64 KB) and two one-time auxiliary files. Run 1 downloads everything, run 2 is all 304.
+# Prints the fleet's figures (wall time, requests/s, peak RSS, CPU) and, against the same nginx, wrk's
+# rate of 304 answers for comparison.
+#   bench/fleet_bench.sh [DEVICES=10000] [BUILD_DIR=build/release] [CONNECTIONS=256]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+devices=${1:-10000}
+build=${2:-$here/../build/release}
+conns=${3:-256}
+source "$here/lib.sh"
+work=$(mktemp -d /tmp/autoprov-fleet-bench-XXXXXX)
+chmod 755 "$work"
+port=$(free_port)
+base="http://127.0.0.1:$port"
+mkdir -p "$work/root/cfg" "$work/root/fw" "$work/root/aux"
+pad=$(printf ';%.0s' $(seq 1 60))
+python3 - "$work/root" "$base" "$devices" <<'PY'
+import os, sys
+root, base, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+pad = "".join("; padding line %02d of the per-device configuration file, as exports carry comments\n" % i for i in range(22))
+for i in range(n):
+    mac = "00908F%06X" % i
+    with open(os.path.join(root, "cfg", mac + ".ini"), "w") as f:
+        f.write("[SYSTEM Params]\n" + pad +
+                "IniFileURL = '%s/cfg/<MAC>.ini'\nCliScriptURL = '%s/cfg/common.cli'\n"
+                "AutoCmpFileUrl = '%s/fw/Mediant_7.20A.250.001.cmp'\nCptFileURL = '%s/aux/tones.dat'\n"
+                "DialPlanFileURL = '%s/aux/dialplan.txt'\nAUPDCheckIfIniChanged = 1\nINIFileVersion = 'v-%s'\n"
+                % (base, base, base, base, base, mac))
+with open(os.path.join(root, "cfg", "common.cli"), "w") as f:
+    f.write("configure system\n automatic-update\n  tftp-block-size 1428\n exit\nexit\n")
+with open(os.path.join(root, "fw", "Mediant_7.20A.250.001.cmp"), "wb") as f:
+    f.write(os.urandom(65536))
+with open(os.path.join(root, "aux", "tones.dat"), "w") as f:
+    f.write("call progress tones\n" * 50)
+with open(os.path.join(root, "aux", "dialplan.txt"), "w") as f:
+    f.write("dial plan\n" * 50)
+PY
+printf "IniFileURL = '%s/cfg/<MAC>.ini'\n" "$base" > "$work/boot.ini"
+start_nginx "$work" "$work/root" "$port"
+trap 'kill $NGINX_PID 2>/dev/null; wait $NGINX_PID 2>/dev/null; rm -rf "$work"' EXIT
+
+run_fleet() {
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time.$1" "$build/app/autoprov" fleet --json --devices "$devices" \
+    --runs 1 --max-connections "$conns" --sw-version 7.20A.250.001 --product Mediant --state-dir "$work/state" \
+    --bootstrap "$work/boot.ini" > "$work/run.$1.json"
+  python3 - "$work/run.$1.json" "$work/time.$1" "$1" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+wall, rss_kb, user, sys_ = open(sys.argv[2]).read().split()
+s = j["status"]
+print("run %s: %d devices, %d requests in %.2f s = %.0f req/s (200: %d, 304: %d, 4xx: %d, 5xx: %d, net: %d), "
+      "%.1f MiB, peak RSS %.1f MiB, CPU user %.2f s + sys %.2f s, failed devices %d" %
+      (sys.argv[3], j["devices"], j["requests"], j["wall_s"], j["requests_per_s"], s["200"], s["304"], s["4xx"],
+       s["5xx"], s["network_errors"], j["bytes"] / 1048576, int(rss_kb) / 1024, float(user), float(sys_),
+       j["devices_failed"]))
+for kind, l in sorted(j["latency_ms"].items()):
+    print("   %-14s n=%-6d p50 %.2f ms  p95 %.2f ms  p99 %.2f ms" % (kind, l["count"], l["p50_ms"], l["p95_ms"], l["p99_ms"]))
+PY
+}
+run_fleet 1
+run_fleet 2
+
+lm=$(curl -sI "$base/cfg/00908F000000.ini" | awk -F': ' 'tolower($1)=="last-modified" {sub("\r",""); print $2}')
+echo "wrk: If-Modified-Since: $lm, 2 threads, $conns connections, ${WRK_SECONDS:-10} s"
+wrk -t2 -c"$conns" -d"${WRK_SECONDS:-10}s" -H "If-Modified-Since: $lm" "$base/cfg/00908F000000.ini" | tee "$work/wrk.txt" | grep -E 'Requests/sec|Non-2xx|requests in'
