@@ -18,6 +18,8 @@ void RegisterCommands(CLI::App& app, GlobalOptions& g) {
   RegisterConfigCommands(app, g);
   RegisterUpdateCommands(app, g);
   RegisterFleetCommand(app, g);
+  RegisterDaemonCommands(app, g);
+  RegisterShellCommand(app, g);
 }
 
 }  // namespace autoprov::app

@@ -25,5 +25,9 @@ void RegisterCommands(CLI::App& app, GlobalOptions& g);
 void RegisterConfigCommands(CLI::App& app, GlobalOptions& g);
 void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g);
 void RegisterFleetCommand(CLI::App& app, GlobalOptions& g);
+void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g);
+void RegisterShellCommand(CLI::App& app, GlobalOptions& g);
+// Asks a running daemon for a run and prints its report (S-6.5).
+void RunViaDaemonOrReport(GlobalOptions& g, bool json);
 
 }  // namespace autoprov::app

@@ -10,6 +10,7 @@
 #include "common/log.hpp"
 #include "device/hooks.hpp"
 #include "engine/run.hpp"
+#include "triggers/daemon.hpp"
 
 namespace autoprov::app {
 namespace {
@@ -116,6 +117,13 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
         if (!l.note.empty()) std::cout << "   " << l.note << "\n";
       }
       return;
+    }
+    // A daemon holding this state directory runs it instead: never two runs at once (S-6.5).
+    if (std::filesystem::exists(ControlSocketPath(state->path()))) {
+      if (auto status = AskDaemon(state->path(), "status", 5); status) {
+        state.reset();
+        return RunViaDaemonOrReport(g, uo->json);
+      }
     }
     LocalRunOptions options;
     options.run.trigger = "manual";

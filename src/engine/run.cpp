@@ -50,23 +50,29 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
   auto seq = DownloadSequence::Start(std::move(env), options.run);
   if (!seq) return Unexpected(seq.error());
   Fetcher fetcher;  // one for the run: consecutive fetches from a host reuse the connection
-  while (auto request = (*seq)->Next()) (*seq)->Complete(fetcher.Fetch(*request));
+  while (auto request = (*seq)->Next()) {
+    (*seq)->Complete(fetcher.Fetch(*request));
+    if (options.cancel && options.cancel->load()) break;  // stopping: the remaining steps are not attempted
+  }
   RunReport report = (*seq)->Finish();
   if (report.restart != RestartWhen::kNone) {
     std::string reasons;
     for (const auto& r : report.restart_reasons) reasons += (reasons.empty() ? "" : "; ") + r;
     (void)state.store().PutValue(kLocalDevice, "restart_pending", reasons);
-    report.restart_performed = !hooks.reset_command.empty();
+    report.restart_performed = !hooks.reset_command.empty() || options.simulate_restart;
   }
   if (auto r = state.store().AddRun(kLocalDevice, report.started_at, ToJson(report).dump()); !r)
     LogError("cannot store the run report: " + r.error().message);
-  if (report.restart_performed) {
+  if (report.restart_performed && !hooks.reset_command.empty()) {
     LogInfo("restarting the device: " + hooks.reset_command);
     auto out = RunCommand(hooks.reset_command, {}, 120);
     if (!out || out->exit_code != 0) {
       report.restart_performed = false;
       LogError("the reset command failed; the restart is pending");
     }
+  } else if (report.restart_performed) {
+    LogInfo("restart (simulated): the agent re-initialises as a freshly started device");
+    if (auto a = ActivatePendingImage(state.store(), kLocalDevice); !a) LogError(a.error().message);
   }
   return report;
 }

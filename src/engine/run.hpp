@@ -33,6 +33,9 @@ struct LocalRunOptions {
   std::function<bool(uint64_t, uint64_t)> progress;
   // Called with each finished step's report as the run goes (logs, a progress display).
   std::function<void(const StepReport&)> on_step;
+  // The daemon without a reset command: a restart re-initialises the agent as a freshly started device
+  // (the pending image becomes the running one); the caller then performs the start-up trigger.
+  bool simulate_restart = false;
 };
 
 // Runs the sequence with one Fetcher (connection reuse across steps), stores the report, then restarts

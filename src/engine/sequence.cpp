@@ -572,7 +572,7 @@ void DownloadSequence::HandleAuxFile(const FetchResult& r) {
 }
 
 RunReport DownloadSequence::Finish() {
-  while (Next()) Complete(Fail(ErrorCode::kCancelled, "run finished before this step"));
+  while (Next()) Complete(Fail(ErrorCode::kCancelled, "not attempted: the run was stopped"));
   if (reload_if_needed_ && !restart_param_changes_.empty()) {
     restart_at_end_ = true;
     std::string names;

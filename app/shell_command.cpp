@@ -1,0 +1,138 @@
+// autoprov cli: the interactive shell (libedit for line editing, Tab completion and history), or commands
+// from -c / standard input with the same checks and line-numbered errors.
+#include <editline/readline.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/shell.hpp"
+#include "commands.hpp"
+#include "common/log.hpp"
+#include "device/hooks.hpp"
+#include "engine/run.hpp"
+#include "triggers/daemon.hpp"
+
+namespace autoprov::app {
+namespace {
+
+Shell* g_shell = nullptr;
+std::vector<std::string> g_matches;
+
+char* CompletionGenerator(const char*, int state) {
+  if (state == 0) {
+    std::string line(rl_line_buffer, static_cast<size_t>(rl_point));
+    g_matches = g_shell->Complete(line);
+  }
+  if (static_cast<size_t>(state) >= g_matches.size()) return nullptr;
+  return strdup(g_matches[static_cast<size_t>(state)].c_str());
+}
+
+char** Completion(const char* text, int, int) {
+  rl_attempted_completion_over = 1;
+  return rl_completion_matches(text, CompletionGenerator);
+}
+
+}  // namespace
+
+void SetUpLogging(const GlobalOptions& g);
+std::unique_ptr<StateDirectory> OpenStateOrReport(GlobalOptions& g);
+
+void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
+  auto commands = std::make_shared<std::vector<std::string>>();
+  auto* cli = app.add_subcommand("cli", "the device CLI shell (interactive, -c COMMAND..., or a script on stdin)");
+  cli->add_option("-c,--command", *commands, "run this command line (repeatable), then exit");
+  cli->fallthrough();
+  cli->callback([&g, commands] {
+    SetUpLogging(g);
+    auto state = OpenStateOrReport(g);
+    if (!state) return;
+    StateDirectory* st = state.get();
+    auto run = [&g, st]() -> std::pair<std::string, bool> {
+      if (auto status = AskDaemon(st->path(), "status", 5); status) {
+        auto reply = AskDaemon(st->path(), "run", 24 * 3600);
+        if (!reply) return {"% " + reply.error().message + "\n", false};
+        auto report = RunReportFromJson(nlohmann::json::parse(*reply));
+        return {"(run by the daemon)\n" + FormatReport(report), report.Completed()};
+      }
+      auto id = LoadIdentity(g.state_dir, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version});
+      auto hooks = LoadHooks(st->path());
+      if (!id) return {"% " + id.error().message + "\n", false};
+      if (!hooks) return {"% " + hooks.error().message + "\n", false};
+      LocalRunOptions o;
+      o.run.trigger = "manual";
+      if (::isatty(2)) {
+        o.progress = [](uint64_t now, uint64_t total) {
+          if (total >= (1u << 20))
+            std::fprintf(stderr, "\r  %3d%% of %llu MiB", static_cast<int>(100 * now / total),
+                         static_cast<unsigned long long>(total >> 20));
+          return true;
+        };
+      }
+      auto r = RunAutomaticUpdate(*st, *id, *hooks, o);
+      if (!r) return {"% " + r.error().message + "\n", false};
+      return {FormatReport(*r), r->Completed()};
+    };
+    auto status = [st]() -> std::string {
+      std::string out;
+      if (auto s = AskDaemon(st->path(), "status", 5); s) {
+        auto j = nlohmann::json::parse(*s);
+        out += "daemon: running" + std::string(j["running"].get<bool>() ? ", a run is in progress" : "") + "\n";
+        std::string next = j["next_trigger"];
+        out += "next trigger: " + (next.empty() ? std::string("none") : next + " (" + j["next_trigger_kind"].get<std::string>() + ")") + "\n";
+      } else {
+        out += "daemon: not running\n";
+      }
+      auto last = st->store().LastRun(kLocalDevice);
+      if (last && last->has_value()) {
+        auto report = RunReportFromJson(nlohmann::json::parse(**last));
+        out += "last run (" + report.trigger + "):\n" + FormatReport(report);
+      } else {
+        out += "last run: none\n";
+      }
+      return out;
+    };
+    Shell shell(*st, run, status);
+    int errors = 0;
+    auto execute = [&](const std::string& line, int n, const std::string& origin) {
+      auto r = shell.Execute(line, n);
+      std::cout << r.output << std::flush;
+      if (!r.ok) {
+        ++errors;
+        if (!origin.empty()) std::cerr << "error: " << origin << ":" << n << ": " << line << "\n";
+      }
+      return r.quit;
+    };
+    if (!commands->empty()) {
+      int n = 0;
+      for (const auto& c : *commands)
+        if (execute(c, ++n, "-c")) break;
+    } else if (!::isatty(0)) {
+      std::string line;
+      int n = 0;
+      while (std::getline(std::cin, line))
+        if (execute(line, ++n, "<stdin>")) break;
+    } else {
+      g_shell = &shell;
+      rl_attempted_completion_function = Completion;
+      using_history();
+      for (int n = 1;; ++n) {
+        std::string prompt = shell.Prompt();
+        char* input = readline(prompt.c_str());
+        if (!input) {
+          std::cout << "\n";
+          break;
+        }
+        std::string line(input);
+        std::free(input);
+        if (!line.empty()) add_history(line.c_str());
+        if (execute(line, n, "")) break;
+      }
+      g_shell = nullptr;
+    }
+    g.exit_code = errors ? kExitFailed : kExitOk;
+  });
+}
+
+}  // namespace autoprov::app

@@ -1,0 +1,415 @@
+#include "triggers/daemon.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "common/log.hpp"
+#include "device/hooks.hpp"
+#include "device/state_dir.hpp"
+#include "engine/run.hpp"
+#include "triggers/schedule.hpp"
+#include "triggers/sip_notify.hpp"
+
+namespace autoprov {
+namespace {
+
+void NotifySystemd(const char* state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || !*path) return;
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path, sizeof a.sun_path - 1);
+  if (a.sun_path[0] == '@') a.sun_path[0] = '\0';  // abstract namespace
+  (void)::sendto(fd, state, std::strlen(state), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::close(fd);
+}
+
+std::string TimeText(std::time_t t) {
+  char buf[64];
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+bool WriteAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+struct RunRequest {
+  std::string trigger;
+  bool reboot = false;
+  std::vector<int> clients;  // control connections waiting for this run's report
+};
+
+class Daemon {
+ public:
+  Daemon(const DaemonOptions& o, std::atomic<bool>& stop) : o_(o), stop_(stop) {}
+  int Run();
+
+ private:
+  void Request(const std::string& trigger, bool reboot, int client);
+  void Worker();
+  void HandleControl(int fd);
+  void HandleSip(int fd);
+  void FinishRun();
+  std::string StatusJson();
+
+  const DaemonOptions& o_;
+  std::atomic<bool>& stop_;
+  std::atomic<bool> cancel_{false};
+  std::unique_ptr<StateDirectory> state_;  // the main thread's connection
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::optional<RunRequest> pending_;  // merged triggers waiting for the next run
+  std::optional<RunRequest> running_;
+  std::optional<RunReport> finished_;  // set by the worker, taken by the main loop
+  std::string last_report_;
+  bool quit_ = false;
+  int done_pipe_[2] = {-1, -1};
+  std::optional<std::time_t> next_periodic_;
+  std::string next_periodic_kind_;
+};
+
+void Daemon::Request(const std::string& trigger, bool reboot, int client) {
+  std::lock_guard lock(m_);
+  if (!pending_) pending_ = RunRequest{trigger, false, {}};
+  else if (pending_->trigger != trigger) pending_->trigger += "+" + trigger;
+  pending_->reboot |= reboot;
+  if (client >= 0) pending_->clients.push_back(client);
+  LogInfo("trigger: " + trigger + (running_ ? " (a run is in progress: merged into the follow-up run)" : ""));
+  cv_.notify_all();
+}
+
+void Daemon::Worker() {
+  auto state = StateDirectory::Open(o_.state_dir, o_.schema_files);
+  if (!state) {
+    LogError(state.error().message);
+    return;
+  }
+  for (;;) {
+    RunRequest req;
+    {
+      std::unique_lock lock(m_);
+      cv_.wait(lock, [&] { return quit_ || (pending_ && !running_ && !finished_); });
+      if (quit_) return;
+      req = std::move(*pending_);
+      pending_.reset();
+      running_ = RunRequest{req.trigger, req.reboot, {}};
+      running_->clients = std::move(req.clients);
+    }
+    LogInfo("run started (" + req.trigger + ")");
+    RunReport report;
+    auto identity = LoadIdentity(o_.state_dir, o_.identity);
+    auto hooks = LoadHooks(o_.state_dir);
+    if (!identity || !hooks) {
+      LogError("cannot start a run: " + (!identity ? identity.error().message : hooks.error().message));
+      report.trigger = req.trigger;
+      report.steps.push_back(StepReport{});
+      report.steps.back().kind = "start";
+      report.steps.back().outcome = StepOutcome::kFailed;
+      report.steps.back().error = !identity ? identity.error().message : hooks.error().message;
+    } else {
+      LocalRunOptions opts;
+      opts.run.trigger = req.trigger;
+      opts.run.force_restart = req.reboot;
+      opts.cancel = &cancel_;
+      opts.simulate_restart = true;
+      auto r = RunAutomaticUpdate(**state, *identity, *hooks, opts);
+      if (r) {
+        report = std::move(*r);
+      } else {
+        LogError("run failed to start: " + r.error().message);
+        report.trigger = req.trigger;
+        StepReport s;
+        s.kind = "start";
+        s.outcome = StepOutcome::kFailed;
+        s.error = r.error().message;
+        report.steps.push_back(s);
+      }
+    }
+    {
+      std::lock_guard lock(m_);
+      finished_ = std::move(report);
+    }
+    char c = 1;
+    (void)!::write(done_pipe_[1], &c, 1);
+  }
+}
+
+void Daemon::FinishRun() {
+  RunReport report;
+  std::vector<int> clients;
+  {
+    std::lock_guard lock(m_);
+    if (!finished_) return;
+    report = std::move(*finished_);
+    finished_.reset();
+    clients = std::move(running_->clients);
+    running_.reset();
+  }
+  size_t applied = 0, failed = 0;
+  for (const auto& s : report.steps) {
+    applied += s.outcome == StepOutcome::kApplied;
+    failed += s.outcome == StepOutcome::kFailed || s.outcome == StepOutcome::kRejected;
+  }
+  LogInfo("run finished (" + report.trigger + "): " + std::to_string(report.steps.size()) + " step(s), " +
+          std::to_string(applied) + " applied, " + std::to_string(failed) + " failed; restart " + report.RestartState());
+  last_report_ = ToJson(report).dump();
+  for (int fd : clients) {
+    (void)WriteAll(fd, last_report_ + "\n");
+    ::close(fd);
+  }
+  if (report.restart != RestartWhen::kNone && report.restart_performed && !stop_) {
+    // Re-initialised as a freshly started device: the start-up trigger follows.
+    auto config = state_->LoadConfiguration();
+    if (config && config->Get("AutoUpdateOnStartup") != "0") Request("start-up", false, -1);
+  }
+  std::lock_guard lock(m_);
+  cv_.notify_all();
+}
+
+std::string Daemon::StatusJson() {
+  nlohmann::json j;
+  {
+    std::lock_guard lock(m_);
+    j["running"] = running_.has_value();
+    j["pending"] = pending_.has_value();
+  }
+  j["next_trigger"] = next_periodic_ ? TimeText(*next_periodic_) : "";
+  j["next_trigger_kind"] = next_periodic_kind_;
+  j["last_run"] = last_report_.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(last_report_);
+  return j.dump();
+}
+
+void Daemon::HandleControl(int listen_fd) {
+  int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) return;
+  // The request is one short line; a client that sends nothing within 2 s is dropped.
+  pollfd p{fd, POLLIN, 0};
+  std::string line;
+  char buf[256];
+  while (line.find('\n') == std::string::npos && line.size() < 256 && ::poll(&p, 1, 2000) > 0) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    line.append(buf, static_cast<size_t>(n));
+  }
+  line = line.substr(0, line.find('\n'));
+  if (line == "run") {
+    Request("manual", false, fd);
+  } else if (line == "status") {
+    (void)WriteAll(fd, StatusJson() + "\n");
+    ::close(fd);
+  } else {
+    (void)WriteAll(fd, "{\"error\":\"unknown request; use run or status\"}\n");
+    ::close(fd);
+  }
+}
+
+void Daemon::HandleSip(int fd) {
+  char buf[8192];
+  sockaddr_storage from{};
+  socklen_t len = sizeof from;
+  ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+  if (n <= 0) return;
+  auto config = state_->LoadConfiguration();
+  bool enabled = config && config->Get("EnableSIPRemoteReset") == "1";
+  auto r = HandleSipNotify(std::string_view(buf, static_cast<size_t>(n)), enabled);
+  char host[64] = "?";
+  if (from.ss_family == AF_INET)
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&from)->sin_addr, host, sizeof host);
+  LogInfo(std::string("SIP request from ") + host + ": " + std::to_string(r.status) + " " + r.reason);
+  if (!r.response.empty())
+    (void)::sendto(fd, r.response.data(), r.response.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+  if (r.trigger) Request(r.reboot ? "sip-notify(reboot=true)" : "sip-notify", r.reboot, -1);
+}
+
+int Daemon::Run() {
+  auto state = StateDirectory::Open(o_.state_dir, o_.schema_files);
+  if (!state) {
+    LogError(state.error().message);
+    return 2;
+  }
+  state_ = std::move(*state);
+  // One daemon per state directory.
+  int lock_fd = ::open((o_.state_dir / "daemon.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    LogError("another autoprov daemon holds " + o_.state_dir.string());
+    return 1;
+  }
+  // The control socket, owner-only.
+  auto sock_path = ControlSocketPath(o_.state_dir);
+  ::unlink(sock_path.c_str());
+  int control = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (sock_path.string().size() >= sizeof addr.sun_path) {
+    LogError("state directory path too long for a control socket: " + sock_path.string());
+    return 2;
+  }
+  std::strncpy(addr.sun_path, sock_path.c_str(), sizeof addr.sun_path - 1);
+  mode_t old = ::umask(0177);
+  int bound = ::bind(control, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  ::umask(old);
+  if (bound != 0 || ::listen(control, 16) != 0) {
+    LogError("cannot listen on " + sock_path.string() + ": " + std::strerror(errno));
+    return 1;
+  }
+  ::chmod(sock_path.c_str(), 0600);
+  int sip = -1;
+  if (!o_.sip_listen.empty()) {
+    auto colon = o_.sip_listen.rfind(':');
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    if (colon == std::string::npos || ::inet_pton(AF_INET, o_.sip_listen.substr(0, colon).c_str(), &sa.sin_addr) != 1) {
+      LogError("--sip-listen takes IPv4:PORT, e.g. 127.0.0.1:5060, not '" + o_.sip_listen + "'");
+      return 2;
+    }
+    sa.sin_port = htons(static_cast<uint16_t>(std::atoi(o_.sip_listen.c_str() + colon + 1)));
+    sip = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (::bind(sip, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+      LogError("cannot listen for SIP on " + o_.sip_listen + ": " + std::strerror(errno));
+      return 1;
+    }
+  }
+  if (::pipe2(done_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
+
+  // A freshly started device: a pending image becomes the running one, then the start-up trigger.
+  if (auto a = ActivatePendingImage(state_->store(), kLocalDevice); !a) LogError(a.error().message);
+  std::thread worker([this] { Worker(); });
+  auto config = state_->LoadConfiguration();
+  if (config && config->Get("AutoUpdateOnStartup") != "0") Request("start-up", false, -1);
+  LogInfo("daemon started on " + o_.state_dir.string() + (sip >= 0 ? ", SIP on " + o_.sip_listen : ""));
+  NotifySystemd("READY=1");
+
+  std::mt19937_64 rng(std::random_device{}());
+  PeriodicSchedule schedule;
+  std::string reported_error;
+  std::time_t last_trigger = std::time(nullptr);
+  auto last_config_check = std::chrono::steady_clock::time_point{};
+  while (!stop_) {
+    // Configuration changes that move the periodic trigger apply without a restart.
+    if (std::chrono::steady_clock::now() - last_config_check > std::chrono::seconds(1)) {
+      last_config_check = std::chrono::steady_clock::now();
+      auto c = state_->LoadConfiguration();
+      if (c) {
+        PeriodicSchedule now_schedule = ScheduleFrom(*c);
+        if (!(now_schedule == schedule) || !next_periodic_) {
+          if (!(now_schedule == schedule) && !now_schedule.error.empty() && now_schedule.error != reported_error)
+            LogError(now_schedule.error);
+          reported_error = now_schedule.error;
+          schedule = now_schedule;
+          next_periodic_ = NextPeriodicTrigger(schedule, last_trigger, std::time(nullptr),
+                                               std::uniform_real_distribution<double>(0, 1)(rng));
+          next_periodic_kind_ = schedule.interval_s > 0 ? "interval" : schedule.day_minute >= 0 ? "time-of-day" : "";
+          if (next_periodic_) LogInfo("next " + next_periodic_kind_ + " trigger at " + TimeText(*next_periodic_));
+        }
+      }
+    }
+    std::time_t now = std::time(nullptr);
+    if (next_periodic_ && now >= *next_periodic_) {
+      last_trigger = now;
+      Request(next_periodic_kind_, false, -1);
+      next_periodic_ = NextPeriodicTrigger(schedule, last_trigger, now, std::uniform_real_distribution<double>(0, 1)(rng));
+    }
+    pollfd fds[3] = {{control, POLLIN, 0}, {done_pipe_[0], POLLIN, 0}, {sip, POLLIN, 0}};
+    int n = ::poll(fds, sip >= 0 ? 3 : 2, 200);
+    if (n <= 0) continue;
+    if (fds[1].revents & POLLIN) {
+      char buf[16];
+      while (::read(done_pipe_[0], buf, sizeof buf) > 0) {
+      }
+      FinishRun();
+    }
+    if (fds[0].revents & POLLIN) HandleControl(control);
+    if (sip >= 0 && (fds[2].revents & POLLIN)) HandleSip(sip);
+  }
+
+  LogInfo("stopping");
+  cancel_ = true;
+  {
+    std::lock_guard lock(m_);
+    quit_ = true;
+    cv_.notify_all();
+  }
+  worker.join();
+  FinishRun();  // answers clients of an interrupted run
+  {
+    std::lock_guard lock(m_);
+    if (pending_)
+      for (int fd : pending_->clients) ::close(fd);
+  }
+  ::close(control);
+  ::unlink(sock_path.c_str());
+  if (sip >= 0) ::close(sip);
+  ::close(lock_fd);
+  NotifySystemd("STOPPING=1");
+  return 0;
+}
+
+}  // namespace
+
+std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir) { return state_dir / "control.sock"; }
+
+int RunDaemon(const DaemonOptions& options, std::atomic<bool>& stop) {
+  Daemon d(options, stop);
+  return d.Run();
+}
+
+Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const std::string& command, int timeout_s) {
+  auto path = ControlSocketPath(state_dir);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return Fail(ErrorCode::kNetwork, "no autoprov daemon is running on " + state_dir.string());
+  }
+  std::string line = command + "\n";
+  (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+  std::string reply;
+  char buf[65536];
+  pollfd p{fd, POLLIN, 0};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  for (;;) {
+    long left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0) {
+      ::close(fd);
+      return Fail(ErrorCode::kTimeout, "the daemon did not answer within " + std::to_string(timeout_s) + " s");
+    }
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (reply.empty()) return Fail(ErrorCode::kCancelled, "the daemon closed the connection without a report (stopping?)");
+  return reply;
+}
+
+}  // namespace autoprov
