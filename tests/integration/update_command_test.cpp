@@ -110,3 +110,34 @@ TEST_F(UpdateCommandTest, HelpAndUsageErrors) {
 
 }  // namespace
 }  // namespace autoprov
+
+namespace autoprov {
+namespace {
+
+// S-6.6: DHCP options from a client hook set the URL parameters.
+TEST(DhcpHookTest, Options66And67AndOption160) {
+  auto dir = testing::MakeTempDir("dhcp");
+  std::string st = " --state-dir " + (dir / "st").string() + " --product M800B --mac 00908F5B1035";
+  auto r = testing::RunCommand("dhcp-hook --tftp-server 127.0.0.1 --boot-file /cfg/device.ini" + st);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(testing::RunCommand("config show" + st).out.find("IniFileURL = 'tftp://127.0.0.1/cfg/device.ini'"),
+            std::string::npos);
+  // dhclient's variable names, as its hook passes them.
+  r = testing::RunCommand("dhcp-hook" + st, "");
+  EXPECT_NE(r.out.find("nothing changed"), std::string::npos);
+  ::setenv("new_provisioning_url", "http://127.0.0.1/fw/M800B_7.20A.252.011.cmp;cfg/M800B.ini", 1);
+  r = testing::RunCommand("dhcp-hook" + st);
+  ::unsetenv("new_provisioning_url");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto shown = testing::RunCommand("config show" + st).out;
+  EXPECT_NE(shown.find("IniFileURL = 'http://127.0.0.1/cfg/M800B.ini'"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("AutoCmpFileUrl = 'http://127.0.0.1/fw/M800B_7.20A.252.011.cmp'"), std::string::npos);
+  r = testing::RunCommand("dhcp-hook --option160 tftp://127.0.0.1" + st);
+  EXPECT_NE(testing::RunCommand("config show" + st).out.find("IniFileURL = 'tftp://127.0.0.1/M800B<MAC>.ini'"),
+            std::string::npos);
+  EXPECT_EQ(testing::RunCommand("dhcp-hook --option160 gopher:bad" + st).exit_code, 1);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace autoprov

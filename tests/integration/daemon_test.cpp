@@ -1,0 +1,198 @@
+// The daemon with real parts (SPEC S-6): interval runs seen in nginx's log, configuration changes without a
+// restart, the control socket, SIP NOTIFY from sipp, the restart cycle, and SIGTERM mid-download.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "../app/command_runner.hpp"
+#include "support/servers.hpp"
+
+namespace autoprov {
+namespace {
+
+using namespace testing;
+using namespace std::chrono_literals;
+
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(nginx_.ok());
+    dir_ = MakeTempDir("daemon");
+    id_ = " --state-dir " + (dir_ / "state").string() + " --product Mediant --mac 00908F0000AA --serial 170 --sw-version 7.20A.250.001";
+  }
+  void TearDown() override {
+    daemon_.Stop();
+    std::filesystem::remove_all(dir_);
+  }
+  void Configure(const std::string& ini) {
+    WriteText(dir_ / "c.ini", ini);
+    auto r = RunCommand("config load --incremental " + (dir_ / "c.ini").string() + id_);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  void StartDaemon(const std::string& extra = "") {
+    std::vector<std::string> argv = {AUTOPROV_BINARY, "daemon", "--state-dir", (dir_ / "state").string(), "--product",
+                                     "Mediant", "--mac", "00908F0000AA", "--serial", "170", "--sw-version", "7.20A.250.001"};
+    for (auto w : SplitArgs(extra)) argv.push_back(w);
+    ASSERT_TRUE(daemon_.Start(argv, dir_ / "daemon.log"));
+    for (int i = 0; i < 200 && !std::filesystem::exists(dir_ / "state/control.sock"); ++i) std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(std::filesystem::exists(dir_ / "state/control.sock")) << ReadText(dir_ / "daemon.log");
+  }
+  static std::vector<std::string> SplitArgs(const std::string& s) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : s) {
+      if (c == ' ') {
+        if (!cur.empty()) out.push_back(cur);
+        cur.clear();
+      } else {
+        cur.push_back(c);
+      }
+    }
+    if (!cur.empty()) out.push_back(cur);
+    return out;
+  }
+  size_t Requests(const std::string& uri) { return nginx_.Requests(uri).size(); }
+  bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      if (cond()) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return cond();
+  }
+
+  Nginx nginx_;
+  std::filesystem::path dir_;
+  std::string id_;
+  Process daemon_;
+};
+
+TEST_F(DaemonTest, IntervalRunsAndConfigurationChangesApplyWithoutRestart) {
+  WriteText(nginx_.root() / "d/i.ini", "INIFileVersion = 'i'\nSetDefaultOnINIFileProcess = 0\n");
+  Configure("IniFileURL = '" + nginx_.Url("/d/i.ini") + "'\nAutoUpdateFreqencySeconds = 1\n");
+  StartDaemon();
+  // Start-up plus one run a second.
+  ASSERT_TRUE(WaitFor([&] { return Requests("/d/i.ini") >= 4; }, 6s)) << ReadText(dir_ / "daemon.log");
+  auto log = nginx_.Requests("/d/i.ini");
+  EXPECT_EQ(log[0].status, 200);
+  for (size_t i = 1; i < log.size(); ++i) EXPECT_EQ(log[i].status, 304);
+  // Turning the interval off stops the periodic runs, without restarting the daemon.
+  Configure("AutoUpdateFreqencySeconds = 0\n");
+  std::this_thread::sleep_for(1500ms);
+  size_t after_change = Requests("/d/i.ini");
+  std::this_thread::sleep_for(2500ms);
+  EXPECT_EQ(Requests("/d/i.ini"), after_change);
+  // Both kinds of periodic trigger: a configuration error in the log, not a silent choice.
+  Configure("AutoUpdateFreqencySeconds = 1\nAutoUpdatePredefinedTime = '03:00'\n");
+  ASSERT_TRUE(WaitFor([&] { return ReadText(dir_ / "daemon.log").find("exclude each other") != std::string::npos; }, 4s));
+  std::this_thread::sleep_for(2000ms);
+  EXPECT_EQ(Requests("/d/i.ini"), after_change);
+}
+
+TEST_F(DaemonTest, ControlSocketTriggerAndUpdateAskTheDaemon) {
+  WriteText(nginx_.root() / "d/c.ini", "INIFileVersion = 'c'\nSetDefaultOnINIFileProcess = 0\n");
+  Configure("IniFileURL = '" + nginx_.Url("/d/c.ini") + "'\nAutoUpdateOnStartup = 0\n");
+  StartDaemon();
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ / "state/control.sock").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(Requests("/d/c.ini"), 0u) << "run-on-reboot off";
+  auto t = RunCommand("trigger --json" + id_);
+  ASSERT_EQ(t.exit_code, 0) << t.out;
+  auto j = nlohmann::json::parse(t.out);
+  EXPECT_EQ(j["trigger"], "manual");
+  EXPECT_EQ(j["steps"][0]["outcome"], "applied");
+  auto u = RunCommand("update" + id_);
+  EXPECT_EQ(u.exit_code, 0) << u.out;
+  EXPECT_NE(u.out.find("(run by the daemon)"), std::string::npos) << u.out;
+  EXPECT_NE(u.out.find("not-modified"), std::string::npos);
+  EXPECT_EQ(Requests("/d/c.ini"), 2u);
+  auto status = RunCommand("cli -c \"show automatic-update status\"" + id_);
+  EXPECT_NE(status.out.find("daemon: running"), std::string::npos) << status.out;
+}
+
+TEST_F(DaemonTest, SipNotifyCheckSyncRunsAndErrorsDoNot) {
+  WriteText(nginx_.root() / "d/s.ini", "INIFileVersion = 's'\nSetDefaultOnINIFileProcess = 0\n");
+  Configure("IniFileURL = '" + nginx_.Url("/d/s.ini") + "'\nAutoUpdateOnStartup = 0\nEnableSIPRemoteReset = 1\n");
+  int port = FreeUdpPort();
+  StartDaemon("--sip-listen 127.0.0.1:" + std::to_string(port));
+  auto sipp = [&](const std::string& scenario) {
+    return Shell("cd " + std::string(AUTOPROV_SOURCE_DIR) + "/tests/integration/servers/sipp && timeout 30 sipp -sf " +
+                 scenario + " -m 1 -i 127.0.0.1 -p " + std::to_string(FreeUdpPort()) + " 127.0.0.1:" +
+                 std::to_string(port) + " -timeout 10 -nostdin > " + (dir_ / "sipp.log").string() + " 2>&1");
+  };
+  EXPECT_EQ(sipp("notify_bad_event.xml"), 0) << ReadText(dir_ / "sipp.log");
+  EXPECT_EQ(sipp("notify_no_to.xml"), 0) << ReadText(dir_ / "sipp.log");
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(Requests("/d/s.ini"), 0u) << "an erroneous NOTIFY starts no run";
+  EXPECT_EQ(sipp("notify_check_sync.xml"), 0) << ReadText(dir_ / "sipp.log");
+  EXPECT_TRUE(WaitFor([&] { return Requests("/d/s.ini") == 1; }, 5s));
+  auto log = ReadText(dir_ / "daemon.log");
+  EXPECT_NE(log.find("489 Bad Event"), std::string::npos);
+  EXPECT_NE(log.find("400 Bad Request"), std::string::npos);
+  EXPECT_NE(log.find("run started (sip-notify)"), std::string::npos);
+}
+
+TEST_F(DaemonTest, RestartCycleImageRestartStartupRunNotModified) {
+  WriteText(nginx_.root() / "d/Mediant_7.20A.252.011.cmp", "new image");
+  Configure("AutoCmpFileUrl = '" + nginx_.Url("/d/Mediant_7.20A.252.011.cmp") + "'\n");
+  StartDaemon();
+  ASSERT_TRUE(WaitFor([&] { return Requests("/d/Mediant_7.20A.252.011.cmp") >= 2; }, 8s)) << ReadText(dir_ / "daemon.log");
+  std::this_thread::sleep_for(300ms);
+  auto log = nginx_.Requests("/d/Mediant_7.20A.252.011.cmp");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].status, 200);
+  EXPECT_EQ(log[1].status, 304) << "the start-up run after the restart finds nothing new";
+  EXPECT_NE(log[1].user_agent.find("7.20A.252.011"), std::string::npos) << log[1].user_agent;
+  auto status = RunCommand("status --json" + id_);
+  auto j = nlohmann::json::parse(status.out);
+  EXPECT_EQ(j["device"]["running_version"], "7.20A.252.011");
+  EXPECT_NE(ReadText(dir_ / "daemon.log").find("restart (simulated)"), std::string::npos);
+}
+
+TEST_F(DaemonTest, SigtermDuringADownloadStopsFastAndKeepsTheOldState) {
+  // 400 KB at nginx's limit_rate of 2 KB/s: the download is still running when SIGTERM comes.
+  WriteText(nginx_.root() / "files/slow_7.30A.100.001.cmp", std::string(400000, 's'));
+  std::string url = nginx_.Url("/slow/slow_7.30A.100.001.cmp");
+  Configure("AutoUpdateCmpFile = 1\nCmpFileURL = '" + url + "'\n");
+  StartDaemon();
+  std::this_thread::sleep_for(1500ms);
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(daemon_.pid(), SIGTERM);
+  int rc = daemon_.Wait(5000);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(rc, 0) << ReadText(dir_ / "daemon.log");
+  EXPECT_LT(s, 2.0);
+  auto shown = RunCommand("config show" + id_);
+  EXPECT_NE(shown.out.find("CmpFileURL = '" + url + "'"), std::string::npos) << "the one-time URL is kept";
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "state/images/pending.cmp"));
+  size_t temps = 0;
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir_ / "state"))
+    temps += e.path().filename().string().find(".autoprov-tmp-") != std::string::npos;
+  EXPECT_EQ(temps, 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "state/control.sock"));
+}
+
+TEST_F(DaemonTest, TriggersDuringARunMergeIntoOneFollowUp) {
+  WriteText(nginx_.root() / "files/m.ini", "SetDefaultOnINIFileProcess = 0\n; " + std::string(3000, 'x') + "\n");
+  Configure("IniFileURL = '" + nginx_.Url("/slow/m.ini") + "'\nAutoUpdateOnStartup = 0\n");
+  StartDaemon();
+  // Three requests while the first run is busy (the file takes over a second at 2 KB/s).
+  std::vector<std::thread> clients;
+  std::vector<int> codes(3, -1);
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back([&, i] { codes[i] = RunCommand("trigger" + id_).exit_code; });
+    std::this_thread::sleep_for(200ms);
+  }
+  for (auto& c : clients) c.join();
+  for (int c : codes) EXPECT_EQ(c, 0);
+  EXPECT_EQ(Requests("/slow/m.ini"), 2u) << "one run, then one follow-up for the triggers that came during it";
+}
+
+}  // namespace
+}  // namespace autoprov

@@ -1,0 +1,97 @@
+// S-6.2, S-6.3 schedules with a fixed clock; S-6.4 SIP NOTIFY parsing and answers.
+#include <gtest/gtest.h>
+
+#include "config/configuration.hpp"
+#include "triggers/schedule.hpp"
+#include "triggers/sip_notify.hpp"
+
+namespace autoprov {
+namespace {
+
+TEST(ScheduleTest, IntervalCountsFromTheLastTrigger) {
+  Configuration c(Schema::BuiltIn());
+  ASSERT_TRUE(c.Set("AutoUpdateFreqencySeconds", "600"));
+  auto s = ScheduleFrom(c);
+  EXPECT_EQ(NextPeriodicTrigger(s, 1000, 1200, 0.5), 1600);
+  ASSERT_TRUE(c.Set("AutoUpdateFreqencySeconds", "0"));
+  ASSERT_TRUE(c.Set("AutoUpdateFrequency", "2"));
+  EXPECT_EQ(NextPeriodicTrigger(ScheduleFrom(c), 1000, 1000, 0), 1120);
+  EXPECT_FALSE(NextPeriodicTrigger(ScheduleFrom(Configuration(Schema::BuiltIn())), 1000, 1000, 0));
+}
+
+TEST(ScheduleTest, TimeOfDayWithSpread) {
+  setenv("TZ", "UTC", 1);
+  tzset();
+  Configuration c(Schema::BuiltIn());
+  ASSERT_TRUE(c.Set("AutoUpdatePredefinedTime", "18:00"));
+  ASSERT_TRUE(c.Set("AutoUpdatePredefinedRandomTime", "300"));
+  auto s = ScheduleFrom(c);
+  std::time_t day = 1795737600;  // 2026-11-27 00:00 UTC
+  std::time_t noon = day + 12 * 3600;
+  EXPECT_EQ(NextPeriodicTrigger(s, noon, noon, 0.0), day + 18 * 3600);
+  EXPECT_EQ(NextPeriodicTrigger(s, noon, noon, 0.5), day + 18 * 3600 + 150);
+  // After today's time: tomorrow.
+  std::time_t evening = day + 19 * 3600;
+  EXPECT_EQ(NextPeriodicTrigger(s, evening, evening, 0.0), day + 86400 + 18 * 3600);
+  // Right after today's trigger fired, the next one is tomorrow's.
+  EXPECT_EQ(NextPeriodicTrigger(s, day + 18 * 3600 + 10, day + 18 * 3600 + 10, 0.0), day + 86400 + 18 * 3600);
+}
+
+TEST(ScheduleTest, IntervalAndTimeOfDayIsAConfigurationError) {
+  Configuration c(Schema::BuiltIn());
+  ASSERT_TRUE(c.Set("AutoUpdatePredefinedTime", "03:00"));
+  ASSERT_TRUE(c.Set("AutoUpdateFreqencySeconds", "60"));
+  auto s = ScheduleFrom(c);
+  EXPECT_NE(s.error.find("exclude each other"), std::string::npos);
+  EXPECT_FALSE(NextPeriodicTrigger(s, 0, 0, 0));
+}
+
+std::string Notify(const std::string& event, const std::string& method = "NOTIFY", bool call_id = true) {
+  return method + " sip:device@127.0.0.1:5060 SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1\r\n"
+         "From: <sip:prov@127.0.0.1>;tag=1\r\nTo: <sip:device@127.0.0.1>\r\n" +
+         std::string(call_id ? "Call-ID: abc@127.0.0.1\r\n" : "") + "CSeq: 7 " + method + "\r\n" +
+         (event.empty() ? "" : "Event: " + event + "\r\n") + "Content-Length: 0\r\n\r\n";
+}
+
+TEST(SipNotifyTest, CheckSyncTriggersAndAnswers200) {
+  auto r = HandleSipNotify(Notify("check-sync;reboot=false"), true);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.trigger);
+  EXPECT_FALSE(r.reboot);
+  EXPECT_EQ(r.response.rfind("SIP/2.0 200 OK\r\n", 0), 0u);
+  EXPECT_NE(r.response.find("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1"), std::string::npos);
+  EXPECT_NE(r.response.find("Call-ID: abc@127.0.0.1"), std::string::npos);
+  EXPECT_NE(r.response.find("CSeq: 7 NOTIFY"), std::string::npos);
+  EXPECT_NE(r.response.find("To: <sip:device@127.0.0.1>;tag="), std::string::npos);
+  EXPECT_TRUE(HandleSipNotify(Notify("check-sync;reboot=true"), true).reboot);
+  EXPECT_TRUE(HandleSipNotify(Notify("check-sync"), true).trigger);
+}
+
+TEST(SipNotifyTest, ErrorsGetProperResponsesAndNoRun) {
+  auto bad_event = HandleSipNotify(Notify("presence"), true);
+  EXPECT_EQ(bad_event.status, 489);
+  EXPECT_FALSE(bad_event.trigger);
+  auto no_event = HandleSipNotify(Notify(""), true);
+  EXPECT_EQ(no_event.status, 489);
+  auto method = HandleSipNotify(Notify("check-sync", "INVITE"), true);
+  EXPECT_EQ(method.status, 405);
+  EXPECT_NE(method.response.find("Allow: NOTIFY"), std::string::npos);
+  auto malformed = HandleSipNotify(Notify("check-sync", "NOTIFY", false), true);
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_FALSE(malformed.trigger);
+  auto disabled = HandleSipNotify(Notify("check-sync"), false);
+  EXPECT_EQ(disabled.status, 403);
+  EXPECT_FALSE(disabled.trigger);
+  EXPECT_TRUE(HandleSipNotify("garbage", true).response.empty());
+  EXPECT_TRUE(HandleSipNotify("", true).response.empty());
+}
+
+TEST(SipNotifyTest, CompactHeaders) {
+  std::string m = "NOTIFY sip:d@h SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK-2\r\nf: <sip:a@h>;tag=2\r\nt: <sip:d@h>\r\n"
+                  "i: x@h\r\nCSeq: 1 NOTIFY\r\no: check-sync\r\nl: 0\r\n\r\n";
+  EXPECT_EQ(HandleSipNotify(m, true).status, 200);
+}
+
+}  // namespace
+}  // namespace autoprov
