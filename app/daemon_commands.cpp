@@ -105,6 +105,14 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
     if (d->tftp_server.empty()) d->tftp_server = env({"new_tftp_server_name", "tftp"});
     if (d->boot_file.empty()) d->boot_file = env({"new_bootfile_name", "boot_file", "bootfile"});
     if (d->option160.empty()) d->option160 = env({"new_provisioning_url", "opt160"});
+    // busybox udhcpc passes options it has no name for in hex.
+    if (!d->option160.empty() && d->option160.find("://") == std::string::npos && d->option160.size() % 2 == 0 &&
+        d->option160.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
+      std::string text;
+      for (size_t i = 0; i < d->option160.size(); i += 2)
+        text.push_back(static_cast<char>(std::stoi(d->option160.substr(i, 2), nullptr, 16)));
+      d->option160 = text;
+    }
     auto state = StateDirectory::Open(g.state_dir, g.schema_files);
     if (!state) {
       std::cerr << "autoprov: " << state.error().message << "\n";

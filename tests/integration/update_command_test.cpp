@@ -136,6 +136,11 @@ TEST(DhcpHookTest, Options66And67AndOption160) {
   EXPECT_NE(testing::RunCommand("config show" + st).out.find("IniFileURL = 'tftp://127.0.0.1/M800B<MAC>.ini'"),
             std::string::npos);
   EXPECT_EQ(testing::RunCommand("dhcp-hook --option160 gopher:bad" + st).exit_code, 1);
+  // udhcpc: hex ("http://127.0.0.1/;x.ini").
+  ::setenv("opt160", "687474703a2f2f3132372e302e302e312f3b782e696e69", 1);
+  r = testing::RunCommand("dhcp-hook" + st);
+  ::unsetenv("opt160");
+  EXPECT_NE(r.out.find("IniFileURL = 'http://127.0.0.1/x.ini'"), std::string::npos) << r.out;
   std::filesystem::remove_all(dir);
 }
 
