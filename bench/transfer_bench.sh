@@ -31,3 +31,17 @@ done
 theirs=$(printf '%s\n' "${curl_times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "curl -o: median $theirs s"
 awk -v a="$ours" -v b="$theirs" 'BEGIN {printf "ratio transfer layer / curl: %.2f\n", a / b}'
+
+# Like for like: the transfer layer makes the file durable (fsync) before it counts as downloaded.
+synced=()
+for i in $(seq "$runs"); do
+  t0=$(date +%s%N)
+  curl -s -o "$work/curl.cmp" "$url"
+  sync "$work/curl.cmp"
+  t1=$(date +%s%N)
+  synced+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')")
+  rm -f "$work/curl.cmp"
+done
+durable=$(printf '%s\n' "${synced[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+echo "curl -o + fsync: median $durable s"
+awk -v a="$ours" -v b="$durable" 'BEGIN {printf "ratio transfer layer / (curl -o + fsync): %.2f\n", a / b}'

@@ -59,6 +59,15 @@ Expected<void> Statement::Run() {
   Reset();
   return {};
 }
+Expected<void> Statement::EachRow(const std::function<void(const Statement&)>& row) {
+  for (;;) {
+    auto more = Step();
+    if (!more) return Unexpected(more.error());
+    if (!*more) return {};
+    row(*this);
+  }
+}
+
 void Statement::Reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);

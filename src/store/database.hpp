@@ -41,6 +41,8 @@ class Statement {
   // Steps once: true when a row is available, false when done.
   Expected<bool> Step();
   Expected<void> Run();  // steps to completion and resets
+  // Calls `row` for every result row.
+  Expected<void> EachRow(const std::function<void(const Statement&)>& row);
   void Reset();
   std::string Text(int col) const;
   long long Int(int col) const;

@@ -36,32 +36,28 @@ Expected<Configuration> StateStore::LoadConfiguration(long long device, const Sc
   auto st = db_.Prepare("SELECT name, value FROM param WHERE device = ?");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device);
-  for (;;) {
-    auto row = st->Step();
-    if (!row) return Unexpected(row.error());
-    if (!*row) break;
+  auto params = st->EachRow([&](const Statement& row) {
     // A parameter whose schema file was removed is dropped; a value the schema no longer accepts too.
-    const ParamSpec* spec = schema.FindParam(st->Text(0));
-    if (!spec) continue;
-    auto v = NormalizeValue(spec->value, st->Text(1), false);
+    const ParamSpec* spec = schema.FindParam(row.Text(0));
+    if (!spec) return;
+    auto v = NormalizeValue(spec->value, row.Text(1), false);
     if (v) config.SetCanonical(*spec, *v);
-  }
+  });
+  if (!params) return Unexpected(params.error());
   auto rows = db_.Prepare("SELECT tbl, idx, data FROM table_row WHERE device = ?");
   if (!rows) return Unexpected(rows.error());
   rows->Bind(1, device);
-  for (;;) {
-    auto row = rows->Step();
-    if (!row) return Unexpected(row.error());
-    if (!*row) break;
-    const TableSpec* spec = schema.FindTable(rows->Text(0));
-    if (!spec) continue;
+  auto table_rows = rows->EachRow([&](const Statement& row) {
+    const TableSpec* spec = schema.FindTable(row.Text(0));
+    if (!spec) return;
     RowValues values;
-    auto data = nlohmann::json::parse(rows->Text(2), nullptr, false);
+    auto data = nlohmann::json::parse(row.Text(2), nullptr, false);
     if (data.is_object())
       for (auto& [k, v] : data.items())
         if (v.is_string() && spec->FindColumn(k)) values[k] = v.get<std::string>();
-    config.MutableTable(*spec)[SplitKey(rows->Text(1))] = std::move(values);
-  }
+    config.MutableTable(*spec)[SplitKey(row.Text(1))] = std::move(values);
+  });
+  if (!table_rows) return Unexpected(table_rows.error());
   return config;
 }
 
@@ -113,12 +109,8 @@ Expected<std::vector<std::pair<std::string, UrlState>>> StateStore::ListUrlState
   auto st = db_.Prepare("SELECT url, last_modified, etag, downloaded_at, sha256 FROM url_state WHERE device = ? ORDER BY url");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device);
-  for (;;) {
-    auto row = st->Step();
-    if (!row) return Unexpected(row.error());
-    if (!*row) break;
-    out.emplace_back(st->Text(0), UrlState{st->Text(1), st->Text(2), st->Int(3), st->Text(4)});
-  }
+  auto rows = st->EachRow([&](const Statement& row) { out.emplace_back(row.Text(0), UrlState{row.Text(1), row.Text(2), row.Int(3), row.Text(4)}); });
+  if (!rows) return Unexpected(rows.error());
   return out;
 }
 
@@ -128,12 +120,8 @@ Expected<std::vector<std::pair<std::string, KindState>>> StateStore::ListKindSta
       "SELECT kind, crc, sha256, version, path, installed_at FROM kind_state WHERE device = ? ORDER BY kind");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device);
-  for (;;) {
-    auto row = st->Step();
-    if (!row) return Unexpected(row.error());
-    if (!*row) break;
-    out.emplace_back(st->Text(0), KindState{st->Text(1), st->Text(2), st->Text(3), st->Text(4), st->Int(5)});
-  }
+  auto rows = st->EachRow([&](const Statement& row) { out.emplace_back(row.Text(0), KindState{row.Text(1), row.Text(2), row.Text(3), row.Text(4), row.Int(5)}); });
+  if (!rows) return Unexpected(rows.error());
   return out;
 }
 
@@ -142,12 +130,8 @@ Expected<std::vector<std::pair<std::string, std::string>>> StateStore::ListValue
   auto st = db_.Prepare("SELECT key, value FROM device_state WHERE device = ? ORDER BY key");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device);
-  for (;;) {
-    auto row = st->Step();
-    if (!row) return Unexpected(row.error());
-    if (!*row) break;
-    out.emplace_back(st->Text(0), st->Text(1));
-  }
+  auto rows = st->EachRow([&](const Statement& row) { out.emplace_back(row.Text(0), row.Text(1)); });
+  if (!rows) return Unexpected(rows.error());
   return out;
 }
 
