@@ -10,6 +10,7 @@
 #include "common/log.hpp"
 #include "device/hooks.hpp"
 #include "engine/run.hpp"
+#include "transfer/url.hpp"
 #include "triggers/daemon.hpp"
 
 namespace autoprov::app {
@@ -155,7 +156,7 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
       j["last_run"] = last->has_value() ? nlohmann::json::parse(**last) : nlohmann::json(nullptr);
       j["urls"] = nlohmann::json::array();
       for (const auto& [url, s] : *urls)
-        j["urls"].push_back({{"url", url.find('@') == std::string::npos ? url : std::string("(with credentials)")},
+        j["urls"].push_back({{"url", RedactUrl(url)},
                              {"last_modified", s.last_modified}, {"etag", s.etag}, {"downloaded_at", s.downloaded_at},
                              {"sha256", s.sha256}});
       j["kinds"] = nlohmann::json::object();
@@ -176,7 +177,7 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
     }
     std::cout << "\nper URL:\n";
     for (const auto& [url, s] : *urls)
-      std::cout << "  " << url << "\n    downloaded " << TimeText(s.downloaded_at)
+      std::cout << "  " << RedactUrl(url) << "\n    downloaded " << TimeText(s.downloaded_at)
                 << (s.last_modified.empty() ? "" : ", Last-Modified " + s.last_modified)
                 << (s.etag.empty() ? "" : ", ETag " + s.etag) << "\n";
     std::cout << "installed:\n";
