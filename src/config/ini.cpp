@@ -123,6 +123,11 @@ void ParseIni(std::string_view text, std::string_view origin, IniVisitor& visito
     }
 
     if (line[0] == '[') {
+      // A trailing comment after the header ("[SYSTEM Params] ; general") is tolerated.
+      if (auto close = line.find(']'); close != std::string_view::npos && close + 1 < line.size()) {
+        auto rest = Trim(line.substr(close + 1));
+        if (!rest.empty() && (rest[0] == ';' || rest[0] == '#')) line = line.substr(0, close + 1);
+      }
       if (line.back() != ']') {
         err(line_no, "section line without closing ']'");
         continue;

@@ -28,6 +28,12 @@ TEST(IniTest, ScalarsCommentsSectionsAndQuotes) {
   EXPECT_EQ(r.config.Get("SyslogServerIP"), "10.0.0.1");
 }
 
+TEST(IniTest, SectionHeaderWithTrailingComment) {
+  auto r = Load("[SYSTEM Params] ; general\nAutoUpdateCmpFile = 1\n");
+  ASSERT_TRUE(r.errors.empty()) << FirstError(r);
+  EXPECT_EQ(r.config.Get("AutoUpdateCmpFile"), "1");
+}
+
 TEST(IniTest, CrlfMissingFinalNewlineAndBom) {
   auto text = ReadFile(testing::TestData("crlf_nofinal.ini"));
   ASSERT_TRUE(text);
