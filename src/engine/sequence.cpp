@@ -155,7 +155,7 @@ std::optional<FetchRequest> DownloadSequence::Next() {
     step_.mode = plan->mode == DownloadMode::kPeriodic ? "periodic" : "one-time";
     step_.from_template = plan->from_template;
     current_ = plan;
-    if (kind == FileKind::kTlsKey && staged_cert_ && stop_) ResolveStagedCertificate(nullptr);
+    if (kind == FileKind::kTlsKey && staged_cert_ && stop_) ResolveStagedCertificate();
     if (stop_) {
       Record(StepOutcome::kSkipped, "not attempted: the device restarts now; the start-up run fetches it");
       continue;
@@ -221,7 +221,7 @@ std::optional<FetchRequest> DownloadSequence::Next() {
     req.progress = env_.progress;
     return req;
   }
-  if (staged_cert_) ResolveStagedCertificate(nullptr);
+  if (staged_cert_) ResolveStagedCertificate();
   return std::nullopt;
 }
 
@@ -266,7 +266,6 @@ void DownloadSequence::Complete(Expected<FetchResult> result) {
     // S-2.3: reported, nothing applied, a one-time URL stays; the next step goes on.
     step_.http_status = result.error().http_status;
     Record(StepOutcome::kFailed, result.error().message);
-    if (current_.has_value()) current_.reset();
     return;
   }
   const FetchResult& r = *result;
@@ -471,7 +470,7 @@ void DownloadSequence::HandleTls(const FetchResult& r) {
   // Private key.
   if (auto k = CheckPemPrivateKey(r.body); !k) {
     Record(StepOutcome::kRejected, k.error().message);
-    if (staged_cert_) ResolveStagedCertificate(nullptr);
+    if (staged_cert_) ResolveStagedCertificate();
     return;
   }
   std::string cert_pem;
@@ -482,7 +481,7 @@ void DownloadSequence::HandleTls(const FetchResult& r) {
     if (!match || !*match) {
       Record(StepOutcome::kRejected, std::string("the private key does not match the ") +
                                          (staged_cert_ ? "certificate of this run" : "installed certificate"));
-      if (staged_cert_) ResolveStagedCertificate(nullptr);
+      if (staged_cert_) ResolveStagedCertificate();
       return;
     }
   }
@@ -511,8 +510,7 @@ void DownloadSequence::HandleTls(const FetchResult& r) {
   Record(StepOutcome::kApplied);
 }
 
-void DownloadSequence::ResolveStagedCertificate(const std::string* new_key) {
-  (void)new_key;
+void DownloadSequence::ResolveStagedCertificate() {
   if (!staged_cert_) return;
   // The key of this run did not come: install the certificate alone only if it matches the installed key.
   std::unique_ptr<StagedCert> cert = std::move(staged_cert_);

@@ -69,7 +69,8 @@ class DownloadSequence {
   void HandleLicense(const FetchResult& r);
   void HandleTls(const FetchResult& r);
   void HandleAuxFile(const FetchResult& r);
-  void ResolveStagedCertificate(const std::string* new_key);
+  // The certificate of this run whose key did not come: kept only if it matches the installed key.
+  void ResolveStagedCertificate();
   // Commits `extra` (may be empty) together with the URL state of the current step and, for a one-time
   // file, the clearing of its URL parameter: one transaction.
   Expected<void> CommitStep(const FetchResult& r, const std::function<Expected<void>()>& extra, bool clear_url);

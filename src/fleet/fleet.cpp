@@ -242,7 +242,6 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
     env.identity = d.identity;
     env.state_dir = o.state_dir;
     env.keep_files = false;
-    std::string kind_for_latency;
     env.on_step = [&latency](const StepReport& s) {
       if (s.outcome != StepOutcome::kFailed && s.outcome != StepOutcome::kSkipped) latency[s.kind].push_back(s.seconds);
     };
