@@ -3,8 +3,13 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "device/state_dir.hpp"
+#include "engine/run.hpp"
 
 namespace autoprov::app {
 
@@ -29,5 +34,18 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g);
 void RegisterShellCommand(CLI::App& app, GlobalOptions& g);
 // Asks a running daemon for a run and prints its report (S-6.5).
 void RunViaDaemonOrReport(GlobalOptions& g, bool json);
+
+// Running now (app/run_now.cpp).
+struct RunOutcome {
+  RunReport report;
+  bool by_daemon = false;
+};
+// A daemon holding the state directory runs it when `ask_daemon`; otherwise it runs here. Identity and
+// hook errors come back as kInvalidArgument.
+Expected<RunOutcome> RunNow(const GlobalOptions& g, StateDirectory& state, const std::string& trigger,
+                            std::function<bool(uint64_t, uint64_t)> progress, bool ask_daemon);
+Expected<RunReport> AskDaemonForRun(const std::filesystem::path& state_dir);
+// A one-line progress bar on stderr for downloads above 1 MiB, when stderr is a terminal.
+std::function<bool(uint64_t, uint64_t)> ProgressBar();
 
 }  // namespace autoprov::app

@@ -156,24 +156,17 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
 }
 
 void RunViaDaemonOrReport(GlobalOptions& g, bool json) {
-  auto reply = AskDaemon(g.state_dir, "run", 24 * 3600);
-  if (!reply) {
-    std::cerr << "autoprov: " << reply.error().message << "\n";
+  auto report = AskDaemonForRun(g.state_dir);
+  if (!report) {
+    std::cerr << "autoprov: " << report.error().message << "\n";
     g.exit_code = kExitFailed;
     return;
   }
-  auto j = nlohmann::json::parse(*reply, nullptr, false);
-  if (j.is_discarded() || j.contains("error")) {
-    std::cerr << "autoprov: unexpected answer from the daemon: " << *reply << "\n";
-    g.exit_code = kExitFailed;
-    return;
-  }
-  RunReport report = RunReportFromJson(j);
   if (json)
-    std::cout << j.dump(2) << "\n";
+    std::cout << ToJson(*report).dump(2) << "\n";
   else
-    std::cout << "(run by the daemon)\n" << FormatReport(report);
-  g.exit_code = report.Completed() ? kExitOk : kExitFailed;
+    std::cout << "(run by the daemon)\n" << FormatReport(*report);
+  g.exit_code = report->Completed() ? kExitOk : kExitFailed;
 }
 
 }  // namespace autoprov::app

@@ -50,29 +50,9 @@ void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
     if (!state) return;
     StateDirectory* st = state.get();
     auto run = [&g, st]() -> std::pair<std::string, bool> {
-      if (auto status = AskDaemon(st->path(), "status", 5); status) {
-        auto reply = AskDaemon(st->path(), "run", 24 * 3600);
-        if (!reply) return {"% " + reply.error().message + "\n", false};
-        auto report = RunReportFromJson(nlohmann::json::parse(*reply));
-        return {"(run by the daemon)\n" + FormatReport(report), report.Completed()};
-      }
-      auto id = LoadIdentity(g.state_dir, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version});
-      auto hooks = LoadHooks(st->path());
-      if (!id) return {"% " + id.error().message + "\n", false};
-      if (!hooks) return {"% " + hooks.error().message + "\n", false};
-      LocalRunOptions o;
-      o.run.trigger = "manual";
-      if (::isatty(2)) {
-        o.progress = [](uint64_t now, uint64_t total) {
-          if (total >= (1u << 20))
-            std::fprintf(stderr, "\r  %3d%% of %llu MiB", static_cast<int>(100 * now / total),
-                         static_cast<unsigned long long>(total >> 20));
-          return true;
-        };
-      }
-      auto r = RunAutomaticUpdate(*st, *id, *hooks, o);
+      auto r = RunNow(g, *st, "manual", ProgressBar(), /*ask_daemon=*/true);
       if (!r) return {"% " + r.error().message + "\n", false};
-      return {FormatReport(*r), r->Completed()};
+      return {(r->by_daemon ? "(run by the daemon)\n" : "") + FormatReport(r->report), r->report.Completed()};
     };
     auto status = [st]() -> std::string {
       std::string out;

@@ -1,5 +1,4 @@
 // autoprov update | status | restart (SPEC S-8).
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -19,25 +18,6 @@ namespace {
 void PrintError(GlobalOptions& g, const Error& e, int code) {
   std::cerr << "autoprov: " << e.message << "\n";
   g.exit_code = code;
-}
-
-// A one-line progress bar on stderr for downloads above 1 MiB, when stderr is a terminal.
-std::function<bool(uint64_t, uint64_t)> ProgressBar() {
-  if (!::isatty(2)) return nullptr;
-  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-  return [last](uint64_t now, uint64_t total) {
-    if (total < (1u << 20)) return true;
-    auto t = std::chrono::steady_clock::now();
-    if (now < total && t - *last < std::chrono::milliseconds(200)) return true;
-    *last = t;
-    int width = 40;
-    int filled = static_cast<int>(width * now / total);
-    std::fprintf(stderr, "\r  [%.*s%*s] %3d%% %llu/%llu MiB", filled, "########################################",
-                 width - filled, "", static_cast<int>(100 * now / total),
-                 static_cast<unsigned long long>(now >> 20), static_cast<unsigned long long>(total >> 20));
-    if (now >= total) std::fprintf(stderr, "\n");
-    return true;
-  };
 }
 
 std::string TimeText(long long t) {
@@ -91,11 +71,9 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
     SetUpLogging(g);
     auto state = OpenStateOrReport(g);
     if (!state) return;
-    auto identity = IdentityOrReport(g);
-    if (!identity) return;
-    auto hooks = LoadHooks(state->path());
-    if (!hooks) return PrintError(g, hooks.error(), kExitUsage);
     if (uo->dry_run) {
+      auto identity = IdentityOrReport(g);
+      if (!identity) return;
       auto config = state->LoadConfiguration();
       if (!config) return PrintError(g, config.error(), kExitFailed);
       DeviceIdentity id = *identity;
@@ -119,23 +97,13 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
       }
       return;
     }
-    // A daemon holding this state directory runs it instead: never two runs at once (S-6.5).
-    if (std::filesystem::exists(ControlSocketPath(state->path()))) {
-      if (auto status = AskDaemon(state->path(), "status", 5); status) {
-        state.reset();
-        return RunViaDaemonOrReport(g, uo->json);
-      }
-    }
-    LocalRunOptions options;
-    options.run.trigger = "manual";
-    if (!uo->json) options.progress = ProgressBar();
-    auto report = RunAutomaticUpdate(*state, *identity, *hooks, options);
-    if (!report) return PrintError(g, report.error(), kExitFailed);
+    auto run = RunNow(g, *state, "manual", uo->json ? nullptr : ProgressBar(), /*ask_daemon=*/true);
+    if (!run) return PrintError(g, run.error(), run.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed);
     if (uo->json)
-      std::cout << ToJson(*report).dump(2) << "\n";
+      std::cout << ToJson(run->report).dump(2) << "\n";
     else
-      std::cout << FormatReport(*report);
-    g.exit_code = report->Completed() ? kExitOk : kExitFailed;
+      std::cout << (run->by_daemon ? "(run by the daemon)\n" : "") << FormatReport(run->report);
+    g.exit_code = run->report.Completed() ? kExitOk : kExitFailed;
   });
 
   auto json = std::make_shared<bool>(false);
@@ -203,14 +171,10 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
     auto config = state->LoadConfiguration();
     if (!config) return PrintError(g, config.error(), kExitFailed);
     if (*no_run || config->Get("AutoUpdateOnStartup") == "0") return;
-    auto hooks = LoadHooks(state->path());
-    if (!hooks) return PrintError(g, hooks.error(), kExitUsage);
-    LocalRunOptions options;
-    options.run.trigger = "start-up";
-    auto report = RunAutomaticUpdate(*state, *identity, *hooks, options);
-    if (!report) return PrintError(g, report.error(), kExitFailed);
-    std::cout << FormatReport(*report);
-    g.exit_code = report->Completed() ? kExitOk : kExitFailed;
+    auto run = RunNow(g, *state, "start-up", ProgressBar(), /*ask_daemon=*/false);
+    if (!run) return PrintError(g, run.error(), run.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed);
+    std::cout << FormatReport(run->report);
+    g.exit_code = run->report.Completed() ? kExitOk : kExitFailed;
   });
 }
 
