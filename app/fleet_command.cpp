@@ -28,6 +28,7 @@ nlohmann::json FleetJson(const FleetSummary& s, const FleetOptions& o) {
           {"bytes", s.bytes},
           {"restarts", s.restarts},
           {"wall_s", s.wall_s},
+          {"threads", s.threads},
           {"durability", "relaxed: simulated devices share one SQLite database with synchronous=OFF"},
           {"latency_ms", lat},
           {"failures", failures}};
@@ -48,6 +49,8 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
   fleet->add_option("--spread", o->spread_s, "spread each round's device starts randomly over SECONDS");
   fleet->add_option("--max-connections", o->max_connections, "at most C connections at once (default 256)")
       ->check(CLI::Range(1L, 100000L));
+  fleet->add_option("--threads", o->threads, "worker threads, each with its own event loop (default: one per core)")
+      ->check(CLI::Range(1, 256));
   fleet->add_option("--seed", o->seed, "seed of the start-time spread (reproducible schedules)");
   fleet->add_option("--shard", *shard, "I/M: run the I-th of M disjoint slices of the device range");
   fleet->add_flag("--json", *json, "print the summary as one JSON object");

@@ -17,6 +17,8 @@ void SetLogSink(LogSink sink) {
 
 void SetLogLevel(LogLevel min_level) { g_level = static_cast<int>(min_level); }
 
+bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level; }
+
 void Log(LogLevel level, std::string_view message) {
   if (static_cast<int>(level) < g_level) return;
   std::lock_guard lock(g_mutex);

@@ -14,6 +14,8 @@ using LogSink = std::function<void(LogLevel, std::string_view)>;
 void SetLogSink(LogSink sink);
 void SetLogLevel(LogLevel min_level);
 void Log(LogLevel level, std::string_view message);
+// Whether a message of this level goes anywhere: lets a caller skip building it.
+bool LogEnabled(LogLevel level);
 
 inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
 inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }

@@ -165,15 +165,25 @@ const Schema& Schema::BuiltIn() {
   return schema;
 }
 
-bool Schema::NameLess::operator()(std::string_view a, std::string_view b) const {
-  size_t n = std::min(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    x = (x >= 'A' && x <= 'Z') ? static_cast<unsigned char>(x | 0x20) : x;  // ASCII names: no locale call
-    y = (y >= 'A' && y <= 'Z') ? static_cast<unsigned char>(y | 0x20) : y;
-    if (x != y) return x < y;
-  }
-  return a.size() < b.size();
+namespace {
+// ASCII names: no locale call.
+inline unsigned char FoldCase(char c) {
+  auto x = static_cast<unsigned char>(c);
+  return (x >= 'A' && x <= 'Z') ? static_cast<unsigned char>(x | 0x20) : x;
+}
+}  // namespace
+
+size_t Schema::NameHash::operator()(std::string_view s) const {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (char c : s) h = (h ^ FoldCase(c)) * 1099511628211ull;
+  return static_cast<size_t>(h);
+}
+
+bool Schema::NameEqual::operator()(std::string_view a, std::string_view b) const {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (FoldCase(a[i]) != FoldCase(b[i])) return false;
+  return true;
 }
 
 const ParamSpec* Schema::FindParam(std::string_view ini_name) const {

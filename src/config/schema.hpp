@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,13 +81,17 @@ class Schema {
  private:
   std::vector<ParamSpec> params_;
   std::vector<TableSpec> tables_;
-  // Case-insensitive and transparent: looking a name up allocates nothing.
-  struct NameLess {
+  // Case-insensitive (ASCII) and transparent: looking a name up allocates nothing and hashes once.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const;
+  };
+  struct NameEqual {
     using is_transparent = void;
     bool operator()(std::string_view a, std::string_view b) const;
   };
-  std::map<std::string, size_t, NameLess> param_index_;
-  std::map<std::string, size_t, NameLess> table_index_;
+  std::unordered_map<std::string, size_t, NameHash, NameEqual> param_index_;
+  std::unordered_map<std::string, size_t, NameHash, NameEqual> table_index_;
 };
 
 // Checks a raw value (as written in an ini file or typed at the CLI, quotes already removed) against its

@@ -118,6 +118,7 @@ DownloadSequence::DownloadSequence(RunEnvironment env, RunOptions options, Confi
     : env_(std::move(env)), options_(std::move(options)), config_(std::move(config)) {
   report_.trigger = options_.trigger;
   report_.started_at = Now();
+  report_.steps.reserve(DownloadOrder().size());
 }
 
 DownloadSequence::~DownloadSequence() = default;
@@ -134,9 +135,12 @@ std::string DownloadSequence::Staging(FileKind kind) const {
 void DownloadSequence::Record(StepOutcome outcome, std::string error) {
   step_.outcome = outcome;
   if (!error.empty()) step_.error = std::move(error);
-  std::string line = "step " + step_.kind + " " + step_.url + ": " + std::string(OutcomeName(outcome));
-  if (!step_.error.empty()) line += ": " + step_.error;
-  Log(outcome == StepOutcome::kFailed || outcome == StepOutcome::kRejected ? LogLevel::kWarning : LogLevel::kInfo, line);
+  LogLevel level = outcome == StepOutcome::kFailed || outcome == StepOutcome::kRejected ? LogLevel::kWarning : LogLevel::kInfo;
+  if (LogEnabled(level)) {
+    std::string line = "step " + step_.kind + " " + step_.url + ": " + std::string(OutcomeName(outcome));
+    if (!step_.error.empty()) line += ": " + step_.error;
+    Log(level, line);
+  }
   report_.steps.push_back(step_);
   if (env_.on_step) env_.on_step(step_);
   current_.reset();
@@ -179,7 +183,7 @@ std::optional<FetchRequest> DownloadSequence::Next() {
       req.compute_crc32 = IsConfigFile(kind);
     } else {
       req.sink = env_.keep_files ? BodySink::kFile : BodySink::kDiscard;
-      req.target = Staging(kind);
+      if (env_.keep_files) req.target = Staging(kind);
       req.limits.max_bytes = IsImage(kind) ? kImageLimit : kAuxLimit;
     }
     if (plan->mode == DownloadMode::kPeriodic) {
@@ -208,11 +212,13 @@ std::optional<FetchRequest> DownloadSequence::Next() {
     std::error_code ec;
     if (env_.keep_files && std::filesystem::exists(TrustBundlePath(env_.state_dir), ec))
       req.tls.ca_file = TrustBundlePath(env_.state_dir);
-    auto cert = env_.state_dir / "files/tls/device-cert.pem";
-    auto key = env_.state_dir / "files/tls/device-key.pem";
-    if (env_.keep_files && std::filesystem::exists(cert, ec) && std::filesystem::exists(key, ec)) {
-      req.tls.client_cert = cert.string();
-      req.tls.client_key = key.string();
+    if (env_.keep_files) {
+      auto cert = env_.state_dir / "files/tls/device-cert.pem";
+      auto key = env_.state_dir / "files/tls/device-key.pem";
+      if (std::filesystem::exists(cert, ec) && std::filesystem::exists(key, ec)) {
+        req.tls.client_cert = cert.string();
+        req.tls.client_key = key.string();
+      }
     }
     long long minutes = config_.GetInt("AupdMaxTransferTime");
     req.limits.max_time_s = minutes > 0 ? minutes * 60 : 0;

@@ -1,11 +1,13 @@
 #include "fleet/fleet.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <random>
 #include <thread>
@@ -59,6 +61,7 @@ struct Device {
   long long id = 0;  // global index: the device column and the MAC offset
   DeviceIdentity identity;
   int runs_done = 0;
+  int round = 1;
   bool failed = false;
   Clock::time_point next_start;
   bool scheduled = false;
@@ -93,11 +96,210 @@ double NextTriggerIn(const Configuration& c, uint64_t seed, long long id, int ru
   return -1;
 }
 
+// Live counters of one worker; the progress line sums them from another thread.
+struct Counters {
+  std::atomic<long long> started{0}, finished{0}, requests{0}, s200{0}, s304{0}, s4xx{0}, s5xx{0}, net{0}, restarts{0};
+  std::atomic<uint64_t> bytes{0};
+  void Add(std::atomic<long long>& c) { c.fetch_add(1, std::memory_order_relaxed); }
+};
+
+// What the workers share: the options, the schema and the one state database. `mu` serialises every use of
+// the database (one SQLite connection) and its group commit; the network work of the workers runs in parallel.
+struct Shared {
+  const FleetOptions& o;
+  const Schema& schema;
+  StateStore& store;
+  std::mutex mu;
+  Clock::time_point last_commit;
+  Clock::time_point start, deadline;
+
+  // Group commit, called with `mu` held between steps (no savepoint open): simulated devices' state changes are
+  // committed together every 200 ms, each step still a savepoint of its own. The single device commits every
+  // step durably instead.
+  void MaybeCommit() {
+    auto now = Clock::now();
+    if (now - last_commit < std::chrono::milliseconds(200)) return;
+    (void)store.db().Exec("COMMIT");
+    (void)store.db().Exec("BEGIN");
+    last_commit = now;
+  }
+};
+
+// One event loop (its own FetchQueue) driving a disjoint slice of the devices through their runs.
+class Worker {
+ public:
+  Worker(Shared& shared, std::vector<Device*> devices, long connections)
+      : sh_(shared), devices_(std::move(devices)), queue_(connections),
+        max_active_(static_cast<size_t>(connections) * 4) {}  // bounds memory for big fleets
+
+  void Run();
+
+  Counters counters;
+  std::map<std::string, std::vector<double>> latency;
+  std::vector<DeviceFailure> failures;
+
+ private:
+  void ScheduleRound(Device& d, Clock::time_point base) {
+    d.next_start = base + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(StartOffset(sh_.o.seed, d.id, d.round, sh_.o.spread_s)));
+    d.scheduled = true;
+  }
+  // The three below run with sh_.mu held.
+  void StartDevice(Device& d);
+  void Advance(Device& d);
+  void Finish(Device& d);
+
+  Shared& sh_;
+  std::vector<Device*> devices_;
+  FetchQueue queue_;
+  std::deque<Device*> ready_;
+  size_t active_ = 0;
+  const size_t max_active_;
+};
+
+void Worker::StartDevice(Device& d) {
+  RunEnvironment env;
+  env.store = &sh_.store;
+  env.device = d.id;
+  env.schema = &sh_.schema;
+  env.identity = d.identity;
+  env.state_dir = sh_.o.state_dir;
+  env.keep_files = false;
+  env.on_step = [this](const StepReport& s) {
+    if (s.outcome != StepOutcome::kFailed && s.outcome != StepOutcome::kSkipped) latency[s.kind].push_back(s.seconds);
+  };
+  RunOptions opts;
+  opts.trigger = d.restart_run || d.runs_done == 0 ? "start-up" : sh_.o.duration_s > 0 ? "interval" : "round";
+  auto seq = DownloadSequence::Start(std::move(env), opts);
+  if (!seq) {
+    d.failed = true;
+    failures.push_back({d.identity.mac, d.runs_done + 1, "start", "", seq.error().message});
+    if (!d.restart_run) ++d.runs_done;
+    counters.Add(counters.finished);
+    return;
+  }
+  ++active_;
+  d.seq = std::move(*seq);
+  Advance(d);
+}
+
+void Worker::Advance(Device& d) {
+  auto req = d.seq->Next();
+  if (!req) return Finish(d);
+  counters.Add(counters.requests);
+  Device* dp = &d;
+  queue_.Submit(std::move(*req), [this, dp](Expected<FetchResult> r) {
+    if (r) {
+      long s = r->status;
+      if (s == 200 || (s == 0 && r->outcome == FetchOutcome::kDownloaded)) counters.Add(counters.s200);
+      else if (s == 304) counters.Add(counters.s304);
+      counters.bytes.fetch_add(r->bytes, std::memory_order_relaxed);
+    } else {
+      long s = r.error().http_status;
+      counters.Add(s >= 500 ? counters.s5xx : s >= 400 ? counters.s4xx : counters.net);
+    }
+    std::lock_guard lock(sh_.mu);
+    sh_.MaybeCommit();
+    dp->seq->Complete(std::move(r));
+    Advance(*dp);
+  });
+}
+
+void Worker::Finish(Device& d) {
+  RunReport report = d.seq->Finish();
+  --active_;
+  // Keep the pipeline full: the next ready device starts as soon as one finishes.
+  if (!ready_.empty() && active_ < max_active_) {
+    Device* next = ready_.front();
+    ready_.pop_front();
+    StartDevice(*next);
+  }
+  bool run_failed = false;
+  for (const auto& s : report.steps) {
+    if (s.outcome == StepOutcome::kFailed || s.outcome == StepOutcome::kRejected) {
+      run_failed = true;
+      if (failures.size() < 10000) failures.push_back({d.identity.mac, d.runs_done + 1, s.kind, s.url, s.error});
+    }
+  }
+  d.failed |= run_failed;
+  // A simulated run's report is kept when it failed (for inspection beside the summary's failure list); the
+  // runs that went well are counted, not stored: that would be the bulk of the database and of the work.
+  if (run_failed) (void)sh_.store.AddRun(d.id, report.started_at, ToJson(report).dump());
+  bool restarting = report.restart != RestartWhen::kNone;
+  if (!d.restart_run) ++d.runs_done;
+  d.restart_run = false;
+  counters.Add(counters.finished);
+  if (restarting) {
+    // A simulated restart: the pending image becomes the running one, then the start-up trigger.
+    counters.Add(counters.restarts);
+    (void)ActivatePendingImage(sh_.store, d.id);
+    if (d.seq->config().Get("AutoUpdateOnStartup") != "0") {
+      d.restart_run = true;
+      d.next_start = Clock::now();
+      d.scheduled = true;
+      d.seq.reset();
+      return;
+    }
+  }
+  if (sh_.o.duration_s > 0) {
+    double in = NextTriggerIn(d.seq->config(), sh_.o.seed, d.id, d.runs_done);
+    if (in >= 0) {
+      d.next_start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(in));
+      d.scheduled = true;
+    }
+  } else if (d.runs_done < sh_.o.runs) {
+    // Rounds: each device's next round starts when its own run ends, spread as the first.
+    ++d.round;
+    ScheduleRound(d, Clock::now());
+  }
+  d.seq.reset();
+}
+
+void Worker::Run() {
+  for (Device* d : devices_) ScheduleRound(*d, sh_.start);
+  for (;;) {
+    auto now = Clock::now();
+    // Start whatever is due, oldest first, within the active bound.
+    Clock::time_point next_due = Clock::time_point::max();
+    bool future = false;
+    for (Device* d : devices_) {
+      if (!d->scheduled) continue;
+      if (d->next_start <= now && now < sh_.deadline) {
+        d->scheduled = false;
+        ready_.push_back(d);
+        if (!d->restart_run) counters.Add(counters.started);
+      } else if (d->next_start < sh_.deadline) {
+        future = true;
+        next_due = std::min(next_due, d->next_start);
+      }
+    }
+    if (!ready_.empty() && active_ < max_active_) {
+      std::lock_guard lock(sh_.mu);
+      sh_.MaybeCommit();
+      while (!ready_.empty() && active_ < max_active_) {
+        Device* d = ready_.front();
+        ready_.pop_front();
+        StartDevice(*d);
+      }
+    }
+    bool anything_left = active_ > 0 || !ready_.empty() || queue_.pending() > 0;
+    if (!anything_left && (!future || now >= sh_.deadline)) break;
+    long wait_ms = 50;
+    if (next_due != Clock::time_point::max())
+      wait_ms = std::clamp<long>(static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(next_due - now).count()), 0, 50);
+    if (queue_.pending() > 0)
+      queue_.Run(std::max(wait_ms, 1L));
+    else if (wait_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+  }
+}
+
 }  // namespace
 
 Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(const FleetProgress&)>& on_progress) {
   if (o.devices < 1) return Fail(ErrorCode::kInvalidArgument, "--devices must be at least 1");
   if (o.max_connections < 1) return Fail(ErrorCode::kInvalidArgument, "--max-connections must be at least 1");
+  if (o.threads < 0) return Fail(ErrorCode::kInvalidArgument, "--threads must be at least 1");
   std::error_code ec;
   std::filesystem::create_directories(o.state_dir, ec);
   if (ec) return Fail(ErrorCode::kIo, "cannot create " + o.state_dir.string() + ": " + ec.message());
@@ -122,9 +324,12 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   auto store_or = StateStore::Open(o.state_dir / "fleet.db", Durability::kRelaxed);
   if (!store_or) return Unexpected(store_or.error());
   StateStore store = std::move(*store_or);
+  // This process is the database's only writer: what every run reads is kept in memory too.
+  store.EnableReadCache(200000);
 
   long long first = o.shard_index * o.devices / o.shard_count;
   long long last = (o.shard_index + 1) * o.devices / o.shard_count;
+  if (auto p = store.PreloadCache(first, last, *schema); !p) return Unexpected(p.error());
   std::vector<Device> devices(static_cast<size_t>(last - first));
   auto seeded = store.Transaction([&]() -> Expected<void> {
     for (long long i = first; i < last; ++i) {
@@ -145,178 +350,67 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   });
   if (!seeded) return Unexpected(seeded.error());
 
+  // Workers: one event loop each over a disjoint slice of the devices and of the connections.
+  size_t threads = o.threads > 0 ? static_cast<size_t>(o.threads) : std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min({threads, devices.size(), static_cast<size_t>(o.max_connections)});
+  Shared shared{o, *schema, store, {}, {}, {}, {}};
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (size_t w = 0; w < threads; ++w) {
+    std::vector<Device*> slice;
+    for (size_t i = w; i < devices.size(); i += threads) slice.push_back(&devices[i]);
+    long connections = o.max_connections / static_cast<long>(threads) +
+                       (static_cast<long>(w) < o.max_connections % static_cast<long>(threads) ? 1 : 0);
+    workers.push_back(std::make_unique<Worker>(shared, std::move(slice), connections));
+  }
+
+  FleetProgress progress;
+  progress.devices = last - first;
+  auto snapshot = [&] {
+    FleetProgress p;
+    p.devices = progress.devices;
+    for (const auto& w : workers) {
+      const Counters& c = w->counters;
+      p.started += c.started;
+      p.finished += c.finished;
+      p.requests += c.requests;
+      p.s200 += c.s200;
+      p.s304 += c.s304;
+      p.s4xx += c.s4xx;
+      p.s5xx += c.s5xx;
+      p.net += c.net;
+      p.restarts += c.restarts;
+      p.bytes += c.bytes;
+    }
+    p.elapsed_s = std::chrono::duration<double>(Clock::now() - shared.start).count();
+    return p;
+  };
+
+  if (auto b = store.db().Exec("BEGIN"); !b) return Unexpected(b.error());
+  shared.start = shared.last_commit = Clock::now();
+  shared.deadline = o.duration_s > 0 ? shared.start + std::chrono::seconds(o.duration_s) : Clock::time_point::max();
+  std::atomic<size_t> running{workers.size()};
+  std::vector<std::thread> pool;
+  for (auto& w : workers)
+    pool.emplace_back([&running, w = w.get()] {
+      w->Run();
+      running.fetch_sub(1);
+    });
+  auto last_progress = Clock::now();
+  while (running.load() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (on_progress && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
+      last_progress = Clock::now();
+      on_progress(snapshot());
+    }
+  }
+  for (auto& t : pool) t.join();
+  if (auto c = store.db().Exec("COMMIT"); !c) return Unexpected(c.error());
+
   FleetSummary summary;
   summary.devices = last - first;
   summary.first_index = first;
-  FleetProgress progress;
-  progress.devices = summary.devices;
-  std::map<std::string, std::vector<double>> latency;
-  FetchQueue queue(o.max_connections);
-  const auto start = Clock::now();
-  const auto deadline = o.duration_s > 0 ? start + std::chrono::seconds(o.duration_s) : Clock::time_point::max();
-  int round = 1;
-  auto schedule_round = [&](Clock::time_point base) {
-    for (auto& d : devices) {
-      d.next_start = base + std::chrono::duration_cast<Clock::duration>(
-                                std::chrono::duration<double>(StartOffset(o.seed, d.id, round, o.spread_s)));
-      d.scheduled = true;
-    }
-  };
-  schedule_round(start);
-
-  std::deque<Device*> ready;
-  size_t active = 0;
-  const size_t max_active = static_cast<size_t>(o.max_connections) * 4;  // bounds memory for big fleets
-
-  std::function<void(Device&)> advance;
-  std::function<void(Device&)> start_device;
-  auto finish = [&](Device& d) {
-    RunReport report = d.seq->Finish();
-    Configuration config = d.seq->config();
-    d.seq.reset();
-    --active;
-    // Keep the pipeline full: the next ready device starts as soon as one finishes.
-    if (!ready.empty() && active < max_active) {
-      Device* next = ready.front();
-      ready.pop_front();
-      start_device(*next);
-    }
-    (void)store.AddRun(d.id, report.started_at, ToJson(report).dump());
-    for (const auto& s : report.steps) {
-      if (s.outcome == StepOutcome::kFailed || s.outcome == StepOutcome::kRejected) {
-        d.failed = true;
-        if (summary.failures.size() < 10000)
-          summary.failures.push_back({d.identity.mac, d.runs_done + 1, s.kind, s.url, s.error});
-      }
-    }
-    bool restarting = report.restart != RestartWhen::kNone;
-    if (!d.restart_run) ++d.runs_done;
-    d.restart_run = false;
-    ++progress.finished;
-    if (restarting) {
-      // A simulated restart: the pending image becomes the running one, then the start-up trigger.
-      ++summary.restarts;
-      ++progress.restarts;
-      (void)ActivatePendingImage(store, d.id);
-      if (config.Get("AutoUpdateOnStartup") != "0") {
-        d.restart_run = true;
-        d.next_start = Clock::now();
-        d.scheduled = true;
-        return;
-      }
-    }
-    if (o.duration_s > 0) {
-      double in = NextTriggerIn(config, o.seed, d.id, d.runs_done);
-      if (in >= 0) {
-        d.next_start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(in));
-        d.scheduled = true;
-      }
-    }
-  };
-  advance = [&](Device& d) {
-    auto req = d.seq->Next();
-    if (!req) return finish(d);
-    ++progress.requests;
-    Device* dp = &d;
-    queue.Submit(std::move(*req), [&, dp](Expected<FetchResult> r) {
-      if (r) {
-        long s = r->status;
-        if (s == 200 || (s == 0 && r->outcome == FetchOutcome::kDownloaded)) ++progress.s200;
-        else if (s == 304) ++progress.s304;
-        progress.bytes += r->bytes;
-      } else {
-        long s = r.error().http_status;
-        if (s >= 500) ++progress.s5xx;
-        else if (s >= 400) ++progress.s4xx;
-        else ++progress.net;
-      }
-      dp->seq->Complete(std::move(r));
-      advance(*dp);
-    });
-  };
-  start_device = [&](Device& d) {
-    RunEnvironment env;
-    env.store = &store;
-    env.device = d.id;
-    env.schema = &*schema;
-    env.identity = d.identity;
-    env.state_dir = o.state_dir;
-    env.keep_files = false;
-    env.on_step = [&latency](const StepReport& s) {
-      if (s.outcome != StepOutcome::kFailed && s.outcome != StepOutcome::kSkipped) latency[s.kind].push_back(s.seconds);
-    };
-    RunOptions opts;
-    opts.trigger = d.restart_run || d.runs_done == 0 ? "start-up" : o.duration_s > 0 ? "interval" : "round";
-    auto seq = DownloadSequence::Start(std::move(env), opts);
-    ++active;
-    if (!seq) {
-      d.failed = true;
-      summary.failures.push_back({d.identity.mac, d.runs_done + 1, "start", "", seq.error().message});
-      --active;
-      if (!d.restart_run) ++d.runs_done;
-      ++progress.finished;
-      return;
-    }
-    d.seq = std::move(*seq);
-    advance(d);
-  };
-
-  // Group commit: simulated devices' state changes are committed together every 200 ms (each step is still
-  // a savepoint of its own); the single device commits every step durably instead.
-  (void)store.db().Exec("BEGIN");
-  auto last_commit = Clock::now();
-  auto last_progress = Clock::now();
-  for (;;) {
-    if (Clock::now() - last_commit > std::chrono::milliseconds(200)) {
-      (void)store.db().Exec("COMMIT");
-      (void)store.db().Exec("BEGIN");
-      last_commit = Clock::now();
-    }
-    auto now = Clock::now();
-    // Start whatever is due, oldest first, within the active bound.
-    Clock::time_point next_due = Clock::time_point::max();
-    for (auto& d : devices) {
-      if (!d.scheduled) continue;
-      if (d.next_start <= now && now < deadline) {
-        d.scheduled = false;
-        ready.push_back(&d);
-        if (!d.restart_run) ++progress.started;
-      } else if (d.next_start < next_due) {
-        next_due = d.next_start;
-      }
-    }
-    while (!ready.empty() && active < max_active) {
-      Device* d = ready.front();
-      ready.pop_front();
-      start_device(*d);
-    }
-    bool anything_left = active > 0 || !ready.empty() || queue.pending() > 0;
-    bool future = false;
-    for (auto& d : devices) future |= d.scheduled && d.next_start < deadline;
-    if (!anything_left && !future) {
-      if (o.duration_s == 0 && round < o.runs) {
-        ++round;
-        schedule_round(Clock::now());
-        continue;
-      }
-      break;
-    }
-    long wait_ms = 50;
-    if (next_due != Clock::time_point::max())
-      wait_ms = std::clamp<long>(static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(next_due - now).count()), 0, 50);
-    if (queue.pending() > 0)
-      queue.Run(std::max(wait_ms, 1L));
-    else if (wait_ms > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
-    if (on_progress && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
-      last_progress = Clock::now();
-      progress.elapsed_s = std::chrono::duration<double>(last_progress - start).count();
-      on_progress(progress);
-    }
-    if (Clock::now() >= deadline && active == 0 && queue.pending() == 0) break;
-  }
-  if (auto c = store.db().Exec("COMMIT"); !c) return Unexpected(c.error());
-  summary.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  summary.wall_s = std::chrono::duration<double>(Clock::now() - shared.start).count();
+  progress = snapshot();
   progress.elapsed_s = summary.wall_s;
   if (on_progress) on_progress(progress);
   summary.requests = progress.requests;
@@ -326,9 +420,17 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   summary.status_5xx = progress.s5xx;
   summary.network_errors = progress.net;
   summary.bytes = progress.bytes;
+  summary.restarts = progress.restarts;
+  summary.threads = static_cast<int>(threads);
   for (auto& d : devices) {
     summary.runs_completed += d.runs_done;
     summary.devices_failed += d.failed;
+  }
+  std::map<std::string, std::vector<double>> latency;
+  for (auto& w : workers) {
+    for (auto& [kind, v] : w->latency) latency[kind].insert(latency[kind].end(), v.begin(), v.end());
+    for (auto& f : w->failures)
+      if (summary.failures.size() < 10000) summary.failures.push_back(std::move(f));
   }
   for (auto& [kind, v] : latency) {
     LatencySummary l{kind, v.size(), 0, 0, 0};

@@ -1,7 +1,8 @@
 // The fleet simulator: N simulated devices in one process, each running the real Automatic Update
 // sequence (DownloadSequence) with its own identity, configuration and persisted state, against a real
-// provisioning server. One thread drives every device through one libcurl multi event loop (FetchQueue)
-// with a bounded number of connections; state lives in one SQLite database with a device column.
+// provisioning server. A few worker threads (one per core by default) each drive a disjoint slice of the
+// devices through one libcurl multi event loop (FetchQueue) with their share of a bounded number of
+// connections; state lives in one SQLite database with a device column, used by one worker at a time.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,8 @@ struct FleetOptions {
   int runs = 1;             // rounds; each device runs once per round (round 1 is its start-up)
   long duration_s = 0;      // instead of rounds: real-time triggers from each device's configuration
   double spread_s = 0;      // random start offset of each device within a round
-  long max_connections = 256;
+  long max_connections = 256;  // in all, shared out between the workers
+  int threads = 0;              // worker threads (event loops); 0: one per core
   uint64_t seed = 1;
   long long shard_index = 0, shard_count = 1;
   std::vector<std::string> schema_files;
@@ -52,6 +54,7 @@ struct FleetSummary {
   uint64_t bytes = 0;
   long long restarts = 0;
   double wall_s = 0;
+  int threads = 0;
   std::vector<LatencySummary> latency;  // per file kind
   std::vector<DeviceFailure> failures;
 };

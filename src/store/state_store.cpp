@@ -23,6 +23,26 @@ RowKey SplitKey(const std::string& s) {
   return out;
 }
 
+// A parameter whose schema file was removed is dropped; a value the schema no longer accepts too.
+void ApplyParamRow(Configuration& config, const Schema& schema, const std::string& name, const std::string& value) {
+  const ParamSpec* spec = schema.FindParam(name);
+  if (!spec) return;
+  auto v = NormalizeValue(spec->value, value, false);
+  if (v) config.SetCanonical(*spec, *v);
+}
+
+void ApplyTableRow(Configuration& config, const Schema& schema, const std::string& table, const std::string& index,
+                   const std::string& json) {
+  const TableSpec* spec = schema.FindTable(table);
+  if (!spec) return;
+  RowValues values;
+  auto data = nlohmann::json::parse(json, nullptr, false);
+  if (data.is_object())
+    for (auto& [k, v] : data.items())
+      if (v.is_string() && spec->FindColumn(k)) values[k] = v.get<std::string>();
+  config.MutableTable(*spec)[SplitKey(index)] = std::move(values);
+}
+
 }  // namespace
 
 Expected<StateStore> StateStore::Open(const std::filesystem::path& db_path, Durability durability) {
@@ -31,37 +51,82 @@ Expected<StateStore> StateStore::Open(const std::filesystem::path& db_path, Dura
   return StateStore(std::move(*db));
 }
 
+StateStore::DeviceCache* StateStore::Cached(long long device) {
+  if (cache_max_ == 0) return nullptr;
+  auto it = cache_.find(device);
+  if (it != cache_.end()) return &it->second;
+  if (cache_.size() >= cache_max_) cache_.clear();
+  return &cache_[device];
+}
+
+Expected<void> StateStore::PreloadCache(long long first, long long last, const Schema& schema) {
+  if (cache_max_ == 0 || last - first > static_cast<long long>(cache_max_)) return {};
+  cache_.clear();
+  for (long long d = first; d < last; ++d) {
+    DeviceCache& c = cache_[d];
+    c.config.emplace(schema);
+    c.complete = true;
+  }
+  auto in_range = [&](long long d) -> DeviceCache* {
+    auto it = cache_.find(d);
+    return it == cache_.end() ? nullptr : &it->second;
+  };
+  auto scan = [&](const char* sql, const std::function<void(DeviceCache&, const Statement&)>& apply) -> Expected<void> {
+    auto st = db_.Prepare(sql);
+    if (!st) return Unexpected(st.error());
+    st->Bind(1, first).Bind(2, last);
+    return st->EachRow([&](const Statement& row) {
+      if (DeviceCache* c = in_range(row.Int(0))) apply(*c, row);
+    });
+  };
+  Expected<void> r = scan("SELECT device, name, value FROM param WHERE device >= ? AND device < ?",
+                          [&](DeviceCache& c, const Statement& row) { ApplyParamRow(*c.config, schema, row.Text(1), row.Text(2)); });
+  if (r) r = scan("SELECT device, tbl, idx, data FROM table_row WHERE device >= ? AND device < ?",
+                  [&](DeviceCache& c, const Statement& row) {
+                    ApplyTableRow(*c.config, schema, row.Text(1), row.Text(2), row.Text(3));
+                  });
+  if (r) r = scan("SELECT device, url, last_modified, etag, downloaded_at, sha256 FROM url_state WHERE device >= ? AND device < ?",
+                  [&](DeviceCache& c, const Statement& row) {
+                    c.urls[row.Text(1)] = UrlState{row.Text(2), row.Text(3), row.Int(4), row.Text(5)};
+                  });
+  if (r) r = scan("SELECT device, key, value FROM device_state WHERE device >= ? AND device < ?",
+                  [&](DeviceCache& c, const Statement& row) { c.values[row.Text(1)] = row.Text(2); });
+  if (!r) cache_.clear();
+  return r;
+}
+
 Expected<Configuration> StateStore::LoadConfiguration(long long device, const Schema& schema) {
+  DeviceCache* cached = Cached(device);
+  if (cached && cached->config && &cached->config->schema() == &schema) return *cached->config;
   Configuration config(schema);
   auto st = db_.Prepare("SELECT name, value FROM param WHERE device = ?");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device);
-  auto params = st->EachRow([&](const Statement& row) {
-    // A parameter whose schema file was removed is dropped; a value the schema no longer accepts too.
-    const ParamSpec* spec = schema.FindParam(row.Text(0));
-    if (!spec) return;
-    auto v = NormalizeValue(spec->value, row.Text(1), false);
-    if (v) config.SetCanonical(*spec, *v);
-  });
+  auto params = st->EachRow([&](const Statement& row) { ApplyParamRow(config, schema, row.Text(0), row.Text(1)); });
   if (!params) return Unexpected(params.error());
   auto rows = db_.Prepare("SELECT tbl, idx, data FROM table_row WHERE device = ?");
   if (!rows) return Unexpected(rows.error());
   rows->Bind(1, device);
-  auto table_rows = rows->EachRow([&](const Statement& row) {
-    const TableSpec* spec = schema.FindTable(row.Text(0));
-    if (!spec) return;
-    RowValues values;
-    auto data = nlohmann::json::parse(row.Text(2), nullptr, false);
-    if (data.is_object())
-      for (auto& [k, v] : data.items())
-        if (v.is_string() && spec->FindColumn(k)) values[k] = v.get<std::string>();
-    config.MutableTable(*spec)[SplitKey(row.Text(1))] = std::move(values);
-  });
+  auto table_rows = rows->EachRow([&](const Statement& row) { ApplyTableRow(config, schema, row.Text(0), row.Text(1), row.Text(2)); });
   if (!table_rows) return Unexpected(table_rows.error());
+  if (cached) cached->config = config;
   return config;
 }
 
 Expected<void> StateStore::SaveConfiguration(long long device, const Configuration& config) {
+  auto r = WriteConfiguration(device, config);
+  if (!r) {
+    cache_.clear();
+    return r;
+  }
+  if (DeviceCache* cached = Cached(device)) {
+    cached->config = config;
+    cached->config->DropEmptyTables();  // as loading it back would give it
+  }
+  return r;
+}
+
+Expected<void> StateStore::WriteConfiguration(long long device, const Configuration& config) {
   for (auto sql : {"DELETE FROM param WHERE device = ?", "DELETE FROM table_row WHERE device = ?"}) {
     auto st = db_.Prepare(sql);
     if (!st) return Unexpected(st.error());
@@ -86,13 +151,20 @@ Expected<void> StateStore::SaveConfiguration(long long device, const Configurati
 }
 
 Expected<std::optional<UrlState>> StateStore::GetUrlState(long long device, const std::string& url) {
+  DeviceCache* cached = Cached(device);
+  if (cached) {
+    if (auto it = cached->urls.find(url); it != cached->urls.end()) return it->second;
+    if (cached->complete) return std::optional<UrlState>();
+  }
   auto st = db_.Prepare("SELECT last_modified, etag, downloaded_at, sha256 FROM url_state WHERE device = ? AND url = ?");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device).Bind(2, url);
   auto row = st->Step();
   if (!row) return Unexpected(row.error());
-  if (!*row) return std::optional<UrlState>();
-  return std::optional<UrlState>(UrlState{st->Text(0), st->Text(1), st->Int(2), st->Text(3)});
+  std::optional<UrlState> state;
+  if (*row) state = UrlState{st->Text(0), st->Text(1), st->Int(2), st->Text(3)};
+  if (cached) cached->urls[url] = state;
+  return state;
 }
 
 Expected<void> StateStore::PutUrlState(long long device, const std::string& url, const UrlState& s) {
@@ -100,8 +172,11 @@ Expected<void> StateStore::PutUrlState(long long device, const std::string& url,
       "INSERT OR REPLACE INTO url_state (device, url, last_modified, etag, downloaded_at, sha256) "
       "VALUES (?, ?, ?, ?, ?, ?)");
   if (!st) return Unexpected(st.error());
-  return st->Bind(1, device).Bind(2, url).Bind(3, s.last_modified).Bind(4, s.etag).Bind(5, s.downloaded_at)
+  auto r = st->Bind(1, device).Bind(2, url).Bind(3, s.last_modified).Bind(4, s.etag).Bind(5, s.downloaded_at)
       .Bind(6, s.sha256).Run();
+  if (!r) cache_.clear();
+  else if (DeviceCache* cached = Cached(device)) cached->urls[url] = s;
+  return r;
 }
 
 Expected<std::vector<std::pair<std::string, UrlState>>> StateStore::ListUrlStates(long long device) {
@@ -156,25 +231,38 @@ Expected<void> StateStore::PutKindState(long long device, const std::string& kin
 }
 
 Expected<std::optional<std::string>> StateStore::GetValue(long long device, const std::string& key) {
+  DeviceCache* cached = Cached(device);
+  if (cached) {
+    if (auto it = cached->values.find(key); it != cached->values.end()) return it->second;
+    if (cached->complete) return std::optional<std::string>();
+  }
   auto st = db_.Prepare("SELECT value FROM device_state WHERE device = ? AND key = ?");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device).Bind(2, key);
   auto row = st->Step();
   if (!row) return Unexpected(row.error());
-  if (!*row) return std::optional<std::string>();
-  return std::optional<std::string>(st->Text(0));
+  std::optional<std::string> value;
+  if (*row) value = st->Text(0);
+  if (cached) cached->values[key] = value;
+  return value;
 }
 
 Expected<void> StateStore::PutValue(long long device, const std::string& key, const std::string& value) {
   auto st = db_.Prepare("INSERT OR REPLACE INTO device_state (device, key, value) VALUES (?, ?, ?)");
   if (!st) return Unexpected(st.error());
-  return st->Bind(1, device).Bind(2, key).Bind(3, value).Run();
+  auto r = st->Bind(1, device).Bind(2, key).Bind(3, value).Run();
+  if (!r) cache_.clear();
+  else if (DeviceCache* cached = Cached(device)) cached->values[key] = value;
+  return r;
 }
 
 Expected<void> StateStore::DeleteValue(long long device, const std::string& key) {
   auto st = db_.Prepare("DELETE FROM device_state WHERE device = ? AND key = ?");
   if (!st) return Unexpected(st.error());
-  return st->Bind(1, device).Bind(2, key).Run();
+  auto r = st->Bind(1, device).Bind(2, key).Run();
+  if (!r) cache_.clear();
+  else if (DeviceCache* cached = Cached(device)) cached->values[key] = std::nullopt;
+  return r;
 }
 
 Expected<void> StateStore::AddRun(long long device, long long started_at, const std::string& report_json) {

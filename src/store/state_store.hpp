@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,7 +35,21 @@ class StateStore {
   static Expected<StateStore> Open(const std::filesystem::path& db_path, Durability durability);
 
   // Runs `body` as one transaction.
-  Expected<void> Transaction(const std::function<Expected<void>()>& body) { return db_.Transaction(body); }
+  Expected<void> Transaction(const std::function<Expected<void>()>& body) {
+    auto r = db_.Transaction(body);
+    if (!r) cache_.clear();  // rolled back: what the cache took from the writes may not have happened
+    return r;
+  }
+
+  // Keeps an in-memory copy of what every run reads (the configuration, URL validators, device values) for
+  // up to `max_devices` devices, updated by every write through this object. Only for a process that is the
+  // database's one writer: the fleet simulator. Beyond the bound the cache starts again empty.
+  void EnableReadCache(size_t max_devices) {
+    cache_max_ = max_devices;
+    cache_.clear();
+  }
+  // Fills the cache for devices [first, last) with one pass over each table (when they fit in its bound).
+  Expected<void> PreloadCache(long long first, long long last, const Schema& schema);
 
   Expected<Configuration> LoadConfiguration(long long device, const Schema& schema);
   // Replaces the stored configuration; call inside Transaction() to combine with other changes.
@@ -61,7 +76,19 @@ class StateStore {
 
  private:
   explicit StateStore(Database db) : db_(std::move(db)) {}
+  struct DeviceCache {
+    std::optional<Configuration> config;
+    std::unordered_map<std::string, std::optional<UrlState>> urls;
+    std::unordered_map<std::string, std::optional<std::string>> values;
+    bool complete = false;  // preloaded: a URL or value not in the maps is not in the database either
+  };
+  Expected<void> WriteConfiguration(long long device, const Configuration& config);
+  // The device's cache entry, or nullptr when caching is off.
+  DeviceCache* Cached(long long device);
+
   Database db_;
+  size_t cache_max_ = 0;  // 0: no cache
+  std::unordered_map<long long, DeviceCache> cache_;
 };
 
 }  // namespace autoprov

@@ -87,11 +87,18 @@ Expected<ParsedUrl> ParseUrl(std::string_view url) {
     return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(url) + "' is not a valid URL");
   ParsedUrl p;
   p.scheme = scheme;
-  p.user = Part(u.get(), CURLUPART_USER);
-  p.password = Part(u.get(), CURLUPART_PASSWORD);
   p.host = ToLower(Part(u.get(), CURLUPART_HOST));
   p.port = Part(u.get(), CURLUPART_PORT);
   if (p.host.empty() && scheme != "file") return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(url) + "' has no host");
+  // Userinfo only when the authority has an '@': most URLs have none, and then the URL is passed on as given.
+  size_t auth = scheme_end + 3;
+  std::string_view authority = std::string_view(s).substr(auth, s.find_first_of("/?#", auth) - auth);
+  if (authority.find('@') == std::string_view::npos) {
+    p.url_without_credentials = std::move(s);
+    return p;
+  }
+  p.user = Part(u.get(), CURLUPART_USER);
+  p.password = Part(u.get(), CURLUPART_PASSWORD);
   curl_url_set(u.get(), CURLUPART_USER, nullptr, 0);
   curl_url_set(u.get(), CURLUPART_PASSWORD, nullptr, 0);
   char* clean = nullptr;

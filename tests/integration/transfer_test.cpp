@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "common/digest.hpp"
 #include "common/log.hpp"
@@ -428,6 +430,32 @@ TEST_F(TransferTest, FetchQueueRunsManyWithBoundedConnections) {
   for (auto& e : nginx_->AccessLog())
     if (e.uri.starts_with("/files/a.txt?q=")) connections.insert(e.connection);
   EXPECT_LE(connections.size(), 4u);
+}
+
+// Connections parked between requests stay watched lazily by the queue: a server that closes them (after 2
+// requests, or when idle) must not stall or fail later transfers.
+TEST_F(TransferTest, FetchQueueSurvivesServerClosingParkedConnections) {
+  FetchQueue queue(3);
+  int ok = 0;
+  auto batch = [&](const std::string& tag) {
+    for (int i = 0; i < 12; ++i) {
+      auto req = Request(nginx_->Url("/shortkeep/a.txt?" + tag + std::to_string(i)), tag + std::to_string(i));
+      req.sink = BodySink::kMemory;
+      queue.Submit(req, [&](Expected<FetchResult> r) {
+        EXPECT_TRUE(r) << r.error().message;
+        if (r) ok += r->body == "alpha file\n";
+      });
+    }
+    EXPECT_EQ(queue.Run(20000), 0u);
+  };
+  batch("a");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // idle: the server closes what is left
+  batch("b");
+  EXPECT_EQ(ok, 24);
+  std::set<std::string> connections;
+  for (auto& e : nginx_->AccessLog())
+    if (e.uri.starts_with("/shortkeep/")) connections.insert(e.connection);
+  EXPECT_GE(connections.size(), 12u) << "the server closed connections after 2 requests each";
 }
 
 class FileProtocolTest : public ::testing::Test {

@@ -16,7 +16,8 @@ class StateStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("autoprov-store-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("autoprov-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
@@ -64,7 +65,8 @@ TEST_F(StateStoreTest, FailedTransactionChangesNothing) {
 
 TEST_F(StateStoreTest, UrlKindValuesAndRuns) {
   auto store = StateStore::Open(dir_ / "state.db", Durability::kRelaxed);
-  ASSERT_TRUE(store->PutUrlState(3, "http://u", UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"abc\"", 42, "ff"}));
+  ASSERT_TRUE(store->PutUrlState(3, "http://u",
+                                 UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"abc\"", 42, "ff"}));
   auto u = store->GetUrlState(3, "http://u");
   ASSERT_TRUE(u && u->has_value());
   EXPECT_EQ((*u)->etag, "\"abc\"");
@@ -75,8 +77,73 @@ TEST_F(StateStoreTest, UrlKindValuesAndRuns) {
   EXPECT_EQ(**store->GetValue(3, "running_version"), "7.20A.252.011");
   ASSERT_TRUE(store->DeleteValue(3, "running_version"));
   EXPECT_FALSE(store->GetValue(3, "running_version")->has_value());
-  for (int i = 0; i < 60; ++i) ASSERT_TRUE(store->AddRun(3, i, "{\"n\":" + std::to_string(i) + "}"));
+  for (int i = 0; i < 60; ++i)
+    ASSERT_TRUE(store->AddRun(3, i, "{\"n\":" + std::to_string(i) + "}"));
   EXPECT_EQ(**store->LastRun(3), "{\"n\":59}");
+}
+
+// The fleet's read cache (one writer per database): reads give what the database holds, preloaded
+// or not, writes go to both, and a rolled-back transaction leaves nothing of it in the cache.
+TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
+  const Schema& schema = Schema::BuiltIn();
+  Configuration c(schema);
+  ASSERT_TRUE(c.Set("IniFileURL", "http://s/<MAC>.ini"));
+  {
+    auto plain = StateStore::Open(dir_ / "state.db", Durability::kRelaxed);
+    ASSERT_TRUE(plain);
+    for (long long d = 0; d < 4; ++d) {
+      ASSERT_TRUE(plain->SaveConfiguration(d, c));
+      ASSERT_TRUE(plain->PutUrlState(
+          d, "http://s/a",
+          UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"e" + std::to_string(d) + "\"", 7, "ab"}));
+      ASSERT_TRUE(plain->PutValue(d, "running_version", "1." + std::to_string(d)));
+    }
+  }
+  {
+    auto store = StateStore::Open(dir_ / "state.db", Durability::kRelaxed);
+    ASSERT_TRUE(store);
+    store->EnableReadCache(100);
+    ASSERT_TRUE(store->PreloadCache(1, 3, schema));
+    for (long long d = 0; d < 4; ++d) {  // 1 and 2 preloaded, 0 and 3 read on demand
+      auto config = store->LoadConfiguration(d, schema);
+      ASSERT_TRUE(config);
+      EXPECT_EQ(*config, c);
+      auto u = store->GetUrlState(d, "http://s/a");
+      ASSERT_TRUE(u && u->has_value());
+      EXPECT_EQ((*u)->etag, "\"e" + std::to_string(d) + "\"");
+      EXPECT_EQ((*u)->downloaded_at, 7);
+      auto none = store->GetUrlState(d, "http://s/other");
+      ASSERT_TRUE(none);
+      EXPECT_FALSE(none->has_value());
+      auto v = store->GetValue(d, "running_version");
+      ASSERT_TRUE(v && v->has_value());
+      EXPECT_EQ(**v, "1." + std::to_string(d));
+      EXPECT_FALSE(store->GetValue(d, "pending_image_version")->has_value());
+    }
+    // A write is read back; a rolled-back one is not, from the cache or the database.
+    ASSERT_TRUE(store->PutValue(1, "pending_image_version", "2.0"));
+    EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "2.0");
+    Configuration changed = c;
+    ASSERT_TRUE(changed.Set("IniFileURL", "http://other/x.ini"));
+    auto failed = store->Transaction([&]() -> Expected<void> {
+      if (auto r = store->SaveConfiguration(2, changed); !r) return r;
+      if (auto r = store->PutUrlState(2, "http://s/a", UrlState{"", "\"new\"", 9, ""}); !r)
+        return r;
+      if (auto r = store->DeleteValue(2, "running_version"); !r) return r;
+      return Fail(ErrorCode::kValidation, "the step fails after its writes");
+    });
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(*store->LoadConfiguration(2, schema), c);
+    EXPECT_EQ((*store->GetUrlState(2, "http://s/a"))->etag, "\"e2\"");
+    EXPECT_EQ(**store->GetValue(2, "running_version"), "1.2");
+    EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "2.0");
+  }
+  // What the cache served is what a fresh reader of the database sees (the fleet's lock is
+  // exclusive).
+  auto fresh = StateStore::Open(dir_ / "state.db", Durability::kRelaxed);
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(**fresh->GetValue(1, "pending_image_version"), "2.0");
+  EXPECT_EQ(*fresh->LoadConfiguration(2, schema), c);
 }
 
 TEST_F(StateStoreTest, NewerDatabaseVersionIsRefused) {

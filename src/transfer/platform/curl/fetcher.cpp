@@ -1,6 +1,7 @@
 // The two drivers of a TransferJob: Fetcher (blocking, one at a time) and FetchQueue (libcurl multi).
 #include <curl/curl.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,6 +67,17 @@ struct FetchQueue::Impl {
     std::unique_ptr<curl::TransferJob> job;
     Done done;
     CURL* easy = nullptr;
+    size_t slot = 0;  // index in `active`
+  };
+  // What epoll knows of a socket. Connections libcurl opens through OnOpen are watched lazily: when libcurl
+  // parks a connection in its cache (CURL_POLL_REMOVE) the socket stays in the epoll set, so reusing it for
+  // the next request costs no epoll_ctl; an event on a parked socket removes it then. Sockets opened
+  // elsewhere (the resolver's socket pair) are added and removed eagerly.
+  struct Watch {
+    bool owned = false;       // opened by OnOpen, closed by OnClose
+    bool registered = false;  // in the epoll set
+    bool wanted = false;      // libcurl watches it now
+    uint32_t armed = 0;       // the events registered
   };
   CURLM* multi = nullptr;
   int epoll_fd = -1;
@@ -73,9 +85,26 @@ struct FetchQueue::Impl {
   std::optional<std::chrono::steady_clock::time_point> timer;
   long max_connections = 256;
   std::deque<std::pair<FetchRequest, Done>> waiting;
-  std::vector<std::unique_ptr<Active>> active;  // index by pointer stored in CURLINFO_PRIVATE
+  std::vector<std::unique_ptr<Active>> active;  // Active* is stored in CURLINFO_PRIVATE
   std::vector<CURL*> idle_handles;
+  std::vector<Watch> watches;  // by socket
   size_t running = 0;
+
+  Watch& WatchOf(curl_socket_t s) {
+    auto i = static_cast<size_t>(s);
+    if (i >= watches.size()) watches.resize(std::max(i + 1, watches.size() * 2));
+    return watches[i];
+  }
+
+  void Attach(Active* a) {
+    a->job->Configure(a->easy);
+    curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a);
+    curl_easy_setopt(a->easy, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpen);
+    curl_easy_setopt(a->easy, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(a->easy, CURLOPT_CLOSESOCKETFUNCTION, &Impl::OnClose);
+    curl_easy_setopt(a->easy, CURLOPT_CLOSESOCKETDATA, this);
+    curl_multi_add_handle(multi, a->easy);
+  }
 
   void StartWaiting() {
     while (running < static_cast<size_t>(max_connections) && !waiting.empty()) {
@@ -95,26 +124,63 @@ struct FetchQueue::Impl {
       } else {
         a->easy = curl_easy_init();
       }
-      a->job->Configure(a->easy);
-      curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a.get());
-      curl_multi_add_handle(multi, a->easy);
+      a->slot = active.size();
+      Attach(a.get());
       ++running;
       active.push_back(std::move(a));
     }
   }
 
+  static curl_socket_t OnOpen(void* self, curlsocktype, curl_sockaddr* address) {
+    curl_socket_t s = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (s != CURL_SOCKET_BAD) static_cast<Impl*>(self)->WatchOf(s) = Watch{true, false, false, 0};
+    return s;
+  }
+  static int OnClose(void* self, curl_socket_t s) {
+    static_cast<Impl*>(self)->WatchOf(s) = Watch{};  // closing removes it from the epoll set
+    return ::close(s);
+  }
+
   // libcurl tells which sockets to watch; epoll watches them, so each event touches only its transfer.
   static int OnSocket(CURL*, curl_socket_t s, int what, void* self, void*) {
     auto* impl = static_cast<Impl*>(self);
+    Watch& w = impl->WatchOf(s);
     if (what == CURL_POLL_REMOVE) {
-      ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_DEL, s, nullptr);
+      w.wanted = false;
+      if (!w.owned && w.registered) {
+        ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_DEL, s, nullptr);
+        w.registered = false;
+      }
       return 0;
     }
+    uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    w.wanted = true;
+    if (w.registered && w.armed == events) return 0;
     epoll_event ev{};
-    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    ev.events = events;
     ev.data.fd = s;
-    if (::epoll_ctl(impl->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0) ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+    if (w.registered) {
+      if (::epoll_ctl(impl->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0) ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+    } else if (::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, s, &ev) != 0) {
+      ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_MOD, s, &ev);
+    }
+    w.registered = true;
+    w.armed = events;
     return 0;
+  }
+  // An event on a socket: to libcurl if it watches it; a parked connection's socket leaves the set.
+  void OnEvent(const epoll_event& e, int* running_handles) {
+    Watch& w = WatchOf(e.data.fd);
+    if (!w.wanted) {
+      ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.data.fd, nullptr);
+      w.registered = false;
+      return;
+    }
+    int flags = 0;
+    if (e.events & EPOLLIN) flags |= CURL_CSELECT_IN;
+    if (e.events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+    if (e.events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(multi, e.data.fd, flags, running_handles);
   }
   static int OnTimer(CURLM*, long timeout_ms, void* self) {
     auto* impl = static_cast<Impl*>(self);
@@ -136,16 +202,20 @@ struct FetchQueue::Impl {
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&a));
     curl_multi_remove_handle(multi, easy);
     if (a->job->Finish(easy, rc) == curl::TransferJob::Next::kAgain) {
-      a->job->Configure(easy);
-      curl_easy_setopt(easy, CURLOPT_PRIVATE, a);
-      curl_multi_add_handle(multi, easy);
+      Attach(a);
       return;
     }
     --running;
     auto result = a->job->TakeResult();
     Done done = std::move(a->done);
     idle_handles.push_back(easy);
-    std::erase_if(active, [a](const std::unique_ptr<Active>& p) { return p.get() == a; });
+    // O(1) removal: the last one takes this one's slot.
+    size_t slot = a->slot;
+    if (slot + 1 != active.size()) {
+      std::swap(active[slot], active.back());
+      active[slot]->slot = slot;
+    }
+    active.pop_back();
     done(std::move(result));
   }
 };
@@ -199,13 +269,7 @@ size_t FetchQueue::Run(long max_ms) {
     if (impl_->timer && *impl_->timer < until) until = *impl_->timer;
     int wait = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count());
     int n = ::epoll_wait(impl_->epoll_fd, events, 256, std::max(wait, 0));
-    for (int i = 0; i < n; ++i) {
-      int flags = 0;
-      if (events[i].events & EPOLLIN) flags |= CURL_CSELECT_IN;
-      if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
-      if (events[i].events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
-      curl_multi_socket_action(impl_->multi, events[i].data.fd, flags, &running);
-    }
+    for (int i = 0; i < n; ++i) impl_->OnEvent(events[i], &running);
     impl_->ReadDone();
   }
 }
