@@ -95,7 +95,7 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       spec.description = p.value("description", "");
       Schema one;
       one.params_.push_back(std::move(spec));
-      one.param_index_[ToLower(one.params_[0].name)] = 0;
+      one.param_index_[one.params_[0].name] = 0;
       if (auto m = s.Merge(one); !m) return Unexpected(m.error().WithContext(origin));
     }
     for (const auto& t : doc.value("tables", json::array())) {
@@ -118,7 +118,7 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       spec.description = t.value("description", "");
       Schema one;
       one.tables_.push_back(std::move(spec));
-      one.table_index_[ToLower(one.tables_[0].name)] = 0;
+      one.table_index_[one.tables_[0].name] = 0;
       if (auto m = s.Merge(one); !m) return Unexpected(m.error().WithContext(origin));
     }
   } catch (const json::exception& e) {
@@ -129,14 +129,14 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
 
 Expected<void> Schema::Merge(const Schema& other) {
   for (const auto& p : other.params_) {
-    std::string key = ToLower(p.name);
+    const std::string& key = p.name;  // hashed and compared case-insensitively
     if (param_index_.contains(key))
       return Fail(ErrorCode::kParse, "parameter " + p.name + " is defined twice");
     param_index_[key] = params_.size();
     params_.push_back(p);
   }
   for (const auto& t : other.tables_) {
-    std::string key = ToLower(t.name);
+    const std::string& key = t.name;
     if (table_index_.contains(key) || param_index_.contains(key))
       return Fail(ErrorCode::kParse, "table " + t.name + " is defined twice");
     table_index_[key] = tables_.size();
@@ -174,13 +174,15 @@ inline unsigned char FoldCase(char c) {
 }  // namespace
 
 size_t Schema::NameHash::operator()(std::string_view s) const {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (char c : s) h = (h ^ FoldCase(c)) * 1099511628211ull;
+  // FNV-1a over the bytes with the ASCII case bit set: "IniFileURL" and "INIFILEURL" hash alike, branch-free.
+  uint64_t h = 1469598103934665603ull;
+  for (char c : s) h = (h ^ (static_cast<unsigned char>(c) | 0x20u)) * 1099511628211ull;
   return static_cast<size_t>(h);
 }
 
 bool Schema::NameEqual::operator()(std::string_view a, std::string_view b) const {
   if (a.size() != b.size()) return false;
+  if (a == b) return true;  // the common case: code and files spell names as the schema does
   for (size_t i = 0; i < a.size(); ++i)
     if (FoldCase(a[i]) != FoldCase(b[i])) return false;
   return true;

@@ -39,7 +39,8 @@ bool IsImage(FileKind kind) { return kind == FileKind::kPeriodicImage || kind ==
 
 std::optional<PlannedStep> PlanStep(FileKind kind, const Configuration& config, const DeviceIdentity& identity) {
   const FileKindInfo& info = InfoOf(kind);
-  PlaceholderValues values{identity.product, identity.mac, identity.sw_version, config.Get("INIFileVersion")};
+  PlaceholderValues values;  // URLs take <MAC> (and <FILE>) only
+  values.mac = identity.mac;
   const std::string& explicit_url = config.Get(info.url_param);
   if (!explicit_url.empty()) return PlannedStep{kind, ExpandUrl(explicit_url, values), info.mode, false};
   if (info.keyword.empty()) return std::nullopt;

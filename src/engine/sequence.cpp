@@ -141,8 +141,9 @@ void DownloadSequence::Record(StepOutcome outcome, std::string error) {
     if (!step_.error.empty()) line += ": " + step_.error;
     Log(level, line);
   }
-  report_.steps.push_back(step_);
   if (env_.on_step) env_.on_step(step_);
+  report_.steps.push_back(std::move(step_));
+  step_ = StepReport{};
   current_.reset();
 }
 
@@ -590,7 +591,7 @@ RunReport DownloadSequence::Finish() {
   if (report_.restart == RestartWhen::kNone && restart_at_end_) report_.restart = RestartWhen::kAtEnd;
   report_.finished_at = Now();
   report_.running_version = env_.identity.sw_version;
-  return report_;
+  return std::move(report_);
 }
 
 }  // namespace autoprov

@@ -3,18 +3,12 @@
 #include <curl/curl.h>
 
 #include <memory>
+#include <optional>
 
 #include "common/text.hpp"
 
 namespace autoprov {
 namespace {
-
-std::string Sanitize(std::string_view v) {
-  std::string out;
-  for (char c : v)
-    if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out.push_back(c);
-  return out;
-}
 
 std::string ReplaceAll(std::string_view text, std::string_view token, std::string_view value) {
   std::string out;
@@ -42,6 +36,44 @@ std::string Part(CURLU* u, CURLUPart part) {
   return out;
 }
 
+bool AllowedInUrl(unsigned char c) {
+  if (std::isalnum(c)) return true;
+  return std::string_view("-._~:/?#[]@!$&'()*+,;=%").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// The common case without libcurl's parser: scheme://host[:port][/...?#...] with nothing but RFC 3986
+// characters, and no userinfo, IPv6 literal or escape in the authority. Anything else: nullopt, and the
+// full parse decides.
+std::optional<ParsedUrl> ParseSimple(const std::string& s, const std::string& scheme, size_t scheme_end) {
+  for (char c : s)
+    if (!AllowedInUrl(static_cast<unsigned char>(c))) return std::nullopt;
+  size_t auth = scheme_end + 3;
+  size_t end = s.find_first_of("/?#", auth);
+  std::string_view authority = std::string_view(s).substr(auth, end == std::string::npos ? std::string::npos : end - auth);
+  if (authority.find_first_of("@[%") != std::string_view::npos) return std::nullopt;
+  size_t colon = authority.find(':');
+  std::string_view host = authority.substr(0, colon);
+  if (host.empty()) return std::nullopt;
+  for (char c : host)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return std::nullopt;
+  ParsedUrl p;
+  if (colon != std::string_view::npos) {
+    std::string_view port = authority.substr(colon + 1);
+    if (port.empty() || port.size() > 5) return std::nullopt;
+    long value = 0;
+    for (char c : port) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+      value = value * 10 + (c - '0');
+    }
+    if (value < 1 || value > 65535) return std::nullopt;
+    p.port = std::string(port);
+  }
+  p.scheme = scheme;
+  p.host = ToLower(host);
+  p.url_without_credentials = s;
+  return p;
+}
+
 }  // namespace
 
 std::string PercentEncode(std::string_view value) {
@@ -60,11 +92,30 @@ std::string PercentEncode(std::string_view value) {
 }
 
 std::string ExpandUserAgent(std::string_view templ, const PlaceholderValues& v) {
-  std::string out = ReplaceAll(templ, "<NAME>", Sanitize(v.name));
-  out = ReplaceAll(out, "<MAC>", Sanitize(v.mac));
-  out = ReplaceAll(out, "<VER>", Sanitize(v.version));
-  out = ReplaceAll(out, "<CONF>", Sanitize(v.conf));
-  return Sanitize(out);
+  // One pass: a value that itself reads "<MAC>" stays as it is; control characters never get through.
+  std::string out;
+  out.reserve(templ.size() + v.name.size() + v.mac.size() + v.version.size() + v.conf.size());
+  auto append = [&out](std::string_view text) {
+    for (char c : text)
+      if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out.push_back(c);
+  };
+  const std::pair<std::string_view, std::string_view> tokens[] = {
+      {"<NAME>", v.name}, {"<MAC>", v.mac}, {"<VER>", v.version}, {"<CONF>", v.conf}};
+  for (size_t i = 0; i < templ.size();) {
+    bool replaced = false;
+    if (templ[i] == '<') {
+      for (const auto& [token, value] : tokens) {
+        if (templ.substr(i, token.size()) == token) {
+          append(value);
+          i += token.size();
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) append(templ.substr(i++, 1));
+  }
+  return out;
 }
 
 std::string ExpandUrl(std::string_view url, const PlaceholderValues& v, std::string_view file) {
@@ -74,7 +125,6 @@ std::string ExpandUrl(std::string_view url, const PlaceholderValues& v, std::str
 }
 
 Expected<ParsedUrl> ParseUrl(std::string_view url) {
-  std::unique_ptr<CURLU, CurlUrlDeleter> u(curl_url());
   std::string s(url);
   auto scheme_end = s.find("://");
   std::string scheme = scheme_end == std::string::npos ? "" : ToLower(s.substr(0, scheme_end));
@@ -83,6 +133,9 @@ Expected<ParsedUrl> ParseUrl(std::string_view url) {
     return Fail(ErrorCode::kRefusedScheme,
                 "'" + RedactUrl(url) + "': scheme '" + scheme +
                     "' is not supported (use http, https, ftp, ftps, tftp or file)");
+  if (scheme != "file")
+    if (auto simple = ParseSimple(s, scheme, scheme_end)) return std::move(*simple);
+  std::unique_ptr<CURLU, CurlUrlDeleter> u(curl_url());
   if (curl_url_set(u.get(), CURLUPART_URL, s.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
     return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(url) + "' is not a valid URL");
   ParsedUrl p;

@@ -56,6 +56,28 @@ TEST(UrlTest, CredentialsAreSplitAndRedacted) {
   EXPECT_EQ(RedactUrl("not a url"), "not a url");
 }
 
+// Plain URLs are split without libcurl's parser; the answer is the one libcurl's parser gives, and anything
+// unusual (userinfo, IPv6 literal, escapes, odd ports or characters) still goes through libcurl's parser.
+TEST(UrlTest, PlainAndUnusualUrlsParseAlike) {
+  auto p = ParseUrl("http://Prov.Example:8080/cfg/a.ini?x=1#f");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->scheme, "http");
+  EXPECT_EQ(p->host, "prov.example");
+  EXPECT_EQ(p->port, "8080");
+  EXPECT_EQ(p->url_without_credentials, "http://Prov.Example:8080/cfg/a.ini?x=1#f");
+  auto v6 = ParseUrl("http://[::1]:8081/x");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "[::1]");
+  EXPECT_EQ(v6->port, "8081");
+  auto encoded = ParseUrl("http://us%40er:p%3Ass@h/x");
+  ASSERT_TRUE(encoded);
+  EXPECT_EQ(encoded->user, "us@er");
+  EXPECT_EQ(encoded->password, "p:ss");
+  EXPECT_EQ(encoded->url_without_credentials, "http://h/x");
+  for (const char* bad : {"http://exa mple/x", "http://h:99999/x", "http://h:port/x", "http://h\x01/x"})
+    EXPECT_FALSE(ParseUrl(bad)) << bad;
+}
+
 TEST(UrlTest, OnlyKnownSchemes) {
   for (const char* ok : {"http://h/x", "HTTPS://h/x", "ftp://h/x", "ftps://h/x", "tftp://h/x", "file:///tmp/x"})
     EXPECT_TRUE(ParseUrl(ok)) << ok;

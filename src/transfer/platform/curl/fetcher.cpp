@@ -64,7 +64,7 @@ Expected<FetchResult> Fetcher::Fetch(const FetchRequest& request) {
 
 struct FetchQueue::Impl {
   struct Active {
-    std::unique_ptr<curl::TransferJob> job;
+    std::optional<curl::TransferJob> job;  // in place: an Active and its job are reused, not reallocated
     Done done;
     CURL* easy = nullptr;
     size_t slot = 0;  // index in `active`
@@ -86,6 +86,7 @@ struct FetchQueue::Impl {
   long max_connections = 256;
   std::deque<std::pair<FetchRequest, Done>> waiting;
   std::vector<std::unique_ptr<Active>> active;  // Active* is stored in CURLINFO_PRIVATE
+  std::vector<std::unique_ptr<Active>> spare;
   std::vector<CURL*> idle_handles;
   std::vector<Watch> watches;  // by socket
   size_t running = 0;
@@ -110,12 +111,21 @@ struct FetchQueue::Impl {
     while (running < static_cast<size_t>(max_connections) && !waiting.empty()) {
       auto [req, done] = std::move(waiting.front());
       waiting.pop_front();
-      auto a = std::make_unique<Active>();
-      a->job = std::make_unique<curl::TransferJob>(std::move(req));
+      std::unique_ptr<Active> a;
+      if (spare.empty()) {
+        a = std::make_unique<Active>();
+      } else {
+        a = std::move(spare.back());
+        spare.pop_back();
+      }
+      a->job.emplace(std::move(req));
       a->done = std::move(done);
       if (!a->job->Begin()) {
         auto cb = std::move(a->done);
-        cb(a->job->TakeResult());
+        auto result = a->job->TakeResult();
+        a->job.reset();
+        spare.push_back(std::move(a));
+        cb(std::move(result));
         continue;
       }
       if (!idle_handles.empty()) {
@@ -215,6 +225,8 @@ struct FetchQueue::Impl {
       std::swap(active[slot], active.back());
       active[slot]->slot = slot;
     }
+    a->job.reset();
+    spare.push_back(std::move(active.back()));
     active.pop_back();
     done(std::move(result));
   }

@@ -1,5 +1,6 @@
 #include "transfer/platform/curl/transfer_job.hpp"
 
+#include <charconv>
 #include <cstring>
 
 #include "common/log.hpp"
@@ -157,8 +158,12 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
   std::string_view line(data, size * n);
   if (line.starts_with("HTTP/")) {
     // A new response (after a 100, a 401 challenge, ...): forget the previous one.
-    auto words = SplitWhitespace(line);
-    job->status_ = words.size() > 1 ? std::strtol(std::string(words[1]).c_str(), nullptr, 10) : 0;
+    // "HTTP/1.1 304 Not Modified": the number after the first space.
+    size_t space = line.find(' ');
+    long status = 0;
+    if (space != std::string_view::npos)
+      std::from_chars(line.data() + space + 1, line.data() + line.size(), status);
+    job->status_ = status;
     job->last_modified_.clear();
     job->etag_.clear();
     job->date_.clear();
