@@ -118,7 +118,7 @@ DownloadSequence::DownloadSequence(RunEnvironment env, RunOptions options, Confi
     : env_(std::move(env)), options_(std::move(options)), config_(std::move(config)) {
   report_.trigger = options_.trigger;
   report_.started_at = Now();
-  report_.steps.reserve(DownloadOrder().size());
+  report_.steps.reserve(4);
 }
 
 DownloadSequence::~DownloadSequence() = default;
@@ -197,9 +197,15 @@ std::optional<FetchRequest> DownloadSequence::Next() {
         step_.if_modified_since = v.last_modified;
       }
     }
-    PlaceholderValues values{env_.identity.product, env_.identity.mac, env_.identity.sw_version,
-                             config_.Get("INIFileVersion")};
-    req.user_agent = ExpandUserAgent(config_.Get("AupdHttpUserAgent"), values);
+    const std::string& ua_template = config_.Get("AupdHttpUserAgent");
+    const std::string& conf = config_.Get("INIFileVersion");
+    if (ua_.empty() || ua_template != ua_template_ || conf != ua_conf_) {
+      ua_template_ = ua_template;
+      ua_conf_ = conf;
+      ua_ = ExpandUserAgent(ua_template, PlaceholderValues{env_.identity.product, env_.identity.mac,
+                                                           env_.identity.sw_version, conf});
+    }
+    req.user_agent = ua_;
     const std::string& pair = config_.Get("AUPDUserPassword");
     if (!pair.empty()) {
       auto colon = pair.find(':');

@@ -89,6 +89,8 @@ class DownloadSequence {
   bool reload_if_needed_ = false;
   std::vector<std::string> restart_param_changes_;
   std::unique_ptr<StagedCert> staged_cert_;
+  // The User-Agent of the last request and what it was expanded from: most runs send one for every step.
+  std::string ua_template_, ua_conf_, ua_;
 };
 
 // What a run would fetch now, without fetching (update --dry-run). Later steps may differ in a real run,

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <array>
 #include <memory>
 #include <optional>
 
@@ -37,8 +38,13 @@ std::string Part(CURLU* u, CURLUPart part) {
 }
 
 bool AllowedInUrl(unsigned char c) {
-  if (std::isalnum(c)) return true;
-  return std::string_view("-._~:/?#[]@!$&'()*+,;=%").find(static_cast<char>(c)) != std::string_view::npos;
+  static const auto kTable = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c) t[static_cast<size_t>(c)] = std::isalnum(c) != 0;
+    for (char c : std::string_view("-._~:/?#[]@!$&'()*+,;=%")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
+  return kTable[c];
 }
 
 // The common case without libcurl's parser: scheme://host[:port][/...?#...] with nothing but RFC 3986

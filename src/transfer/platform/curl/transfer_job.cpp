@@ -103,8 +103,9 @@ void TransferJob::Configure(CURL* h) {
     curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
   }
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,tftp,file");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  // libcurl may speak only the scheme this hop was checked for (ftps is ftp with AUTH TLS). Redirects are
+  // ours to follow (FOLLOWLOCATION stays at its default, off), hop by hop.
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, current_.scheme == "ftps" ? "ftp" : current_.scheme.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer_);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -123,8 +124,10 @@ void TransferJob::Configure(CURL* h) {
   }
   if (headers_) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers_);
 
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, req_.tls.verify ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, req_.tls.verify ? 2L : 0L);
+  if (!req_.tls.verify) {  // verification is libcurl's default
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
   if (!req_.tls.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, req_.tls.ca_file.c_str());
   if (!req_.tls.client_cert.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, req_.tls.client_cert.c_str());
   if (!req_.tls.client_key.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, req_.tls.client_key.c_str());
