@@ -5,6 +5,7 @@
 #include <utime.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -430,6 +431,47 @@ TEST_F(TransferTest, FetchQueueRunsManyWithBoundedConnections) {
   for (auto& e : nginx_->AccessLog())
     if (e.uri.starts_with("/files/a.txt?q=")) connections.insert(e.connection);
   EXPECT_LE(connections.size(), 4u);
+}
+
+// One handle serves request after request: nothing of one request (a condition, a User-Agent, credentials)
+// is sent with the next.
+TEST_F(TransferTest, ReusedHandlesCarryNothingOver) {
+  FetchQueue queue(1);
+  std::vector<Expected<FetchResult>> results;
+  auto submit = [&](FetchRequest r) {
+    r.sink = BodySink::kMemory;
+    queue.Submit(std::move(r), [&](Expected<FetchResult> x) { results.push_back(std::move(x)); });
+    EXPECT_EQ(queue.Run(20000), 0u);
+  };
+  auto first = Request(nginx_->Url("/files/a.txt?reuse=1"));
+  submit(first);
+  ASSERT_TRUE(results.back()) << results.back().error().message;
+  auto conditional = Request(nginx_->Url("/files/a.txt?reuse=2"));
+  conditional.condition = results.back()->validators;
+  submit(conditional);
+  ASSERT_TRUE(results.back());
+  EXPECT_EQ(results.back()->status, 304);
+  auto plain = Request(nginx_->Url("/files/a.txt?reuse=3"));
+  plain.user_agent.clear();
+  submit(plain);
+  ASSERT_TRUE(results.back());
+  EXPECT_EQ(results.back()->status, 200) << "no condition carried over";
+  auto with_credentials = Request(nginx_->Url("/basic/a.txt?reuse=4"));
+  with_credentials.username = "joe";
+  with_credentials.password = "s3cret";
+  submit(with_credentials);
+  ASSERT_TRUE(results.back()) << results.back().error().message;
+  submit(Request(nginx_->Url("/basic/a.txt?reuse=5")));
+  ASSERT_FALSE(results.back());
+  EXPECT_EQ(results.back().error().http_status, 401) << "no credentials carried over";
+  std::map<std::string, AccessLogEntry> by_uri;
+  for (auto& e : nginx_->AccessLog()) by_uri[e.uri] = e;
+  EXPECT_FALSE(by_uri["/files/a.txt?reuse=2"].if_modified_since.empty());
+  EXPECT_EQ(by_uri["/files/a.txt?reuse=3"].if_modified_since, "");
+  EXPECT_EQ(by_uri["/files/a.txt?reuse=3"].user_agent, "");
+  EXPECT_EQ(by_uri["/files/a.txt?reuse=2"].user_agent, "autoprov-test/1 (00908F000001)");
+  EXPECT_EQ(by_uri["/basic/a.txt?reuse=5"].authorization, "");
+  EXPECT_EQ(by_uri["/basic/a.txt?reuse=5"].status, 401);
 }
 
 // Connections parked between requests stay watched lazily by the queue: a server that closes them (after 2

@@ -37,6 +37,7 @@ bool IsSupportedScheme(std::string_view url) {
 
 struct Fetcher::Impl {
   CURL* easy = nullptr;  // kept between fetches: its connection cache gives connection reuse
+  std::optional<curl::HandleShape> shape;
   ~Impl() {
     if (easy) curl_easy_cleanup(easy);
   }
@@ -54,7 +55,7 @@ Expected<FetchResult> Fetcher::Fetch(const FetchRequest& request) {
   curl::TransferJob job(request);
   if (job.Begin()) {
     for (;;) {
-      job.Configure(impl_->easy);
+      job.Configure(impl_->easy, impl_->shape);
       CURLcode rc = curl_easy_perform(impl_->easy);
       if (job.Finish(impl_->easy, rc) == curl::TransferJob::Next::kDone) break;
     }
@@ -67,6 +68,7 @@ struct FetchQueue::Impl {
     std::optional<curl::TransferJob> job;  // in place: an Active and its job are reused, not reallocated
     Done done;
     CURL* easy = nullptr;
+    std::optional<curl::HandleShape> shape;  // of `easy`
     size_t slot = 0;  // index in `active`
   };
   // What epoll knows of a socket. Connections libcurl opens through OnOpen are watched lazily: when libcurl
@@ -87,7 +89,7 @@ struct FetchQueue::Impl {
   std::deque<std::pair<FetchRequest, Done>> waiting;
   std::vector<std::unique_ptr<Active>> active;  // Active* is stored in CURLINFO_PRIVATE
   std::vector<std::unique_ptr<Active>> spare;
-  std::vector<CURL*> idle_handles;
+  std::vector<std::pair<CURL*, std::optional<curl::HandleShape>>> idle_handles;
   std::vector<Watch> watches;  // by socket
   size_t running = 0;
 
@@ -98,7 +100,7 @@ struct FetchQueue::Impl {
   }
 
   void Attach(Active* a) {
-    a->job->Configure(a->easy);
+    a->job->Configure(a->easy, a->shape);
     curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a);
     curl_easy_setopt(a->easy, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpen);
     curl_easy_setopt(a->easy, CURLOPT_OPENSOCKETDATA, this);
@@ -129,10 +131,11 @@ struct FetchQueue::Impl {
         continue;
       }
       if (!idle_handles.empty()) {
-        a->easy = idle_handles.back();
+        std::tie(a->easy, a->shape) = std::move(idle_handles.back());
         idle_handles.pop_back();
       } else {
         a->easy = curl_easy_init();
+        a->shape.reset();
       }
       a->slot = active.size();
       Attach(a.get());
@@ -218,7 +221,7 @@ struct FetchQueue::Impl {
     --running;
     auto result = a->job->TakeResult();
     Done done = std::move(a->done);
-    idle_handles.push_back(easy);
+    idle_handles.emplace_back(easy, std::move(a->shape));
     // O(1) removal: the last one takes this one's slot.
     size_t slot = a->slot;
     if (slot + 1 != active.size()) {
@@ -250,7 +253,7 @@ FetchQueue::~FetchQueue() {
     curl_multi_remove_handle(impl_->multi, a->easy);
     curl_easy_cleanup(a->easy);
   }
-  for (CURL* h : impl_->idle_handles) curl_easy_cleanup(h);
+  for (auto& [h, shape] : impl_->idle_handles) curl_easy_cleanup(h);
   curl_multi_cleanup(impl_->multi);
   if (impl_->epoll_fd >= 0) ::close(impl_->epoll_fd);
 }

@@ -85,9 +85,12 @@ bool TransferJob::Begin() {
   return true;
 }
 
-void TransferJob::Configure(CURL* h) {
+void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
   handle_ = h;
-  curl_easy_reset(h);  // keeps the connection cache
+  HandleShape mine{current_.scheme, req_.tls.ca_file, req_.tls.client_cert, req_.tls.client_key, req_.tls.verify,
+                   req_.sink == BodySink::kFile, !username_.empty(), current_.scheme == "tftp" ? req_.tftp_block_size : 0};
+  if (!shape || *shape != mine || mine.credentials) curl_easy_reset(h);  // keeps the connection cache
+  shape = std::move(mine);
   curl_slist_free_all(headers_);
   headers_ = nullptr;
   status_ = 0;
@@ -114,7 +117,7 @@ void TransferJob::Configure(CURL* h) {
     curl_easy_setopt(h, CURLOPT_PASSWORD, password_.c_str());
     curl_easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC | CURLAUTH_DIGEST));
   }
-  if (!req_.user_agent.empty()) curl_easy_setopt(h, CURLOPT_USERAGENT, req_.user_agent.c_str());
+  curl_easy_setopt(h, CURLOPT_USERAGENT, req_.user_agent.empty() ? nullptr : req_.user_agent.c_str());
   if (conditional_) {
     // Sent as the server gave them: servers such as nginx answer 304 only to their exact validator.
     if (!req_.condition->last_modified.empty())
@@ -122,7 +125,7 @@ void TransferJob::Configure(CURL* h) {
     if (!req_.condition->etag.empty())
       headers_ = curl_slist_append(headers_, ("If-None-Match: " + req_.condition->etag).c_str());
   }
-  if (headers_) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers_);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers_);  // set or cleared: the handle may carry the last job's
 
   if (!req_.tls.verify) {  // verification is libcurl's default
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);

@@ -16,6 +16,16 @@
 
 namespace autoprov::curl {
 
+// What a configured easy handle carries beyond the options every transfer sets: a handle configured for
+// the same shape is configured again without curl_easy_reset (handles with credentials are always reset,
+// so no authentication state outlives its transfer).
+struct HandleShape {
+  std::string scheme, ca_file, client_cert, client_key;
+  bool verify = true, file_sink = false, credentials = false;
+  long tftp_block_size = 0;
+  bool operator==(const HandleShape&) const = default;
+};
+
 class TransferJob {
  public:
   explicit TransferJob(FetchRequest request);
@@ -25,7 +35,8 @@ class TransferJob {
 
   // Checks the URL before any I/O. A failure is final: TakeResult() holds the error.
   bool Begin();
-  void Configure(CURL* handle);
+  // `shape`: what the handle was last configured for (empty: unknown); updated.
+  void Configure(CURL* handle, std::optional<HandleShape>& shape);
   enum class Next { kDone, kAgain };
   Next Finish(CURL* handle, CURLcode code);
   Expected<FetchResult> TakeResult();
