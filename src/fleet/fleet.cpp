@@ -4,6 +4,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -388,20 +389,25 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   if (auto b = store.db().Exec("BEGIN"); !b) return Unexpected(b.error());
   shared.start = shared.last_commit = Clock::now();
   shared.deadline = o.duration_s > 0 ? shared.start + std::chrono::seconds(o.duration_s) : Clock::time_point::max();
-  std::atomic<size_t> running{workers.size()};
+  // The workers run; this thread draws the progress line every 500 ms and wakes as soon as they are done.
+  size_t running = workers.size();
+  std::mutex done_mu;
+  std::condition_variable done_cv;
   std::vector<std::thread> pool;
   for (auto& w : workers)
-    pool.emplace_back([&running, w = w.get()] {
+    pool.emplace_back([&, w = w.get()] {
       w->Run();
-      running.fetch_sub(1);
+      std::lock_guard lock(done_mu);
+      if (--running == 0) done_cv.notify_one();
     });
-  auto last_progress = Clock::now();
-  while (running.load() > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (on_progress && Clock::now() - last_progress > std::chrono::milliseconds(500)) {
-      last_progress = Clock::now();
-      on_progress(snapshot());
-    }
+  {
+    std::unique_lock lock(done_mu);
+    while (!done_cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return running == 0; }))
+      if (on_progress) {
+        lock.unlock();
+        on_progress(snapshot());
+        lock.lock();
+      }
   }
   for (auto& t : pool) t.join();
   if (auto c = store.db().Exec("COMMIT"); !c) return Unexpected(c.error());
