@@ -64,11 +64,24 @@ Expected<FetchResult> Fetcher::Fetch(const FetchRequest& request) {
 }
 
 struct FetchQueue::Impl {
+  using Clock = std::chrono::steady_clock;
+  // libcurl looks for a reusable connection by walking its multi handle's connections, so the cost of each
+  // transfer grows with them: the queue spreads its connections over multi handles of at most this many,
+  // all driven by one epoll set.
+  static constexpr long kConnectionsPerMulti = 32;
+  struct Multi {
+    Impl* impl = nullptr;
+    CURLM* handle = nullptr;
+    std::optional<Clock::time_point> timer;  // when libcurl wants socket_action(CURL_SOCKET_TIMEOUT)
+    size_t running = 0;
+    size_t cap = 0;
+  };
   struct Active {
     std::optional<curl::TransferJob> job;  // in place: an Active and its job are reused, not reallocated
     Done done;
     CURL* easy = nullptr;
     std::optional<curl::HandleShape> shape;  // of `easy`
+    Multi* multi = nullptr;
     size_t slot = 0;  // index in `active`
   };
   // What epoll knows of a socket. Connections libcurl opens through OnOpen are watched lazily: when libcurl
@@ -80,12 +93,10 @@ struct FetchQueue::Impl {
     bool registered = false;  // in the epoll set
     bool wanted = false;      // libcurl watches it now
     uint32_t armed = 0;       // the events registered
+    Multi* multi = nullptr;   // whose connection it is
   };
-  CURLM* multi = nullptr;
+  std::vector<std::unique_ptr<Multi>> multis;  // stable addresses: libcurl holds them as callback data
   int epoll_fd = -1;
-  // libcurl's timer: when it wants socket_action(CURL_SOCKET_TIMEOUT) called.
-  std::optional<std::chrono::steady_clock::time_point> timer;
-  long max_connections = 256;
   std::deque<std::pair<FetchRequest, Done>> waiting;
   std::vector<std::unique_ptr<Active>> active;  // Active* is stored in CURLINFO_PRIVATE
   std::vector<std::unique_ptr<Active>> spare;
@@ -106,11 +117,21 @@ struct FetchQueue::Impl {
     curl_easy_setopt(a->easy, CURLOPT_OPENSOCKETDATA, this);
     curl_easy_setopt(a->easy, CURLOPT_CLOSESOCKETFUNCTION, &Impl::OnClose);
     curl_easy_setopt(a->easy, CURLOPT_CLOSESOCKETDATA, this);
-    curl_multi_add_handle(multi, a->easy);
+    curl_multi_add_handle(a->multi->handle, a->easy);
+  }
+
+  // The multi handle with the most room, or nullptr when every one is full.
+  Multi* Roomiest() {
+    Multi* best = nullptr;
+    for (auto& m : multis)
+      if (m->running < m->cap && (!best || m->running < best->running)) best = m.get();
+    return best;
   }
 
   void StartWaiting() {
-    while (running < static_cast<size_t>(max_connections) && !waiting.empty()) {
+    while (!waiting.empty()) {
+      Multi* m = Roomiest();
+      if (!m) return;
       auto [req, done] = std::move(waiting.front());
       waiting.pop_front();
       std::unique_ptr<Active> a;
@@ -137,8 +158,10 @@ struct FetchQueue::Impl {
         a->easy = curl_easy_init();
         a->shape.reset();
       }
+      a->multi = m;
       a->slot = active.size();
       Attach(a.get());
+      ++m->running;
       ++running;
       active.push_back(std::move(a));
     }
@@ -146,7 +169,7 @@ struct FetchQueue::Impl {
 
   static curl_socket_t OnOpen(void* self, curlsocktype, curl_sockaddr* address) {
     curl_socket_t s = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-    if (s != CURL_SOCKET_BAD) static_cast<Impl*>(self)->WatchOf(s) = Watch{true, false, false, 0};
+    if (s != CURL_SOCKET_BAD) static_cast<Impl*>(self)->WatchOf(s) = Watch{true, false, false, 0, nullptr};
     return s;
   }
   static int OnClose(void* self, curl_socket_t s) {
@@ -155,8 +178,9 @@ struct FetchQueue::Impl {
   }
 
   // libcurl tells which sockets to watch; epoll watches them, so each event touches only its transfer.
-  static int OnSocket(CURL*, curl_socket_t s, int what, void* self, void*) {
-    auto* impl = static_cast<Impl*>(self);
+  static int OnSocket(CURL*, curl_socket_t s, int what, void* data, void*) {
+    auto* multi = static_cast<Multi*>(data);
+    Impl* impl = multi->impl;
     Watch& w = impl->WatchOf(s);
     if (what == CURL_POLL_REMOVE) {
       w.wanted = false;
@@ -168,6 +192,7 @@ struct FetchQueue::Impl {
     }
     uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
     w.wanted = true;
+    w.multi = multi;
     if (w.registered && w.armed == events) return 0;
     epoll_event ev{};
     ev.events = events;
@@ -181,10 +206,10 @@ struct FetchQueue::Impl {
     w.armed = events;
     return 0;
   }
-  // An event on a socket: to libcurl if it watches it; a parked connection's socket leaves the set.
-  void OnEvent(const epoll_event& e, int* running_handles) {
+  // An event on a socket: to its multi handle if libcurl watches it; a parked connection's socket leaves the set.
+  void OnEvent(const epoll_event& e) {
     Watch& w = WatchOf(e.data.fd);
-    if (!w.wanted) {
+    if (!w.wanted || !w.multi) {
       ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, e.data.fd, nullptr);
       w.registered = false;
       return;
@@ -193,31 +218,35 @@ struct FetchQueue::Impl {
     if (e.events & EPOLLIN) flags |= CURL_CSELECT_IN;
     if (e.events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
     if (e.events & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
-    curl_multi_socket_action(multi, e.data.fd, flags, running_handles);
+    int handles = 0;
+    curl_multi_socket_action(w.multi->handle, e.data.fd, flags, &handles);
   }
-  static int OnTimer(CURLM*, long timeout_ms, void* self) {
-    auto* impl = static_cast<Impl*>(self);
+  static int OnTimer(CURLM*, long timeout_ms, void* data) {
+    auto* multi = static_cast<Multi*>(data);
     if (timeout_ms < 0)
-      impl->timer.reset();
+      multi->timer.reset();
     else
-      impl->timer = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+      multi->timer = Clock::now() + std::chrono::milliseconds(timeout_ms);
     return 0;
   }
 
   void ReadDone() {
-    int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi, &left))
-      if (msg->msg == CURLMSG_DONE) Complete(msg->easy_handle, msg->data.result);
+    for (auto& m : multis) {
+      int left = 0;
+      while (CURLMsg* msg = curl_multi_info_read(m->handle, &left))
+        if (msg->msg == CURLMSG_DONE) Complete(msg->easy_handle, msg->data.result);
+    }
   }
 
   void Complete(CURL* easy, CURLcode rc) {
     Active* a = nullptr;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, reinterpret_cast<char**>(&a));
-    curl_multi_remove_handle(multi, easy);
+    curl_multi_remove_handle(a->multi->handle, easy);
     if (a->job->Finish(easy, rc) == curl::TransferJob::Next::kAgain) {
-      Attach(a);
+      Attach(a);  // the next hop, on the same multi handle
       return;
     }
+    --a->multi->running;
     --running;
     auto result = a->job->TakeResult();
     Done done = std::move(a->done);
@@ -237,24 +266,32 @@ struct FetchQueue::Impl {
 
 FetchQueue::FetchQueue(long max_connections) : impl_(std::make_unique<Impl>()) {
   GlobalInit();
-  impl_->multi = curl_multi_init();
   impl_->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
-  curl_multi_setopt(impl_->multi, CURLMOPT_SOCKETDATA, impl_.get());
-  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
-  curl_multi_setopt(impl_->multi, CURLMOPT_TIMERDATA, impl_.get());
-  impl_->max_connections = max_connections > 0 ? max_connections : 1;
-  curl_multi_setopt(impl_->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, impl_->max_connections);
-  curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, impl_->max_connections);
+  long total = max_connections > 0 ? max_connections : 1;
+  long count = (total + Impl::kConnectionsPerMulti - 1) / Impl::kConnectionsPerMulti;
+  for (long i = 0; i < count; ++i) {
+    auto m = std::make_unique<Impl::Multi>();
+    m->impl = impl_.get();
+    m->handle = curl_multi_init();
+    // The connections are shared out evenly: 100 over 4 handles is 25 each.
+    m->cap = static_cast<size_t>(total / count + (i < total % count ? 1 : 0));
+    curl_multi_setopt(m->handle, CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
+    curl_multi_setopt(m->handle, CURLMOPT_SOCKETDATA, m.get());
+    curl_multi_setopt(m->handle, CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
+    curl_multi_setopt(m->handle, CURLMOPT_TIMERDATA, m.get());
+    curl_multi_setopt(m->handle, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(m->cap));
+    curl_multi_setopt(m->handle, CURLMOPT_MAXCONNECTS, static_cast<long>(m->cap));
+    impl_->multis.push_back(std::move(m));
+  }
 }
 
 FetchQueue::~FetchQueue() {
   for (auto& a : impl_->active) {
-    curl_multi_remove_handle(impl_->multi, a->easy);
+    curl_multi_remove_handle(a->multi->handle, a->easy);
     curl_easy_cleanup(a->easy);
   }
   for (auto& [h, shape] : impl_->idle_handles) curl_easy_cleanup(h);
-  curl_multi_cleanup(impl_->multi);
+  for (auto& m : impl_->multis) curl_multi_cleanup(m->handle);
   if (impl_->epoll_fd >= 0) ::close(impl_->epoll_fd);
 }
 
@@ -265,26 +302,34 @@ void FetchQueue::Submit(FetchRequest request, Done done) {
 size_t FetchQueue::pending() const { return impl_->waiting.size() + impl_->running; }
 
 size_t FetchQueue::Run(long max_ms) {
-  using Clock = std::chrono::steady_clock;
+  using Clock = Impl::Clock;
   auto deadline = Clock::now() + std::chrono::milliseconds(max_ms);
   epoll_event events[256];
-  int running = 0;
   for (;;) {
     impl_->StartWaiting();
     if (pending() == 0) return 0;
     auto now = Clock::now();
-    if (impl_->timer && *impl_->timer <= now) {
-      impl_->timer.reset();
-      curl_multi_socket_action(impl_->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    bool fired = false;
+    std::optional<Clock::time_point> next_timer;
+    for (auto& m : impl_->multis) {
+      if (m->timer && *m->timer <= now) {
+        m->timer.reset();
+        int handles = 0;
+        curl_multi_socket_action(m->handle, CURL_SOCKET_TIMEOUT, 0, &handles);
+        fired = true;
+      }
+      if (m->timer && (!next_timer || *m->timer < *next_timer)) next_timer = m->timer;
+    }
+    if (fired) {
       impl_->ReadDone();
       continue;
     }
     if (now >= deadline) return pending();
     auto until = deadline;
-    if (impl_->timer && *impl_->timer < until) until = *impl_->timer;
+    if (next_timer && *next_timer < until) until = *next_timer;
     int wait = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count());
     int n = ::epoll_wait(impl_->epoll_fd, events, 256, std::max(wait, 0));
-    for (int i = 0; i < n; ++i) impl_->OnEvent(events[i], &running);
+    for (int i = 0; i < n; ++i) impl_->OnEvent(events[i]);
     impl_->ReadDone();
   }
 }
