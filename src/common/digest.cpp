@@ -138,14 +138,23 @@ struct StreamDigest::Impl {
   }
 };
 
-StreamDigest::StreamDigest(bool with_crc32, bool threaded) : impl_(std::make_unique<Impl>()) {
-  impl_->with_crc = with_crc32;
-  impl_->threaded = threaded;
+StreamDigest::StreamDigest(bool with_crc32, bool threaded) : with_crc32_(with_crc32), threaded_(threaded) {}
+
+StreamDigest::Impl& StreamDigest::impl() {
+  if (!impl_) {
+    impl_ = std::make_unique<Impl>();
+    impl_->with_crc = with_crc32_;
+    impl_->threaded = threaded_;
+  }
+  return *impl_;
 }
 
-StreamDigest::~StreamDigest() { impl_->Stop(); }
+StreamDigest::~StreamDigest() {
+  if (impl_) impl_->Stop();
+}
 
 void StreamDigest::Update(const char* data, size_t size) {
+  impl();
   if (!impl_->threaded) {
     impl_->Hash(data, size);
     return;
@@ -163,6 +172,7 @@ void StreamDigest::Update(const char* data, size_t size) {
 }
 
 void StreamDigest::Reset() {
+  if (!impl_) return;
   impl_->Stop();
   impl_->queue.clear();
   impl_->filling.clear();
@@ -171,6 +181,7 @@ void StreamDigest::Reset() {
 }
 
 void StreamDigest::Finish(std::string& sha256_hex, uint32_t& crc32) {
+  impl();
   impl_->Stop();
   if (!impl_->sha) impl_->sha.emplace();
   sha256_hex = impl_->sha->HexDigest();

@@ -64,6 +64,8 @@ class StreamDigest {
 
  private:
   struct Impl;
+  Impl& impl();  // made at the first byte: a 304 costs nothing here
+  bool with_crc32_, threaded_;
   std::unique_ptr<Impl> impl_;
 };
 

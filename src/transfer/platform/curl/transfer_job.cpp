@@ -72,7 +72,7 @@ bool TransferJob::Begin() {
     return false;
   }
   origin_ = *parsed;
-  current_ = *parsed;
+  current_ = std::move(*parsed);
   username_ = origin_.user.empty() ? req_.username : origin_.user;
   password_ = origin_.user.empty() ? req_.password : origin_.password;
   if (req_.sink == BodySink::kFile && req_.target.empty()) {
@@ -177,9 +177,9 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
     return size * n;
   }
   line = Trim(line);
-  if (auto v = HeaderValue(line, "Last-Modified"); !v.empty()) job->last_modified_ = v;
-  else if (auto e = HeaderValue(line, "ETag"); !e.empty()) job->etag_ = e;
-  else if (auto d = HeaderValue(line, "Date"); !d.empty()) job->date_ = d;
+  if (auto v = HeaderValue(line, "Last-Modified"); !v.empty()) job->last_modified_ = std::move(v);
+  else if (auto e = HeaderValue(line, "ETag"); !e.empty()) job->etag_ = std::move(e);
+  else if (auto d = HeaderValue(line, "Date"); !d.empty()) job->date_ = std::move(d);
   return size * n;
 }
 
@@ -359,9 +359,10 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
     digest_.Finish(r.sha256, r.crc32);
     r.body = std::move(memory_);
   }
-  r.validators = {last_modified_, etag_};
-  r.date = date_;
-  r.final_url = current_.url_without_credentials;
+  // The job is done with them: moved, not copied.
+  r.validators = {std::move(last_modified_), std::move(etag_)};
+  r.date = std::move(date_);
+  r.final_url = std::move(current_.url_without_credentials);
   r.redirects = hops_;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   result_ = std::move(r);
