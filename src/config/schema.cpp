@@ -1,6 +1,8 @@
 #include "config/schema.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <fstream>
@@ -128,6 +130,7 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
 }
 
 Expected<void> Schema::Merge(const Schema& other) {
+  generation_ = Generation{};
   for (const auto& p : other.params_) {
     const std::string& key = p.name;  // hashed and compared case-insensitively
     if (param_index_.contains(key))
@@ -188,9 +191,30 @@ bool Schema::NameEqual::operator()(std::string_view a, std::string_view b) const
   return true;
 }
 
+uint64_t Schema::Generation::Next() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 const ParamSpec* Schema::FindParam(std::string_view ini_name) const {
+  // Code asks for the same few names from the same literals again and again: a small per-thread memo keyed
+  // by where the name is, checked against the name found, saves the hashing.
+  struct Memo {
+    uint64_t generation = 0;
+    const char* data = nullptr;
+    size_t size = 0;
+    const ParamSpec* spec = nullptr;
+  };
+  thread_local std::array<Memo, 64> memo;
+  Memo& m = memo[((reinterpret_cast<uintptr_t>(ini_name.data()) >> 3) ^ ini_name.size()) & 63];
+  if (m.generation == generation_.value && m.data == ini_name.data() && m.size == ini_name.size() &&
+      m.spec->name == ini_name)
+    return m.spec;
   auto it = param_index_.find(ini_name);
-  return it == param_index_.end() ? nullptr : &params_[it->second];
+  if (it == param_index_.end()) return nullptr;
+  const ParamSpec* spec = &params_[it->second];
+  m = Memo{generation_.value, ini_name.data(), ini_name.size(), spec};
+  return spec;
 }
 
 const ParamSpec* Schema::FindParamOrCommand(std::string_view name) const {

@@ -2,6 +2,7 @@
 // change needs a restart. The agent ships the Automatic Update schema; appliances add schema files.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <unordered_map>
 #include <memory>
@@ -91,6 +92,18 @@ class Schema {
     bool operator()(std::string_view a, std::string_view b) const;
   };
   std::unordered_map<std::string, size_t, NameHash, NameEqual> param_index_;
+  // Changes with every copy and merge: FindParam's per-thread memo of recent lookups is keyed by it.
+  struct Generation {
+    uint64_t value = Next();
+    Generation() = default;
+    Generation(const Generation&) : value(Next()) {}
+    Generation& operator=(const Generation&) {
+      value = Next();
+      return *this;
+    }
+    static uint64_t Next();
+  };
+  Generation generation_;
   std::unordered_map<std::string, size_t, NameHash, NameEqual> table_index_;
 };
 

@@ -31,6 +31,36 @@ TEST(SchemaTest, NamesAreCaseInsensitive) {
   EXPECT_EQ(p->cli_modes[0], "configure system");
 }
 
+// Lookups are memoised per thread by where the name is: the answer still follows the schema asked and the
+// name's content, whatever buffer it is in.
+TEST(SchemaTest, LookupsFollowTheSchemaAndTheName) {
+  Schema base = Schema::BuiltIn();
+  Schema extended = base;
+  auto extra = Schema::FromJson(R"({"parameters":[{"name":"ApplianceMode","type":"integer"}]})", "extra.json");
+  ASSERT_TRUE(extra);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(base.FindParam("ApplianceMode"), nullptr);
+    EXPECT_EQ(extended.FindParam("ApplianceMode"), nullptr);
+  }
+  ASSERT_TRUE(extended.Merge(*extra));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_NE(extended.FindParam("ApplianceMode"), nullptr);
+    EXPECT_EQ(base.FindParam("ApplianceMode"), nullptr);
+    EXPECT_EQ(extended.FindParam("IniFileURL")->name, "IniFileURL");
+    const ParamSpec* own = base.FindParam("IniFileURL");  // base's own spec, not the copy's
+    EXPECT_TRUE(own >= &base.params().front() && own <= &base.params().back());
+  }
+  std::string name = "IniFileURL";
+  EXPECT_EQ(base.FindParam(name)->name, "IniFileURL");
+  name.assign("CptFileURL");  // same buffer, same length, another name
+  ASSERT_NE(base.FindParam(name), nullptr);
+  EXPECT_EQ(base.FindParam(name)->name, "CptFileURL");
+  name.assign("inifileurl");
+  EXPECT_EQ(base.FindParam(name)->name, "IniFileURL");
+  name.assign("NoSuchName");
+  EXPECT_EQ(base.FindParam(name), nullptr);
+}
+
 TEST(SchemaTest, SecretsAndDefaults) {
   const Schema& s = Schema::BuiltIn();
   EXPECT_TRUE(s.FindParam("AUPDUserPassword")->value.secret);
