@@ -65,3 +65,10 @@ run_fleet 2
 lm=$(curl -sI "$base/cfg/00908F000000.ini" | awk -F': ' 'tolower($1)=="last-modified" {sub("\r",""); print $2}')
 echo "wrk: If-Modified-Since: $lm, 2 threads, $conns connections, ${WRK_SECONDS:-10} s"
 wrk -t2 -c"$conns" -d"${WRK_SECONDS:-10}s" -H "If-Modified-Since: $lm" "$base/cfg/00908F000000.ini" | tee "$work/wrk.txt" | grep -E 'Requests/sec|Non-2xx|requests in'
+python3 - "$work/run.2.json" "$work/wrk.txt" <<'PY'
+import json, re, sys
+fleet = json.load(open(sys.argv[1]))["requests_per_s"]
+m = re.search(r"Requests/sec:\s*([0-9.]+)", open(sys.argv[2]).read())
+if m:
+    print("run 2 / wrk: %.0f / %.0f req/s = %.2f" % (fleet, float(m.group(1)), fleet / float(m.group(1))))
+PY

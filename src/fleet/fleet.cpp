@@ -113,6 +113,12 @@ struct Shared {
   std::mutex mu;
   Clock::time_point last_commit;
   Clock::time_point start, deadline;
+  // Rounds (--runs): a round starts when every worker is done with the one before. Under `mu`.
+  size_t workers = 0;
+  size_t done_with_round = 0;
+  int round = 1;
+  Clock::time_point round_start;
+  std::condition_variable round_cv;
 
   // Group commit, called with `mu` held between steps (no savepoint open): simulated devices' state changes are
   // committed together every 200 ms, each step still a savepoint of its own. The single device commits every
@@ -155,6 +161,7 @@ class Worker {
   FetchQueue queue_;
   std::deque<Device*> ready_;
   size_t active_ = 0;
+  int round_ = 1;
   const size_t max_active_;
 };
 
@@ -248,10 +255,6 @@ void Worker::Finish(Device& d) {
       d.next_start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(in));
       d.scheduled = true;
     }
-  } else if (d.runs_done < sh_.o.runs) {
-    // Rounds: each device's next round starts when its own run ends, spread as the first.
-    ++d.round;
-    ScheduleRound(d, Clock::now());
   }
   d.seq.reset();
 }
@@ -284,7 +287,25 @@ void Worker::Run() {
       }
     }
     bool anything_left = active_ > 0 || !ready_.empty() || queue_.pending() > 0;
-    if (!anything_left && (!future || now >= sh_.deadline)) break;
+    if (!anything_left && (!future || now >= sh_.deadline)) {
+      if (sh_.o.duration_s > 0 || round_ >= sh_.o.runs) break;
+      // This worker's devices are done with the round: the next starts when every worker's are.
+      std::unique_lock lock(sh_.mu);
+      if (++sh_.done_with_round == sh_.workers) {
+        sh_.done_with_round = 0;
+        ++sh_.round;
+        sh_.round_start = Clock::now();
+        sh_.round_cv.notify_all();
+      } else {
+        sh_.round_cv.wait(lock, [&] { return sh_.round > round_; });
+      }
+      ++round_;
+      for (Device* d : devices_) {
+        d->round = round_;
+        ScheduleRound(*d, sh_.round_start);
+      }
+      continue;
+    }
     long wait_ms = 50;
     if (next_due != Clock::time_point::max())
       wait_ms = std::clamp<long>(static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(next_due - now).count()), 0, 50);
@@ -354,7 +375,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   // Workers: one event loop each over a disjoint slice of the devices and of the connections.
   size_t threads = o.threads > 0 ? static_cast<size_t>(o.threads) : std::max(1u, std::thread::hardware_concurrency());
   threads = std::min({threads, devices.size(), static_cast<size_t>(o.max_connections)});
-  Shared shared{o, *schema, store, {}, {}, {}, {}};
+  Shared shared{o, *schema, store, {}, {}, {}, {}, threads, 0, 1, {}, {}};
   std::vector<std::unique_ptr<Worker>> workers;
   for (size_t w = 0; w < threads; ++w) {
     std::vector<Device*> slice;
