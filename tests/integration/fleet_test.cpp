@@ -67,8 +67,10 @@ TEST_F(FleetTest, PerMacFilesUserAgentsAndSecondRunAllNotModified) {
   int run2_ini_304 = 0;
   std::map<std::string, int> ini_seen;
   size_t position = 0, last_of_round1 = 0, first_of_round2 = SIZE_MAX;
+  std::set<std::string> connections;
   for (const auto& e : nginx_.AccessLog()) {
     ++position;
+    connections.insert(e.connection);
     if (e.uri.starts_with("/cfg/")) {
       if (ini_seen[e.uri] == 0) last_of_round1 = position;
       else first_of_round2 = std::min(first_of_round2, position);
@@ -89,6 +91,7 @@ TEST_F(FleetTest, PerMacFilesUserAgentsAndSecondRunAllNotModified) {
   EXPECT_EQ(agents.size(), static_cast<size_t>(kFleet));
   EXPECT_EQ(run2_ini_304, kFleet);
   EXPECT_LT(last_of_round1, first_of_round2) << "round 2 starts when every device is done with round 1";
+  EXPECT_LE(connections.size(), 16u) << "--max-connections 16 bounds the whole fleet, whatever its threads";
   EXPECT_EQ(cpt_requests.size(), static_cast<size_t>(kFleet));
   for (const auto& [uri, n] : cpt_requests) EXPECT_EQ(n, 1) << uri << ": a one-time file goes out once per device";
 
