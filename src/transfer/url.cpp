@@ -4,7 +4,6 @@
 
 #include <array>
 #include <memory>
-#include <optional>
 
 #include "common/text.hpp"
 
@@ -48,36 +47,33 @@ bool AllowedInUrl(unsigned char c) {
 }
 
 // The common case without libcurl's parser: scheme://host[:port][/...?#...] with nothing but RFC 3986
-// characters, and no userinfo, IPv6 literal or escape in the authority. Anything else: nullopt, and the
-// full parse decides.
-std::optional<ParsedUrl> ParseSimple(const std::string& s, const std::string& scheme, size_t scheme_end) {
+// characters, and no userinfo, IPv6 literal or escape in the authority. Fills host and port of `p`; false:
+// anything else, and the full parse decides.
+bool SplitSimple(std::string_view s, size_t scheme_end, ParsedUrl& p) {
   for (char c : s)
-    if (!AllowedInUrl(static_cast<unsigned char>(c))) return std::nullopt;
+    if (!AllowedInUrl(static_cast<unsigned char>(c))) return false;
   size_t auth = scheme_end + 3;
   size_t end = s.find_first_of("/?#", auth);
-  std::string_view authority = std::string_view(s).substr(auth, end == std::string::npos ? std::string::npos : end - auth);
-  if (authority.find_first_of("@[%") != std::string_view::npos) return std::nullopt;
+  std::string_view authority = s.substr(auth, end == std::string_view::npos ? std::string_view::npos : end - auth);
+  if (authority.find_first_of("@[%") != std::string_view::npos) return false;
   size_t colon = authority.find(':');
   std::string_view host = authority.substr(0, colon);
-  if (host.empty()) return std::nullopt;
+  if (host.empty()) return false;
   for (char c : host)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return std::nullopt;
-  ParsedUrl p;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return false;
   if (colon != std::string_view::npos) {
     std::string_view port = authority.substr(colon + 1);
-    if (port.empty() || port.size() > 5) return std::nullopt;
+    if (port.empty() || port.size() > 5) return false;
     long value = 0;
     for (char c : port) {
-      if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+      if (c < '0' || c > '9') return false;
       value = value * 10 + (c - '0');
     }
-    if (value < 1 || value > 65535) return std::nullopt;
+    if (value < 1 || value > 65535) return false;
     p.port = std::string(port);
   }
-  p.scheme = scheme;
   p.host = ToLower(host);
-  p.url_without_credentials = s;
-  return p;
+  return true;
 }
 
 }  // namespace
@@ -139,8 +135,14 @@ Expected<ParsedUrl> ParseUrl(std::string_view url) {
     return Fail(ErrorCode::kRefusedScheme,
                 "'" + RedactUrl(url) + "': scheme '" + scheme +
                     "' is not supported (use http, https, ftp, ftps, tftp or file)");
-  if (scheme != "file")
-    if (auto simple = ParseSimple(s, scheme, scheme_end)) return std::move(*simple);
+  if (scheme != "file") {
+    ParsedUrl simple;
+    if (SplitSimple(s, scheme_end, simple)) {
+      simple.scheme = std::move(scheme);
+      simple.url_without_credentials = std::move(s);  // passed on as given
+      return simple;
+    }
+  }
   std::unique_ptr<CURLU, CurlUrlDeleter> u(curl_url());
   if (curl_url_set(u.get(), CURLUPART_URL, s.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
     return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(url) + "' is not a valid URL");

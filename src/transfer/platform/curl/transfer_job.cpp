@@ -177,9 +177,20 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
     return size * n;
   }
   line = Trim(line);
-  if (auto v = HeaderValue(line, "Last-Modified"); !v.empty()) job->last_modified_ = std::move(v);
-  else if (auto e = HeaderValue(line, "ETag"); !e.empty()) job->etag_ = std::move(e);
-  else if (auto d = HeaderValue(line, "Date"); !d.empty()) job->date_ = std::move(d);
+  if (line.empty()) return size * n;
+  // Only three headers matter; the first letter picks the one to compare with.
+  switch (line[0] | 0x20) {
+    case 'l':
+      if (auto v = HeaderValue(line, "Last-Modified"); !v.empty()) job->last_modified_ = std::move(v);
+      break;
+    case 'e':
+      if (auto v = HeaderValue(line, "ETag"); !v.empty()) job->etag_ = std::move(v);
+      break;
+    case 'd':
+      if (auto v = HeaderValue(line, "Date"); !v.empty()) job->date_ = std::move(v);
+      break;
+    default: break;
+  }
   return size * n;
 }
 
