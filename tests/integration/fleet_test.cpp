@@ -151,6 +151,46 @@ TEST_F(FleetTest, FailingServerAffectsOnlyItsDevicesAndALaterRunRecovers) {
   EXPECT_EQ(second["status"]["200"], n);
 }
 
+// --duration: each device runs at start-up, then on its own interval trigger from its configuration.
+TEST_F(FleetTest, DurationRunsEachDeviceOnItsOwnInterval) {
+  // The ini is the whole configuration (S-7.2), so it carries the URL and the interval on.
+  std::string ini = "IniFileURL = '" + nginx_.Url("/iv.ini") + "'\nAutoUpdateFreqencySeconds = 1\n";
+  WriteText(nginx_.root() / "iv.ini", ini);
+  int n = 20;
+  auto j = Fleet("--devices " + std::to_string(n) + " --duration 3 " + Bootstrap(ini));
+  EXPECT_EQ(j["devices_failed"], 0);
+  std::map<std::string, int> per_device;
+  for (const auto& e : nginx_.Requests("/iv.ini")) ++per_device[e.user_agent];
+  EXPECT_EQ(per_device.size(), static_cast<size_t>(n));
+  for (const auto& [agent, count] : per_device) {
+    EXPECT_GE(count, 2) << agent << ": start-up, then every second";
+    EXPECT_LE(count, 4) << agent;
+  }
+  EXPECT_GE(j["runs_completed"].get<int>(), 2 * n);
+}
+
+// --spread with --seed: each device starts at its own reproducible offset within the round.
+TEST_F(FleetTest, SpreadStartsEachDeviceAtItsSeededOffset) {
+  WriteText(nginx_.root() / "sp.ini", "INIFileVersion = 'sp'\n");
+  int n = 12;
+  auto j = Fleet("--devices " + std::to_string(n) + " --spread 2 --seed 7 " +
+                 Bootstrap("IniFileURL = '" + nginx_.Url("/sp.ini") + "'\n"));
+  EXPECT_EQ(j["devices_failed"], 0);
+  std::map<std::string, double> at;  // MAC -> when its request was logged
+  for (const auto& e : nginx_.Requests("/sp.ini"))
+    for (int i = 0; i < n; ++i)
+      if (e.user_agent.find(Mac(i)) != std::string::npos) at[Mac(i)] = e.time;
+  ASSERT_EQ(at.size(), static_cast<size_t>(n));
+  // Offsets are measured from the earliest device, as the log has no common origin.
+  double first_offset = 1e9, first_time = 1e18;
+  for (int i = 0; i < n; ++i) {
+    first_offset = std::min(first_offset, StartOffset(7, i, 1, 2));
+    first_time = std::min(first_time, at[Mac(i)]);
+  }
+  for (int i = 0; i < n; ++i)
+    EXPECT_NEAR(at[Mac(i)] - first_time, StartOffset(7, i, 1, 2) - first_offset, 0.3) << Mac(i);
+}
+
 TEST_F(FleetTest, SeedMakesTheScheduleReproducibleAndShardsAreDisjoint) {
   for (int i = 0; i < 50; ++i) {
     EXPECT_EQ(StartOffset(42, i, 1, 300), StartOffset(42, i, 1, 300));

@@ -240,6 +240,7 @@ std::vector<AccessLogEntry> Nginx::AccessLog() const {
     e.bytes = std::atoll(f[5].c_str());
     e.authorization = dash(f[6]);
     if (f.size() > 7) e.connection = f[7];
+    if (f.size() > 8) e.time = std::atof(f[8].c_str());
     out.push_back(e);
   }
   return out;

@@ -54,6 +54,7 @@ struct AccessLogEntry {
   std::string if_modified_since, if_none_match, user_agent, authorization;
   long long bytes = 0;
   std::string connection;  // nginx's connection serial number: equal values mean a reused connection
+  double time = 0;         // when nginx logged it (unix time, ms resolution)
 };
 
 class Nginx {
