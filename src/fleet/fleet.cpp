@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <queue>
 #include <memory>
 #include <random>
 #include <thread>
@@ -64,8 +65,6 @@ struct Device {
   int runs_done = 0;
   int round = 1;
   bool failed = false;
-  Clock::time_point next_start;
-  bool scheduled = false;
   std::unique_ptr<DownloadSequence> seq;
   bool restart_run = false;  // the next run is the start-up run after a simulated restart
 };
@@ -104,21 +103,47 @@ struct Counters {
   void Add(std::atomic<long long>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
 
-// What the workers share: the options, the schema and the one state database. `mu` serialises every use of
-// the database (one SQLite connection) and its group commit; the network work of the workers runs in parallel.
+// What the workers share: the options, the schema, the one state database and the schedule. `mu` serialises
+// every use of the database (one SQLite connection), its group commit and the schedule; the network work of
+// the workers runs in parallel. Devices are not tied to a worker: each run goes to whichever worker has room
+// when it is due, so no worker idles while another still has devices waiting.
 struct Shared {
+  using Due = std::pair<Clock::time_point, Device*>;
+
   const FleetOptions& o;
   const Schema& schema;
   StateStore& store;
+  std::vector<Device>& devices;
   std::mutex mu;
+  std::condition_variable work_cv;  // something was scheduled, or everything is done
   Clock::time_point last_commit;
   Clock::time_point start, deadline;
-  // Rounds (--runs): a round starts when every worker is done with the one before. Under `mu`.
-  size_t workers = 0;
-  size_t done_with_round = 0;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> due;  // devices waiting for their start
+  size_t running = 0;        // devices in a run, on any worker
+  size_t done_in_round = 0;  // --runs: devices done with the current round
   int round = 1;
-  Clock::time_point round_start;
-  std::condition_variable round_cv;
+
+  void Schedule(Device& d, Clock::time_point at) { due.emplace(at, &d); }
+  void ScheduleRound(Clock::time_point base) {
+    for (Device& d : devices) {
+      d.round = round;
+      Schedule(d, base + std::chrono::duration_cast<Clock::duration>(
+                             std::chrono::duration<double>(StartOffset(o.seed, d.id, round, o.spread_s))));
+    }
+    work_cv.notify_all();
+  }
+  // A device is done with its run (and any restart run after it): with --runs, the next round starts when
+  // every device is done with this one.
+  void DoneWithRun() {
+    if (o.duration_s > 0) return;
+    if (++done_in_round < devices.size() || round >= o.runs) return;
+    done_in_round = 0;
+    ++round;
+    ScheduleRound(Clock::now());
+  }
+  bool Finished(Clock::time_point now) const {
+    return running == 0 && (due.empty() || due.top().first >= deadline || now >= deadline);
+  }
 
   // Group commit, called with `mu` held between steps (no savepoint open): simulated devices' state changes are
   // committed together every 200 ms, each step still a savepoint of its own. The single device commits every
@@ -132,12 +157,11 @@ struct Shared {
   }
 };
 
-// One event loop (its own FetchQueue) driving a disjoint slice of the devices through their runs.
+// One event loop (its own FetchQueue, its share of the connections) running whichever devices are due.
 class Worker {
  public:
-  Worker(Shared& shared, std::vector<Device*> devices, long connections)
-      : sh_(shared), devices_(std::move(devices)), queue_(connections),
-        max_active_(static_cast<size_t>(connections) * 4) {}  // bounds memory for big fleets
+  Worker(Shared& shared, long connections)
+      : sh_(shared), queue_(connections), max_active_(static_cast<size_t>(connections) * 4) {}  // bounds memory
 
   void Run();
 
@@ -146,22 +170,15 @@ class Worker {
   std::vector<DeviceFailure> failures;
 
  private:
-  void ScheduleRound(Device& d, Clock::time_point base) {
-    d.next_start = base + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(StartOffset(sh_.o.seed, d.id, d.round, sh_.o.spread_s)));
-    d.scheduled = true;
-  }
-  // The three below run with sh_.mu held.
+  // The four below run with sh_.mu held.
+  void StartDue();  // starts what is due, oldest first, within this worker's bound
   void StartDevice(Device& d);
   void Advance(Device& d);
   void Finish(Device& d);
 
   Shared& sh_;
-  std::vector<Device*> devices_;
   FetchQueue queue_;
-  std::deque<Device*> ready_;
-  size_t active_ = 0;
-  int round_ = 1;
+  size_t active_ = 0;  // devices in a run on this worker
   const size_t max_active_;
 };
 
@@ -183,10 +200,13 @@ void Worker::StartDevice(Device& d) {
     d.failed = true;
     failures.push_back({d.identity.mac, d.runs_done + 1, "start", "", seq.error().message});
     if (!d.restart_run) ++d.runs_done;
+    d.restart_run = false;
     counters.Add(counters.finished);
+    sh_.DoneWithRun();
     return;
   }
   ++active_;
+  ++sh_.running;
   d.seq = std::move(*seq);
   Advance(d);
 }
@@ -216,12 +236,7 @@ void Worker::Advance(Device& d) {
 void Worker::Finish(Device& d) {
   RunReport report = d.seq->Finish();
   --active_;
-  // Keep the pipeline full: the next ready device starts as soon as one finishes.
-  if (!ready_.empty() && active_ < max_active_) {
-    Device* next = ready_.front();
-    ready_.pop_front();
-    StartDevice(*next);
-  }
+  --sh_.running;
   bool run_failed = false;
   for (const auto& s : report.steps) {
     if (s.outcome == StepOutcome::kFailed || s.outcome == StepOutcome::kRejected) {
@@ -237,82 +252,58 @@ void Worker::Finish(Device& d) {
   if (!d.restart_run) ++d.runs_done;
   d.restart_run = false;
   counters.Add(counters.finished);
+  std::unique_ptr<DownloadSequence> seq = std::move(d.seq);
   if (restarting) {
     // A simulated restart: the pending image becomes the running one, then the start-up trigger.
     counters.Add(counters.restarts);
     (void)ActivatePendingImage(sh_.store, d.id);
-    if (d.seq->config().Get("AutoUpdateOnStartup") != "0") {
+    if (seq->config().Get("AutoUpdateOnStartup") != "0") {
       d.restart_run = true;
-      d.next_start = Clock::now();
-      d.scheduled = true;
-      d.seq.reset();
+      sh_.Schedule(d, Clock::now());
+      StartDue();
       return;
     }
   }
   if (sh_.o.duration_s > 0) {
-    double in = NextTriggerIn(d.seq->config(), sh_.o.seed, d.id, d.runs_done);
-    if (in >= 0) {
-      d.next_start = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(in));
-      d.scheduled = true;
-    }
+    double in = NextTriggerIn(seq->config(), sh_.o.seed, d.id, d.runs_done);
+    if (in >= 0)
+      sh_.Schedule(d, Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(in)));
   }
-  d.seq.reset();
+  sh_.DoneWithRun();
+  StartDue();  // keep the pipeline full: the next due device starts as this one ends
+}
+
+void Worker::StartDue() {
+  auto now = Clock::now();
+  while (active_ < max_active_ && !sh_.due.empty() && sh_.due.top().first <= now && now < sh_.deadline) {
+    Device* d = sh_.due.top().second;
+    sh_.due.pop();
+    if (!d->restart_run) counters.Add(counters.started);
+    StartDevice(*d);
+  }
 }
 
 void Worker::Run() {
-  for (Device* d : devices_) ScheduleRound(*d, sh_.start);
+  std::unique_lock lock(sh_.mu);
   for (;;) {
+    sh_.MaybeCommit();
     auto now = Clock::now();
-    // Start whatever is due, oldest first, within the active bound.
-    Clock::time_point next_due = Clock::time_point::max();
-    bool future = false;
-    for (Device* d : devices_) {
-      if (!d->scheduled) continue;
-      if (d->next_start <= now && now < sh_.deadline) {
-        d->scheduled = false;
-        ready_.push_back(d);
-        if (!d->restart_run) counters.Add(counters.started);
-      } else if (d->next_start < sh_.deadline) {
-        future = true;
-        next_due = std::min(next_due, d->next_start);
-      }
+    StartDue();
+    if (sh_.Finished(now)) {
+      sh_.work_cv.notify_all();  // the others may be waiting for work that will not come
+      return;
     }
-    if (!ready_.empty() && active_ < max_active_) {
-      std::lock_guard lock(sh_.mu);
-      sh_.MaybeCommit();
-      while (!ready_.empty() && active_ < max_active_) {
-        Device* d = ready_.front();
-        ready_.pop_front();
-        StartDevice(*d);
-      }
+    // Wake for the next start only with room for it; when full, each ending run starts the next (Finish).
+    auto until = now + std::chrono::milliseconds(50);
+    if (active_ < max_active_ && !sh_.due.empty()) until = std::min(until, sh_.due.top().first);
+    if (queue_.pending() > 0) {
+      long wait_ms = std::max(1L, static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()));
+      lock.unlock();
+      queue_.Run(wait_ms);  // completions take the lock themselves
+      lock.lock();
+    } else {
+      sh_.work_cv.wait_until(lock, until);
     }
-    bool anything_left = active_ > 0 || !ready_.empty() || queue_.pending() > 0;
-    if (!anything_left && (!future || now >= sh_.deadline)) {
-      if (sh_.o.duration_s > 0 || round_ >= sh_.o.runs) break;
-      // This worker's devices are done with the round: the next starts when every worker's are.
-      std::unique_lock lock(sh_.mu);
-      if (++sh_.done_with_round == sh_.workers) {
-        sh_.done_with_round = 0;
-        ++sh_.round;
-        sh_.round_start = Clock::now();
-        sh_.round_cv.notify_all();
-      } else {
-        sh_.round_cv.wait(lock, [&] { return sh_.round > round_; });
-      }
-      ++round_;
-      for (Device* d : devices_) {
-        d->round = round_;
-        ScheduleRound(*d, sh_.round_start);
-      }
-      continue;
-    }
-    long wait_ms = 50;
-    if (next_due != Clock::time_point::max())
-      wait_ms = std::clamp<long>(static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(next_due - now).count()), 0, 50);
-    if (queue_.pending() > 0)
-      queue_.Run(std::max(wait_ms, 1L));
-    else if (wait_ms > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
   }
 }
 
@@ -372,17 +363,15 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   });
   if (!seeded) return Unexpected(seeded.error());
 
-  // Workers: one event loop each over a disjoint slice of the devices and of the connections.
+  // Workers: one event loop each with a share of the connections; the devices are scheduled for all of them.
   size_t threads = o.threads > 0 ? static_cast<size_t>(o.threads) : std::max(1u, std::thread::hardware_concurrency());
   threads = std::min({threads, devices.size(), static_cast<size_t>(o.max_connections)});
-  Shared shared{o, *schema, store, {}, {}, {}, {}, threads, 0, 1, {}, {}};
+  Shared shared{o, *schema, store, devices, {}, {}, {}, {}, {}, {}};
   std::vector<std::unique_ptr<Worker>> workers;
   for (size_t w = 0; w < threads; ++w) {
-    std::vector<Device*> slice;
-    for (size_t i = w; i < devices.size(); i += threads) slice.push_back(&devices[i]);
     long connections = o.max_connections / static_cast<long>(threads) +
                        (static_cast<long>(w) < o.max_connections % static_cast<long>(threads) ? 1 : 0);
-    workers.push_back(std::make_unique<Worker>(shared, std::move(slice), connections));
+    workers.push_back(std::make_unique<Worker>(shared, connections));
   }
 
   FleetProgress progress;
@@ -410,6 +399,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   if (auto b = store.db().Exec("BEGIN"); !b) return Unexpected(b.error());
   shared.start = shared.last_commit = Clock::now();
   shared.deadline = o.duration_s > 0 ? shared.start + std::chrono::seconds(o.duration_s) : Clock::time_point::max();
+  shared.ScheduleRound(shared.start);
   // The workers run; this thread draws the progress line every 500 ms and wakes as soon as they are done.
   size_t running = workers.size();
   std::mutex done_mu;
