@@ -90,8 +90,8 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
     if (*json) {
       std::cout << FleetJson(s, *o).dump(2) << "\n";
     } else {
-      std::printf("fleet: %lld devices (from #%lld, shard %lld/%lld), %lld runs, %.2f s\n", s.devices, s.first_index,
-                  o->shard_index, o->shard_count, s.runs_completed, s.wall_s);
+      std::printf("fleet: %lld devices (from #%lld, shard %lld/%lld), %d threads, %lld runs, %.2f s\n", s.devices,
+                  s.first_index, o->shard_index, o->shard_count, s.threads, s.runs_completed, s.wall_s);
       std::printf("requests: %lld (%.0f/s)  200: %lld  304: %lld  4xx: %lld  5xx: %lld  network: %lld  bytes: %llu  "
                   "restarts: %lld\n",
                   s.requests, s.wall_s > 0 ? s.requests / s.wall_s : 0.0, s.status_200, s.status_304, s.status_4xx,
