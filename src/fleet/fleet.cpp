@@ -63,7 +63,6 @@ struct Device {
   long long id = 0;  // global index: the device column and the MAC offset
   DeviceIdentity identity;
   int runs_done = 0;
-  int round = 1;
   bool failed = false;
   std::unique_ptr<DownloadSequence> seq;
   bool restart_run = false;  // the next run is the start-up run after a simulated restart
@@ -126,7 +125,6 @@ struct Shared {
   void Schedule(Device& d, Clock::time_point at) { due.emplace(at, &d); }
   void ScheduleRound(Clock::time_point base) {
     for (Device& d : devices) {
-      d.round = round;
       Schedule(d, base + std::chrono::duration_cast<Clock::duration>(
                              std::chrono::duration<double>(StartOffset(o.seed, d.id, round, o.spread_s))));
     }

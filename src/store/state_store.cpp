@@ -67,17 +67,12 @@ Expected<void> StateStore::PreloadCache(long long first, long long last, const S
     c.config.emplace(schema);
     c.complete = true;
   }
-  auto in_range = [&](long long d) -> DeviceCache* {
-    auto it = cache_.find(d);
-    return it == cache_.end() ? nullptr : &it->second;
-  };
   auto scan = [&](const char* sql, const std::function<void(DeviceCache&, const Statement&)>& apply) -> Expected<void> {
     auto st = db_.Prepare(sql);
     if (!st) return Unexpected(st.error());
     st->Bind(1, first).Bind(2, last);
-    return st->EachRow([&](const Statement& row) {
-      if (DeviceCache* c = in_range(row.Int(0))) apply(*c, row);
-    });
+    // Every device of [first, last) has its entry already.
+    return st->EachRow([&](const Statement& row) { apply(cache_.at(row.Int(0)), row); });
   };
   Expected<void> r = scan("SELECT device, name, value FROM param WHERE device >= ? AND device < ?",
                           [&](DeviceCache& c, const Statement& row) { ApplyParamRow(*c.config, schema, row.Text(1), row.Text(2)); });
@@ -114,16 +109,10 @@ Expected<Configuration> StateStore::LoadConfiguration(long long device, const Sc
 }
 
 Expected<void> StateStore::SaveConfiguration(long long device, const Configuration& config) {
-  auto r = WriteConfiguration(device, config);
-  if (!r) {
-    cache_.clear();
-    return r;
-  }
-  if (DeviceCache* cached = Cached(device)) {
-    cached->config = config;
-    cached->config->DropEmptyTables();  // as loading it back would give it
-  }
-  return r;
+  return WriteThrough(WriteConfiguration(device, config), device, [&](DeviceCache& cached) {
+    cached.config = config;
+    cached.config->DropEmptyTables();  // as loading it back would give it
+  });
 }
 
 Expected<void> StateStore::WriteConfiguration(long long device, const Configuration& config) {
@@ -172,11 +161,9 @@ Expected<void> StateStore::PutUrlState(long long device, const std::string& url,
       "INSERT OR REPLACE INTO url_state (device, url, last_modified, etag, downloaded_at, sha256) "
       "VALUES (?, ?, ?, ?, ?, ?)");
   if (!st) return Unexpected(st.error());
-  auto r = st->Bind(1, device).Bind(2, url).Bind(3, s.last_modified).Bind(4, s.etag).Bind(5, s.downloaded_at)
-      .Bind(6, s.sha256).Run();
-  if (!r) cache_.clear();
-  else if (DeviceCache* cached = Cached(device)) cached->urls[url] = s;
-  return r;
+  return WriteThrough(st->Bind(1, device).Bind(2, url).Bind(3, s.last_modified).Bind(4, s.etag)
+                          .Bind(5, s.downloaded_at).Bind(6, s.sha256).Run(),
+                      device, [&](DeviceCache& cached) { cached.urls[url] = s; });
 }
 
 Expected<std::vector<std::pair<std::string, UrlState>>> StateStore::ListUrlStates(long long device) {
@@ -250,19 +237,15 @@ Expected<std::optional<std::string>> StateStore::GetValue(long long device, cons
 Expected<void> StateStore::PutValue(long long device, const std::string& key, const std::string& value) {
   auto st = db_.Prepare("INSERT OR REPLACE INTO device_state (device, key, value) VALUES (?, ?, ?)");
   if (!st) return Unexpected(st.error());
-  auto r = st->Bind(1, device).Bind(2, key).Bind(3, value).Run();
-  if (!r) cache_.clear();
-  else if (DeviceCache* cached = Cached(device)) cached->values[key] = value;
-  return r;
+  return WriteThrough(st->Bind(1, device).Bind(2, key).Bind(3, value).Run(), device,
+                      [&](DeviceCache& cached) { cached.values[key] = value; });
 }
 
 Expected<void> StateStore::DeleteValue(long long device, const std::string& key) {
   auto st = db_.Prepare("DELETE FROM device_state WHERE device = ? AND key = ?");
   if (!st) return Unexpected(st.error());
-  auto r = st->Bind(1, device).Bind(2, key).Run();
-  if (!r) cache_.clear();
-  else if (DeviceCache* cached = Cached(device)) cached->values[key] = std::nullopt;
-  return r;
+  return WriteThrough(st->Bind(1, device).Bind(2, key).Run(), device,
+                      [&](DeviceCache& cached) { cached.values[key] = std::nullopt; });
 }
 
 Expected<void> StateStore::AddRun(long long device, long long started_at, const std::string& report_json) {

@@ -85,6 +85,13 @@ class StateStore {
   Expected<void> WriteConfiguration(long long device, const Configuration& config);
   // The device's cache entry, or nullptr when caching is off.
   DeviceCache* Cached(long long device);
+  // After a write: the cache takes it when it went to the database, and is dropped when it did not.
+  template <class Update>
+  Expected<void> WriteThrough(Expected<void> written, long long device, Update update) {
+    if (!written) cache_.clear();
+    else if (DeviceCache* cached = Cached(device)) update(*cached);
+    return written;
+  }
 
   Database db_;
   size_t cache_max_ = 0;  // 0: no cache
