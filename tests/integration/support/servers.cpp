@@ -220,8 +220,17 @@ Nginx::~Nginx() {
 }
 
 std::vector<AccessLogEntry> Nginx::AccessLog() const {
+  // nginx writes a request's line after it has sent the response, so a client can see the response before
+  // the line is there: read the log once it has stopped growing (20 ms quiet, at most 1 s).
+  std::string text = ReadText(prefix_ / "access.log");
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::string again = ReadText(prefix_ / "access.log");
+    if (again == text) break;
+    text = std::move(again);
+  }
   std::vector<AccessLogEntry> out;
-  std::istringstream in(ReadText(prefix_ / "access.log"));
+  std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     auto f = Split(line, '|');
