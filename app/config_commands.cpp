@@ -6,6 +6,7 @@
 #include "config/cli_script.hpp"
 #include "config/ini.hpp"
 #include "device/state_dir.hpp"
+#include "engine/config_writer.hpp"
 #include "store/atomic_file.hpp"
 
 namespace autoprov::app {
@@ -82,30 +83,30 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
     }
     auto state = OpenState(g);
     if (!state) return;
-    auto current = state->LoadConfiguration();
-    if (!current) {
-      std::cerr << "autoprov: " << current.error().message << "\n";
-      g.exit_code = kExitFailed;
-      return;
-    }
     std::string format = lo->format == "auto" ? DetectFormat(lo->file, text) : lo->format;
     std::string origin = lo->file == "-" ? "<stdin>" : lo->file;
     std::vector<Diagnostic> errors, warnings;
-    std::optional<Configuration> result;
-    if (format == "ini") {
-      IniApplyMode mode = lo->incremental ? IniApplyMode::kIncremental
-                          : lo->replace   ? IniApplyMode::kReplace
-                                          : IniApplyMode::kFromFile;
-      auto r = LoadIni(text, origin, *current, mode);
-      errors = std::move(r.errors);
-      warnings = std::move(r.warnings);
-      result.emplace(std::move(r.config));
-    } else {
-      auto r = LoadCliScript(text, origin, *current, lo->startup ? CliScriptKind::kStartup : CliScriptKind::kIncremental);
-      errors = std::move(r.errors);
-      warnings = std::move(r.warnings);
-      result.emplace(std::move(r.config));
-    }
+    // S-9.1: loaded onto the configuration as stored now, in one write transaction.
+    auto written = WriteConfiguration(state->store(), kLocalDevice, state->schema(),
+                                      [&](Configuration& current, std::set<std::string>&) -> Expected<void> {
+      if (format == "ini") {
+        IniApplyMode mode = lo->incremental ? IniApplyMode::kIncremental
+                            : lo->replace   ? IniApplyMode::kReplace
+                                            : IniApplyMode::kFromFile;
+        auto r = LoadIni(text, origin, current, mode);
+        errors = std::move(r.errors);
+        warnings = std::move(r.warnings);
+        if (errors.empty()) current = std::move(r.config);
+      } else {
+        auto r = LoadCliScript(text, origin, current,
+                               lo->startup ? CliScriptKind::kStartup : CliScriptKind::kIncremental);
+        errors = std::move(r.errors);
+        warnings = std::move(r.warnings);
+        if (errors.empty()) current = std::move(r.config);
+      }
+      if (!errors.empty()) return Fail(ErrorCode::kParse, "rejected");
+      return {};
+    });
     PrintDiagnostics(warnings, "warning: ");
     if (!errors.empty()) {
       PrintDiagnostics(errors, "error: ");
@@ -114,8 +115,8 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitFailed;
       return;
     }
-    if (auto r = state->SaveConfiguration(*result); !r) {
-      std::cerr << "autoprov: " << r.error().message << "\n";
+    if (!written) {
+      std::cerr << "autoprov: " << written.error().message << "\n";
       g.exit_code = kExitFailed;
       return;
     }
@@ -146,26 +147,16 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
   set->callback([&g, kv] {
     auto state = OpenState(g);
     if (!state) return;
-    auto current = state->LoadConfiguration();
-    if (!current) {
-      std::cerr << "autoprov: " << current.error().message << "\n";
-      g.exit_code = kExitFailed;
-      return;
-    }
     const ParamSpec* spec = state->schema().FindParamOrCommand(kv->first);
     if (!spec) {
       std::cerr << "autoprov: unknown parameter '" << kv->first << "'\n";
       g.exit_code = kExitUsage;
       return;
     }
-    if (auto r = current->Set(spec->name, kv->second, /*from_cli=*/true); !r) {
+    auto r = SetParameter(state->store(), kLocalDevice, state->schema(), spec->name, kv->second, /*from_cli=*/true);
+    if (!r) {
       std::cerr << "autoprov: " << r.error().message << "\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
-    if (auto r = state->SaveConfiguration(*current); !r) {
-      std::cerr << "autoprov: " << r.error().message << "\n";
-      g.exit_code = kExitFailed;
+      g.exit_code = r.error().code == ErrorCode::kDatabase || r.error().code == ErrorCode::kIo ? kExitFailed : kExitUsage;
     }
   });
 
@@ -174,8 +165,14 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
   reset->callback([&g] {
     auto state = OpenState(g);
     if (!state) return;
-    Configuration empty(state->schema());
-    if (auto r = state->SaveConfiguration(empty); !r) {
+    // S-9.4: with the configuration go every validator, CRC and installed-file record.
+    auto r = WriteConfiguration(state->store(), kLocalDevice, state->schema(),
+                                [](Configuration& c, std::set<std::string>&) -> Expected<void> {
+                                  c.ResetAll();
+                                  return {};
+                                },
+                                WriteOptions{.forget_all = true});
+    if (!r) {
       std::cerr << "autoprov: " << r.error().message << "\n";
       g.exit_code = kExitFailed;
     }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "engine/config_writer.hpp"
 #include "common/log.hpp"
 #include "config/configuration.hpp"
 #include "device/identity.hpp"
@@ -125,8 +126,6 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitUsage;
       return;
     }
-    auto config = (*state)->LoadConfiguration();
-    if (!config) return;
     std::vector<std::pair<std::string, std::string>> sets;
     if (!d->option160.empty()) {
       auto o = ParseOption160(d->option160, *id);
@@ -139,15 +138,21 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
       std::cout << "no provisioning options in this lease; nothing changed\n";
       return;
     }
-    for (const auto& [name, value] : sets) {
-      if (auto r = config->Set(name, value); !r) {
-        std::cerr << "autoprov: DHCP gave an unusable value: " << r.error().message << "\n";
-        g.exit_code = kExitFailed;
-        return;
-      }
-    }
-    if (auto r = (*state)->SaveConfiguration(*config); !r) {
-      std::cerr << "autoprov: " << r.error().message << "\n";
+    // S-9.1: one transaction on the configuration as stored now.
+    bool unusable = false;
+    auto r = WriteConfiguration((*state)->store(), kLocalDevice, (*state)->schema(),
+                                [&](Configuration& c, std::set<std::string>& touched) -> Expected<void> {
+                                  for (const auto& [name, value] : sets) {
+                                    if (auto s = c.Set(name, value); !s) {
+                                      unusable = true;
+                                      return s;
+                                    }
+                                    touched.insert(name);
+                                  }
+                                  return {};
+                                });
+    if (!r) {
+      std::cerr << "autoprov: " << (unusable ? "DHCP gave an unusable value: " : "") << r.error().message << "\n";
       g.exit_code = kExitFailed;
       return;
     }

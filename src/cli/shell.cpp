@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/text.hpp"
+#include "engine/config_writer.hpp"
 
 namespace autoprov {
 
@@ -11,6 +12,14 @@ Shell::Shell(StateDirectory& state, RunUpdate run_update, StatusText status)
     : state_(state), run_update_(std::move(run_update)), status_(std::move(status)) {
   auto config = state_.LoadConfiguration();
   session_ = std::make_unique<CliSession>(config ? *config : Configuration(state_.schema()), "cli");
+}
+
+void Shell::Refresh() {
+  auto config = state_.LoadConfiguration();
+  if (!config) return;
+  auto path = session_->mode_path();
+  session_ = std::make_unique<CliSession>(*config, "cli");
+  for (const auto& m : path) (void)session_->Execute(m, 0);
 }
 
 std::string Shell::Prompt() const { return "autoprov" + session_->PromptMode() + "# "; }
@@ -89,24 +98,25 @@ Shell::Result Shell::Execute(const std::string& raw, int line_no) {
   bool in_au = !session_->mode_path().empty() && IEquals(session_->mode_path().back(), "automatic-update");
   if (lower == "automatic-update run" || (in_au && lower == "run")) {
     auto [text, ok] = run_update_();
-    // A run may have changed the configuration: start from what is stored now, in the same mode.
-    auto config = state_.LoadConfiguration();
-    if (config) {
-      auto path = session_->mode_path();
-      session_ = std::make_unique<CliSession>(*config, "cli");
-      for (const auto& m : path) (void)session_->Execute(m, 0);
-    }
+    Refresh();  // the run may have changed the configuration
     return {text, ok, false};
   }
   if (first == "reload") return {"% reload: restart requests apply to provisioning scripts, not to the shell\n", false, false};
+  // S-9.1: every command starts from what is stored now (a run or `config set` may have changed it), and
+  // stores only what it changed, as one transaction on what is stored then.
+  if (!session_->in_row()) Refresh();
   Configuration before = session_->config();
   auto r = session_->Execute(line, line_no);
   if (!r) return {"% " + r.error().message + "\n", false, false};
-  // A row being edited is stored when its mode is left; everything else at once, as one transaction.
+  // A row being edited is stored when its mode is left; everything else at once.
   if (!session_->in_row() && !(session_->config() == before)) {
-    Configuration next = session_->config();
-    next.DropEmptyTables();
-    if (auto s = state_.SaveConfiguration(next); !s) return {"% " + s.error().message + "\n", false, false};
+    Configuration after = session_->config();
+    auto w = WriteConfiguration(state_.store(), kLocalDevice, state_.schema(),
+                                [&](Configuration& c, std::set<std::string>&) -> Expected<void> {
+                                  ApplyChanges(before, after, c);
+                                  return {};
+                                });
+    if (!w) return {"% " + w.error().message + "\n", false, false};
   }
   return {};
 }

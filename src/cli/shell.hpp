@@ -35,6 +35,8 @@ class Shell {
  private:
   std::string Help() const;
   Result Show(const std::vector<std::string>& words);
+  // S-9.1: starts again from the configuration as stored now, in the same mode.
+  void Refresh();
 
   StateDirectory& state_;
   RunUpdate run_update_;

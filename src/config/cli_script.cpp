@@ -183,6 +183,7 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
   if (row_table_) {
     for (const auto& c : row_table_->columns) {
       if (c.cli_command.empty() || !IEquals(c.cli_command, cmd)) continue;
+      ++settings_;
       if (negate) {
         row_values_.erase(c.name);
         return {};
@@ -224,6 +225,7 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
     if (p.cli_command.empty() || !IEquals(p.cli_command, cmd) || !in_mode(p.cli_modes)) continue;
     if (negate) {
       config_.Reset(p);
+      ++settings_;
       return {};
     }
     if (args.size() < 2) return Fail(ErrorCode::kParse, "'" + cmd + "' needs a value");
@@ -233,6 +235,7 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
     auto v = NormalizeValue(p.value, raw, true);
     if (!v) return Unexpected(v.error().WithContext(cmd));
     config_.SetCanonical(p, std::move(*v));
+    ++settings_;
     return {};
   }
   for (const auto& t : schema.tables()) {
@@ -246,6 +249,7 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
       key.push_back(*v);
     }
     TableRows& rows = config_.MutableTable(t);
+    ++settings_;
     if (negate) {
       rows.erase(key);
       config_.DropEmptyTables();
@@ -265,7 +269,9 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
 CliLoadResult LoadCliScript(std::string_view text, std::string_view origin, const Configuration& current,
                             CliScriptKind kind) {
   Configuration start = current;
-  if (kind == CliScriptKind::kStartup) start.ResetAll();
+  // S-9.2: a startup script starts from the defaults, except for the parameters that keep the device
+  // reachable, which it may set itself.
+  if (kind == CliScriptKind::kStartup) start.ResetAllButLifeline();
   CliSession session(start, std::string(origin));
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   int line_no = 0;
@@ -284,7 +290,14 @@ CliLoadResult LoadCliScript(std::string_view text, std::string_view origin, cons
   session.Finish();
   Configuration result = session.config();
   result.DropEmptyTables();
-  return {std::move(result), session.errors(), session.warnings(), session.restart()};
+  bool empty = session.settings() == 0;
+  std::vector<Diagnostic> errors = session.errors();
+  if (empty && kind == CliScriptKind::kStartup && errors.empty())
+    errors.push_back({std::string(origin), 0,
+                      "empty configuration file: a startup script with no setting would return every "
+                      "parameter to its default; rejected"});
+  if (!errors.empty()) result = current;
+  return {std::move(result), std::move(errors), session.warnings(), session.restart(), empty};
 }
 
 std::string WriteCli(const Configuration& config) {

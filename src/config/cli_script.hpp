@@ -30,6 +30,8 @@ class CliSession {
   const std::vector<Diagnostic>& errors() const { return errors_; }
   const std::vector<Diagnostic>& warnings() const { return warnings_; }
   RestartRequest restart() const { return restart_; }
+  // How many setting commands were executed (parameters, rows, columns, `no` forms).
+  int settings() const { return settings_; }
   const std::vector<std::string>& mode_path() const { return path_; }
   bool in_row() const { return row_table_ != nullptr; }
   // Prompt text of the current mode, e.g. "(config-system)" or "(automatic-update)".
@@ -51,6 +53,7 @@ class CliSession {
   RowKey row_key_;
   RowValues row_values_;
   RestartRequest restart_ = RestartRequest::kNone;
+  int settings_ = 0;
   std::vector<Diagnostic> errors_;
   std::vector<Diagnostic> warnings_;
 };
@@ -60,6 +63,7 @@ struct CliLoadResult {
   std::vector<Diagnostic> errors;
   std::vector<Diagnostic> warnings;
   RestartRequest restart = RestartRequest::kNone;
+  bool empty = false;  // no setting in the script (S-9.2): an incremental one applies nothing
 };
 
 CliLoadResult LoadCliScript(std::string_view text, std::string_view origin, const Configuration& current,

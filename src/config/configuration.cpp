@@ -45,6 +45,14 @@ void Configuration::SetCanonical(const ParamSpec& spec, std::string value) {
     scalars_[spec.name] = std::move(value);
 }
 
+void Configuration::ResetAllButLifeline() {
+  std::erase_if(scalars_, [&](const auto& kv) {
+    const ParamSpec* spec = schema_->FindParam(kv.first);
+    return !spec || !spec->lifeline;
+  });
+  tables_.clear();
+}
+
 void Configuration::DropEmptyTables() {
   std::erase_if(tables_, [](const auto& kv) { return kv.second.empty(); });
 }

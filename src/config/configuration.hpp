@@ -94,6 +94,8 @@ class Configuration {
     scalars_.clear();
     tables_.clear();
   }
+  // Every table and every parameter to its default, except the lifeline parameters (S-9.2).
+  void ResetAllButLifeline();
 
   const std::map<std::string, std::string>& scalars() const { return scalars_; }
   const std::map<std::string, TableRows>& tables() const { return tables_; }

@@ -393,10 +393,19 @@ IniLoadResult LoadIni(std::string_view text, std::string_view origin, const Conf
   }
   IniLoadResult out{Configuration(schema), std::move(loader.errors), std::move(loader.warnings), loader.reset_now,
                     mode == IniApplyMode::kReplace};
+  out.empty = loader.scalars.empty() && loader.tables.empty();
+  if (out.empty && mode == IniApplyMode::kReplace && out.errors.empty())
+    out.errors.push_back({std::string(origin), 0,
+                          "empty configuration file: it sets no parameter, and in replace mode "
+                          "(SetDefaultOnINIFileProcess = 1) it would return every parameter to its default; "
+                          "rejected"});
   if (!out.errors.empty()) {
     out.config = current;  // callers must not use it, but keep it meaningful
   } else {
-    if (mode == IniApplyMode::kIncremental) out.config = current;
+    out.config = current;
+    // S-9.2: replace mode starts from the defaults, but a parameter that keeps the device reachable keeps
+    // its value unless the file sets it.
+    if (mode == IniApplyMode::kReplace) out.config.ResetAllButLifeline();
     for (auto& [spec, value] : loader.scalars) out.config.SetCanonical(*spec, std::move(value));
     for (auto& [name, rows] : loader.tables) {
       TableRows& target = out.config.MutableTable(*schema.FindTable(name));

@@ -62,6 +62,7 @@ struct IniLoadResult {
   std::vector<Diagnostic> warnings;  // unknown names, duplicates
   bool reset_now = false;            // ResetNow = 1 was in the file
   bool replaced = false;             // absent parameters went back to their defaults
+  bool empty = false;                // no setting in the file (S-9.2): an incremental one applies nothing
 };
 
 // kFromFile follows SetDefaultOnINIFileProcess (the file's value, else the current one).

@@ -1,5 +1,7 @@
 #include "config/schema.hpp"
 
+#include "common/redact.hpp"
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -94,6 +96,7 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       if (p.contains("cli")) SplitCli(p["cli"], spec.cli_modes, spec.cli_command);
       spec.restart = p.value("restart", false);
       spec.transient = p.value("transient", false);
+      spec.lifeline = p.value("lifeline", false);
       spec.description = p.value("description", "");
       Schema one;
       one.params_.push_back(std::move(spec));
@@ -271,12 +274,17 @@ Expected<std::string> NormalizeValue(const ValueSpec& spec, std::string_view raw
       if (spec.type == ValueType::kUrl && !raw.empty() && raw != "0") {
         auto pos = raw.find("://");
         if (pos == std::string_view::npos || pos == 0)
-          return Fail(ErrorCode::kValidation, "'" + std::string(raw) + "' is not a URL (scheme://host/path)");
+          return Fail(ErrorCode::kValidation, "'" + RedactUrl(raw) + "' is not a URL (scheme://host/path)");
         for (char c : raw.substr(0, pos))
           if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.')
-            return Fail(ErrorCode::kValidation, "'" + std::string(raw) + "' has an invalid scheme");
+            return Fail(ErrorCode::kValidation, "'" + RedactUrl(raw) + "' has an invalid scheme");
         if (raw.find_first_of(" \t") != std::string_view::npos)
           return Fail(ErrorCode::kValidation, "a URL cannot contain spaces");
+        // S-9.5: a URL parser would split such a userinfo elsewhere than its writer meant.
+        if (auto problem = UserinfoProblem(raw); !problem.empty())
+          return Fail(ErrorCode::kValidation, "'" + RedactUrl(raw) + "': " + problem +
+                                                  "; percent-encode reserved characters in credentials "
+                                                  "(e.g. '#' as %23, '@' as %40, '/' as %2F, '?' as %3F)");
       }
       // The vendor writes 0 to clear a URL parameter; it means "no URL".
       if (spec.type == ValueType::kUrl && raw == "0") return std::string();

@@ -41,6 +41,9 @@ struct ParamSpec {
   std::string cli_command;             // "ini-file"; empty: ini only
   bool restart = false;                // a change needs a device restart
   bool transient = false;              // an action in a file (ResetNow), never stored
+  // S-9.2: keeps the device reachable (its URLs, credentials, certificate checks); a replace-mode file or a
+  // startup script leaves it as it is unless the file sets it.
+  bool lifeline = false;
   std::string description;
 };
 

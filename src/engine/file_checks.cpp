@@ -45,9 +45,14 @@ std::string VersionFromFileName(std::string_view name) {
   std::string s(name);
   auto slash = s.find_last_of('/');
   if (slash != std::string::npos) s = s.substr(slash + 1);
-  std::smatch m;
-  if (std::regex_search(s, m, kToken)) return m.str(0);
-  return "";
+  auto q = s.find_first_of("?#");
+  if (q != std::string::npos) s.resize(q);
+  // S-9.3: the last version token of the name, not the first dotted quad
+  // (10.1.1.1_Mediant_7.20A.252.011.cmp is 7.20A.252.011).
+  std::string last;
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), kToken); it != std::sregex_iterator(); ++it)
+    last = it->str(0);
+  return last;
 }
 
 int CompareVersions(std::string_view a, std::string_view b) {

@@ -15,6 +15,7 @@ std::string_view OutcomeName(StepOutcome o) {
     case StepOutcome::kRejected: return "rejected";
     case StepOutcome::kFailed: return "failed";
     case StepOutcome::kSkipped: return "skipped";
+    case StepOutcome::kEmpty: return "empty";
   }
   return "?";
 }

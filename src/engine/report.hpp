@@ -18,6 +18,7 @@ enum class StepOutcome {
   kRejected,     // downloaded but invalid: nothing applied
   kFailed,       // not downloaded (network, HTTP error, hook failure)
   kSkipped,      // not attempted (AutoUpdateCmpFile = 0, restart in progress)
+  kEmpty,        // an incremental configuration file with no setting: nothing applied (S-9.2)
 };
 
 std::string_view OutcomeName(StepOutcome o);

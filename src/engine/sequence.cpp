@@ -11,6 +11,7 @@
 #include "common/text.hpp"
 #include "config/cli_script.hpp"
 #include "config/ini.hpp"
+#include "engine/config_writer.hpp"
 #include "engine/file_checks.hpp"
 #include "store/atomic_file.hpp"
 #include "transfer/url.hpp"
@@ -61,11 +62,12 @@ struct DownloadSequence::StagedCert {
   size_t report_index = 0;
   FetchResult result;
   PlannedStep step;
+  long long generation = 0;  // of TLSCertFileUrl when the certificate was fetched
 };
 
 std::string RunningVersion(StateStore& store, long long device, const std::string& identity_version) {
   auto v = store.GetValue(device, "running_version");
-  if (v && v->has_value()) return **v;
+  if (v && v->has_value() && !(*v)->empty()) return **v;  // S-9.3: never empty
   return identity_version;
 }
 
@@ -94,7 +96,7 @@ Expected<void> ActivatePendingImage(StateStore& store, long long device) {
   return store.Transaction([&]() -> Expected<void> {
     auto pending = store.GetValue(device, "pending_image_version");
     if (!pending) return Unexpected(pending.error());
-    if (pending->has_value()) {
+    if (pending->has_value() && !(*pending)->empty()) {
       if (auto r = store.PutValue(device, "running_version", **pending); !r) return r;
       if (auto r = store.DeleteValue(device, "pending_image_version"); !r) return r;
     }
@@ -151,7 +153,9 @@ std::optional<FetchRequest> DownloadSequence::Next() {
   const auto& order = DownloadOrder();
   while (next_index_ < order.size()) {
     FileKind kind = order[next_index_++].kind;
-    // S-2.1: each step sees the configuration the steps before it left.
+    // S-2.1, S-9.1: each step sees the configuration as stored when it is planned: what the steps before
+    // it left, and what any other writer (`config set`, the shell) changed meanwhile.
+    if (auto fresh = env_.store->LoadConfiguration(env_.device, *env_.schema)) config_ = std::move(*fresh);
     auto plan = PlanStep(kind, config_, env_.identity);
     if (!plan) continue;
     step_ = StepReport{};
@@ -160,6 +164,12 @@ std::optional<FetchRequest> DownloadSequence::Next() {
     step_.mode = plan->mode == DownloadMode::kPeriodic ? "periodic" : "one-time";
     step_.from_template = plan->from_template;
     current_ = plan;
+    plan_generation_ = 0;
+    if (plan->mode == DownloadMode::kOneTime) {
+      // S-9.1: the URL parameter's write counter as the fetch begins; it is cleared only if unchanged.
+      auto gen = env_.store->ParamGeneration(env_.device, std::string(InfoOf(kind).url_param));
+      plan_generation_ = gen ? *gen : -1;
+    }
     if (kind == FileKind::kTlsKey && staged_cert_ && stop_) ResolveStagedCertificate();
     if (stop_) {
       Record(StepOutcome::kSkipped, "not attempted: the device restarts now; the start-up run fetches it");
@@ -240,25 +250,43 @@ std::optional<FetchRequest> DownloadSequence::Next() {
 
 Expected<void> DownloadSequence::CommitStep(const FetchResult& r, const std::function<Expected<void>()>& extra,
                                             bool clear_url) {
-  const PlannedStep& plan = *current_;
-  Configuration after = config_;
-  if (clear_url) {
-    // S-1.1: a one-time file is fetched once; its URL parameter is cleared with the install, atomically.
-    const ParamSpec* spec = env_.schema->FindParam(InfoOf(plan.kind).url_param);
-    if (spec) after.Reset(*spec);
-  }
+  return CommitFor(*current_, plan_generation_, r, extra, clear_url);
+}
+
+Expected<void> DownloadSequence::CommitFor(const PlannedStep& plan, long long generation, const FetchResult& r,
+                                           const std::function<Expected<void>()>& extra, bool clear_url) {
+  bool kept = false;
   auto result = env_.store->Transaction([&]() -> Expected<void> {
-    if (plan.mode == DownloadMode::kPeriodic) {
-      UrlState s{r.validators.last_modified, r.validators.etag, Now(), r.sha256};
-      if (auto e = env_.store->PutUrlState(env_.device, plan.url, s); !e) return e;
-    }
+    // The step's own changes first: a configuration file that changes URL parameters forgets their
+    // validators (S-9.4), not the ones it was fetched with.
     if (extra)
       if (auto e = extra(); !e) return e;
-    if (clear_url)
-      if (auto e = env_.store->SaveConfiguration(env_.device, after); !e) return e;
+    if (plan.mode == DownloadMode::kPeriodic) {
+      UrlState s{r.validators.last_modified, r.validators.etag, Now(), r.sha256, std::string(InfoOf(plan.kind).name)};
+      if (auto e = env_.store->PutUrlState(env_.device, plan.url, s); !e) return e;
+    }
+    if (!clear_url) return {};
+    // S-1.1: a one-time file is fetched once; its URL parameter is cleared with the install, atomically,
+    // unless it was written again since the fetch began (S-9.1): then the new setting stands.
+    std::string param(InfoOf(plan.kind).url_param);
+    auto gen = env_.store->ParamGeneration(env_.device, param);
+    if (!gen) return Unexpected(gen.error());
+    if (*gen != generation) {
+      kept = true;
+      return {};
+    }
+    auto w = WriteConfiguration(*env_.store, env_.device, *env_.schema,
+                                [&](Configuration& c, std::set<std::string>&) -> Expected<void> {
+                                  if (const ParamSpec* spec = env_.schema->FindParam(param)) c.Reset(*spec);
+                                  return {};
+                                });
+    if (!w) return Unexpected(w.error());
+    config_ = std::move(*w->after);
     return {};
   });
-  if (result && clear_url) config_ = std::move(after);
+  if (result && kept)
+    step_.details.push_back(std::string(InfoOf(plan.kind).url_param) +
+                            " was set again during the run: kept, fetched again next run");
   return result;
 }
 
@@ -290,6 +318,11 @@ void DownloadSequence::Complete(Expected<FetchResult> result) {
     Record(StepOutcome::kNotModified);
     return;
   }
+  if (r.status == 204) {
+    // S-9.2: "No Content" is not an empty file.
+    Record(StepOutcome::kFailed, "the server answered 204 No Content: not a file; nothing applied");
+    return;
+  }
   step_.sha256 = r.sha256;
   FileKind kind = current_->kind;
   if (IsConfigFile(kind)) HandleConfigFile(r);
@@ -315,39 +348,54 @@ void DownloadSequence::HandleConfigFile(const FetchResult& r) {
   }
   std::string origin = step_.url;
   std::vector<Diagnostic> errors, warnings;
-  std::optional<Configuration> next;
-  bool reset_now = false;
+  bool reset_now = false, empty = false;
   RestartRequest reload = RestartRequest::kNone;
-  if (kind == FileKind::kIni) {
-    auto loaded = LoadIni(r.body, origin, config_);
-    errors = std::move(loaded.errors);
-    warnings = std::move(loaded.warnings);
-    reset_now = loaded.reset_now;
-    next.emplace(std::move(loaded.config));
-  } else {
-    auto loaded = LoadCliScript(r.body, origin, config_,
-                                kind == FileKind::kStartupScript ? CliScriptKind::kStartup : CliScriptKind::kIncremental);
-    errors = std::move(loaded.errors);
-    warnings = std::move(loaded.warnings);
-    reload = loaded.restart;
-    next.emplace(std::move(loaded.config));
-  }
+  ConfigWrite write;
+  // S-9.1: the file is applied to the configuration as stored now, in the step's one transaction.
+  auto apply = [&](Configuration& c, std::set<std::string>&) -> Expected<void> {
+    if (kind == FileKind::kIni) {
+      auto loaded = LoadIni(r.body, origin, c);
+      errors = std::move(loaded.errors);
+      warnings = std::move(loaded.warnings);
+      reset_now = loaded.reset_now;
+      empty = loaded.empty;
+      if (errors.empty()) c = std::move(loaded.config);
+    } else {
+      auto loaded = LoadCliScript(r.body, origin, c,
+                                  kind == FileKind::kStartupScript ? CliScriptKind::kStartup : CliScriptKind::kIncremental);
+      errors = std::move(loaded.errors);
+      warnings = std::move(loaded.warnings);
+      reload = loaded.restart;
+      empty = loaded.empty;
+      if (errors.empty()) c = std::move(loaded.config);
+    }
+    if (!errors.empty()) return Fail(ErrorCode::kParse, "rejected");
+    return {};
+  };
+  auto committed = CommitStep(r, [&]() -> Expected<void> {
+    auto w = WriteConfiguration(*env_.store, env_.device, *env_.schema, apply);
+    if (!w) return Unexpected(w.error());
+    write = std::move(*w);
+    // Kept in the mode the next run compares with: the file itself may have changed it.
+    std::string stored_crc = ConfigCrc(r.body, write.after->GetInt("AUPDCheckIfIniChanged"));
+    return env_.store->PutKindState(env_.device, kind_name, KindState{stored_crc, r.sha256, "", "", Now()});
+  }, false);
   for (const auto& w : warnings) step_.details.push_back("warning: " + w.ToString());
   if (!errors.empty()) {
     // S-7.5: not applied at all; the validators are kept, as the vendor keeps the download time.
     for (const auto& e : errors) step_.details.push_back("error: " + e.ToString());
     (void)CommitStep(r, nullptr, false);
-    return Record(StepOutcome::kRejected, std::to_string(errors.size()) + " error(s); the configuration is unchanged");
+    return Record(StepOutcome::kRejected, errors.size() == 1 && errors[0].line == 0
+                                              ? errors[0].message
+                                              : std::to_string(errors.size()) + " error(s); the configuration is unchanged");
   }
-  auto changes = next->RestartChangesFrom(config_);
-  // Kept in the mode the next run compares with: the file itself may have changed it.
-  std::string stored_crc = ConfigCrc(r.body, next->GetInt("AUPDCheckIfIniChanged"));
-  auto committed = CommitStep(r, [&]() -> Expected<void> {
-    if (auto e = env_.store->SaveConfiguration(env_.device, *next); !e) return e;
-    return env_.store->PutKindState(env_.device, kind_name, KindState{stored_crc, r.sha256, "", "", Now()});
-  }, false);
   if (!committed) return Record(StepOutcome::kFailed, committed.error().message);
-  config_ = std::move(*next);
+  config_ = std::move(*write.after);
+  if (empty && reload == RestartRequest::kNone && !reset_now) {
+    // S-9.2: an incremental file with no setting applies nothing; not a failure.
+    return Record(StepOutcome::kEmpty, "the file holds no setting; nothing applied");
+  }
+  auto changes = config_.RestartChangesFrom(*write.before);
   restart_param_changes_.insert(restart_param_changes_.end(), changes.begin(), changes.end());
   if (reset_now) {
     stop_ = true;
@@ -369,21 +417,40 @@ void DownloadSequence::HandleConfigFile(const FetchResult& r) {
 }
 
 void DownloadSequence::HandleImage(const FetchResult& r) {
+  // S-9.3: a configured VersionCommand is authoritative; else the configured URL's file name, else the
+  // final URL's. No version, no install.
   std::string version;
   std::string staged = Staging(current_->kind);
   if (!env_.hooks.version_command.empty() && env_.keep_files) {
     auto out = RunCommand(env_.hooks.version_command, {staged}, 60);
-    if (out && out->exit_code == 0) version = std::string(Trim(out->output));
+    std::string printed = out ? std::string(Trim(out->output.substr(0, out->output.find('\n')))) : "";
+    if (!out || out->exit_code != 0 || printed.empty()) {
+      (void)CommitStep(r, nullptr, false);
+      return Record(StepOutcome::kRejected,
+                    "image version unknown: the VersionCommand " +
+                        (!out ? out.error().message
+                              : out->exit_code != 0 ? "exited with " + std::to_string(out->exit_code)
+                                                    : std::string("printed no version")) +
+                        "; not installed");
+    }
+    version = printed;
+  } else {
+    version = VersionFromFileName(current_->url);
+    if (version.empty() && !r.final_url.empty()) version = VersionFromFileName(r.final_url);
   }
-  if (version.empty()) version = VersionFromFileName(r.final_url.empty() ? current_->url : r.final_url);
+  if (version.empty()) {
+    (void)CommitStep(r, nullptr, false);
+    return Record(StepOutcome::kRejected,
+                  "image version unknown: neither the configured URL nor the final URL names a version "
+                  "(e.g. Mediant_7.20A.252.011.cmp) and no VersionCommand is configured; not installed");
+  }
   step_.version = version;
   // Compared with the pending image if one waits for a restart, else with the running one.
   std::string against_version = env_.identity.sw_version;
   std::string against_sha;
   if (auto p = env_.store->GetValue(env_.device, "pending_image_version"); p && p->has_value()) against_version = **p;
   if (auto k = env_.store->GetKindState(env_.device, "image"); k && k->has_value()) against_sha = (*k)->sha256;
-  int cmp = version.empty() || against_version.empty() ? 1 : CompareVersions(version, against_version);
-  if (version.empty() && r.sha256 == against_sha) cmp = 0;
+  int cmp = against_version.empty() ? 1 : CompareVersions(version, against_version);
   bool one_time = current_->mode == DownloadMode::kOneTime;
   if (cmp < 0 || (cmp == 0 && r.sha256 == against_sha) || (cmp == 0 && against_sha.empty() && !version.empty())) {
     // S-1.3: not later (or the very same image): discarded without a restart. A one-time URL is done.
@@ -409,8 +476,7 @@ void DownloadSequence::HandleImage(const FetchResult& r) {
   }, one_time);
   if (!c) return Record(StepOutcome::kFailed, c.error().message);
   restart_at_end_ = true;
-  report_.restart_reasons.push_back("software image " + (version.empty() ? std::string("(no version)") : version) +
-                                    " installed");
+  report_.restart_reasons.push_back("software image " + version + " installed");
   Record(StepOutcome::kApplied);
 }
 
@@ -462,7 +528,7 @@ void DownloadSequence::HandleTls(const FetchResult& r) {
   if (kind == FileKind::kTlsCert) {
     // When a private key follows in this run, the pair is checked and installed together at the key step.
     if (PlanStep(FileKind::kTlsKey, config_, env_.identity)) {
-      staged_cert_ = std::make_unique<StagedCert>(StagedCert{r.body, report_.steps.size(), r, *current_});
+      staged_cert_ = std::make_unique<StagedCert>(StagedCert{r.body, report_.steps.size(), r, *current_, plan_generation_});
       step_.details.push_back("checked against the private key of this run");
       Record(StepOutcome::kApplied);  // finalised by ResolveStagedCertificate
       return;
@@ -473,7 +539,7 @@ void DownloadSequence::HandleTls(const FetchResult& r) {
       if (!match || !*match)
         return Record(StepOutcome::kRejected, "the certificate does not match the installed private key");
     }
-    if (auto i = InstallFile(r, tls / "device-cert.pem", 0644); !i) return Record(StepOutcome::kFailed, i.error().message);
+    if (auto i = InstallTlsPair(&r.body, nullptr); !i) return Record(StepOutcome::kFailed, i.error().message);
     auto c = CommitStep(r, [&] {
       return env_.store->PutKindState(env_.device, "tls-cert", KindState{"", r.sha256, "", (tls / "device-cert.pem").string(), Now()});
     }, one_time);
@@ -498,29 +564,31 @@ void DownloadSequence::HandleTls(const FetchResult& r) {
       return;
     }
   }
-  if (auto i = InstallFile(r, tls / "device-key.pem", 0600); !i) return Record(StepOutcome::kFailed, i.error().message);
   std::unique_ptr<StagedCert> cert = std::move(staged_cert_);
-  if (cert && env_.keep_files) {
-    if (auto w = WriteFileAtomically(tls / "device-cert.pem", cert->pem); !w) return Record(StepOutcome::kFailed, w.error().message);
-  }
+  // S-9.7: certificate and key switch together, in one rename.
+  if (auto i = InstallTlsPair(cert ? &cert->pem : nullptr, &r.body); !i)
+    return Record(StepOutcome::kFailed, i.error().message);
   auto c = CommitStep(r, [&]() -> Expected<void> {
     if (cert) {
-      if (auto e = env_.store->PutKindState(env_.device, "tls-cert",
-                                            KindState{"", cert->result.sha256, "", (tls / "device-cert.pem").string(), Now()});
-          !e)
-        return e;
+      // The certificate's URL is cleared with the pair.
+      auto e = CommitFor(cert->step, cert->generation, cert->result, [&] {
+        return env_.store->PutKindState(env_.device, "tls-cert",
+                                        KindState{"", cert->result.sha256, "", (tls / "device-cert.pem").string(), Now()});
+      }, cert->step.mode == DownloadMode::kOneTime);
+      if (!e) return e;
     }
     return env_.store->PutKindState(env_.device, "tls-private-key", KindState{"", r.sha256, "", (tls / "device-key.pem").string(), Now()});
   }, one_time);
   if (!c) return Record(StepOutcome::kFailed, c.error().message);
-  if (cert && cert->step.mode == DownloadMode::kOneTime) {
-    // The certificate's URL is cleared with the pair.
-    const ParamSpec* spec = env_.schema->FindParam("TLSCertFileUrl");
-    Configuration after = config_;
-    after.Reset(*spec);
-    if (env_.store->Transaction([&] { return env_.store->SaveConfiguration(env_.device, after); })) config_ = after;
-  }
   Record(StepOutcome::kApplied);
+}
+
+Expected<void> DownloadSequence::InstallTlsPair(const std::string* cert_pem, const std::string* key_pem) {
+  if (!env_.keep_files) return {};
+  std::vector<SetFile> files;
+  if (cert_pem) files.push_back({"cert.pem", "device-cert.pem", *cert_pem, 0644});
+  if (key_pem) files.push_back({"key.pem", "device-key.pem", *key_pem, 0600});
+  return SwitchFileSet(env_.state_dir / "files/tls", "pair", files);
 }
 
 void DownloadSequence::ResolveStagedCertificate() {
@@ -540,16 +608,13 @@ void DownloadSequence::ResolveStagedCertificate() {
     rep.error = "the certificate does not match the installed private key and no new key was installed";
     return;
   }
-  auto saved = current_;
-  current_ = cert->step;
-  bool done = env_.keep_files ? WriteFileAtomically(tls / "device-cert.pem", cert->pem).has_value() : true;
+  bool done = InstallTlsPair(&cert->pem, nullptr).has_value();
   if (done) {
-    done = CommitStep(cert->result, [&] {
+    done = CommitFor(cert->step, cert->generation, cert->result, [&] {
       return env_.store->PutKindState(env_.device, "tls-cert",
                                       KindState{"", cert->result.sha256, "", (tls / "device-cert.pem").string(), Now()});
     }, cert->step.mode == DownloadMode::kOneTime).has_value();
   }
-  current_ = saved;
   if (!done) {
     rep.outcome = StepOutcome::kFailed;
     rep.error = "could not install the certificate";

@@ -74,7 +74,11 @@ class DownloadSequence {
   // Commits `extra` (may be empty) together with the URL state of the current step and, for a one-time
   // file, the clearing of its URL parameter: one transaction.
   Expected<void> CommitStep(const FetchResult& r, const std::function<Expected<void>()>& extra, bool clear_url);
+  Expected<void> CommitFor(const PlannedStep& plan, long long generation, const FetchResult& r,
+                           const std::function<Expected<void>()>& extra, bool clear_url);
   Expected<void> InstallFile(const FetchResult& r, const std::filesystem::path& dest, mode_t mode);
+  // S-9.7: installs a certificate, a key or both as one switch of the TLS file set.
+  Expected<void> InstallTlsPair(const std::string* cert_pem, const std::string* key_pem);
 
   struct StagedCert;
   RunEnvironment env_;
@@ -83,6 +87,7 @@ class DownloadSequence {
   RunReport report_;
   size_t next_index_ = 0;
   std::optional<PlannedStep> current_;
+  long long plan_generation_ = 0;  // of the current one-time step's URL parameter when it was planned
   StepReport step_;
   bool stop_ = false;  // an immediate restart was requested: the remaining steps are skipped
   bool restart_at_end_ = false;

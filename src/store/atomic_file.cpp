@@ -142,4 +142,96 @@ void RemoveStaleTemporaries(const std::filesystem::path& dir) {
   }
 }
 
+namespace {
+
+// Points `link` at `target` with one rename of a new symlink over it.
+Expected<void> ReplaceSymlink(const std::filesystem::path& link, const std::string& target) {
+  auto tmp = link;
+  tmp += std::string(kTempMarker) + "link";
+  ::unlink(tmp.c_str());
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) return Unexpected(Errno("cannot create symlink", tmp));
+  if (::rename(tmp.c_str(), link.c_str()) != 0) {
+    auto e = Errno("cannot switch", link);
+    ::unlink(tmp.c_str());
+    return Unexpected(e);
+  }
+  return {};
+}
+
+std::string ReadLink(const std::filesystem::path& p) {
+  char buf[4096];
+  ssize_t n = ::readlink(p.c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+}  // namespace
+
+Expected<void> SwitchFileSet(const std::filesystem::path& dir, const std::string& set,
+                             const std::vector<SetFile>& files) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Fail(ErrorCode::kIo, "cannot create " + dir.string() + ": " + ec.message());
+  auto set_link = dir / set;
+  std::string current = ReadLink(set_link);
+  if (current.empty()) {
+    // First switch: files installed before sets existed become generation 0, linked one at a time; each
+    // step leaves every stable name reading the same content as before.
+    std::vector<SetFile> legacy;
+    for (const auto& f : files) {
+      auto old = dir / f.link;
+      if (std::filesystem::is_symlink(old, ec) || !std::filesystem::is_regular_file(old, ec)) continue;
+      auto content = ReadFile(old);
+      if (!content) return Unexpected(content.error());
+      legacy.push_back({f.name, f.link, std::move(*content), f.mode});
+    }
+    auto gen0 = dir / (set + ".0");
+    std::filesystem::remove_all(gen0, ec);
+    std::filesystem::create_directories(gen0, ec);
+    for (const auto& f : legacy)
+      if (auto r = WriteFileAtomically(gen0 / f.name, f.content, f.mode); !r) return r;
+    if (auto r = FsyncDirectory(dir); !r) return r;
+    if (auto r = ReplaceSymlink(set_link, set + ".0"); !r) return r;
+    for (const auto& f : legacy)
+      if (auto r = ReplaceSymlink(dir / f.link, set + "/" + f.name); !r) return r;
+    if (auto r = FsyncDirectory(dir); !r) return r;
+    current = set + ".0";
+  }
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.starts_with(set + ".") && name != current && e.is_directory(ec) && !e.is_symlink(ec))
+      std::filesystem::remove_all(e.path(), ec);  // a generation a kill left behind
+  }
+  long long n = 0;
+  if (auto dot = current.rfind('.'); dot != std::string::npos) n = std::atoll(current.c_str() + dot + 1);
+  std::string next_name = set + "." + std::to_string(n + 1);
+  auto next = dir / next_name;
+  std::filesystem::remove_all(next, ec);  // a kill left it half-made: it was never switched to
+  std::filesystem::create_directories(next, ec);
+  if (ec) return Fail(ErrorCode::kIo, "cannot create " + next.string() + ": " + ec.message());
+  // Carried over: what the current generation holds that this switch does not replace.
+  for (const auto& e : std::filesystem::directory_iterator(dir / current, ec)) {
+    std::string name = e.path().filename().string();
+    bool replaced = false;
+    for (const auto& f : files) replaced = replaced || f.name == name;
+    if (replaced || name.find(kTempMarker) != std::string::npos) continue;
+    auto content = ReadFile(e.path());
+    if (!content) return Unexpected(content.error());
+    struct stat st {};
+    mode_t mode = ::stat(e.path().c_str(), &st) == 0 ? (st.st_mode & 07777) : 0600;
+    if (auto r = WriteFileAtomically(next / name, *content, mode); !r) return r;
+  }
+  for (const auto& f : files)
+    if (auto r = WriteFileAtomically(next / f.name, f.content, f.mode); !r) return r;
+  if (auto r = FsyncDirectory(dir); !r) return r;
+  if (auto r = ReplaceSymlink(set_link, next_name); !r) return r;  // the switch
+  for (const auto& f : files) {
+    if (ReadLink(dir / f.link) == set + "/" + f.name) continue;
+    // A stable name not yet linked (its file did not exist before): nothing read it until now.
+    if (auto r = ReplaceSymlink(dir / f.link, set + "/" + f.name); !r) return r;
+  }
+  if (auto r = FsyncDirectory(dir); !r) return r;
+  std::filesystem::remove_all(dir / current, ec);
+  return {};
+}
+
 }  // namespace autoprov

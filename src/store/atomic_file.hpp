@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -48,5 +49,18 @@ Expected<std::string> ReadFile(const std::filesystem::path& path, size_t max_siz
 // Removes temporary files a killed process left behind in `dir` (recursively).
 void RemoveStaleTemporaries(const std::filesystem::path& dir);
 Expected<void> FsyncDirectory(const std::filesystem::path& dir);
+
+// Files that must change together (S-9.7: a TLS certificate and its key). They live in a generation
+// directory <dir>/<set>.<n>/; the symlink <dir>/<set> names the one in use, and each stable name
+// <dir>/<link> is a symlink to <set>/<file>. SwitchFileSet writes a new generation (every file fsynced),
+// then switches with one rename of the <set> symlink: a kill at any instant leaves the old set or the new
+// one. Files a set had before, not named in `files`, are carried over unchanged.
+struct SetFile {
+  std::string name;  // within the generation directory, e.g. "cert.pem"
+  std::string link;  // the stable name in <dir>, e.g. "device-cert.pem"
+  std::string content;
+  mode_t mode = 0644;
+};
+Expected<void> SwitchFileSet(const std::filesystem::path& dir, const std::string& set, const std::vector<SetFile>& files);
 
 }  // namespace autoprov

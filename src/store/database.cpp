@@ -6,7 +6,7 @@ namespace autoprov {
 namespace {
 
 // Each entry moves the schema one version up; never edit a released entry, append a new one.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE param (device INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
                     PRIMARY KEY (device, name));
@@ -20,6 +20,12 @@ CREATE TABLE device_state (device INTEGER NOT NULL, key TEXT NOT NULL, value TEX
                            PRIMARY KEY (device, key));
 CREATE TABLE run (device INTEGER NOT NULL, id INTEGER NOT NULL, started_at INTEGER NOT NULL, report TEXT NOT NULL,
                   PRIMARY KEY (device, id));
+)sql",
+    // S-9.1, S-9.4: a per-parameter write counter, and the kind of file each URL's validators belong to.
+    R"sql(
+CREATE TABLE param_gen (device INTEGER NOT NULL, name TEXT NOT NULL, gen INTEGER NOT NULL,
+                        PRIMARY KEY (device, name));
+ALTER TABLE url_state ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

@@ -80,9 +80,9 @@ Expected<void> StateStore::PreloadCache(long long first, long long last, const S
                   [&](DeviceCache& c, const Statement& row) {
                     ApplyTableRow(*c.config, schema, row.Text(1), row.Text(2), row.Text(3));
                   });
-  if (r) r = scan("SELECT device, url, last_modified, etag, downloaded_at, sha256 FROM url_state WHERE device >= ? AND device < ?",
+  if (r) r = scan("SELECT device, url, last_modified, etag, downloaded_at, sha256, kind FROM url_state WHERE device >= ? AND device < ?",
                   [&](DeviceCache& c, const Statement& row) {
-                    c.urls[row.Text(1)] = UrlState{row.Text(2), row.Text(3), row.Int(4), row.Text(5)};
+                    c.urls[row.Text(1)] = UrlState{row.Text(2), row.Text(3), row.Int(4), row.Text(5), row.Text(6)};
                   });
   if (r) r = scan("SELECT device, key, value FROM device_state WHERE device >= ? AND device < ?",
                   [&](DeviceCache& c, const Statement& row) { c.values[row.Text(1)] = row.Text(2); });
@@ -145,35 +145,80 @@ Expected<std::optional<UrlState>> StateStore::GetUrlState(long long device, cons
     if (auto it = cached->urls.find(url); it != cached->urls.end()) return it->second;
     if (cached->complete) return std::optional<UrlState>();
   }
-  auto st = db_.Prepare("SELECT last_modified, etag, downloaded_at, sha256 FROM url_state WHERE device = ? AND url = ?");
+  auto st = db_.Prepare(
+      "SELECT last_modified, etag, downloaded_at, sha256, kind FROM url_state WHERE device = ? AND url = ?");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device).Bind(2, url);
   auto row = st->Step();
   if (!row) return Unexpected(row.error());
   std::optional<UrlState> state;
-  if (*row) state = UrlState{st->Text(0), st->Text(1), st->Int(2), st->Text(3)};
+  if (*row) state = UrlState{st->Text(0), st->Text(1), st->Int(2), st->Text(3), st->Text(4)};
   if (cached) cached->urls[url] = state;
   return state;
 }
 
 Expected<void> StateStore::PutUrlState(long long device, const std::string& url, const UrlState& s) {
   auto st = db_.Prepare(
-      "INSERT OR REPLACE INTO url_state (device, url, last_modified, etag, downloaded_at, sha256) "
-      "VALUES (?, ?, ?, ?, ?, ?)");
+      "INSERT OR REPLACE INTO url_state (device, url, last_modified, etag, downloaded_at, sha256, kind) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)");
   if (!st) return Unexpected(st.error());
   return WriteThrough(st->Bind(1, device).Bind(2, url).Bind(3, s.last_modified).Bind(4, s.etag)
-                          .Bind(5, s.downloaded_at).Bind(6, s.sha256).Run(),
+                          .Bind(5, s.downloaded_at).Bind(6, s.sha256).Bind(7, s.kind).Run(),
                       device, [&](DeviceCache& cached) { cached.urls[url] = s; });
 }
 
 Expected<std::vector<std::pair<std::string, UrlState>>> StateStore::ListUrlStates(long long device) {
   std::vector<std::pair<std::string, UrlState>> out;
-  auto st = db_.Prepare("SELECT url, last_modified, etag, downloaded_at, sha256 FROM url_state WHERE device = ? ORDER BY url");
+  auto st = db_.Prepare(
+      "SELECT url, last_modified, etag, downloaded_at, sha256, kind FROM url_state WHERE device = ? ORDER BY url");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device);
-  auto rows = st->EachRow([&](const Statement& row) { out.emplace_back(row.Text(0), UrlState{row.Text(1), row.Text(2), row.Int(3), row.Text(4)}); });
+  auto rows = st->EachRow([&](const Statement& row) {
+    out.emplace_back(row.Text(0), UrlState{row.Text(1), row.Text(2), row.Int(3), row.Text(4), row.Text(5)});
+  });
   if (!rows) return Unexpected(rows.error());
   return out;
+}
+
+Expected<void> StateStore::ForgetUrlStates(long long device, const std::string& kind) {
+  auto st = db_.Prepare(kind.empty() ? "DELETE FROM url_state WHERE device = ?"
+                                     : "DELETE FROM url_state WHERE device = ? AND kind = ?");
+  if (!st) return Unexpected(st.error());
+  st->Bind(1, device);
+  if (!kind.empty()) st->Bind(2, kind);
+  return WriteThrough(st->Run(), device, [&](DeviceCache& cached) {
+    cached.urls.clear();  // read again from the database on demand
+    cached.complete = false;
+  });
+}
+
+Expected<void> StateStore::ForgetKindState(long long device, const std::string& kind) {
+  auto st = db_.Prepare("DELETE FROM kind_state WHERE device = ? AND kind = ?");
+  if (!st) return Unexpected(st.error());
+  return st->Bind(1, device).Bind(2, kind).Run();
+}
+
+Expected<void> StateStore::ForgetKindStatesExcept(long long device, const std::string& keep) {
+  auto st = db_.Prepare("DELETE FROM kind_state WHERE device = ? AND kind <> ?");
+  if (!st) return Unexpected(st.error());
+  return st->Bind(1, device).Bind(2, keep).Run();
+}
+
+Expected<long long> StateStore::ParamGeneration(long long device, const std::string& name) {
+  auto st = db_.Prepare("SELECT gen FROM param_gen WHERE device = ? AND name = ?");
+  if (!st) return Unexpected(st.error());
+  st->Bind(1, device).Bind(2, name);
+  auto row = st->Step();
+  if (!row) return Unexpected(row.error());
+  return *row ? st->Int(0) : 0LL;
+}
+
+Expected<void> StateStore::BumpParamGeneration(long long device, const std::string& name) {
+  auto st = db_.Prepare(
+      "INSERT INTO param_gen (device, name, gen) VALUES (?, ?, 1) "
+      "ON CONFLICT (device, name) DO UPDATE SET gen = gen + 1");
+  if (!st) return Unexpected(st.error());
+  return st->Bind(1, device).Bind(2, name).Run();
 }
 
 Expected<std::vector<std::pair<std::string, KindState>>> StateStore::ListKindStates(long long device) {

@@ -20,6 +20,7 @@ struct UrlState {
   std::string etag;
   long long downloaded_at = 0;  // unix time of the last 200
   std::string sha256;
+  std::string kind;  // the kind of file fetched from it: its validators are forgotten with its parameter
 };
 
 struct KindState {
@@ -57,6 +58,16 @@ class StateStore {
 
   Expected<std::optional<UrlState>> GetUrlState(long long device, const std::string& url);
   Expected<void> PutUrlState(long long device, const std::string& url, const UrlState& state);
+
+  // S-9.4: forgets the validators of one kind of file (every kind when `kind` is empty).
+  Expected<void> ForgetUrlStates(long long device, const std::string& kind);
+  // Forgets the CRC and installed-file record of a kind; with `all`, of every kind but `keep`.
+  Expected<void> ForgetKindState(long long device, const std::string& kind);
+  Expected<void> ForgetKindStatesExcept(long long device, const std::string& keep);
+
+  // S-9.1: how many times a parameter was written (0: never).
+  Expected<long long> ParamGeneration(long long device, const std::string& name);
+  Expected<void> BumpParamGeneration(long long device, const std::string& name);
 
   Expected<std::vector<std::pair<std::string, UrlState>>> ListUrlStates(long long device);
   Expected<std::vector<std::pair<std::string, KindState>>> ListKindStates(long long device);

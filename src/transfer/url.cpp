@@ -135,6 +135,8 @@ Expected<ParsedUrl> ParseUrl(std::string_view url) {
     return Fail(ErrorCode::kRefusedScheme,
                 "'" + RedactUrl(url) + "': scheme '" + scheme +
                     "' is not supported (use http, https, ftp, ftps, tftp or file)");
+  if (auto problem = UserinfoProblem(s); !problem.empty())
+    return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(url) + "': " + problem + "; percent-encode it");
   if (scheme != "file") {
     ParsedUrl simple;
     if (SplitSimple(s, scheme_end, simple)) {
@@ -152,9 +154,7 @@ Expected<ParsedUrl> ParseUrl(std::string_view url) {
   p.port = Part(u.get(), CURLUPART_PORT);
   if (p.host.empty() && scheme != "file") return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(url) + "' has no host");
   // Userinfo only when the authority has an '@': most URLs have none, and then the URL is passed on as given.
-  size_t auth = scheme_end + 3;
-  std::string_view authority = std::string_view(s).substr(auth, s.find_first_of("/?#", auth) - auth);
-  if (authority.find('@') == std::string_view::npos) {
+  if (SplitAuthority(s).userinfo_end == std::string::npos) {
     p.url_without_credentials = std::move(s);
     return p;
   }
@@ -168,21 +168,6 @@ Expected<ParsedUrl> ParseUrl(std::string_view url) {
   p.url_without_credentials = clean;
   curl_free(clean);
   return p;
-}
-
-std::string RedactUrl(std::string_view url) {
-  size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return std::string(url);
-  size_t auth_start = scheme_end + 3;
-  size_t path_start = url.find_first_of("/?#", auth_start);
-  std::string_view authority = url.substr(auth_start, path_start == std::string_view::npos ? std::string_view::npos
-                                                                                           : path_start - auth_start);
-  size_t at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
-  std::string out(url.substr(0, auth_start));
-  out.append(authority.substr(at + 1));
-  if (path_start != std::string_view::npos) out.append(url.substr(path_start));
-  return out;
 }
 
 }  // namespace autoprov

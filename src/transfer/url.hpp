@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "common/error.hpp"
+#include "common/redact.hpp"  // RedactUrl
 
 namespace autoprov {
 
@@ -36,9 +37,6 @@ struct ParsedUrl {
 // Parses with libcurl's URL parser; refuses schemes other than http, https, ftp, ftps, tftp, file.
 Expected<ParsedUrl> ParseUrl(std::string_view url);
 
-// The URL with any user:password@ removed, for logs, errors and reports. Never fails: text that does
-// not parse is cut at the first '@' after the scheme.
-std::string RedactUrl(std::string_view url);
 
 std::string PercentEncode(std::string_view value);
 

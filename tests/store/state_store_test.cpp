@@ -55,7 +55,7 @@ TEST_F(StateStoreTest, FailedTransactionChangesNothing) {
   ASSERT_TRUE(b.Set("CptFileURL", "http://s/b.dat"));
   auto r = store->Transaction([&]() -> Expected<void> {
     if (auto s = store->SaveConfiguration(0, b); !s) return s;
-    if (auto s = store->PutUrlState(0, "http://s/a.ini", UrlState{"x", "y", 1, "z"}); !s) return s;
+    if (auto s = store->PutUrlState(0, "http://s/a.ini", UrlState{"x", "y", 1, "z", "ini"}); !s) return s;
     return Fail(ErrorCode::kIo, "simulated failure after the writes");
   });
   EXPECT_FALSE(r);
@@ -66,7 +66,7 @@ TEST_F(StateStoreTest, FailedTransactionChangesNothing) {
 TEST_F(StateStoreTest, UrlKindValuesAndRuns) {
   auto store = StateStore::Open(dir_ / "state.db", Durability::kRelaxed);
   ASSERT_TRUE(store->PutUrlState(3, "http://u",
-                                 UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"abc\"", 42, "ff"}));
+                                 UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"abc\"", 42, "ff", "ini"}));
   auto u = store->GetUrlState(3, "http://u");
   ASSERT_TRUE(u && u->has_value());
   EXPECT_EQ((*u)->etag, "\"abc\"");
@@ -95,7 +95,7 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
       ASSERT_TRUE(plain->SaveConfiguration(d, c));
       ASSERT_TRUE(plain->PutUrlState(
           d, "http://s/a",
-          UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"e" + std::to_string(d) + "\"", 7, "ab"}));
+          UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"e" + std::to_string(d) + "\"", 7, "ab", "ini"}));
       ASSERT_TRUE(plain->PutValue(d, "running_version", "1." + std::to_string(d)));
     }
   }
@@ -127,7 +127,7 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
     ASSERT_TRUE(changed.Set("IniFileURL", "http://other/x.ini"));
     auto failed = store->Transaction([&]() -> Expected<void> {
       if (auto r = store->SaveConfiguration(2, changed); !r) return r;
-      if (auto r = store->PutUrlState(2, "http://s/a", UrlState{"", "\"new\"", 9, ""}); !r)
+      if (auto r = store->PutUrlState(2, "http://s/a", UrlState{"", "\"new\"", 9, "", "ini"}); !r)
         return r;
       if (auto r = store->DeleteValue(2, "running_version"); !r) return r;
       return Fail(ErrorCode::kValidation, "the step fails after its writes");
