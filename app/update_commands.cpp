@@ -100,7 +100,7 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
     auto run = RunNow(g, *state, "manual", uo->json ? nullptr : ProgressBar(), /*ask_daemon=*/true);
     if (!run) return PrintError(g, run.error(), run.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed);
     if (uo->json)
-      std::cout << ToJson(run->report).dump(2) << "\n";
+      std::cout << RedactText(ToJson(run->report).dump(2)) << "\n";
     else
       std::cout << (run->by_daemon ? "(run by the daemon)\n" : "") << FormatReport(run->report);
     g.exit_code = run->report.Completed() ? kExitOk : kExitFailed;
@@ -133,7 +133,7 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
                             {"installed_at", s.installed_at}};
       j["device"] = nlohmann::json::object();
       for (const auto& [k, v] : *values) j["device"][k] = v;
-      std::cout << j.dump(2) << "\n";
+      std::cout << RedactText(j.dump(2)) << "\n";  // S-9.5
       return;
     }
     if (last->has_value()) {

@@ -1,5 +1,7 @@
 #include "common/log.hpp"
 
+#include "common/redact.hpp"
+
 #include <atomic>
 #include <mutex>
 
@@ -21,8 +23,9 @@ bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level; }
 
 void Log(LogLevel level, std::string_view message) {
   if (static_cast<int>(level) < g_level) return;
+  std::string safe = RedactText(message);  // S-9.5: every log line
   std::lock_guard lock(g_mutex);
-  if (g_sink) g_sink(level, message);
+  if (g_sink) g_sink(level, safe);
 }
 
 }  // namespace autoprov

@@ -46,7 +46,8 @@ std::string RedactText(std::string_view text) {
     size_t quote = start > 0 && (text[start - 1] == '\'' || text[start - 1] == '"')
                        ? line.find(text[start - 1])
                        : std::string_view::npos;
-    if (quote != std::string_view::npos) {
+    size_t last_at = line.rfind('@');
+    if (quote != std::string_view::npos && (last_at == std::string_view::npos || last_at < quote)) {
       out.append(RedactUrl(line.substr(0, quote)));
       pos = start + quote;
       continue;

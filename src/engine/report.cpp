@@ -1,9 +1,21 @@
 #include "engine/report.hpp"
 
+#include "common/redact.hpp"
+
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 namespace autoprov {
+
+namespace {
+// S-9.5: every report passes the one redaction, whatever a step wrote into it.
+std::vector<std::string> RedactDetails(const std::vector<std::string>& details) {
+  std::vector<std::string> out;
+  out.reserve(details.size());
+  for (const auto& d : details) out.push_back(RedactText(d));
+  return out;
+}
+}  // namespace
 
 std::string_view OutcomeName(StepOutcome o) {
   switch (o) {
@@ -42,7 +54,7 @@ nlohmann::json ToJson(const RunReport& r) {
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : r.steps) {
     nlohmann::json j = {{"kind", s.kind},
-                        {"url", s.url},
+                        {"url", RedactUrl(s.url)},
                         {"mode", s.mode},
                         {"from_template", s.from_template},
                         {"outcome", std::string(OutcomeName(s.outcome))},
@@ -51,8 +63,8 @@ nlohmann::json ToJson(const RunReport& r) {
                         {"sha256", s.sha256},
                         {"duration_s", s.seconds},
                         {"if_modified_since", s.if_modified_since},
-                        {"error", s.error},
-                        {"details", s.details}};
+                        {"error", RedactText(s.error)},
+                        {"details", RedactDetails(s.details)}};
     if (!s.version.empty()) j["version"] = s.version;
     steps.push_back(std::move(j));
   }
@@ -127,7 +139,7 @@ std::string FormatReport(const RunReport& r) {
   out += "\n";
   if (!r.running_version.empty()) out += "running version: " + r.running_version + "\n";
   out += r.Completed() ? "result: completed\n" : "result: failed steps\n";
-  return out;
+  return RedactText(out);  // S-9.5
 }
 
 }  // namespace autoprov

@@ -2,9 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "../app/command_runner.hpp"
 #include "support/servers.hpp"
+#include "transfer/url.hpp"
 
 namespace autoprov {
 namespace {
@@ -142,6 +144,44 @@ TEST(DhcpHookTest, Options66And67AndOption160) {
   ::unsetenv("opt160");
   EXPECT_NE(r.out.find("IniFileURL = 'http://127.0.0.1/x.ini'"), std::string::npos) << r.out;
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace autoprov
+
+namespace autoprov {
+namespace {
+
+// S-9.5 property, end to end: for random passwords (any printable ASCII, raw or percent-encoded), neither
+// `config set`, `update --json`, `status --json` nor the log (-v) contains the password.
+TEST_F(UpdateCommandTest, NoPasswordInAnyOutput) {
+  WriteText(nginx_.root() / "pw/x.ini", "INIFileVersion = 'x'\n");
+  std::mt19937 rng(5);
+  int accepted = 0;
+  for (int i = 0; i < 12; ++i) {
+    std::string pw = "Pw";
+    for (int k = 0; k < 8; ++k) {
+      char c = static_cast<char>(0x21 + rng() % 94);
+      if (c == '\'' || c == '\\' || c == '"' || c == '`' || c == '$') c = '#';  // kept intact by the shell's quoting
+      pw.push_back(c);
+    }
+    for (const std::string& form : {pw, PercentEncode(pw)}) {
+      std::string url = "http://joe:" + form + "@127.0.0.1:" + std::to_string(nginx_.port()) + "/pw/x.ini";
+      auto set = RunCommand("config set IniFileURL '" + url + "'" + st_);
+      EXPECT_EQ(set.out.find(form), std::string::npos) << set.out;
+      if (set.exit_code != 0) {
+        EXPECT_NE(set.out.find("percent-encode"), std::string::npos) << set.out;
+        continue;
+      }
+      ++accepted;
+      for (std::string cmd : {"-v update --json", "status --json", "update", "status"}) {
+        auto r = RunCommand(cmd + st_);
+        EXPECT_EQ(r.out.find(form), std::string::npos) << cmd << ": " << r.out;
+        EXPECT_EQ(r.out.find(pw), std::string::npos) << cmd << ": " << r.out;
+      }
+    }
+  }
+  EXPECT_GE(accepted, 12) << "every percent-encoded form is accepted";
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace autoprov {
 namespace {
 
@@ -52,8 +54,50 @@ TEST(UrlTest, CredentialsAreSplitAndRedacted) {
   EXPECT_EQ(p->port, "8443");
   EXPECT_EQ(p->url_without_credentials, "https://10.1.1.1:8443/mysw.cmp");
   EXPECT_EQ(RedactUrl("https://JoeD:1234@10.1.1.1/mysw.cmp"), "https://10.1.1.1/mysw.cmp");
-  EXPECT_EQ(RedactUrl("ftp://a:b@c@host/x@y"), "ftp://host/x@y");
+  EXPECT_EQ(RedactUrl("ftp://a:b@c@host/x"), "ftp://host/x");
   EXPECT_EQ(RedactUrl("not a url"), "not a url");
+}
+
+// S-9.5: the passwords that leaked before: a raw '#', '?' or '/' ended the authority early.
+TEST(UrlTest, RedactionDoesNotDependOnTheUrlBeingValid) {
+  EXPECT_EQ(RedactUrl("http://joe:pa#ss@h/x.ini"), "http://h/x.ini");
+  EXPECT_EQ(RedactUrl("http://joe:pa?ss@h/x.ini"), "http://h/x.ini");
+  EXPECT_EQ(RedactUrl("http://joe:pa/ss@h/x.ini"), "http://h/x.ini");
+  EXPECT_EQ(RedactUrl("http://joe:12#ss@h/x.ini"), "http://h/x.ini");
+  EXPECT_EQ(RedactText("step ini http://joe:pa#ss@h/x.ini: failed"), "step ini http://h/x.ini: failed");
+  EXPECT_EQ(RedactText("'http://joe:pa#ss@h/x' is not valid; 'ftp://u:p@q/y'"), "'http://h/x' is not valid; 'ftp://q/y'");
+}
+
+// S-9.5: URLs a parser would split elsewhere than their writer meant are refused; valid ones are not.
+TEST(UrlTest, RawReservedCharactersInCredentialsAreRefused) {
+  EXPECT_NE(UserinfoProblem("http://joe:pa#ss@h/x"), "");
+  EXPECT_NE(UserinfoProblem("http://joe:12#ss@h/x"), "");
+  EXPECT_NE(UserinfoProblem("http://joe:pa/ss@h/x"), "");
+  EXPECT_NE(UserinfoProblem("http://joe:p@ss@h/x"), "");
+  EXPECT_NE(UserinfoProblem("http://joe:p ss@h/x"), "");
+  EXPECT_EQ(UserinfoProblem("http://joe:pa%23ss@h/x"), "");
+  EXPECT_EQ(UserinfoProblem("http://h:8080/a@b"), "");
+  EXPECT_EQ(UserinfoProblem("http://h/x"), "");
+  EXPECT_FALSE(ParseUrl("http://joe:pa#ss@h/x"));
+}
+
+// S-9.5 property: for random passwords (every printable ASCII character, raw or percent-encoded) neither
+// the redaction of the URL nor the error of a refused one contains the password.
+TEST(UrlTest, RedactionPropertyOverRandomPasswords) {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 5000; ++i) {
+    std::string pw = "Pw";
+    int len = 6 + static_cast<int>(rng() % 10);
+    for (int k = 0; k < len; ++k) pw.push_back(static_cast<char>(0x21 + rng() % 94));
+    for (const std::string& form : {pw, PercentEncode(pw)}) {
+      std::string url = "http://joe:" + form + "@127.0.0.1:8080/x.ini";
+      EXPECT_EQ(RedactUrl(url).find(form), std::string::npos) << url;
+      EXPECT_EQ(RedactText("log: " + url + " failed").find(form), std::string::npos) << url;
+      auto parsed = ParseUrl(url);
+      if (!parsed) EXPECT_EQ(parsed.error().message.find(form), std::string::npos) << url;
+      else EXPECT_EQ(parsed->url_without_credentials.find(form), std::string::npos) << url;
+    }
+  }
 }
 
 // Plain URLs are split without libcurl's parser; the answer is the one libcurl's parser gives, and anything
