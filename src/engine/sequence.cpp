@@ -353,6 +353,7 @@ void DownloadSequence::HandleConfigFile(const FetchResult& r) {
   ConfigWrite write;
   // S-9.1: the file is applied to the configuration as stored now, in the step's one transaction.
   auto apply = [&](Configuration& c, std::set<std::string>&) -> Expected<void> {
+    const Configuration loaded_from = c;
     if (kind == FileKind::kIni) {
       auto loaded = LoadIni(r.body, origin, c);
       errors = std::move(loaded.errors);
@@ -368,6 +369,15 @@ void DownloadSequence::HandleConfigFile(const FetchResult& r) {
       reload = loaded.restart;
       empty = loaded.empty;
       if (errors.empty()) c = std::move(loaded.config);
+    }
+    if (errors.empty()) {
+      // S-9.10: a downloaded file may not point the device at a local file; only local commands may.
+      for (const auto& p : env_.schema->params()) {
+        if (p.value.type != ValueType::kUrl || loaded_from.Get(p.name) == c.Get(p.name)) continue;
+        if (IStartsWith(c.Get(p.name), "file:"))
+          errors.push_back({origin, 0, p.name + ": a downloaded file may not set a file: URL (S-9.10); "
+                                       "only local commands may"});
+      }
     }
     if (!errors.empty()) return Fail(ErrorCode::kParse, "rejected");
     return {};

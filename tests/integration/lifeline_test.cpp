@@ -276,3 +276,22 @@ TEST_F(LifelineTest, CertificateAndKeySwitchTogether) {
 
 }  // namespace
 }  // namespace autoprov
+
+namespace autoprov {
+namespace {
+
+// S-9.10: a downloaded ini may not set a file: URL (it would read any local file into the device).
+TEST_F(LifelineTest, DownloadedFileMayNotSetAFileUrl) {
+  Serve("/dev.ini", "SetDefaultOnINIFileProcess = 0\nCptFileURL = 'file:///etc/shadow'\nINIFileVersion = 'x'\n");
+  Configure("IniFileURL = '@BASE@/dev.ini'\n");
+  auto r = Run();
+  EXPECT_EQ(Outcome(r, "ini"), "rejected");
+  EXPECT_NE(Step(r, "ini")->error.find("file: URL"), std::string::npos) << Step(r, "ini")->error;
+  EXPECT_EQ(Config().Get("CptFileURL"), "");
+  EXPECT_EQ(Config().Get("INIFileVersion"), "");
+  Set("CptFileURL", "file://" + (dir_ / "local.dat").string());  // a local command may
+  EXPECT_EQ(Config().Get("CptFileURL"), "file://" + (dir_ / "local.dat").string());
+}
+
+}  // namespace
+}  // namespace autoprov
