@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
+#include "common/text.hpp"
 
 namespace autoprov {
 
@@ -31,6 +32,23 @@ Expected<RunLock> RunLock::Acquire(const std::filesystem::path& state_dir) {
 
 RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
+
+Expected<bool> CountRestart(StateStore& store, long long now) {
+  auto value = store.GetValue(kLocalDevice, "restart_times");
+  if (!value) return Unexpected(value.error());
+  std::vector<long long> times;
+  if (value->has_value())
+    for (auto t : SplitWhitespace(**value)) {
+      long long v = std::atoll(std::string(t).c_str());
+      if (v > now - 3600 && v <= now) times.push_back(v);
+    }
+  if (times.size() >= static_cast<size_t>(kMaxRestartsPerHour)) return false;
+  times.push_back(now);
+  std::string out;
+  for (auto t : times) out += (out.empty() ? "" : " ") + std::to_string(t);
+  if (auto r = store.PutValue(kLocalDevice, "restart_times", out); !r) return Unexpected(r.error());
+  return true;
 }
 
 Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdentity& identity,
@@ -58,8 +76,20 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
   if (report.restart != RestartWhen::kNone) {
     std::string reasons;
     for (const auto& r : report.restart_reasons) reasons += (reasons.empty() ? "" : "; ") + r;
-    (void)state.store().PutValue(kLocalDevice, "restart_pending", reasons);
     report.restart_performed = !hooks.reset_command.empty() || options.simulate_restart;
+    if (report.restart_performed) {
+      auto allowed = CountRestart(state.store(), report.finished_at);
+      if (!allowed || !*allowed) {
+        report.restart_performed = false;
+        std::string why = allowed ? "more than " + std::to_string(kMaxRestartsPerHour) +
+                                        " restarts within an hour: the restart stays pending (S-9.8)"
+                                  : "cannot count restarts: " + allowed.error().message;
+        report.restart_reasons.push_back(why);
+        reasons += "; " + why;
+        LogError(why);
+      }
+    }
+    (void)state.store().PutValue(kLocalDevice, "restart_pending", reasons);
   }
   if (auto r = state.store().AddRun(kLocalDevice, report.started_at, ToJson(report).dump()); !r)
     LogError("cannot store the run report: " + r.error().message);

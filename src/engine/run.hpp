@@ -38,6 +38,12 @@ struct LocalRunOptions {
   bool simulate_restart = false;
 };
 
+// S-9.8: at most this many restarts within an hour, counted in the state database (a reboot does not reset
+// the count); beyond it the restart stays pending.
+inline constexpr int kMaxRestartsPerHour = 3;
+// Records a restart at `now` if the limit allows it; false when it does not.
+Expected<bool> CountRestart(StateStore& store, long long now);
+
 // Runs the sequence with one Fetcher (connection reuse across steps), stores the report, then restarts
 // when the run decided so: the reset command if the appliance configured one (the report says the
 // restart was performed), else the restart stays pending in the state.

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -407,6 +408,8 @@ void DownloadSequence::HandleConfigFile(const FetchResult& r) {
   }
   auto changes = config_.RestartChangesFrom(*write.before);
   restart_param_changes_.insert(restart_param_changes_.end(), changes.begin(), changes.end());
+  if (reset_now || reload != RestartRequest::kNone || kind == FileKind::kStartupScript || !changes.empty())
+    restart_causes_.push_back(kind_name + ":" + r.sha256);
   if (reset_now) {
     stop_ = true;
     report_.restart = RestartWhen::kImmediate;
@@ -486,6 +489,7 @@ void DownloadSequence::HandleImage(const FetchResult& r) {
   }, one_time);
   if (!c) return Record(StepOutcome::kFailed, c.error().message);
   restart_at_end_ = true;
+  restart_causes_.push_back("image:" + r.sha256);
   report_.restart_reasons.push_back("software image " + version + " installed");
   Record(StepOutcome::kApplied);
 }
@@ -665,11 +669,27 @@ RunReport DownloadSequence::Finish() {
     for (const auto& n : restart_param_changes_) names += (names.empty() ? "" : ", ") + n;
     report_.restart_reasons.push_back("'reload if-needed' and a change needs a restart: " + names);
   }
+  if (report_.restart == RestartWhen::kNone && restart_at_end_) report_.restart = RestartWhen::kAtEnd;
+  if (report_.restart != RestartWhen::kNone) {
+    // S-9.8: the very files that caused the last restart cause no other (a server that ignores
+    // If-Modified-Since and serves ResetNow = 1 would otherwise restart the device on every start-up run).
+    std::sort(restart_causes_.begin(), restart_causes_.end());
+    std::string causes;
+    for (const auto& c : restart_causes_) causes += (causes.empty() ? "" : ",") + c;
+    auto last = env_.store->GetValue(env_.device, "last_restart_cause");
+    if (last && last->has_value() && **last == causes) {
+      report_.restart = RestartWhen::kNone;
+      restart_at_end_ = false;
+      report_.restart_reasons = {"no restart: the same file content caused the last restart (S-9.8)"};
+    } else {
+      (void)env_.store->PutValue(env_.device, "last_restart_cause", causes);
+    }
+  }
   if (options_.force_restart) {
     restart_at_end_ = true;
     report_.restart_reasons.push_back("requested by the trigger (reboot=true)");
+    if (report_.restart == RestartWhen::kNone) report_.restart = RestartWhen::kAtEnd;
   }
-  if (report_.restart == RestartWhen::kNone && restart_at_end_) report_.restart = RestartWhen::kAtEnd;
   report_.finished_at = Now();
   report_.running_version = env_.identity.sw_version;
   return std::move(report_);

@@ -93,6 +93,7 @@ class DownloadSequence {
   bool restart_at_end_ = false;
   bool reload_if_needed_ = false;
   std::vector<std::string> restart_param_changes_;
+  std::vector<std::string> restart_causes_;  // "<kind>:<sha256>" of each file that asked for the restart
   std::unique_ptr<StagedCert> staged_cert_;
   // The User-Agent of the last request and what it was expanded from: most runs send one for every step.
   std::string ua_template_, ua_conf_, ua_;

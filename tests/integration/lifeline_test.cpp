@@ -295,3 +295,43 @@ TEST_F(LifelineTest, DownloadedFileMayNotSetAFileUrl) {
 
 }  // namespace
 }  // namespace autoprov
+
+namespace autoprov {
+namespace {
+
+// S-9.8: a server that ignores If-Modified-Since and serves ResetNow = 1 restarts the device once, not on
+// every start-up run.
+TEST_F(LifelineTest, SameFileDoesNotRestartTwice) {
+  auto marker = dir_ / "resets";
+  hooks_.reset_command = Script("reset.sh", "echo reset >> " + marker.string() + "\n").string();
+  Serve("/dev.ini", "SetDefaultOnINIFileProcess = 0\nResetNow = 1\n");
+  Configure("IniFileURL = '@BASE@/dev.ini'\n");
+  for (int i = 0; i < 4; ++i) {
+    Touch("/dev.ini", i + 1);  // a new Last-Modified each time: the server "changed" it
+    Reopen();                  // as after the restart
+    auto r = Run();
+    EXPECT_EQ(Outcome(r, "ini"), "applied");
+    EXPECT_EQ(r.restart, i == 0 ? RestartWhen::kImmediate : RestartWhen::kNone) << i;
+  }
+  EXPECT_EQ(ReadText(marker), "reset\n");
+}
+
+// S-9.8: more than 3 restarts within an hour, counted across reboots, leave the restart pending.
+TEST_F(LifelineTest, RestartsAreLimitedPerHour) {
+  auto marker = dir_ / "resets";
+  hooks_.reset_command = Script("reset.sh", "echo reset >> " + marker.string() + "\n").string();
+  Configure("IniFileURL = '@BASE@/dev.ini'\n");
+  RunReport last;
+  for (int i = 0; i < 4; ++i) {
+    Serve("/dev.ini", "SetDefaultOnINIFileProcess = 0\nResetNow = 1\nINIFileVersion = 'v" + std::to_string(i) + "'\n");
+    Touch("/dev.ini", i + 1);
+    Reopen();
+    last = Run();
+  }
+  EXPECT_EQ(ReadText(marker), "reset\nreset\nreset\n");
+  EXPECT_EQ(last.RestartState(), "pending");
+  EXPECT_NE(StateValue("restart_pending").find("within an hour"), std::string::npos) << StateValue("restart_pending");
+}
+
+}  // namespace
+}  // namespace autoprov
