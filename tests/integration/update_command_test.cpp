@@ -186,3 +186,28 @@ TEST_F(UpdateCommandTest, NoPasswordInAnyOutput) {
 
 }  // namespace
 }  // namespace autoprov
+
+#include <sys/resource.h>
+
+namespace autoprov {
+namespace {
+
+// S-9.8: a close-delimited ini far above the 64 MiB limit is stopped there, and the process never holds
+// much more than the limit on the way (a doubling buffer reached twice it).
+TEST_F(UpdateCommandTest, InMemoryBodyStaysWithinItsLimit) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's allocator changes the resident size";
+#endif
+  HostileServer hostile;
+  ASSERT_TRUE(hostile.ok());
+  Bootstrap("IniFileURL = '" + hostile.Url("/endless") + "'\n");
+  auto r = RunCommand("update" + st_);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("limit"), std::string::npos) << r.out;
+  rusage ru{};
+  ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &ru), 0);
+  EXPECT_LT(ru.ru_maxrss, (64 + 24) * 1024) << "peak RSS of the run in KiB";
+}
+
+}  // namespace
+}  // namespace autoprov

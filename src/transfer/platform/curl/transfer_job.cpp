@@ -236,7 +236,13 @@ size_t TransferJob::WriteBody(const char* data, size_t len) {
       }
       break;
     }
-    case BodySink::kMemory: memory_.append(data, len); break;
+    case BodySink::kMemory:
+      // S-9.8: the buffer never grows past the limit (doubling would reach twice it on the way).
+      if (memory_.size() + len > memory_.capacity())
+        memory_.reserve(std::min<uint64_t>(std::max<uint64_t>(memory_.capacity() * 2, memory_.size() + len),
+                                           req_.limits.max_bytes));
+      memory_.append(data, len);
+      break;
     case BodySink::kDiscard: break;
   }
   digest_.Update(data, len);
