@@ -200,13 +200,14 @@ TEST_F(UpdateCommandTest, InMemoryBodyStaysWithinItsLimit) {
 #endif
   HostileServer hostile;
   ASSERT_TRUE(hostile.ok());
-  Bootstrap("IniFileURL = '" + hostile.Url("/endless") + "'\n");
+  Bootstrap("IniFileURL = '" + hostile.Url("/endless-chunked") + "'\n");
   auto r = RunCommand("update" + st_);
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("limit"), std::string::npos) << r.out;
   rusage ru{};
   ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &ru), 0);
   EXPECT_LT(ru.ru_maxrss, (64 + 24) * 1024) << "peak RSS of the run in KiB";
+  std::printf("peak RSS %ld KiB\n", ru.ru_maxrss);
 }
 
 }  // namespace

@@ -118,6 +118,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return
+        if p == "/endless-chunked":
+            # Chunked, a small first chunk then 64 KiB ones: a buffer that doubles from the first chunk's
+            # size passes the limit by almost twice.
+            self.record(200)
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                self.wfile.write(b"3e8\r\n" + b"c" * 1000 + b"\r\n")
+                chunk = b"10000\r\n" + b"c" * 65536 + b"\r\n"
+                for _ in range(3200):  # bounded: 200 MiB
+                    self.wfile.write(chunk)
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         if p == "/huge-length":
             self.record(200)
             self.send_response(200)

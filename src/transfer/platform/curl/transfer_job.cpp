@@ -237,10 +237,14 @@ size_t TransferJob::WriteBody(const char* data, size_t len) {
       break;
     }
     case BodySink::kMemory:
-      // S-9.8: the buffer never grows past the limit (doubling would reach twice it on the way).
-      if (memory_.size() + len > memory_.capacity())
-        memory_.reserve(std::min<uint64_t>(std::max<uint64_t>(memory_.capacity() * 2, memory_.size() + len),
-                                           req_.limits.max_bytes));
+      // S-9.8: the process holds the body and little more. Small bodies grow by doubling; past 1 MiB the
+      // buffer is reserved at the limit once: its untouched pages cost nothing, and no copy of a large
+      // body coexists with the body itself.
+      if (memory_.size() + len > memory_.capacity()) {
+        uint64_t want = memory_.size() + len;
+        memory_.reserve(want > (1u << 20) ? req_.limits.max_bytes
+                                          : std::max<uint64_t>(memory_.capacity() * 2, want));
+      }
       memory_.append(data, len);
       break;
     case BodySink::kDiscard: break;
