@@ -685,7 +685,9 @@ RunReport DownloadSequence::Finish() {
       (void)env_.store->PutValue(env_.device, "last_restart_cause", causes);
     }
   }
-  if (options_.force_restart) {
+  bool applied = std::any_of(report_.steps.begin(), report_.steps.end(),
+                             [](const StepReport& st) { return st.outcome == StepOutcome::kApplied; });
+  if (options_.force_restart || (options_.restart_if_changed && applied)) {
     restart_at_end_ = true;
     report_.restart_reasons.push_back("requested by the trigger (reboot=true)");
     if (report_.restart == RestartWhen::kNone) report_.restart = RestartWhen::kAtEnd;

@@ -42,6 +42,7 @@ struct RunEnvironment {
 struct RunOptions {
   std::string trigger = "manual";
   bool force_restart = false;  // SIP NOTIFY check-sync;reboot=true
+  bool restart_if_changed = false;  // reboot=true under SipNotifyReboot = if-changed: only if a step applied
 };
 
 class DownloadSequence {

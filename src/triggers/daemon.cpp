@@ -64,6 +64,7 @@ bool WriteAll(int fd, const std::string& s) {
 struct RunRequest {
   std::string trigger;
   bool reboot = false;
+  bool reboot_if_changed = false;  // SipNotifyReboot = if-changed
   std::vector<int> clients;  // control connections waiting for this run's report
 };
 
@@ -73,10 +74,11 @@ class Daemon {
   int Run();
 
  private:
-  void Request(const std::string& trigger, bool reboot, int client);
+  void Request(const std::string& trigger, bool reboot, int client, bool reboot_if_changed = false);
   void Worker();
   void HandleControl(int fd);
   void HandleSip(int fd);
+  SipPolicy CurrentSipPolicy();
   void FinishRun();
   std::string StatusJson();
 
@@ -93,14 +95,16 @@ class Daemon {
   bool quit_ = false;
   int done_pipe_[2] = {-1, -1};
   std::optional<std::time_t> next_periodic_;
+  SipNotifyHandler sip_;
   std::string next_periodic_kind_;
 };
 
-void Daemon::Request(const std::string& trigger, bool reboot, int client) {
+void Daemon::Request(const std::string& trigger, bool reboot, int client, bool reboot_if_changed) {
   std::lock_guard lock(m_);
-  if (!pending_) pending_ = RunRequest{trigger, false, {}};
+  if (!pending_) pending_ = RunRequest{trigger, false, false, {}};
   else if (pending_->trigger != trigger) pending_->trigger += "+" + trigger;
   pending_->reboot |= reboot;
+  pending_->reboot_if_changed |= reboot_if_changed;
   if (client >= 0) pending_->clients.push_back(client);
   LogInfo("trigger: " + trigger + (running_ ? " (a run is in progress: merged into the follow-up run)" : ""));
   cv_.notify_all();
@@ -120,7 +124,7 @@ void Daemon::Worker() {
       if (quit_) return;
       req = std::move(*pending_);
       pending_.reset();
-      running_ = RunRequest{req.trigger, req.reboot, {}};
+      running_ = RunRequest{req.trigger, req.reboot, req.reboot_if_changed, {}};
       running_->clients = std::move(req.clients);
     }
     LogInfo("run started (" + req.trigger + ")");
@@ -138,6 +142,7 @@ void Daemon::Worker() {
       LocalRunOptions opts;
       opts.run.trigger = req.trigger;
       opts.run.force_restart = req.reboot;
+      opts.run.restart_if_changed = req.reboot_if_changed;
       opts.cancel = &cancel_;
       opts.simulate_restart = true;
       auto r = RunAutomaticUpdate(**state, *identity, *hooks, opts);
@@ -233,22 +238,53 @@ void Daemon::HandleControl(int listen_fd) {
   }
 }
 
+// S-9.6: the policy of the configuration as stored now.
+SipPolicy Daemon::CurrentSipPolicy() {
+  SipPolicy policy;
+  auto config = state_->LoadConfiguration();
+  if (!config) return policy;  // disabled: nothing is obeyed
+  policy.enabled = config->Get("EnableSIPRemoteReset") == "1";
+  std::string error;
+  if (!ParseAllowList(config->Get("SipNotifyAllowFrom"), policy, &error)) {
+    LogError(error + "; SIP NOTIFY is refused from every source");
+    policy.enabled = false;
+  }
+  policy.username = config->Get("SipNotifyUsername");
+  policy.password = config->Get("SipNotifyPassword");
+  long long reboot = config->GetInt("SipNotifyReboot");
+  policy.reboot = reboot == 1 ? SipReboot::kIgnore : reboot == 2 ? SipReboot::kIfChanged : SipReboot::kObey;
+  return policy;
+}
+
 void Daemon::HandleSip(int fd) {
   char buf[8192];
   sockaddr_storage from{};
   socklen_t len = sizeof from;
   ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
   if (n <= 0) return;
-  auto config = state_->LoadConfiguration();
-  bool enabled = config && config->Get("EnableSIPRemoteReset") == "1";
-  auto r = HandleSipNotify(std::string_view(buf, static_cast<size_t>(n)), enabled);
-  char host[64] = "?";
-  if (from.ss_family == AF_INET)
-    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&from)->sin_addr, host, sizeof host);
-  LogInfo(std::string("SIP request from ") + host + ": " + std::to_string(r.status) + " " + r.reason);
+  SipPolicy policy = CurrentSipPolicy();
+  char host[INET6_ADDRSTRLEN] = "?";
+  const unsigned char* addr = nullptr;
+  if (from.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&from);
+    addr = reinterpret_cast<const unsigned char*>(&in->sin_addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+  } else if (from.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&from);
+    addr = reinterpret_cast<const unsigned char*>(&in6->sin6_addr);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+  }
+  unsigned char none[16] = {};
+  auto r = sip_.Handle(std::string_view(buf, static_cast<size_t>(n)), policy, from.ss_family, addr ? addr : none,
+                       static_cast<long long>(std::time(nullptr)));
+  std::string line = std::string("SIP request from ") + host + ": " + std::to_string(r.status) + " " + r.reason;
+  if (r.retransmission) line += " (retransmission: no second run)";
+  if (r.status == 403 || r.status == 401) LogWarning(line + (r.status == 403 ? " (not allowed by EnableSIPRemoteReset or SipNotifyAllowFrom)" : " (Digest challenge)"));
+  else LogInfo(line);
   if (!r.response.empty())
     (void)::sendto(fd, r.response.data(), r.response.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
-  if (r.trigger) Request(r.reboot ? "sip-notify(reboot=true)" : "sip-notify", r.reboot, -1);
+  if (r.trigger)
+    Request(r.reboot ? "sip-notify(reboot=true)" : "sip-notify", r.reboot, -1, r.reboot_if_changed);
 }
 
 int Daemon::Run() {
@@ -307,6 +343,9 @@ int Daemon::Run() {
   auto config = state_->LoadConfiguration();
   if (config && config->Get("AutoUpdateOnStartup") != "0") Request("start-up", false, -1);
   LogInfo("daemon started on " + o_.state_dir.string() + (sip >= 0 ? ", SIP on " + o_.sip_listen : ""));
+  if (sip >= 0 && CurrentSipPolicy().allow_any)
+    LogWarning("SipNotifyAllowFrom = any: a SIP NOTIFY from any host that reaches " + o_.sip_listen +
+               " is obeyed; name the PBX or proxy instead (S-9.6)");
   NotifySystemd("READY=1");
 
   std::mt19937_64 rng(std::random_device{}());

@@ -138,6 +138,42 @@ TEST_F(DaemonTest, SipNotifyCheckSyncRunsAndErrorsDoNot) {
   EXPECT_NE(log.find("run started (sip-notify)"), std::string::npos);
 }
 
+// S-9.6 with sipp: a foreign source gets 403, Digest gets 401 then 200, a replayed nonce gets 401, and a
+// retransmission causes one run.
+TEST_F(DaemonTest, SipNotifyYouCanTrust) {
+  WriteText(nginx_.root() / "d/t.ini", "INIFileVersion = 't'\nSetDefaultOnINIFileProcess = 0\n");
+  Configure("IniFileURL = '" + nginx_.Url("/d/t.ini") + "'\nAutoUpdateOnStartup = 0\nEnableSIPRemoteReset = 1\n"
+            "SipNotifyAllowFrom = '10.0.0.0/8, 192.0.2.1'\n");
+  int port = FreeUdpPort();
+  StartDaemon("--sip-listen 127.0.0.1:" + std::to_string(port));
+  auto sipp = [&](const std::string& scenario) {
+    return Shell("cd " + std::string(AUTOPROV_SOURCE_DIR) + "/tests/integration/servers/sipp && timeout 30 sipp -sf " +
+                 scenario + " -m 1 -i 127.0.0.1 -p " + std::to_string(FreeUdpPort()) + " 127.0.0.1:" +
+                 std::to_string(port) + " -timeout 10 -nostdin > " + (dir_ / "sipp.log").string() + " 2>&1");
+  };
+  EXPECT_EQ(sipp("notify_forbidden.xml"), 0) << ReadText(dir_ / "sipp.log");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(Requests("/d/t.ini"), 0u) << "a foreign source starts no run";
+  EXPECT_NE(ReadText(dir_ / "daemon.log").find("SIP request from 127.0.0.1: 403"), std::string::npos);
+
+  auto set = [&](const std::string& args) {
+    auto r = RunCommand("config set " + args + id_);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  };
+  set("SipNotifyAllowFrom 127.0.0.0/8");
+  set("SipNotifyUsername prov");
+  set("SipNotifyPassword s3cret");
+  EXPECT_EQ(sipp("notify_digest.xml"), 0) << ReadText(dir_ / "sipp.log");
+  EXPECT_TRUE(WaitFor([&] { return Requests("/d/t.ini") == 1; }, 5s)) << ReadText(dir_ / "daemon.log");
+
+  set("SipNotifyUsername ''");
+  EXPECT_EQ(sipp("notify_retransmit.xml"), 0) << ReadText(dir_ / "sipp.log");
+  EXPECT_TRUE(WaitFor([&] { return Requests("/d/t.ini") == 2; }, 5s));
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(Requests("/d/t.ini"), 2u) << "the retransmission started a second run";
+  EXPECT_NE(ReadText(dir_ / "daemon.log").find("200 OK (retransmission"), std::string::npos) << ReadText(dir_ / "daemon.log");
+}
+
 TEST_F(DaemonTest, RestartCycleImageRestartStartupRunNotModified) {
   WriteText(nginx_.root() / "d/Mediant_7.20A.252.011.cmp", "new image");
   Configure("AutoCmpFileUrl = '" + nginx_.Url("/d/Mediant_7.20A.252.011.cmp") + "'\n");
