@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -21,18 +22,29 @@ namespace {
 
 const std::filesystem::path kServers = std::filesystem::path(AUTOPROV_SOURCE_DIR) / "tests/integration/servers";
 
+// A port the kernel just gave out, never one this process handed out before: "bind port 0, close, reuse the
+// number" can give the same number twice in a row, and a server's config then names one port twice. Servers
+// are also started again on other ports when a start fails (another process took the port meanwhile).
 int FreePort(int type) {
-  int fd = ::socket(AF_INET, type, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  static std::mutex m;
+  static std::set<int> given;
+  std::lock_guard lock(m);
+  for (;;) {
+    int fd = ::socket(AF_INET, type, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    int port = ntohs(a.sin_port);
+    if (given.insert(port).second) return port;
+  }
 }
+
+constexpr int kStartAttempts = 5;
 
 std::vector<std::string> Split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -107,6 +119,16 @@ bool Process::Start(const std::vector<std::string>& argv, const std::filesystem:
     ::_exit(127);
   }
   pid_ = pid;
+  return true;
+}
+
+bool Process::Running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;  // exited (e.g. its port was taken): reaped
+    return false;
+  }
   return true;
 }
 
@@ -188,29 +210,33 @@ Nginx::Nginx() {
   std::filesystem::create_directories(prefix_ / "tmp");
   ::chmod(root_.c_str(), 0755);
   const TestPki& pki = TestPki::Get();
-  port_ = FreeTcpPort();
-  tls_port_ = FreeTcpPort();
-  mtls_port_ = FreeTcpPort();
-  wrong_port_ = FreeTcpPort();
-  WriteText(prefix_ / "htpasswd", "joe:{PLAIN}s3cret\n");
-  std::string conf = Substitute(ReadText(kServers / "nginx.conf.in"),
-                                {{"PREFIX", prefix_.string()},
-                                 {"ROOT", root_.string()},
-                                 {"PORT", std::to_string(port_)},
-                                 {"TLS_PORT", std::to_string(tls_port_)},
-                                 {"MTLS_PORT", std::to_string(mtls_port_)},
-                                 {"WRONG_PORT", std::to_string(wrong_port_)},
-                                 {"CA_CERT", pki.ca_cert.string()},
-                                 {"SERVER_CERT", pki.server_cert.string()},
-                                 {"SERVER_KEY", pki.server_key.string()},
-                                 {"WRONG_CERT", pki.wrong_cert.string()},
-                                 {"WRONG_KEY", pki.wrong_key.string()}});
-  WriteText(prefix_ / "nginx.conf", conf);
-  process_.Start({"nginx", "-p", prefix_.string(), "-c", (prefix_ / "nginx.conf").string(), "-e",
-                  (prefix_ / "error.log").string()},
-                 prefix_ / "stderr.log");
-  ok_ = WaitForTcpPort(port_) && WaitForTcpPort(tls_port_) && WaitForTcpPort(mtls_port_) &&
-        WaitForTcpPort(wrong_port_);
+  for (int attempt = 0; attempt < kStartAttempts && !ok_; ++attempt) {
+    process_.Stop();
+    port_ = FreeTcpPort();
+    tls_port_ = FreeTcpPort();
+    mtls_port_ = FreeTcpPort();
+    wrong_port_ = FreeTcpPort();
+    WriteText(prefix_ / "htpasswd", "joe:{PLAIN}s3cret\n");
+    std::string conf = Substitute(ReadText(kServers / "nginx.conf.in"),
+                                  {{"PREFIX", prefix_.string()},
+                                   {"ROOT", root_.string()},
+                                   {"PORT", std::to_string(port_)},
+                                   {"TLS_PORT", std::to_string(tls_port_)},
+                                   {"MTLS_PORT", std::to_string(mtls_port_)},
+                                   {"WRONG_PORT", std::to_string(wrong_port_)},
+                                   {"CA_CERT", pki.ca_cert.string()},
+                                   {"SERVER_CERT", pki.server_cert.string()},
+                                   {"SERVER_KEY", pki.server_key.string()},
+                                   {"WRONG_CERT", pki.wrong_cert.string()},
+                                   {"WRONG_KEY", pki.wrong_key.string()}});
+    WriteText(prefix_ / "nginx.conf", conf);
+    process_.Start({"nginx", "-p", prefix_.string(), "-c", (prefix_ / "nginx.conf").string(), "-e",
+                    (prefix_ / "error.log").string()},
+                   prefix_ / "stderr.log");
+    // nginx exits at once when a port is taken; then the ports are chosen again.
+    ok_ = WaitForTcpPort(port_) && WaitForTcpPort(tls_port_) && WaitForTcpPort(mtls_port_) &&
+          WaitForTcpPort(wrong_port_) && process_.Running();
+  }
 }
 
 Nginx::~Nginx() {
@@ -266,16 +292,21 @@ std::string Nginx::ErrorLog() const { return ReadText(prefix_ / "error.log"); }
 
 HostileServer::HostileServer() {
   dir_ = MakeTempDir("hostile");
-  port_ = FreeTcpPort();
-  process_.Start({"python3", (kServers / "hostile_server.py").string(), "--port", std::to_string(port_), "--log",
-                  (dir_ / "requests.log").string()},
-                 dir_ / "stderr.log");
-  ok_ = WaitForTcpPort(port_);
+  for (int attempt = 0; attempt < kStartAttempts && !ok_; ++attempt) {
+    process_.Stop();
+    port_ = FreeTcpPort();
+    process_.Start({"python3", (kServers / "hostile_server.py").string(), "--port", std::to_string(port_), "--log",
+                    (dir_ / "requests.log").string()},
+                   dir_ / "stderr.log");
+    ok_ = WaitForTcpPort(port_) && process_.Running();
+  }
 }
 
 std::vector<std::string> HostileServer::Log() const { return Split(ReadText(dir_ / "requests.log"), '\n'); }
 
 Tftpd::Tftpd(const std::filesystem::path& root) {
+  for (int attempt = 0; attempt < kStartAttempts && !ok_; ++attempt) {
+  process_.Stop();
   port_ = FreeUdpPort();
   std::vector<std::string> argv = {"/usr/sbin/in.tftpd", "--foreground", "--address",
                                    "127.0.0.1:" + std::to_string(port_), "--secure", root.string(),
@@ -286,7 +317,8 @@ Tftpd::Tftpd(const std::filesystem::path& root) {
   }
   process_.Start(argv, root.parent_path() / ("tftpd-" + std::to_string(port_) + ".log"));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // UDP: nothing to connect to
-  ok_ = ::kill(process_.pid(), 0) == 0;
+  ok_ = process_.Running();  // in.tftpd exits when it cannot bind
+  }
 }
 
 Vsftpd::Vsftpd(const std::filesystem::path& root) {
@@ -294,6 +326,8 @@ Vsftpd::Vsftpd(const std::filesystem::path& root) {
   std::filesystem::create_directories(dir_ / "empty");
   ::chmod((dir_ / "empty").c_str(), 0755);
   ::chmod(root.c_str(), 0555);  // vsftpd refuses a writable anonymous root
+  for (int attempt = 0; attempt < kStartAttempts && !ok_; ++attempt) {
+  process_.Stop();
   port_ = FreeTcpPort();
   int pasv = 30000 + (port_ % 20000);
   std::string conf = Substitute(ReadText(kServers / "vsftpd.conf.in"),
@@ -305,7 +339,8 @@ Vsftpd::Vsftpd(const std::filesystem::path& root) {
                                  {"PASV_MAX", std::to_string(pasv + 20)}});
   WriteText(dir_ / "vsftpd.conf", conf);
   process_.Start({"/usr/sbin/vsftpd", (dir_ / "vsftpd.conf").string()}, dir_ / "stderr.log");
-  ok_ = WaitForTcpPort(port_);
+  ok_ = WaitForTcpPort(port_) && process_.Running();
+  }
 }
 
 }  // namespace autoprov::testing

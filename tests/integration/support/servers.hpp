@@ -31,6 +31,7 @@ class Process {
   bool Start(const std::vector<std::string>& argv, const std::filesystem::path& log);
   void Stop();  // SIGTERM, then SIGKILL after 3 s
   void Kill();  // SIGKILL now, and reap
+  bool Running();  // false once it has exited (then reaped)
   // Waits for the process to exit by itself; its exit status, or -1 after `timeout_ms`.
   int Wait(int timeout_ms);
   pid_t pid() const { return pid_; }
