@@ -2,6 +2,7 @@
 // image. After each kill the configuration is one of the states a run passes through, no one-time URL is
 // cleared without its file installed, and a new run completes with no temporary file left behind.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,6 +12,8 @@
 
 #include "common/digest.hpp"
 #include "config/ini.hpp"
+#include "engine/config_writer.hpp"
+#include "engine/file_checks.hpp"
 #include "engine/run.hpp"
 #include "support/servers.hpp"
 
@@ -149,6 +152,78 @@ TEST_F(KillTest, KillNineAtRandomInstantsLosesNothing) {
   std::printf("kills: %d, run %.0f ms, finished before the kill: %d, configuration at kill:%s\n", kKills,
               run_us / 1000.0, finished_before_kill, spread.c_str());
   EXPECT_GE(killed_at_stage.size(), 2u) << "the kills should land in different phases of the run";
+}
+
+
+// S-9.7: a run that replaces the client certificate and key together, killed at random instants while every
+// rename is slowed down (strace's fault injection widens the window between the writes): after any kill
+// the installed pair matches (checked with OpenSSL), and a new run installs the new pair.
+TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
+  if (Shell("strace -qq -o /dev/null true >/dev/null 2>&1") != 0) GTEST_SKIP() << "strace cannot trace here";
+  const TestPki& pki = TestPki::Get();
+  auto root = nginx_.root() / "k";
+  WriteText(root / "old-cert.pem", ReadText(pki.server_cert));
+  WriteText(root / "old-key.pem", ReadText(pki.server_key));
+  WriteText(root / "new-cert.pem", ReadText(pki.client_cert));
+  WriteText(root / "new-key.pem", ReadText(pki.client_key));
+  auto prepare = [&](const std::string& name) {
+    auto state_dir = dir_ / name;
+    std::filesystem::remove_all(state_dir);
+    auto s = std::move(*StateDirectory::Open(state_dir, {}));
+    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSCertFileUrl", nginx_.Url("/k/old-cert.pem"), false));
+    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSPkeyFileUrl", nginx_.Url("/k/old-key.pem"), false));
+    auto r = RunAutomaticUpdate(*s, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, {});
+    EXPECT_TRUE(r && r->Completed());
+    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSCertFileUrl", nginx_.Url("/k/new-cert.pem"), false));
+    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSPkeyFileUrl", nginx_.Url("/k/new-key.pem"), false));
+    return state_dir;
+  };
+  auto slowed = [&](const std::filesystem::path& state_dir) {
+    std::vector<std::string> args = {"strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=rename,renameat,renameat2",
+                                     "-e", "inject=rename,renameat,renameat2:delay_exit=100000"};
+    auto rest = Args(state_dir);
+    args.insert(args.end(), rest.begin(), rest.end());
+    return args;
+  };
+  auto matches = [&](const std::filesystem::path& state_dir, int i) {
+    auto tls = state_dir / "files/tls";
+    std::error_code ec;
+    if (!std::filesystem::exists(tls / "device-cert.pem", ec) || !std::filesystem::exists(tls / "device-key.pem", ec))
+      return;
+    auto m = KeyMatchesCertificate(ReadText(tls / "device-cert.pem"), ReadText(tls / "device-key.pem"));
+    ASSERT_TRUE(m) << "kill " << i;
+    EXPECT_TRUE(*m) << "kill " << i << ": certificate and key do not match";
+  };
+  auto timing_dir = prepare("tls-timing");
+  Process p;
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(p.Start(slowed(timing_dir), dir_ / "tls-timing.log"));
+  ASSERT_EQ(p.Wait(60000), 0) << ReadText(dir_ / "tls-timing.log");
+  long run_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<long> delay(run_us / 2, run_us);  // the pair is switched late in the run
+  int new_pair_at_kill = 0;
+  for (int i = 0; i < 16; ++i) {
+    auto state_dir = prepare("tls-victim");
+    Process victim;
+    ASSERT_TRUE(victim.Start(slowed(state_dir), dir_ / "tls-victim.log"));
+    std::this_thread::sleep_for(std::chrono::microseconds(delay(rng)));
+    // SIGKILL to the agent itself (strace's child), as a power cut would stop it; then to strace.
+    std::string children = ReadText("/proc/" + std::to_string(victim.pid()) + "/task/" + std::to_string(victim.pid()) + "/children");
+    if (!children.empty()) ::kill(std::atoi(children.c_str()), SIGKILL);
+    victim.Kill();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    matches(state_dir, i);
+    new_pair_at_kill += ReadText(state_dir / "files/tls/device-cert.pem") == ReadText(pki.client_cert);
+    Process recovery;
+    ASSERT_TRUE(recovery.Start(Args(state_dir), dir_ / "tls-recovery.log"));
+    ASSERT_EQ(recovery.Wait(60000), 0) << "kill " << i << ": " << ReadText(dir_ / "tls-recovery.log");
+    matches(state_dir, i);
+    EXPECT_EQ(ReadText(state_dir / "files/tls/device-cert.pem"), ReadText(pki.client_cert)) << "kill " << i;
+    EXPECT_EQ(TempFiles(state_dir), 0u) << "kill " << i;
+  }
+  std::printf("TLS kills: 16, run under strace %.0f ms, new pair already in place at the kill: %d\n", run_us / 1000.0,
+              new_pair_at_kill);
 }
 
 }  // namespace
