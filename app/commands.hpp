@@ -48,4 +48,8 @@ Expected<RunReport> AskDaemonForRun(const std::filesystem::path& state_dir);
 // A one-line progress bar on stderr for downloads above 1 MiB, when stderr is a terminal.
 std::function<bool(uint64_t, uint64_t)> ProgressBar();
 
+// The state directory, or nullptr after printing why it cannot be opened (and setting the exit code).
+std::unique_ptr<StateDirectory> OpenStateOrReport(GlobalOptions& g,
+                                                  StateDirectory::Access access = StateDirectory::Access::kReadWrite);
+
 }  // namespace autoprov::app

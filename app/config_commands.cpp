@@ -12,8 +12,9 @@
 namespace autoprov::app {
 namespace {
 
-std::unique_ptr<StateDirectory> OpenState(GlobalOptions& g) {
-  auto state = StateDirectory::Open(g.state_dir, g.schema_files);
+std::unique_ptr<StateDirectory> OpenState(GlobalOptions& g,
+                                          StateDirectory::Access access = StateDirectory::Access::kReadWrite) {
+  auto state = StateDirectory::Open(g.state_dir, g.schema_files, access);
   if (!state) {
     std::cerr << "autoprov: " << state.error().message << "\n";
     g.exit_code = state.error().code == ErrorCode::kParse ? kExitUsage : kExitFailed;
@@ -128,7 +129,7 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
   show->add_option("--format", *format, "ini or cli")->check(CLI::IsMember({"ini", "cli"}));
   show->fallthrough();
   show->callback([&g, format] {
-    auto state = OpenState(g);
+    auto state = OpenState(g, StateDirectory::Access::kReadOnly);
     if (!state) return;
     auto current = state->LoadConfiguration();
     if (!current) {

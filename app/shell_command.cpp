@@ -37,7 +37,6 @@ char** Completion(const char* text, int, int) {
 }  // namespace
 
 void SetUpLogging(const GlobalOptions& g);
-std::unique_ptr<StateDirectory> OpenStateOrReport(GlobalOptions& g);
 
 void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
   auto commands = std::make_shared<std::vector<std::string>>();

@@ -32,8 +32,8 @@ std::string TimeText(long long t) {
 
 }  // namespace
 
-std::unique_ptr<StateDirectory> OpenStateOrReport(GlobalOptions& g) {
-  auto state = StateDirectory::Open(g.state_dir, g.schema_files);
+std::unique_ptr<StateDirectory> OpenStateOrReport(GlobalOptions& g, StateDirectory::Access access) {
+  auto state = StateDirectory::Open(g.state_dir, g.schema_files, access);
   if (!state) {
     PrintError(g, state.error(), state.error().code == ErrorCode::kParse ? kExitUsage : kExitFailed);
     return nullptr;
@@ -111,7 +111,7 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
   status->add_flag("--json", *json, "print as one JSON object");
   status->fallthrough();
   status->callback([&g, json] {
-    auto state = OpenStateOrReport(g);
+    auto state = OpenStateOrReport(g, StateDirectory::Access::kReadOnly);
     if (!state) return;
     auto& store = state->store();
     auto last = store.LastRun(kLocalDevice);

@@ -46,8 +46,10 @@ std::string RedactText(std::string_view text) {
     size_t quote = start > 0 && (text[start - 1] == '\'' || text[start - 1] == '"')
                        ? line.find(text[start - 1])
                        : std::string_view::npos;
-    size_t last_at = line.rfind('@');
-    if (quote != std::string_view::npos && (last_at == std::string_view::npos || last_at < quote)) {
+    // ... unless an '@' follows before the next URL: then the quote was part of the password.
+    size_t next_url = quote == std::string_view::npos ? quote : line.find("://", quote);
+    size_t at_after = quote == std::string_view::npos ? quote : line.substr(0, next_url).find('@', quote);
+    if (quote != std::string_view::npos && at_after == std::string_view::npos) {
       out.append(RedactUrl(line.substr(0, quote)));
       pos = start + quote;
       continue;

@@ -23,8 +23,12 @@ Expected<Schema> LoadSchema(const std::filesystem::path& state_dir, const std::v
 
 class StateDirectory {
  public:
+  enum class Access { kReadWrite, kReadOnly };
+  // kReadOnly: for commands that only read (status, config show); works on a read-only state directory.
+  // kReadWrite fails up front, with the cause, when the directory cannot be written.
   static Expected<std::unique_ptr<StateDirectory>> Open(const std::filesystem::path& dir,
-                                                        const std::vector<std::string>& extra_schema_files);
+                                                        const std::vector<std::string>& extra_schema_files,
+                                                        Access access = Access::kReadWrite);
 
   const std::filesystem::path& path() const { return dir_; }
   const Schema& schema() const { return *schema_; }

@@ -1,6 +1,8 @@
 #include "store/database.hpp"
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 
 namespace autoprov {
 namespace {
@@ -29,8 +31,33 @@ ALTER TABLE url_state ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 )sql",
 };
 
+// S-9.9: an error says what happened in words a user can act on, and names the file.
+std::string Cause(sqlite3* db, int code) {
+  if (!db) return "out of memory";
+  int err = sqlite3_system_errno(db);
+  const char* file = sqlite3_db_filename(db, "main");
+  std::string where = file && *file ? std::string(file) : std::string("the state database");
+  switch (code & 0xff) {
+    case SQLITE_FULL: return "disk full: no space left on the device holding " + where;
+    case SQLITE_READONLY: return where + " is read-only";
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return where + " is corrupt or not an autoprov state database (" + sqlite3_errmsg(db) +
+             "); move it away to start again from defaults";
+    case SQLITE_IOERR:
+      if (err == ENOSPC) return "disk full: no space left on the device holding " + where;
+      if (err == EROFS) return where + " is on a read-only file system";
+      return "disk I/O error on " + where + (err ? std::string(": ") + std::strerror(err) : std::string());
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+      return "cannot open " + where + (err ? std::string(": ") + std::strerror(err) : std::string(": ") + sqlite3_errmsg(db));
+    default: return std::string("sqlite: ") + sqlite3_errmsg(db);
+  }
+}
+
 Error DbError(sqlite3* db, std::string_view what) {
-  return MakeError(ErrorCode::kDatabase, std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+  int code = db ? sqlite3_extended_errcode(db) : SQLITE_NOMEM;
+  return MakeError(ErrorCode::kDatabase, std::string(what) + ": " + Cause(db, code));
 }
 
 }  // namespace
@@ -85,20 +112,40 @@ std::string Statement::Text(int col) const {
 long long Statement::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
-Expected<Database> Database::Open(const std::filesystem::path& path, Durability durability) {
+Expected<Database> Database::Open(const std::filesystem::path& path, Durability durability, bool read_only) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   Database db(raw);
-  if (rc != SQLITE_OK) return Unexpected(DbError(raw, "cannot open state database " + path.string()));
+  if (rc != SQLITE_OK) return Unexpected(DbError(raw, "cannot open the state database"));
   sqlite3_busy_timeout(raw, 10000);
+  if (read_only) {
+    // Reading a WAL database needs its -shm file; on a read-only file system nobody writes it, so the
+    // database is opened as immutable when a plain read fails.
+    if (auto v = db.Prepare("PRAGMA user_version"); !v || !v->Step()) {
+      db = Database(nullptr);
+      std::string uri = "file:" + path.string() + "?immutable=1";
+      rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+      db = Database(raw);
+      if (rc != SQLITE_OK) return Unexpected(DbError(raw, "cannot open the state database"));
+    }
+    auto st = db.Prepare("PRAGMA user_version");
+    if (!st) return Unexpected(st.error());
+    auto row = st->Step();
+    if (!row) return Unexpected(row.error());
+    if (st->Int(0) != static_cast<long long>(kMigrations.size()))
+      return Fail(ErrorCode::kDatabase, path.string() + " has schema version " + std::to_string(st->Int(0)) +
+                                            "; run a command that writes (e.g. `autoprov status` on a writable "
+                                            "state directory) to migrate it");
+    return db;
+  }
   // WAL keeps readers (status, show) from blocking a run; FULL sync makes each commit durable.
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;";
   // The fleet's database belongs to one process: exclusive locking spares a file lock per transaction.
   pragmas += durability == Durability::kFull ? "PRAGMA synchronous=FULL;"
                                              : "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;";
-  if (auto r = db.Exec(pragmas); !r) return Unexpected(r.error().WithContext(path.string()));
-  if (auto r = db.Migrate(); !r) return Unexpected(r.error().WithContext(path.string()));
+  if (auto r = db.Exec(pragmas); !r) return Unexpected(r.error());
+  if (auto r = db.Migrate(); !r) return Unexpected(r.error());
   return db;
 }
 
@@ -106,9 +153,8 @@ Expected<void> Database::Exec(std::string_view sql) {
   char* msg = nullptr;
   std::string s(sql);
   if (sqlite3_exec(db_.get(), s.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string m = msg ? msg : "unknown error";
     sqlite3_free(msg);
-    return Fail(ErrorCode::kDatabase, "sqlite: " + m);
+    return Unexpected(DbError(db_.get(), "state database"));
   }
   return {};
 }

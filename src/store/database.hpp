@@ -56,9 +56,11 @@ class Statement {
 
 class Database {
  public:
-  static Expected<Database> Open(const std::filesystem::path& path, Durability durability);
+  // `read_only`: for commands that only read (status, config show), also on a read-only file system.
+  static Expected<Database> Open(const std::filesystem::path& path, Durability durability, bool read_only = false);
   Database(Database&& o) noexcept : cache_(std::move(o.cache_)), db_(std::move(o.db_)) {}
   Database& operator=(Database&& o) noexcept {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);  // before the connection they belong to closes
     cache_ = std::move(o.cache_);
     db_ = std::move(o.db_);
     return *this;

@@ -45,8 +45,8 @@ void ApplyTableRow(Configuration& config, const Schema& schema, const std::strin
 
 }  // namespace
 
-Expected<StateStore> StateStore::Open(const std::filesystem::path& db_path, Durability durability) {
-  auto db = Database::Open(db_path, durability);
+Expected<StateStore> StateStore::Open(const std::filesystem::path& db_path, Durability durability, bool read_only) {
+  auto db = Database::Open(db_path, durability, read_only);
   if (!db) return Unexpected(db.error());
   return StateStore(std::move(*db));
 }

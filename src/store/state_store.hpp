@@ -33,7 +33,7 @@ struct KindState {
 
 class StateStore {
  public:
-  static Expected<StateStore> Open(const std::filesystem::path& db_path, Durability durability);
+  static Expected<StateStore> Open(const std::filesystem::path& db_path, Durability durability, bool read_only = false);
 
   // Runs `body` as one transaction.
   Expected<void> Transaction(const std::function<Expected<void>()>& body) {
