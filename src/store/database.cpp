@@ -122,7 +122,12 @@ Expected<Database> Database::Open(const std::filesystem::path& path, Durability 
   if (read_only) {
     // Reading a WAL database needs its -shm file; on a read-only file system nobody writes it, so the
     // database is opened as immutable when a plain read fails.
-    if (auto v = db.Prepare("PRAGMA user_version"); !v || !v->Step()) {
+    bool readable = false;
+    {
+      auto v = db.Prepare("PRAGMA user_version");
+      readable = v && v->Step();
+    }  // the statement is reset before its connection may go
+    if (!readable) {
       db = Database(nullptr);
       std::string uri = "file:" + path.string() + "?immutable=1";
       rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);

@@ -1,5 +1,7 @@
 #include "transfer/platform/curl/transfer_job.hpp"
 
+#include <sys/statvfs.h>
+
 #include <charconv>
 #include <cstring>
 
@@ -188,6 +190,27 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
       break;
     case 'd':
       if (auto v = HeaderValue(line, "Date"); !v.empty()) job->date_ = std::move(v);
+      break;
+    case 'c':
+      // S-9.9: a file larger than the free space is refused before its first byte is written.
+      if (job->req_.sink == BodySink::kFile && job->status_ == 200) {
+        if (auto v = HeaderValue(line, "Content-Length"); !v.empty()) {
+          unsigned long long length = 0;
+          std::from_chars(v.data(), v.data() + v.size(), length);
+          auto dir = std::filesystem::path(job->req_.target).parent_path();
+          struct statvfs vfs {};
+          if (length > 0 && ::statvfs(dir.c_str(), &vfs) == 0) {
+            unsigned long long avail = static_cast<unsigned long long>(vfs.f_bavail) * vfs.f_frsize;
+            if (length > avail) {
+              job->write_error_ = MakeError(ErrorCode::kIo, "not enough space: the server announces " +
+                                                                std::to_string(length) + " bytes, " +
+                                                                std::to_string(avail) + " bytes are free on " +
+                                                                dir.string() + "; nothing was written");
+              return 0;
+            }
+          }
+        }
+      }
       break;
     default: break;
   }
