@@ -1,6 +1,7 @@
 // The daemon with real parts (SPEC S-6): interval runs seen in nginx's log, configuration changes without a
 // restart, the control socket, SIP NOTIFY from sipp, the restart cycle, and SIGTERM mid-download.
 #include <gtest/gtest.h>
+#include <utime.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -172,6 +173,43 @@ TEST_F(DaemonTest, SipNotifyYouCanTrust) {
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(Requests("/d/t.ini"), 2u) << "the retransmission started a second run";
   EXPECT_NE(ReadText(dir_ / "daemon.log").find("200 OK (retransmission"), std::string::npos) << ReadText(dir_ / "daemon.log");
+}
+
+// S-9.8 with a ResetCommand that kills the daemon, as a reboot would, and a server that ignores
+// If-Modified-Since and serves ResetNow = 1: after one reboot the same file causes no other; with new
+// content at every boot, the fourth restart within an hour stays pending (the count survives the reboots).
+TEST_F(DaemonTest, RebootsThatKillTheDaemonCannotLoop) {
+  auto marker = dir_ / "reboots";
+  auto script = dir_ / "reboot.sh";
+  WriteText(script, "#!/bin/sh\necho reboot >> " + marker.string() + "\nkill -9 $PPID\n");
+  ::chmod(script.c_str(), 0755);
+  Configure("IniFileURL = '" + nginx_.Url("/d/r.ini") + "'\n");
+  WriteText(dir_ / "state/hooks.ini", "ResetCommand = " + script.string() + "\n");
+  int boots = 0;
+  auto boot = [&](const std::string& ini) {
+    WriteText(nginx_.root() / "d/r.ini", ini);
+    ++boots;
+    struct utimbuf t {time(nullptr) + boots, time(nullptr) + boots};  // "changed": nginx answers 200
+    ::utime((nginx_.root() / "d/r.ini").c_str(), &t);
+    std::filesystem::remove(dir_ / "state/control.sock");
+    size_t finished = 0;
+    for (size_t p = 0; (p = ReadText(dir_ / "daemon.log").find("run finished", p)) != std::string::npos; ++p) ++finished;
+    StartDaemon();
+    // Killed by the reset command, or its start-up run finished without a restart.
+    bool done = WaitFor([&] {
+      size_t n = 0;
+      for (size_t p = 0; (p = ReadText(dir_ / "daemon.log").find("run finished", p)) != std::string::npos; ++p) ++n;
+      return daemon_.Wait(0) >= 0 || n > finished;
+    }, 8s);
+    EXPECT_TRUE(done) << ReadText(dir_ / "daemon.log");
+    daemon_.Stop();
+  };
+  for (int i = 0; i < 3; ++i) boot("SetDefaultOnINIFileProcess = 0\nResetNow = 1\n");
+  EXPECT_EQ(ReadText(marker), "reboot\n") << "the same file restarted the device again";
+  for (int i = 0; i < 4; ++i) boot("SetDefaultOnINIFileProcess = 0\nResetNow = 1\nINIFileVersion = 'v" + std::to_string(i) + "'\n");
+  EXPECT_EQ(ReadText(marker), "reboot\nreboot\nreboot\n") << "3 restarts within an hour at most";
+  auto status = RunCommand("status --json" + id_);
+  EXPECT_NE(status.out.find("within an hour"), std::string::npos) << status.out;
 }
 
 TEST_F(DaemonTest, RestartCycleImageRestartStartupRunNotModified) {
