@@ -57,6 +57,12 @@ class DaemonTest : public ::testing::Test {
     return out;
   }
   size_t Requests(const std::string& uri) { return nginx_.Requests(uri).size(); }
+  // One sipp call of a scenario in tests/integration/servers/sipp against the daemon's SIP port.
+  int Sipp(const std::string& scenario, int port) {
+    return Shell("cd " + std::string(AUTOPROV_SOURCE_DIR) + "/tests/integration/servers/sipp && timeout 30 sipp -sf " +
+                 scenario + " -m 1 -i 127.0.0.1 -p " + std::to_string(FreeUdpPort()) + " 127.0.0.1:" +
+                 std::to_string(port) + " -timeout 10 -nostdin > " + (dir_ / "sipp.log").string() + " 2>&1");
+  }
   bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
     auto end = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < end) {
@@ -122,11 +128,7 @@ TEST_F(DaemonTest, SipNotifyCheckSyncRunsAndErrorsDoNot) {
   Configure("IniFileURL = '" + nginx_.Url("/d/s.ini") + "'\nAutoUpdateOnStartup = 0\nEnableSIPRemoteReset = 1\n");
   int port = FreeUdpPort();
   StartDaemon("--sip-listen 127.0.0.1:" + std::to_string(port));
-  auto sipp = [&](const std::string& scenario) {
-    return Shell("cd " + std::string(AUTOPROV_SOURCE_DIR) + "/tests/integration/servers/sipp && timeout 30 sipp -sf " +
-                 scenario + " -m 1 -i 127.0.0.1 -p " + std::to_string(FreeUdpPort()) + " 127.0.0.1:" +
-                 std::to_string(port) + " -timeout 10 -nostdin > " + (dir_ / "sipp.log").string() + " 2>&1");
-  };
+  auto sipp = [&](const std::string& scenario) { return Sipp(scenario, port); };
   EXPECT_EQ(sipp("notify_bad_event.xml"), 0) << ReadText(dir_ / "sipp.log");
   EXPECT_EQ(sipp("notify_no_to.xml"), 0) << ReadText(dir_ / "sipp.log");
   std::this_thread::sleep_for(700ms);
@@ -147,11 +149,7 @@ TEST_F(DaemonTest, SipNotifyYouCanTrust) {
             "SipNotifyAllowFrom = '10.0.0.0/8, 192.0.2.1'\n");
   int port = FreeUdpPort();
   StartDaemon("--sip-listen 127.0.0.1:" + std::to_string(port));
-  auto sipp = [&](const std::string& scenario) {
-    return Shell("cd " + std::string(AUTOPROV_SOURCE_DIR) + "/tests/integration/servers/sipp && timeout 30 sipp -sf " +
-                 scenario + " -m 1 -i 127.0.0.1 -p " + std::to_string(FreeUdpPort()) + " 127.0.0.1:" +
-                 std::to_string(port) + " -timeout 10 -nostdin > " + (dir_ / "sipp.log").string() + " 2>&1");
-  };
+  auto sipp = [&](const std::string& scenario) { return Sipp(scenario, port); };
   EXPECT_EQ(sipp("notify_forbidden.xml"), 0) << ReadText(dir_ / "sipp.log");
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(Requests("/d/t.ini"), 0u) << "a foreign source starts no run";

@@ -145,5 +145,20 @@ TEST_F(IoFaultTest, FailingWritesSyncsAndRenames) {
   }
 }
 
+// A corrupt state database: every command says so, in words a user can act on.
+TEST_F(IoFaultTest, CorruptDatabaseIsNamed) {
+  auto state = dir_ / "state";
+  Bootstrap(state);
+  WriteText(state / "state.db", std::string(8192, 'x'));
+  std::filesystem::remove(state / "state.db-wal");
+  std::filesystem::remove(state / "state.db-shm");
+  for (std::string cmd : {"status", "config show", "update"}) {
+    auto r = RunCommand(cmd + Id(state));
+    EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("is corrupt or not an autoprov state database"), std::string::npos) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find((state / "state.db").string()), std::string::npos) << cmd << ": " << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace autoprov
