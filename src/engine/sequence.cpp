@@ -156,7 +156,7 @@ std::optional<FetchRequest> DownloadSequence::Next() {
     FileKind kind = order[next_index_++].kind;
     // S-2.1, S-9.1: each step sees the configuration as stored when it is planned: what the steps before
     // it left, and what any other writer (`config set`, the shell) changed meanwhile.
-    if (auto fresh = env_.store->LoadConfiguration(env_.device, *env_.schema)) config_ = std::move(*fresh);
+    (void)env_.store->RefreshConfiguration(env_.device, *env_.schema, config_, config_stamp_);
     auto plan = PlanStep(kind, config_, env_.identity);
     if (!plan) continue;
     step_ = StepReport{};

@@ -85,6 +85,7 @@ class DownloadSequence {
   RunEnvironment env_;
   RunOptions options_;
   Configuration config_;
+  unsigned long long config_stamp_ = 0;  // which stored version config_ is (the fleet's read cache)
   RunReport report_;
   size_t next_index_ = 0;
   std::optional<PlannedStep> current_;

@@ -104,14 +104,37 @@ Expected<Configuration> StateStore::LoadConfiguration(long long device, const Sc
   rows->Bind(1, device);
   auto table_rows = rows->EachRow([&](const Statement& row) { ApplyTableRow(config, schema, row.Text(0), row.Text(1), row.Text(2)); });
   if (!table_rows) return Unexpected(table_rows.error());
-  if (cached) cached->config = config;
+  if (cached) {
+    cached->config = config;
+    cached->config_stamp = next_stamp_++;
+  }
   return config;
+}
+
+Expected<void> StateStore::RefreshConfiguration(long long device, const Schema& schema, Configuration& config,
+                                                unsigned long long& stamp) {
+  DeviceCache* cached = Cached(device);
+  if (cached && cached->config && &cached->config->schema() == &schema) {
+    if (cached->config_stamp == 0) cached->config_stamp = next_stamp_++;  // preloaded
+    if (cached->config_stamp != stamp) {
+      config = *cached->config;
+      stamp = cached->config_stamp;
+    }
+    return {};
+  }
+  auto fresh = LoadConfiguration(device, schema);
+  if (!fresh) return Unexpected(fresh.error());
+  config = std::move(*fresh);
+  cached = Cached(device);
+  stamp = cached && cached->config ? cached->config_stamp : 0;
+  return {};
 }
 
 Expected<void> StateStore::SaveConfiguration(long long device, const Configuration& config) {
   return WriteThrough(WriteConfiguration(device, config), device, [&](DeviceCache& cached) {
     cached.config = config;
     cached.config->DropEmptyTables();  // as loading it back would give it
+    cached.config_stamp = next_stamp_++;
   });
 }
 

@@ -53,6 +53,10 @@ class StateStore {
   Expected<void> PreloadCache(long long first, long long last, const Schema& schema);
 
   Expected<Configuration> LoadConfiguration(long long device, const Schema& schema);
+  // Makes `config` the configuration as stored now. With the read cache, `stamp` remembers which stored
+  // version `config` is, and an unchanged one is not copied again (the fleet re-reads before every step).
+  Expected<void> RefreshConfiguration(long long device, const Schema& schema, Configuration& config,
+                                      unsigned long long& stamp);
   // Replaces the stored configuration; call inside Transaction() to combine with other changes.
   Expected<void> SaveConfiguration(long long device, const Configuration& config);
 
@@ -92,7 +96,9 @@ class StateStore {
     std::unordered_map<std::string, std::optional<UrlState>> urls;
     std::unordered_map<std::string, std::optional<std::string>> values;
     bool complete = false;  // preloaded: a URL or value not in the maps is not in the database either
+    unsigned long long config_stamp = 0;  // which stored version `config` is (0: none)
   };
+  unsigned long long next_stamp_ = 1;
   Expected<void> WriteConfiguration(long long device, const Configuration& config);
   // The device's cache entry, or nullptr when caching is off.
   DeviceCache* Cached(long long device);
