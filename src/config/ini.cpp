@@ -396,9 +396,12 @@ IniLoadResult LoadIni(std::string_view text, std::string_view origin, const Conf
   out.empty = loader.scalars.empty() && loader.tables.empty();
   if (out.empty && mode == IniApplyMode::kReplace && out.errors.empty())
     out.errors.push_back({std::string(origin), 0,
-                          "empty configuration file: it sets no parameter, and in replace mode "
-                          "(SetDefaultOnINIFileProcess = 1) it would return every parameter to its default; "
-                          "rejected"});
+                          "empty configuration file: it sets no parameter" +
+                              (out.warnings.empty() ? std::string()
+                                                    : " this device knows (" + std::to_string(out.warnings.size()) +
+                                                          " ignored)") +
+                              ", and in replace mode (SetDefaultOnINIFileProcess = 1) it would return every "
+                              "parameter to its default; rejected"});
   if (!out.errors.empty()) {
     out.config = current;  // callers must not use it, but keep it meaningful
   } else {

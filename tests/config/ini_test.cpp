@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/cli_script.hpp"
 #include "store/atomic_file.hpp"
 #include "test_schema.hpp"
 
@@ -246,6 +247,35 @@ TEST(IniTest, RestartChangesDetected) {
   auto changed = r.config.RestartChangesFrom(before);
   ASSERT_EQ(changed.size(), 1u);
   EXPECT_EQ(changed[0], "VoiceVolume");
+}
+
+}  // namespace
+}  // namespace autoprov
+
+namespace autoprov {
+namespace {
+
+// S-9.2: a replace-mode ini with no known setting is rejected, and says why; incremental, it is empty.
+TEST(IniLifelineTest, EmptyFilesAndLifelineParameters) {
+  Schema schema = Schema::BuiltIn();
+  Configuration current(schema);
+  ASSERT_TRUE(current.Set("IniFileURL", "http://prov/x.ini"));
+  ASSERT_TRUE(current.Set("INIFileVersion", "v1"));
+  auto unknown = LoadIni("VoiceVolume = 3\n", "x.ini", current, IniApplyMode::kReplace);
+  ASSERT_EQ(unknown.errors.size(), 1u);
+  EXPECT_NE(unknown.errors[0].message.find("no parameter this device knows (1 ignored)"), std::string::npos)
+      << unknown.errors[0].message;
+  EXPECT_TRUE(unknown.config == current);
+  auto incremental = LoadIni("; nothing\n", "x.ini", current, IniApplyMode::kIncremental);
+  EXPECT_TRUE(incremental.errors.empty());
+  EXPECT_TRUE(incremental.empty);
+  auto replace = LoadIni("AutoUpdateFrequency = 5\n", "x.ini", current, IniApplyMode::kReplace);
+  ASSERT_TRUE(replace.errors.empty());
+  EXPECT_EQ(replace.config.Get("IniFileURL"), "http://prov/x.ini") << "a lifeline parameter stays";
+  EXPECT_EQ(replace.config.Get("INIFileVersion"), "") << "the rest returns to defaults";
+  auto script = LoadCliScript("! only a comment\n", "s.txt", current, CliScriptKind::kStartup);
+  EXPECT_EQ(script.errors.size(), 1u);
+  EXPECT_TRUE(script.empty);
 }
 
 }  // namespace
