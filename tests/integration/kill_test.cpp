@@ -208,12 +208,24 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
     auto state_dir = prepare("tls-victim");
     Process victim;
     ASSERT_TRUE(victim.Start(slowed(state_dir), dir_ / "tls-victim.log"));
+    // The agent is strace's child: found first, so that the kill reaches it even on a slow machine.
+    auto children = "/proc/" + std::to_string(victim.pid()) + "/task/" + std::to_string(victim.pid()) + "/children";
+    pid_t agent = 0;
+    for (int w = 0; w < 300 && agent <= 0; ++w) {
+      agent = std::atoi(ReadText(children).c_str());
+      if (agent <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GT(agent, 0) << "strace did not start the agent";
     std::this_thread::sleep_for(std::chrono::microseconds(delay(rng)));
-    // SIGKILL to the agent itself (strace's child), as a power cut would stop it; then to strace.
-    std::string children = ReadText("/proc/" + std::to_string(victim.pid()) + "/task/" + std::to_string(victim.pid()) + "/children");
-    if (!children.empty()) ::kill(std::atoi(children.c_str()), SIGKILL);
+    // SIGKILL to the agent itself, as a power cut would stop it; then to strace.
+    ::kill(agent, SIGKILL);
     victim.Kill();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto alive = [](pid_t pid) {  // a zombie (its parent, strace, is gone) holds no lock any more
+      std::string stat = ReadText("/proc/" + std::to_string(pid) + "/stat");
+      auto paren = stat.rfind(')');
+      return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+    };
+    for (int w = 0; w < 300 && alive(agent); ++w) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     matches(state_dir, i);
     new_pair_at_kill += ReadText(state_dir / "files/tls/device-cert.pem") == ReadText(pki.client_cert);
     Process recovery;
