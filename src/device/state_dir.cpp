@@ -89,8 +89,5 @@ Expected<std::unique_ptr<StateDirectory>> StateDirectory::Open(const std::filesy
   return state;
 }
 
-Expected<void> StateDirectory::SaveConfiguration(const Configuration& config) {
-  return store_->Transaction([&] { return store_->SaveConfiguration(kLocalDevice, config); });
-}
 
 }  // namespace autoprov

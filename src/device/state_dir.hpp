@@ -34,8 +34,8 @@ class StateDirectory {
   const Schema& schema() const { return *schema_; }
   StateStore& store() { return *store_; }
 
+  // Reading only: every change goes through WriteConfiguration (engine/config_writer.hpp, S-9.1).
   Expected<Configuration> LoadConfiguration() { return store_->LoadConfiguration(kLocalDevice, *schema_); }
-  Expected<void> SaveConfiguration(const Configuration& config);
 
  private:
   std::filesystem::path dir_;

@@ -52,9 +52,7 @@ class KillTest : public ::testing::Test {
     auto state_dir = dir_ / name;
     std::filesystem::remove_all(state_dir);
     auto s = StateDirectory::Open(state_dir, {});
-    Configuration c(s.value()->schema());
-    EXPECT_TRUE(c.Set("IniFileURL", nginx_.Url("/k/dev.ini")));
-    EXPECT_TRUE((*s)->SaveConfiguration(c));
+    EXPECT_TRUE(SetParameter((*s)->store(), 0, (*s)->schema(), "IniFileURL", nginx_.Url("/k/dev.ini"), false));
     return state_dir;
   }
   std::vector<std::string> Args(const std::filesystem::path& state_dir) {

@@ -7,6 +7,7 @@
 #include <utime.h>
 
 #include "config/ini.hpp"
+#include "engine/config_writer.hpp"
 #include "engine/run.hpp"
 #include "support/servers.hpp"
 
@@ -54,13 +55,18 @@ class EngineTest : public ::testing::Test {
     ::utime((nginx_->root() / (prefix_.substr(1) + path)).c_str(), &t);
   }
   void Configure(const std::string& ini) {
-    auto cur = state_->LoadConfiguration();
     std::string text = ini;
     std::string base = nginx_->Url(prefix_);
     for (size_t p; (p = text.find("@BASE@")) != std::string::npos;) text.replace(p, 6, base);
-    auto r = LoadIni(text, "bootstrap.ini", *cur, IniApplyMode::kIncremental);
-    ASSERT_TRUE(r.errors.empty()) << r.errors[0].ToString();
-    ASSERT_TRUE(state_->SaveConfiguration(r.config));
+    // Through the one writer (S-9.1), as `config load --incremental` does.
+    auto w = WriteConfiguration(state_->store(), kLocalDevice, state_->schema(),
+                                [&](Configuration& cur, std::set<std::string>&) -> Expected<void> {
+                                  auto r = LoadIni(text, "bootstrap.ini", cur, IniApplyMode::kIncremental);
+                                  if (!r.errors.empty()) return Fail(ErrorCode::kParse, r.errors[0].ToString());
+                                  cur = std::move(r.config);
+                                  return {};
+                                });
+    ASSERT_TRUE(w) << w.error().message;
   }
   RunReport Run(RunOptions opts = {}) {
     LocalRunOptions o;
