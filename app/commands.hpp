@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "device/state_dir.hpp"
+#include "store/state_dir.hpp"
 #include "engine/run.hpp"
 
 namespace autoprov::app {

@@ -4,10 +4,11 @@
 #include "commands.hpp"
 #include "common/text.hpp"
 #include "config/cli_script.hpp"
+#include "config/config_file.hpp"
 #include "config/ini.hpp"
-#include "device/state_dir.hpp"
+#include "store/state_dir.hpp"
 #include "engine/config_writer.hpp"
-#include "store/atomic_file.hpp"
+#include "common/atomic_file.hpp"
 
 namespace autoprov::app {
 namespace {
@@ -21,23 +22,6 @@ std::unique_ptr<StateDirectory> OpenState(GlobalOptions& g,
     return nullptr;
   }
   return std::move(*state);
-}
-
-// "ini" or "cli" from the extension, else from the first meaningful line.
-std::string DetectFormat(const std::string& path, std::string_view text) {
-  std::string ext = ToLower(std::filesystem::path(path).extension().string());
-  if (ext == ".ini") return "ini";
-  if (ext == ".cli" || ext == ".txt") return "cli";
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    auto line = Trim(text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    if (line.empty() || line[0] == ';' || line[0] == '#' || line[0] == '!') continue;
-    if (line[0] == '[' || line.find('=') != std::string_view::npos) return "ini";
-    return "cli";
-  }
-  return "ini";
 }
 
 void PrintDiagnostics(const std::vector<Diagnostic>& list, std::string_view prefix) {
@@ -84,28 +68,23 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
     }
     auto state = OpenState(g);
     if (!state) return;
-    std::string format = lo->format == "auto" ? DetectFormat(lo->file, text) : lo->format;
+    ConfigFormat format = lo->format == "auto" ? DetectConfigFormat(lo->file, text)
+                          : lo->format == "cli"  ? ConfigFormat::kCli
+                                                 : ConfigFormat::kIni;
+    ConfigLoadMode mode = format == ConfigFormat::kCli ? (lo->startup ? ConfigLoadMode::kStartup : ConfigLoadMode::kIncremental)
+                          : lo->incremental           ? ConfigLoadMode::kIncremental
+                          : lo->replace               ? ConfigLoadMode::kReplace
+                                                      : ConfigLoadMode::kFromFile;
     std::string origin = lo->file == "-" ? "<stdin>" : lo->file;
     std::vector<Diagnostic> errors, warnings;
     // S-9.1: loaded onto the configuration as stored now, in one write transaction.
     auto written = WriteConfiguration(state->store(), kLocalDevice, state->schema(),
                                       [&](Configuration& current, std::set<std::string>&) -> Expected<void> {
-      if (format == "ini") {
-        IniApplyMode mode = lo->incremental ? IniApplyMode::kIncremental
-                            : lo->replace   ? IniApplyMode::kReplace
-                                            : IniApplyMode::kFromFile;
-        auto r = LoadIni(text, origin, current, mode);
-        errors = std::move(r.errors);
-        warnings = std::move(r.warnings);
-        if (errors.empty()) current = std::move(r.config);
-      } else {
-        auto r = LoadCliScript(text, origin, current,
-                               lo->startup ? CliScriptKind::kStartup : CliScriptKind::kIncremental);
-        errors = std::move(r.errors);
-        warnings = std::move(r.warnings);
-        if (errors.empty()) current = std::move(r.config);
-      }
+      auto r = LoadConfigurationFile(text, origin, format, current, mode);
+      errors = std::move(r.errors);
+      warnings = std::move(r.warnings);
       if (!errors.empty()) return Fail(ErrorCode::kParse, "rejected");
+      current = std::move(r.config);
       return {};
     });
     PrintDiagnostics(warnings, "warning: ");
@@ -121,7 +100,7 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitFailed;
       return;
     }
-    std::cout << "loaded " << origin << " (" << format << ")\n";
+    std::cout << "loaded " << origin << " (" << (format == ConfigFormat::kCli ? "cli" : "ini") << ")\n";
   });
 
   auto format = std::make_shared<std::string>("ini");

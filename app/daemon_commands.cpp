@@ -1,6 +1,8 @@
 // autoprov daemon | trigger | dhcp-hook (SPEC S-6).
-#include <signal.h>
-#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <cstdlib>
@@ -12,40 +14,12 @@
 #include "common/log.hpp"
 #include "config/configuration.hpp"
 #include "device/identity.hpp"
-#include "device/state_dir.hpp"
+#include "store/state_dir.hpp"
 #include "engine/report.hpp"
 #include "triggers/daemon.hpp"
+#include "triggers/dhcp_options.hpp"
 
 namespace autoprov::app {
-namespace {
-
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop = true; }
-
-// DHCP option 160: <protocol>://<server>[/<software file>][;<configuration file>].
-struct Option160 {
-  std::string ini_url, image_url;
-};
-Option160 ParseOption160(const std::string& value, const DeviceIdentity& id) {
-  Option160 o;
-  std::string v = value;
-  std::string config_file;
-  auto semi = v.find(';');
-  if (semi != std::string::npos) {
-    config_file = v.substr(semi + 1);
-    v = v.substr(0, semi);
-  }
-  auto scheme_end = v.find("://");
-  auto slash = scheme_end == std::string::npos ? std::string::npos : v.find('/', scheme_end + 3);
-  std::string server = slash == std::string::npos ? v : v.substr(0, slash);
-  std::string software = slash == std::string::npos ? "" : v.substr(slash + 1);
-  // Without a configuration file name the vendor asks for <Product><MAC>.ini.
-  o.ini_url = server + "/" + (config_file.empty() ? id.product + "<MAC>.ini" : config_file);
-  if (!software.empty()) o.image_url = server + "/" + software;
-  return o;
-}
-
-}  // namespace
 
 void RunViaDaemonOrReport(GlobalOptions& g, bool json);
 
@@ -55,30 +29,26 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
   daemon->add_option("--sip-listen", *sip, "listen for SIP NOTIFY check-sync on IPv4:PORT (needs EnableSIPRemoteReset = 1)");
   daemon->fallthrough();
   daemon->callback([&g, sip] {
-    // One line per event to stderr and to syslog (journald under systemd).
-    openlog("autoprov", LOG_PID, LOG_DAEMON);
-    SetLogLevel(LogLevel::kInfo);
-    SetLogSink([](LogLevel level, std::string_view m) {
-      int prio = level == LogLevel::kError ? LOG_ERR : level == LogLevel::kWarning ? LOG_WARNING : LOG_INFO;
-      syslog(prio, "%.*s", static_cast<int>(m.size()), m.data());
-      std::fprintf(stderr, "autoprov: %.*s\n", static_cast<int>(m.size()), m.data());
-    });
-    struct sigaction sa {};
-    sa.sa_handler = OnSignal;
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-    DaemonOptions o;
-    o.state_dir = g.state_dir;
-    o.schema_files = g.schema_files;
-    o.identity = IdentityOverrides{g.product, g.mac, g.serial, g.sw_version};
-    o.sip_listen = *sip;
-    if (auto id = LoadIdentity(g.state_dir, o.identity); !id) {
-      std::cerr << "autoprov: " << id.error().message << "\n";
-      g.exit_code = kExitUsage;
-      return;
+    // The resident daemon is its own small executable (no libcurl, no OpenSSL): this process becomes it.
+    std::string path = std::getenv("AUTOPROV_DAEMON") ? std::getenv("AUTOPROV_DAEMON") : "";
+    if (path.empty()) {
+      std::error_code ec;
+      auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+      path = (self.parent_path() / "autoprov-daemon").string();
     }
-    g.exit_code = RunDaemon(o, g_stop);
+    std::vector<std::string> args = {path, "--state-dir", g.state_dir};
+    for (const auto& f : g.schema_files) args.insert(args.end(), {"--schema", f});
+    for (const auto& [flag, value] : {std::pair{"--product", g.product}, std::pair{"--mac", g.mac},
+                                      std::pair{"--serial", g.serial}, std::pair{"--sw-version", g.sw_version},
+                                      std::pair{"--sip-listen", *sip}})
+      if (!value.empty()) args.insert(args.end(), {flag, value});
+    if (g.verbose) args.push_back("--verbose");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(path.c_str(), argv.data());
+    std::cerr << "autoprov: cannot execute the daemon " << path << ": " << std::strerror(errno) << "\n";
+    g.exit_code = kExitFailed;
   });
 
   auto json = std::make_shared<bool>(false);
@@ -106,14 +76,6 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
     if (d->tftp_server.empty()) d->tftp_server = env({"new_tftp_server_name", "tftp"});
     if (d->boot_file.empty()) d->boot_file = env({"new_bootfile_name", "boot_file", "bootfile"});
     if (d->option160.empty()) d->option160 = env({"new_provisioning_url", "opt160"});
-    // busybox udhcpc passes options it has no name for in hex.
-    if (!d->option160.empty() && d->option160.find("://") == std::string::npos && d->option160.size() % 2 == 0 &&
-        d->option160.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
-      std::string text;
-      for (size_t i = 0; i < d->option160.size(); i += 2)
-        text.push_back(static_cast<char>(std::stoi(d->option160.substr(i, 2), nullptr, 16)));
-      d->option160 = text;
-    }
     auto state = StateDirectory::Open(g.state_dir, g.schema_files);
     if (!state) {
       std::cerr << "autoprov: " << state.error().message << "\n";
@@ -126,15 +88,8 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitUsage;
       return;
     }
-    std::vector<std::pair<std::string, std::string>> sets;
-    if (!d->option160.empty()) {
-      auto o = ParseOption160(d->option160, *id);
-      sets.push_back({"IniFileURL", o.ini_url});
-      if (!o.image_url.empty()) sets.push_back({"AutoCmpFileUrl", o.image_url});
-    } else if (!d->tftp_server.empty() && !d->boot_file.empty()) {
-      std::string file = d->boot_file[0] == '/' ? d->boot_file.substr(1) : d->boot_file;
-      sets.push_back({"IniFileURL", "tftp://" + d->tftp_server + "/" + file});
-    } else {
+    auto sets = ProvisioningFromLease(DhcpLease{d->tftp_server, d->boot_file, d->option160}, *id);
+    if (sets.empty()) {
       std::cout << "no provisioning options in this lease; nothing changed\n";
       return;
     }

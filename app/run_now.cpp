@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "device/hooks.hpp"
+#include "transfer/fetcher.hpp"
 #include "triggers/daemon.hpp"
 
 namespace autoprov::app {
@@ -41,11 +42,11 @@ Expected<RunReport> AskDaemonForRun(const std::filesystem::path& state_dir) {
 
 Expected<RunOutcome> RunNow(const GlobalOptions& g, StateDirectory& state, const std::string& trigger,
                             std::function<bool(uint64_t, uint64_t)> progress, bool ask_daemon) {
+  IdentityOverrides overrides{g.product, g.mac, g.serial, g.sw_version};
   // Identity and hooks are checked first: their errors are usage errors, daemon or not.
-  auto identity = LoadIdentity(g.state_dir, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version});
-  if (!identity) return Fail(ErrorCode::kInvalidArgument, identity.error().message);
-  auto hooks = LoadHooks(state.path());
-  if (!hooks) return Fail(ErrorCode::kInvalidArgument, hooks.error().message);
+  if (auto identity = LoadIdentity(g.state_dir, overrides); !identity)
+    return Fail(ErrorCode::kInvalidArgument, identity.error().message);
+  if (auto hooks = LoadHooks(state.path()); !hooks) return Fail(ErrorCode::kInvalidArgument, hooks.error().message);
   if (ask_daemon && std::filesystem::exists(ControlSocketPath(state.path())) &&
       AskDaemon(state.path(), "status", 5)) {
     auto report = AskDaemonForRun(state.path());
@@ -55,7 +56,8 @@ Expected<RunOutcome> RunNow(const GlobalOptions& g, StateDirectory& state, const
   LocalRunOptions options;
   options.run.trigger = trigger;
   options.progress = std::move(progress);
-  auto report = RunAutomaticUpdate(state, *identity, *hooks, options);
+  Fetcher fetcher;  // one for the run: consecutive fetches from a host reuse the connection
+  auto report = RunLocalDevice(state, overrides, options, [&](const FetchRequest& r) { return fetcher.Fetch(r); });
   if (!report) return Unexpected(report.error());
   return RunOutcome{std::move(*report), false};
 }

@@ -1,5 +1,8 @@
 // autoprov update | status | restart (SPEC S-8).
 
+#include <signal.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -8,8 +11,10 @@
 #include "commands.hpp"
 #include "common/log.hpp"
 #include "device/hooks.hpp"
+#include "engine/device_state.hpp"
+#include "engine/restart.hpp"
 #include "engine/run.hpp"
-#include "transfer/url.hpp"
+#include "transfer/fetcher.hpp"
 #include "triggers/daemon.hpp"
 
 namespace autoprov::app {
@@ -77,7 +82,7 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
       auto config = state->LoadConfiguration();
       if (!config) return PrintError(g, config.error(), kExitFailed);
       DeviceIdentity id = *identity;
-      id.sw_version = RunningVersion(state->store(), kLocalDevice, id.sw_version);
+      id.sw_version = DeviceState(state->store(), kLocalDevice).RunningVersion(id.sw_version);
       auto plan = DescribePlan(state->store(), kLocalDevice, *config, id);
       if (uo->json) {
         nlohmann::json j = nlohmann::json::array();
@@ -164,17 +169,63 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
     SetUpLogging(g);
     auto state = OpenStateOrReport(g);
     if (!state) return;
-    if (auto r = ActivatePendingImage(state->store(), kLocalDevice); !r) return PrintError(g, r.error(), kExitFailed);
+    auto startup = RestartDevice(state->store(), kLocalDevice, state->schema());
+    if (!startup) return PrintError(g, startup.error(), kExitFailed);
     auto identity = IdentityOrReport(g);
     if (!identity) return;
-    std::cout << "running version: " << RunningVersion(state->store(), kLocalDevice, identity->sw_version) << "\n";
-    auto config = state->LoadConfiguration();
-    if (!config) return PrintError(g, config.error(), kExitFailed);
-    if (*no_run || config->Get("AutoUpdateOnStartup") == "0") return;
+    std::cout << "running version: " << DeviceState(state->store(), kLocalDevice).RunningVersion(identity->sw_version)
+              << "\n";
+    if (*no_run || !*startup) return;
     auto run = RunNow(g, *state, "start-up", ProgressBar(), /*ask_daemon=*/false);
     if (!run) return PrintError(g, run.error(), run.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed);
     std::cout << FormatReport(run->report);
     g.exit_code = run->report.Completed() ? kExitOk : kExitFailed;
+  });
+
+  // The daemon's runs: one run in this process, the report as JSON on standard output (S-6). Not for
+  // people: `update` is; hidden from the help.
+  struct OnceOpts {
+    std::string trigger = "manual";
+    bool reboot = false, reboot_if_changed = false;
+  };
+  auto oo = std::make_shared<OnceOpts>();
+  auto* once = app.add_subcommand("run-once", "one run for the daemon; prints its report as JSON");
+  once->group("");
+  once->add_option("--trigger", oo->trigger, "the trigger's name in the report");
+  once->add_flag("--reboot", oo->reboot, "restart at the end (SIP NOTIFY reboot=true)");
+  once->add_flag("--reboot-if-changed", oo->reboot_if_changed, "restart at the end if a step applied a file");
+  once->fallthrough();
+  once->callback([&g, oo] {
+    SetUpLogging(g);
+    static std::atomic<bool> cancel{false};
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { cancel = true; };
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    auto state = OpenStateOrReport(g);
+    RunReport report;
+    if (state) {
+      LocalRunOptions options;
+      options.run.trigger = oo->trigger;
+      options.run.force_restart = oo->reboot;
+      options.run.restart_if_changed = oo->reboot_if_changed;
+      options.cancel = &cancel;
+      options.simulate_restart = true;
+      Fetcher fetcher;
+      auto r = RunLocalDevice(*state, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version}, options,
+                              [&](const FetchRequest& req) { return fetcher.Fetch(req); });
+      if (r) {
+        report = std::move(*r);
+        g.exit_code = report.Completed() ? kExitOk : kExitFailed;
+      } else {
+        LogError("run failed to start: " + r.error().message);
+        report = StartFailureReport(oo->trigger, r.error().message);
+        g.exit_code = r.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed;
+      }
+    } else {
+      report = StartFailureReport(oo->trigger, "cannot open the state directory " + g.state_dir);
+    }
+    std::cout << ToJson(report).dump() << "\n";
   });
 }
 

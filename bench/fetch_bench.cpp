@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "transfer/transfer.hpp"
+#include "transfer/fetcher.hpp"
 
 int main(int argc, char** argv) {
   if (argc < 3) {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "config/cli_script.hpp"
-#include "device/state_dir.hpp"
+#include "store/state_dir.hpp"
 
 namespace autoprov {
 

@@ -1,5 +1,7 @@
 #include "engine/report.hpp"
 
+#include <ctime>
+
 #include "common/redact.hpp"
 
 #include <cstdio>
@@ -140,6 +142,18 @@ std::string FormatReport(const RunReport& r) {
   if (!r.running_version.empty()) out += "running version: " + r.running_version + "\n";
   out += r.Completed() ? "result: completed\n" : "result: failed steps\n";
   return RedactText(out);  // S-9.5
+}
+
+RunReport StartFailureReport(const std::string& trigger, const std::string& error) {
+  RunReport report;
+  report.trigger = trigger;
+  report.started_at = report.finished_at = static_cast<long long>(std::time(nullptr));
+  StepReport s;
+  s.kind = "start";
+  s.outcome = StepOutcome::kFailed;
+  s.error = error;
+  report.steps.push_back(std::move(s));
+  return report;
 }
 
 }  // namespace autoprov

@@ -55,6 +55,9 @@ struct RunReport {
   std::string RestartState() const;  // none, at-end, immediate, pending
 };
 
+// The report of a run that could not start (or whose process died): one failed "start" step that says why.
+RunReport StartFailureReport(const std::string& trigger, const std::string& error);
+
 nlohmann::json ToJson(const RunReport& r);
 RunReport RunReportFromJson(const nlohmann::json& j);
 // A table for a terminal.

@@ -9,6 +9,7 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "engine/device_state.hpp"
 
 namespace autoprov {
 
@@ -34,25 +35,18 @@ RunLock::~RunLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
 }
 
-Expected<bool> CountRestart(StateStore& store, long long now) {
-  auto value = store.GetValue(kLocalDevice, "restart_times");
-  if (!value) return Unexpected(value.error());
-  std::vector<long long> times;
-  if (value->has_value())
-    for (auto t : SplitWhitespace(**value)) {
-      long long v = std::atoll(std::string(t).c_str());
-      if (v > now - 3600 && v <= now) times.push_back(v);
-    }
-  if (times.size() >= static_cast<size_t>(kMaxRestartsPerHour)) return false;
-  times.push_back(now);
-  std::string out;
-  for (auto t : times) out += (out.empty() ? "" : " ") + std::to_string(t);
-  if (auto r = store.PutValue(kLocalDevice, "restart_times", out); !r) return Unexpected(r.error());
-  return true;
+Expected<RunReport> RunLocalDevice(StateDirectory& state, const IdentityOverrides& overrides,
+                                   const LocalRunOptions& options, const FetchFunction& fetch) {
+  auto identity = LoadIdentity(state.path(), overrides);
+  if (!identity) return Fail(ErrorCode::kInvalidArgument, identity.error().message);
+  auto hooks = LoadHooks(state.path());
+  if (!hooks) return Fail(ErrorCode::kInvalidArgument, hooks.error().message);
+  return RunAutomaticUpdate(state, *identity, *hooks, options, fetch);
 }
 
 Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdentity& identity,
-                                       const DeviceHooks& hooks, const LocalRunOptions& options) {
+                                       const DeviceHooks& hooks, const LocalRunOptions& options,
+                                       const FetchFunction& fetch) {
   auto lock = RunLock::Acquire(state.path());
   if (!lock) return Unexpected(lock.error());
   RunEnvironment env;
@@ -67,9 +61,8 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
   env.on_step = options.on_step;
   auto seq = DownloadSequence::Start(std::move(env), options.run);
   if (!seq) return Unexpected(seq.error());
-  Fetcher fetcher;  // one for the run: consecutive fetches from a host reuse the connection
   while (auto request = (*seq)->Next()) {
-    (*seq)->Complete(fetcher.Fetch(*request));
+    (*seq)->Complete(fetch(*request));
     if (options.cancel && options.cancel->load()) break;  // stopping: the remaining steps are not attempted
   }
   RunReport report = (*seq)->Finish();
@@ -78,7 +71,7 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
     for (const auto& r : report.restart_reasons) reasons += (reasons.empty() ? "" : "; ") + r;
     report.restart_performed = !hooks.reset_command.empty() || options.simulate_restart;
     if (report.restart_performed) {
-      auto allowed = CountRestart(state.store(), report.finished_at);
+      auto allowed = CountRestart(state.store(), kLocalDevice, report.finished_at);
       if (!allowed || !*allowed) {
         report.restart_performed = false;
         std::string why = allowed ? "more than " + std::to_string(kMaxRestartsPerHour) +
@@ -89,7 +82,7 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
         LogError(why);
       }
     }
-    (void)state.store().PutValue(kLocalDevice, "restart_pending", reasons);
+    (void)DeviceState(state.store(), kLocalDevice).SetRestartPending(reasons);
   }
   if (auto r = state.store().AddRun(kLocalDevice, report.started_at, ToJson(report).dump()); !r)
     LogError("cannot store the run report: " + r.error().message);
@@ -100,9 +93,6 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
       report.restart_performed = false;
       LogError("the reset command failed; the restart is pending");
     }
-  } else if (report.restart_performed) {
-    LogInfo("restart (simulated): the agent re-initialises as a freshly started device");
-    if (auto a = ActivatePendingImage(state.store(), kLocalDevice); !a) LogError(a.error().message);
   }
   return report;
 }

@@ -8,8 +8,9 @@
 
 #include "device/hooks.hpp"
 #include "device/identity.hpp"
-#include "device/state_dir.hpp"
+#include "engine/restart.hpp"
 #include "engine/sequence.hpp"
+#include "store/state_dir.hpp"
 
 namespace autoprov {
 
@@ -33,21 +34,22 @@ struct LocalRunOptions {
   std::function<bool(uint64_t, uint64_t)> progress;
   // Called with each finished step's report as the run goes (logs, a progress display).
   std::function<void(const StepReport&)> on_step;
-  // The daemon without a reset command: a restart re-initialises the agent as a freshly started device
-  // (the pending image becomes the running one); the caller then performs the start-up trigger.
+  // The daemon without a reset command: the restart is the daemon's to perform (it re-initialises as a
+  // freshly started device, RestartDevice); the report says it was performed.
   bool simulate_restart = false;
 };
 
-// S-9.8: at most this many restarts within an hour, counted in the state database (a reboot does not reset
-// the count); beyond it the restart stays pending.
-inline constexpr int kMaxRestartsPerHour = 3;
-// Records a restart at `now` if the limit allows it; false when it does not.
-Expected<bool> CountRestart(StateStore& store, long long now);
-
-// Runs the sequence with one Fetcher (connection reuse across steps), stores the report, then restarts
-// when the run decided so: the reset command if the appliance configured one (the report says the
-// restart was performed), else the restart stays pending in the state.
+// Runs the sequence, fetching with `fetch` (one connection-reusing Fetcher for a device), stores the report,
+// then restarts when the run decided so: the reset command if the appliance configured one (the report says
+// the restart was performed), else the restart stays pending in the state.
 Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdentity& identity,
-                                       const DeviceHooks& hooks, const LocalRunOptions& options);
+                                       const DeviceHooks& hooks, const LocalRunOptions& options,
+                                       const FetchFunction& fetch);
+
+// The run-now wrapper every starter of a local run uses (update, restart, the daemon's runs): the identity
+// (identity.ini and overrides) and hooks.ini are read, then the run. Identity and hook errors come back as
+// kInvalidArgument, a run in progress as kBusy.
+Expected<RunReport> RunLocalDevice(StateDirectory& state, const IdentityOverrides& overrides,
+                                   const LocalRunOptions& options, const FetchFunction& fetch);
 
 }  // namespace autoprov

@@ -16,8 +16,10 @@
 #include "config/configuration.hpp"
 #include "device/hooks.hpp"
 #include "device/identity.hpp"
+#include "engine/apply.hpp"
 #include "engine/plan.hpp"
 #include "engine/report.hpp"
+#include "engine/request.hpp"
 #include "store/state_store.hpp"
 #include "transfer/transfer.hpp"
 
@@ -45,43 +47,42 @@ struct RunOptions {
   bool restart_if_changed = false;  // reboot=true under SipNotifyReboot = if-changed: only if a step applied
 };
 
-class DownloadSequence {
+class DownloadSequence final : public StepContext {
  public:
   static Expected<std::unique_ptr<DownloadSequence>> Start(RunEnvironment env, RunOptions options);
-  ~DownloadSequence();
+  ~DownloadSequence() override;
 
   // The next fetch to perform, or nothing when every step is done.
   std::optional<FetchRequest> Next();
   // The result of the fetch Next() returned.
   void Complete(Expected<FetchResult> result);
-  // Decides the restart and stores the report. Call once, after Next() returned nothing.
+  // Decides the restart and returns the report. Call once, after Next() returned nothing.
   RunReport Finish();
 
   const Configuration& config() const { return config_; }
 
+  // StepContext, for the apply policies (engine/apply.hpp).
+  const RunEnvironment& env() const override { return env_; }
+  Configuration& config() override { return config_; }
+  const PlannedStep& step() const override { return *current_; }
+  long long step_generation() const override { return plan_generation_; }
+  StepReport& report() override { return step_; }
+  RunReport& run_report() override { return report_; }
+  RestartDecision& restart() override { return restart_; }
+  long long Now() const override;
+  std::string Staging() const override;
+  void Record(StepOutcome outcome, std::string error = {}) override;
+  Expected<void> CommitFor(const PlannedStep& step, long long generation, const FetchResult& r,
+                           const std::function<Expected<void>()>& extra, bool clear_url) override;
+  Expected<void> InstallFile(const FetchResult& r, const std::filesystem::path& dest, mode_t mode) override;
+
  private:
   DownloadSequence(RunEnvironment env, RunOptions options, Configuration config);
-  void Record(StepOutcome outcome, std::string error = {});
-  long long Now() const;
-  std::string Staging(FileKind kind) const;
+  ApplyPolicy& PolicyFor(FileKind kind);
+  // The restart the run's files and its trigger ask for (S-2.2, S-9.8).
+  void DecideRestart();
 
-  void HandleConfigFile(const FetchResult& r);
-  void HandleImage(const FetchResult& r);
-  void HandleLicense(const FetchResult& r);
-  void HandleTls(const FetchResult& r);
-  void HandleAuxFile(const FetchResult& r);
-  // The certificate of this run whose key did not come: kept only if it matches the installed key.
-  void ResolveStagedCertificate();
-  // Commits `extra` (may be empty) together with the URL state of the current step and, for a one-time
-  // file, the clearing of its URL parameter: one transaction.
-  Expected<void> CommitStep(const FetchResult& r, const std::function<Expected<void>()>& extra, bool clear_url);
-  Expected<void> CommitFor(const PlannedStep& plan, long long generation, const FetchResult& r,
-                           const std::function<Expected<void>()>& extra, bool clear_url);
-  Expected<void> InstallFile(const FetchResult& r, const std::filesystem::path& dest, mode_t mode);
-  // S-9.7: installs a certificate, a key or both as one switch of the TLS file set.
-  Expected<void> InstallTlsPair(const std::string* cert_pem, const std::string* key_pem);
-
-  struct StagedCert;
+  enum Family { kConfigFiles, kImages, kLicense, kTls, kAuxFiles, kFamilies };
   RunEnvironment env_;
   RunOptions options_;
   Configuration config_;
@@ -91,14 +92,9 @@ class DownloadSequence {
   std::optional<PlannedStep> current_;
   long long plan_generation_ = 0;  // of the current one-time step's URL parameter when it was planned
   StepReport step_;
-  bool stop_ = false;  // an immediate restart was requested: the remaining steps are skipped
-  bool restart_at_end_ = false;
-  bool reload_if_needed_ = false;
-  std::vector<std::string> restart_param_changes_;
-  std::vector<std::string> restart_causes_;  // "<kind>:<sha256>" of each file that asked for the restart
-  std::unique_ptr<StagedCert> staged_cert_;
-  // The User-Agent of the last request and what it was expanded from: most runs send one for every step.
-  std::string ua_template_, ua_conf_, ua_;
+  RestartDecision restart_;
+  std::unique_ptr<ApplyPolicy> policies_[kFamilies];  // made when a file of the family first arrives
+  RequestBuilder requests_;
 };
 
 // What a run would fetch now, without fetching (update --dry-run). Later steps may differ in a real run,
@@ -109,11 +105,5 @@ struct PlanLine {
 };
 std::vector<PlanLine> DescribePlan(StateStore& store, long long device, const Configuration& config,
                                    const DeviceIdentity& identity);
-
-// The running version: the version of the last activated image, else the identity's.
-std::string RunningVersion(StateStore& store, long long device, const std::string& identity_version);
-
-// A (simulated or real) device restart: the pending image becomes the running one.
-Expected<void> ActivatePendingImage(StateStore& store, long long device);
 
 }  // namespace autoprov

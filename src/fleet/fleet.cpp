@@ -17,13 +17,15 @@
 #include <nlohmann/json.hpp>
 
 #include "common/text.hpp"
-#include "config/cli_script.hpp"
-#include "config/ini.hpp"
-#include "device/state_dir.hpp"
+#include "common/atomic_file.hpp"
+#include "config/config_file.hpp"
+#include "engine/device_state.hpp"
+#include "engine/restart.hpp"
+#include "engine/schedule.hpp"
 #include "engine/sequence.hpp"
-#include "store/atomic_file.hpp"
+#include "store/state_dir.hpp"
 #include "store/state_store.hpp"
-#include "transfer/transfer.hpp"
+#include "transfer/fetcher.hpp"
 
 namespace autoprov {
 
@@ -75,24 +77,13 @@ double Percentile(std::vector<double>& v, double p) {
   return v[k] * 1000.0;
 }
 
-// Seconds until the next trigger of a device whose run just ended, from its own configuration; <0: none.
+// Seconds until the next trigger of a device whose run just ended, from its own configuration, by the same
+// rule as the daemon (NextRun); <0: none. The random spread is the device's own, reproducible per seed.
 double NextTriggerIn(const Configuration& c, uint64_t seed, long long id, int run) {
-  long long secs = c.GetInt("AutoUpdateFreqencySeconds");
-  if (secs <= 0) secs = c.GetInt("AutoUpdateFrequency") * 60;
-  if (secs > 0) return static_cast<double>(secs);
-  const std::string& t = c.Get("AutoUpdatePredefinedTime");
-  if (t.size() == 5) {
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    localtime_r(&now, &tm);
-    tm.tm_hour = std::stoi(t.substr(0, 2));
-    tm.tm_min = std::stoi(t.substr(3, 2));
-    tm.tm_sec = 0;
-    std::time_t at = std::mktime(&tm);
-    if (at <= now) at += 86400;
-    return static_cast<double>(at - now) + StartOffset(seed, id, run, static_cast<double>(c.GetInt("AutoUpdatePredefinedRandomTime")));
-  }
-  return -1;
+  std::time_t now = std::time(nullptr);
+  auto next = NextRun(c, now, now, StartOffset(seed, id, run, 1.0));
+  if (!next.at) return -1;
+  return static_cast<double>(*next.at - now);
 }
 
 // Live counters of one worker; the progress line sums them from another thread.
@@ -149,8 +140,7 @@ struct Shared {
   void MaybeCommit() {
     auto now = Clock::now();
     if (now - last_commit < std::chrono::milliseconds(200)) return;
-    (void)store.db().Exec("COMMIT");
-    (void)store.db().Exec("BEGIN");
+    (void)store.CommitGroup();
     last_commit = now;
   }
 };
@@ -254,8 +244,8 @@ void Worker::Finish(Device& d) {
   if (restarting) {
     // A simulated restart: the pending image becomes the running one, then the start-up trigger.
     counters.Add(counters.restarts);
-    (void)ActivatePendingImage(sh_.store, d.id);
-    if (seq->config().Get("AutoUpdateOnStartup") != "0") {
+    auto startup = RestartDevice(sh_.store, d.id, sh_.schema);
+    if (startup && *startup) {
       d.restart_run = true;
       sh_.Schedule(d, Clock::now());
       StartDue();
@@ -320,17 +310,12 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   // The bootstrap configuration every new device starts from.
   auto text = ReadFile(o.bootstrap_file);
   if (!text) return Unexpected(text.error());
-  Configuration bootstrap(*schema);
-  std::string ext = ToLower(std::filesystem::path(o.bootstrap_file).extension().string());
-  if (ext == ".cli" || ext == ".txt") {
-    auto r = LoadCliScript(*text, o.bootstrap_file, bootstrap, CliScriptKind::kIncremental);
-    if (!r.errors.empty()) return Fail(ErrorCode::kParse, r.errors[0].ToString());
-    bootstrap = r.config;
-  } else {
-    auto r = LoadIni(*text, o.bootstrap_file, bootstrap);
-    if (!r.errors.empty()) return Fail(ErrorCode::kParse, r.errors[0].ToString());
-    bootstrap = r.config;
-  }
+  ConfigFormat format = DetectConfigFormat(o.bootstrap_file, *text);
+  auto loaded = LoadConfigurationFile(*text, o.bootstrap_file, format, Configuration(*schema),
+                                      format == ConfigFormat::kCli ? ConfigLoadMode::kIncremental
+                                                                   : ConfigLoadMode::kFromFile);
+  if (!loaded.errors.empty()) return Fail(ErrorCode::kParse, loaded.errors[0].ToString());
+  const Configuration& bootstrap = loaded.config;
 
   auto store_or = StateStore::Open(o.state_dir / "fleet.db", Durability::kRelaxed);
   if (!store_or) return Unexpected(store_or.error());
@@ -350,11 +335,12 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
       if (!mac) return Unexpected(mac.error());
       // The serial as the vendor derives a DHCP host name: the last three MAC bytes in decimal.
       d.identity = DeviceIdentity{o.product, *mac, std::to_string(std::stoul(mac->substr(6), nullptr, 16)), o.sw_version};
-      auto done = store.GetValue(i, "seeded");
+      DeviceState state(store, i);
+      auto done = state.Seeded();
       if (!done) return Unexpected(done.error());
-      if (!done->has_value()) {
+      if (!*done) {
         if (auto r = store.SaveConfiguration(i, bootstrap); !r) return r;
-        if (auto r = store.PutValue(i, "seeded", "1"); !r) return r;
+        if (auto r = state.MarkSeeded(); !r) return r;
       }
     }
     return {};
@@ -394,7 +380,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
     return p;
   };
 
-  if (auto b = store.db().Exec("BEGIN"); !b) return Unexpected(b.error());
+  if (auto b = store.BeginGroup(); !b) return Unexpected(b.error());
   shared.start = shared.last_commit = Clock::now();
   shared.deadline = o.duration_s > 0 ? shared.start + std::chrono::seconds(o.duration_s) : Clock::time_point::max();
   shared.ScheduleRound(shared.start);
@@ -419,7 +405,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
       }
   }
   for (auto& t : pool) t.join();
-  if (auto c = store.db().Exec("COMMIT"); !c) return Unexpected(c.error());
+  if (auto c = store.EndGroup(); !c) return Unexpected(c.error());
 
   FleetSummary summary;
   summary.devices = last - first;

@@ -339,4 +339,13 @@ Expected<std::optional<std::string>> StateStore::LastRun(long long device) {
   return std::optional<std::string>(st->Text(0));
 }
 
+Expected<void> StateStore::BeginGroup() { return db_.Exec("BEGIN"); }
+
+Expected<void> StateStore::CommitGroup() {
+  if (auto c = db_.Exec("COMMIT"); !c) return c;
+  return db_.Exec("BEGIN");
+}
+
+Expected<void> StateStore::EndGroup() { return db_.Exec("COMMIT"); }
+
 }  // namespace autoprov

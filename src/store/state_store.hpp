@@ -87,6 +87,14 @@ class StateStore {
   Expected<void> AddRun(long long device, long long started_at, const std::string& report_json);
   Expected<std::optional<std::string>> LastRun(long long device);
 
+  // Group commit, for a process that is the database's one writer (the fleet simulator): BeginGroup opens
+  // one transaction that every later Transaction() joins as a savepoint of its own; CommitGroup makes what
+  // the group holds durable and opens the next group; EndGroup commits the last one. A crash loses at most
+  // the open group, never part of a step.
+  Expected<void> BeginGroup();
+  Expected<void> CommitGroup();
+  Expected<void> EndGroup();
+
   Database& db() { return db_; }
 
  private:

@@ -79,43 +79,8 @@ struct FetchResult {
   std::string body;  // BodySink::kMemory only
 };
 
-// Runs transfers one at a time; consecutive fetches reuse connections to the same host.
-class Fetcher {
- public:
-  Fetcher();
-  ~Fetcher();
-  Fetcher(const Fetcher&) = delete;
-  Fetcher& operator=(const Fetcher&) = delete;
-
-  Expected<FetchResult> Fetch(const FetchRequest& request);
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-// Runs many transfers concurrently over one event loop with at most `max_connections` connections.
-// Completion callbacks run on the thread that calls Run().
-class FetchQueue {
- public:
-  using Done = std::function<void(Expected<FetchResult>)>;
-  explicit FetchQueue(long max_connections);
-  ~FetchQueue();
-  FetchQueue(const FetchQueue&) = delete;
-  FetchQueue& operator=(const FetchQueue&) = delete;
-
-  void Submit(FetchRequest request, Done done);
-  // Drives transfers until none is left or `wait_ms` passes without progress; returns the number of
-  // transfers still pending. Callbacks may Submit() more.
-  size_t Run(long wait_ms = 1000);
-  size_t pending() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-// Maps the scheme to what the transfer layer supports; used to refuse a URL before any I/O.
-bool IsSupportedScheme(std::string_view url);
+// How a driver performs one fetch: the curl transfer layer (transfer/fetcher.hpp) or a test's canned
+// results.
+using FetchFunction = std::function<Expected<FetchResult>(const FetchRequest&)>;
 
 }  // namespace autoprov

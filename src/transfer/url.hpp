@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.hpp"
 #include "common/redact.hpp"  // RedactUrl
@@ -26,17 +27,13 @@ std::string ExpandUserAgent(std::string_view templ, const PlaceholderValues& val
 // percent-encoded except for unreserved characters, so they cannot change scheme, host or path structure.
 std::string ExpandUrl(std::string_view url, const PlaceholderValues& values, std::string_view file = {});
 
-struct ParsedUrl {
-  std::string scheme;  // lower case
-  std::string user, password;
-  std::string host;
-  std::string port;
-  std::string url_without_credentials;
-};
-
-// Parses with libcurl's URL parser; refuses schemes other than http, https, ftp, ftps, tftp, file.
-Expected<ParsedUrl> ParseUrl(std::string_view url);
-
+// The schemes the transfer layer fetches: the one list, used to refuse a URL before any I/O.
+const std::vector<std::string_view>& SupportedSchemes();
+// The lower-case scheme of a URL ("" without "://").
+std::string SchemeOf(std::string_view url);
+bool IsSupportedScheme(std::string_view url);
+// "'<url>': scheme 'x' is not supported (use http, https, ...)", the URL redacted (kRefusedScheme).
+Error UnsupportedSchemeError(std::string_view url);
 
 std::string PercentEncode(std::string_view value);
 

@@ -22,9 +22,11 @@
 
 #include "common/log.hpp"
 #include "device/hooks.hpp"
-#include "device/state_dir.hpp"
-#include "engine/run.hpp"
-#include "triggers/schedule.hpp"
+#include "engine/report.hpp"
+#include "engine/restart.hpp"
+#include "engine/schedule.hpp"
+#include "store/state_dir.hpp"
+#include "triggers/agent_process.hpp"
 #include "triggers/sip_notify.hpp"
 
 namespace autoprov {
@@ -80,6 +82,8 @@ class Daemon {
   void HandleSip(int fd);
   SipPolicy CurrentSipPolicy();
   void FinishRun();
+  void Restart();
+  std::vector<std::string> AgentArgs(const RunRequest& req) const;
   std::string StatusJson();
 
   const DaemonOptions& o_;
@@ -90,7 +94,7 @@ class Daemon {
   std::condition_variable cv_;
   std::optional<RunRequest> pending_;  // merged triggers waiting for the next run
   std::optional<RunRequest> running_;
-  std::optional<RunReport> finished_;  // set by the worker, taken by the main loop
+  std::optional<AgentProcessResult> finished_;  // set by the worker, taken by the main loop
   std::string last_report_;
   bool quit_ = false;
   int done_pipe_[2] = {-1, -1};
@@ -110,12 +114,21 @@ void Daemon::Request(const std::string& trigger, bool reboot, int client, bool r
   cv_.notify_all();
 }
 
+std::vector<std::string> Daemon::AgentArgs(const RunRequest& req) const {
+  std::vector<std::string> args = {o_.agent, "--state-dir", o_.state_dir.string()};
+  for (const auto& f : o_.schema_files) args.insert(args.end(), {"--schema", f});
+  const IdentityOverrides& id = o_.identity;
+  for (const auto& [flag, value] : {std::pair{"--product", id.product}, std::pair{"--mac", id.mac},
+                                    std::pair{"--serial", id.serial}, std::pair{"--sw-version", id.sw_version}})
+    if (!value.empty()) args.insert(args.end(), {flag, value});
+  args.insert(args.end(), {"run-once", "--trigger", req.trigger});
+  if (req.reboot) args.push_back("--reboot");
+  if (req.reboot_if_changed) args.push_back("--reboot-if-changed");
+  if (o_.verbose) args.push_back("--verbose");
+  return args;
+}
+
 void Daemon::Worker() {
-  auto state = StateDirectory::Open(o_.state_dir, o_.schema_files);
-  if (!state) {
-    LogError(state.error().message);
-    return;
-  }
   for (;;) {
     RunRequest req;
     {
@@ -128,56 +141,43 @@ void Daemon::Worker() {
       running_->clients = std::move(req.clients);
     }
     LogInfo("run started (" + req.trigger + ")");
-    RunReport report;
-    auto identity = LoadIdentity(o_.state_dir, o_.identity);
-    auto hooks = LoadHooks(o_.state_dir);
-    if (!identity || !hooks) {
-      LogError("cannot start a run: " + (!identity ? identity.error().message : hooks.error().message));
-      report.trigger = req.trigger;
-      report.steps.push_back(StepReport{});
-      report.steps.back().kind = "start";
-      report.steps.back().outcome = StepOutcome::kFailed;
-      report.steps.back().error = !identity ? identity.error().message : hooks.error().message;
-    } else {
-      LocalRunOptions opts;
-      opts.run.trigger = req.trigger;
-      opts.run.force_restart = req.reboot;
-      opts.run.restart_if_changed = req.reboot_if_changed;
-      opts.cancel = &cancel_;
-      opts.simulate_restart = true;
-      auto r = RunAutomaticUpdate(**state, *identity, *hooks, opts);
-      if (r) {
-        report = std::move(*r);
-      } else {
-        LogError("run failed to start: " + r.error().message);
-        report.trigger = req.trigger;
-        StepReport s;
-        s.kind = "start";
-        s.outcome = StepOutcome::kFailed;
-        s.error = r.error().message;
-        report.steps.push_back(s);
-      }
-    }
+    // S-6: each run is a process of its own; the daemon only waits for its report.
+    AgentProcessResult run = RunAgentProcess(AgentArgs(req), req.trigger, cancel_);
+    if (run.died) LogError(run.report.steps.back().error);
     {
       std::lock_guard lock(m_);
-      finished_ = std::move(report);
+      finished_ = std::move(run);
     }
     char c = 1;
     (void)!::write(done_pipe_[1], &c, 1);
   }
 }
 
+// S-2.2: a restart the daemon performs itself (no reset command): it re-initialises as a freshly started
+// device; the start-up run follows unless AutoUpdateOnStartup = 0.
+void Daemon::Restart() {
+  auto startup = RestartDevice(state_->store(), kLocalDevice, state_->schema());
+  if (!startup) return LogError(startup.error().message);
+  LogInfo("restart (simulated): the agent re-initialises as a freshly started device");
+  if (*startup && !stop_) Request("start-up", false, -1);
+}
+
 void Daemon::FinishRun() {
-  RunReport report;
+  AgentProcessResult run;
   std::vector<int> clients;
   {
     std::lock_guard lock(m_);
     if (!finished_) return;
-    report = std::move(*finished_);
+    run = std::move(*finished_);
     finished_.reset();
     clients = std::move(running_->clients);
     running_.reset();
   }
+  RunReport& report = run.report;
+  // A run whose process died left no report of its own: the daemon stores why, for `status`.
+  if (run.died)
+    if (auto r = state_->store().AddRun(kLocalDevice, report.started_at, ToJson(report).dump()); !r)
+      LogError("cannot store the run report: " + r.error().message);
   size_t applied = 0, failed = 0;
   for (const auto& s : report.steps) {
     applied += s.outcome == StepOutcome::kApplied;
@@ -193,9 +193,10 @@ void Daemon::FinishRun() {
     ::close(fd);
   }
   if (report.restart != RestartWhen::kNone && report.restart_performed && !stop_) {
-    // Re-initialised as a freshly started device: the start-up trigger follows.
-    auto config = state_->LoadConfiguration();
-    if (config && config->Get("AutoUpdateOnStartup") != "0") Request("start-up", false, -1);
+    auto hooks = LoadHooks(o_.state_dir);
+    // With a reset command the device restarted for real (or was asked to); without, the daemon does it.
+    if (hooks && hooks->reset_command.empty()) Restart();
+    else Request("start-up", false, -1);
   }
   std::lock_guard lock(m_);
   cv_.notify_all();
@@ -337,11 +338,12 @@ int Daemon::Run() {
   }
   if (::pipe2(done_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
 
-  // A freshly started device: a pending image becomes the running one, then the start-up trigger.
-  if (auto a = ActivatePendingImage(state_->store(), kLocalDevice); !a) LogError(a.error().message);
   std::thread worker([this] { Worker(); });
-  auto config = state_->LoadConfiguration();
-  if (config && config->Get("AutoUpdateOnStartup") != "0") Request("start-up", false, -1);
+  // A freshly started device: a pending image becomes the running one, then the start-up trigger.
+  if (auto startup = RestartDevice(state_->store(), kLocalDevice, state_->schema()); !startup)
+    LogError(startup.error().message);
+  else if (*startup)
+    Request("start-up", false, -1);
   LogInfo("daemon started on " + o_.state_dir.string() + (sip >= 0 ? ", SIP on " + o_.sip_listen : ""));
   if (sip >= 0 && CurrentSipPolicy().allow_any)
     LogWarning("SipNotifyAllowFrom = any: a SIP NOTIFY from any host that reaches " + o_.sip_listen +
@@ -349,6 +351,7 @@ int Daemon::Run() {
   NotifySystemd("READY=1");
 
   std::mt19937_64 rng(std::random_device{}());
+  auto draw = [&] { return std::uniform_real_distribution<double>(0, 1)(rng); };
   PeriodicSchedule schedule;
   std::string reported_error;
   std::time_t last_trigger = std::time(nullptr);
@@ -358,25 +361,22 @@ int Daemon::Run() {
     if (std::chrono::steady_clock::now() - last_config_check > std::chrono::seconds(1)) {
       last_config_check = std::chrono::steady_clock::now();
       auto c = state_->LoadConfiguration();
-      if (c) {
-        PeriodicSchedule now_schedule = ScheduleFrom(*c);
-        if (!(now_schedule == schedule) || !next_periodic_) {
-          if (!(now_schedule == schedule) && !now_schedule.error.empty() && now_schedule.error != reported_error)
-            LogError(now_schedule.error);
-          reported_error = now_schedule.error;
-          schedule = now_schedule;
-          next_periodic_ = NextPeriodicTrigger(schedule, last_trigger, std::time(nullptr),
-                                               std::uniform_real_distribution<double>(0, 1)(rng));
-          next_periodic_kind_ = schedule.interval_s > 0 ? "interval" : schedule.day_minute >= 0 ? "time-of-day" : "";
-          if (next_periodic_) LogInfo("next " + next_periodic_kind_ + " trigger at " + TimeText(*next_periodic_));
-        }
+      if (c && (!(ScheduleFrom(*c) == schedule) || !next_periodic_)) {
+        bool changed = !(ScheduleFrom(*c) == schedule);
+        schedule = ScheduleFrom(*c);
+        ScheduledRun next = NextRun(*c, last_trigger, std::time(nullptr), draw());
+        if (changed && !next.error.empty() && next.error != reported_error) LogError(next.error);
+        reported_error = next.error;
+        next_periodic_ = next.at;
+        next_periodic_kind_ = next.kind;
+        if (next_periodic_) LogInfo("next " + next_periodic_kind_ + " trigger at " + TimeText(*next_periodic_));
       }
     }
     std::time_t now = std::time(nullptr);
     if (next_periodic_ && now >= *next_periodic_) {
       last_trigger = now;
       Request(next_periodic_kind_, false, -1);
-      next_periodic_ = NextPeriodicTrigger(schedule, last_trigger, now, std::uniform_real_distribution<double>(0, 1)(rng));
+      next_periodic_ = NextPeriodicTrigger(schedule, last_trigger, now, draw());
     }
     pollfd fds[3] = {{control, POLLIN, 0}, {done_pipe_[0], POLLIN, 0}, {sip, POLLIN, 0}};
     int n = ::poll(fds, sip >= 0 ? 3 : 2, 200);
@@ -416,6 +416,13 @@ int Daemon::Run() {
 }  // namespace
 
 std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir) { return state_dir / "control.sock"; }
+
+std::string DefaultAgentPath() {
+  if (const char* env = std::getenv("AUTOPROV_AGENT"); env && *env) return env;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("autoprov") : (self.parent_path() / "autoprov").string();
+}
 
 int RunDaemon(const DaemonOptions& options, std::atomic<bool>& stop) {
   Daemon d(options, stop);

@@ -18,10 +18,15 @@ struct DaemonOptions {
   std::vector<std::string> schema_files;
   IdentityOverrides identity;
   std::string sip_listen;  // "127.0.0.1:5060"; empty: no SIP listener
+  std::string agent;       // the agent binary each run is executed with (`<agent> ... run-once`)
+  bool verbose = false;
 };
 
-// Runs until `stop` is set (SIGTERM): a run in progress is cancelled and stops within about a second,
-// leaving the old state. Returns the process exit status.
+// The agent binary beside the running executable (or $AUTOPROV_AGENT when set).
+std::string DefaultAgentPath();
+
+// Runs until `stop` is set (SIGTERM): a run in progress is cancelled (its process gets SIGTERM, then
+// SIGKILL) and stops within about a second, leaving the old state. Returns the process exit status.
 int RunDaemon(const DaemonOptions& options, std::atomic<bool>& stop);
 
 // The control socket of a daemon running on `state_dir`: "<dir>/control.sock" (owner-only).

@@ -1,13 +1,13 @@
 #include "triggers/sip_notify.hpp"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "common/md5.hpp"
 #include "common/text.hpp"
 
 namespace autoprov {
@@ -33,19 +33,6 @@ std::string Canonical(std::string_view name) {
   if (n == "o") return "event";
   if (n == "l") return "content-length";
   return n;
-}
-
-std::string Md5Hex(std::string_view s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), md, &len, EVP_md5(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(hex[md[i] >> 4]);
-    out.push_back(hex[md[i] & 15]);
-  }
-  return out;
 }
 
 std::string Unquote(std::string_view v) {
@@ -163,7 +150,7 @@ std::string SipNotifyHandler::NewNonce(long long now) {
     it = now - it->second > kNonceLifetime ? nonces_.erase(it) : std::next(it);
   if (nonces_.size() >= kMaxNonces) nonces_.erase(nonces_.begin());
   unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof raw) != 1) std::memset(raw, 0, sizeof raw);
+  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) std::memset(raw, 0, sizeof raw);
   std::string nonce = Md5Hex(std::string_view(reinterpret_cast<char*>(raw), sizeof raw) ) + std::to_string(now);
   nonces_[nonce] = now;
   return nonce;

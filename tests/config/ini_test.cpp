@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "config/cli_script.hpp"
-#include "store/atomic_file.hpp"
+#include "common/atomic_file.hpp"
 #include "test_schema.hpp"
 
 namespace autoprov {

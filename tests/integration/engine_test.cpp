@@ -7,8 +7,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "support/curl_fetch.hpp"
 #include "config/ini.hpp"
 #include "engine/run.hpp"
+#include "engine/device_state.hpp"
 #include "support/engine_fixture.hpp"
 
 namespace autoprov {
@@ -232,14 +234,14 @@ TEST_F(EngineTest, SoftwareImageVersionRules) {
   EXPECT_EQ(r.RestartState(), "pending");
   EXPECT_EQ(ReadText(dir_ / "state/images/pending.cmp"), "newer image");
   EXPECT_EQ(StateValue("pending_image_version"), "7.20A.252.011");
-  ASSERT_TRUE(ActivatePendingImage(state_->store(), kLocalDevice));
-  EXPECT_EQ(RunningVersion(state_->store(), kLocalDevice, "x"), "7.20A.252.011");
+  ASSERT_TRUE(DeviceState(state_->store(), kLocalDevice).ActivatePendingImage());
+  EXPECT_EQ(DeviceState(state_->store(), kLocalDevice).RunningVersion("x"), "7.20A.252.011");
 
   // Same version, other checksum: installed again. Same checksum: not.
   Serve("/Mediant_7.20A.252.011.cmp", "rebuilt image, same version");
   Touch("/Mediant_7.20A.252.011.cmp", 10);
   EXPECT_EQ(Outcome(Run(), "auto-firmware"), "applied");
-  ASSERT_TRUE(ActivatePendingImage(state_->store(), kLocalDevice));
+  ASSERT_TRUE(DeviceState(state_->store(), kLocalDevice).ActivatePendingImage());
   Touch("/Mediant_7.20A.252.011.cmp", 20);
   auto again = Run();
   EXPECT_EQ(Outcome(again, "auto-firmware"), "unchanged");
@@ -369,7 +371,7 @@ TEST_F(EngineTest, OneRunAtATime) {
   auto lock = RunLock::Acquire(dir_ / "state");
   ASSERT_TRUE(lock);
   LocalRunOptions o;
-  auto r = RunAutomaticUpdate(*state_, identity_, hooks_, o);
+  auto r = RunAutomaticUpdate(*state_, identity_, hooks_, o, CurlFetch());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kBusy);
   EXPECT_NE(r.error().message.find(std::to_string(::getpid())), std::string::npos);

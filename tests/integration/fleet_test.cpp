@@ -8,9 +8,11 @@
 
 #include "../app/command_runner.hpp"
 #include "config/ini.hpp"
+#include "engine/device_state.hpp"
 #include "engine/sequence.hpp"
 #include "fleet/fleet.hpp"
 #include "store/state_store.hpp"
+#include "transfer/fetcher.hpp"
 #include "support/servers.hpp"
 
 namespace autoprov {
@@ -120,7 +122,7 @@ TEST_F(FleetTest, NewerPeriodicImageInstalledOnceRestartOnceNewVersion) {
   EXPECT_EQ(full, n) << "each device downloads the image once";
   EXPECT_EQ(not_modified, 2 * n) << "the start-up run after the restart, then round 2";
   auto store = StateStore::Open(dir_ / "state/fleet.db", Durability::kRelaxed);
-  for (int i = 0; i < n; ++i) EXPECT_EQ(RunningVersion(*store, i, "x"), "7.20A.252.011");
+  for (int i = 0; i < n; ++i) EXPECT_EQ(DeviceState(*store, i).RunningVersion("x"), "7.20A.252.011");
   int new_version_agents = 0;
   for (const auto& e : log) new_version_agents += e.user_agent.find("7.20A.252.011") != std::string::npos;
   EXPECT_EQ(new_version_agents, 2 * n) << "after the restart the device reports the new version";

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "support/curl_fetch.hpp"
 #include "common/digest.hpp"
 #include "config/ini.hpp"
 #include "engine/config_writer.hpp"
@@ -80,7 +81,7 @@ TEST_F(KillTest, KillNineAtRandomInstantsLosesNothing) {
     stages.push_back(*state->LoadConfiguration());
     LocalRunOptions o;
     o.on_step = [&](const StepReport&) { stages.push_back(*state->LoadConfiguration()); };
-    auto r = RunAutomaticUpdate(*state, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, o);
+    auto r = RunAutomaticUpdate(*state, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, o, CurlFetch());
     ASSERT_TRUE(r && r->Completed());
   }
   const Configuration& final_config = stages.back();
@@ -170,7 +171,7 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
     auto s = std::move(*StateDirectory::Open(state_dir, {}));
     EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSCertFileUrl", nginx_.Url("/k/old-cert.pem"), false));
     EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSPkeyFileUrl", nginx_.Url("/k/old-key.pem"), false));
-    auto r = RunAutomaticUpdate(*s, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, {});
+    auto r = RunAutomaticUpdate(*s, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, {}, CurlFetch());
     EXPECT_TRUE(r && r->Completed());
     EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSCertFileUrl", nginx_.Url("/k/new-cert.pem"), false));
     EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSPkeyFileUrl", nginx_.Url("/k/new-key.pem"), false));

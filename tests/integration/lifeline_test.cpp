@@ -9,8 +9,9 @@
 #include "common/digest.hpp"
 #include "engine/config_writer.hpp"
 #include "engine/file_checks.hpp"
+#include "engine/device_state.hpp"
 #include "support/engine_fixture.hpp"
-#include "transfer/transfer.hpp"
+#include "transfer/fetcher.hpp"
 
 namespace autoprov {
 namespace {
@@ -192,7 +193,7 @@ TEST_F(LifelineTest, ImageWithoutAVersionIsRejected) {
   EXPECT_NE(Step(r, "auto-firmware")->error.find("image version unknown"), std::string::npos);
   EXPECT_EQ(StateValue("pending_image_version"), "");
   EXPECT_EQ(r.restart, RestartWhen::kNone);
-  EXPECT_EQ(RunningVersion(state_->store(), kLocalDevice, identity_.sw_version), "7.20A.250.001");
+  EXPECT_EQ(DeviceState(state_->store(), kLocalDevice).RunningVersion(identity_.sw_version), "7.20A.250.001");
 }
 
 // S-9.3: a VersionCommand that prints nothing means the version is unknown.

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "support/servers.hpp"
-#include "transfer/transfer.hpp"
+#include "transfer/fetcher.hpp"
 
 namespace autoprov {
 namespace {

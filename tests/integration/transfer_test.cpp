@@ -13,7 +13,7 @@
 #include "common/digest.hpp"
 #include "common/log.hpp"
 #include "support/servers.hpp"
-#include "transfer/transfer.hpp"
+#include "transfer/fetcher.hpp"
 
 namespace autoprov {
 namespace {

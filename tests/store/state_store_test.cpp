@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "config/schema.hpp"
-#include "store/atomic_file.hpp"
+#include "common/atomic_file.hpp"
 
 namespace autoprov {
 namespace {

@@ -1,5 +1,5 @@
 // SPEC S-3.2, S-3.3, S-3.5, S-3.7: placeholders, credentials, schemes.
-#include "transfer/url.hpp"
+#include "transfer/fetcher.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "config/configuration.hpp"
-#include "triggers/schedule.hpp"
+#include "engine/schedule.hpp"
 #include "triggers/sip_notify.hpp"
 
 namespace autoprov {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <utime.h>
 
+#include "support/curl_fetch.hpp"
 #include "config/ini.hpp"
 #include "engine/config_writer.hpp"
 #include "engine/run.hpp"
@@ -71,7 +72,7 @@ class EngineTest : public ::testing::Test {
   RunReport Run(RunOptions opts = {}) {
     LocalRunOptions o;
     o.run = opts;
-    auto r = RunAutomaticUpdate(*state_, identity_, hooks_, o);
+    auto r = RunAutomaticUpdate(*state_, identity_, hooks_, o, CurlFetch());
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : RunReport{};
   }

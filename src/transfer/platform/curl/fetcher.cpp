@@ -15,7 +15,7 @@
 
 #include "transfer/platform/curl/transfer_job.hpp"
 #include "common/text.hpp"
-#include "transfer/transfer.hpp"
+#include "transfer/fetcher.hpp"
 
 namespace autoprov {
 namespace {
@@ -26,14 +26,6 @@ void GlobalInit() {
 }
 
 }  // namespace
-
-bool IsSupportedScheme(std::string_view url) {
-  auto end = url.find("://");
-  if (end == std::string_view::npos) return false;
-  for (std::string_view scheme : {"http", "https", "ftp", "ftps", "tftp", "file"})
-    if (IEquals(url.substr(0, end), scheme)) return true;
-  return false;
-}
 
 struct Fetcher::Impl {
   CURL* easy = nullptr;  // kept between fetches: its connection cache gives connection reuse

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "common/digest.hpp"
-#include "store/atomic_file.hpp"
-#include "transfer/transfer.hpp"
+#include "common/atomic_file.hpp"
+#include "transfer/fetcher.hpp"
 #include "transfer/url.hpp"
 
 namespace autoprov::curl {

@@ -1,4 +1,4 @@
-#include "store/atomic_file.hpp"
+#include "common/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "device/state_dir.hpp"
+#include "store/state_dir.hpp"
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-#include "store/atomic_file.hpp"
+#include "common/atomic_file.hpp"
 
 namespace autoprov {
 

@@ -1,0 +1,50 @@
+#include "config/config_file.hpp"
+
+#include <filesystem>
+
+#include "common/text.hpp"
+
+namespace autoprov {
+
+ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view origin, ConfigFormat format,
+                                     const Configuration& current, ConfigLoadMode mode) {
+  ConfigFileLoad out{current, {}, {}, false, RestartRequest::kNone, false};
+  if (format == ConfigFormat::kIni) {
+    IniApplyMode ini_mode = mode == ConfigLoadMode::kReplace       ? IniApplyMode::kReplace
+                            : mode == ConfigLoadMode::kIncremental ? IniApplyMode::kIncremental
+                                                                   : IniApplyMode::kFromFile;
+    auto r = LoadIni(text, origin, current, ini_mode);
+    out.config = std::move(r.config);
+    out.errors = std::move(r.errors);
+    out.warnings = std::move(r.warnings);
+    out.reset_now = r.reset_now;
+    out.empty = r.empty;
+  } else {
+    auto r = LoadCliScript(text, origin, current,
+                           mode == ConfigLoadMode::kStartup ? CliScriptKind::kStartup : CliScriptKind::kIncremental);
+    out.config = std::move(r.config);
+    out.errors = std::move(r.errors);
+    out.warnings = std::move(r.warnings);
+    out.restart = r.restart;
+    out.empty = r.empty;
+  }
+  return out;
+}
+
+ConfigFormat DetectConfigFormat(std::string_view path, std::string_view text) {
+  std::string ext = ToLower(std::filesystem::path(path).extension().string());
+  if (ext == ".ini") return ConfigFormat::kIni;
+  if (ext == ".cli" || ext == ".txt") return ConfigFormat::kCli;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    auto line = Trim(text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    if (line.empty() || line[0] == ';' || line[0] == '#' || line[0] == '!') continue;
+    if (line[0] == '[' || line.find('=') != std::string_view::npos) return ConfigFormat::kIni;
+    return ConfigFormat::kCli;
+  }
+  return ConfigFormat::kIni;
+}
+
+}  // namespace autoprov

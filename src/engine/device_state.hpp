@@ -1,0 +1,42 @@
+// The device's own values in the state database, one typed accessor per value: which image runs, which one
+// waits for a restart, why a restart is pending, the restarts of the last hour (S-9.8) and the files that
+// caused the last one. The keys are spelled in device_state.cpp only.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/state_store.hpp"
+
+namespace autoprov {
+
+class DeviceState {
+ public:
+  DeviceState(StateStore& store, long long device) : store_(store), device_(device) {}
+
+  // The version of the last activated image, else `identity_version`; never empty (S-9.3).
+  std::string RunningVersion(const std::string& identity_version);
+  // The version installed and waiting for a restart, if any.
+  Expected<std::optional<std::string>> PendingImageVersion();
+  Expected<void> SetPendingImageVersion(const std::string& version);
+  // Why a restart is pending (empty: none).
+  Expected<void> SetRestartPending(const std::string& reasons);
+  // Unix times of the restarts counted so far (S-9.8).
+  Expected<std::vector<long long>> RestartTimes();
+  Expected<void> SetRestartTimes(const std::vector<long long>& times);
+  // "<kind>:<sha256>,..." of the files that caused the last restart.
+  Expected<std::optional<std::string>> LastRestartCause();
+  Expected<void> SetLastRestartCause(const std::string& causes);
+  // A simulated device's bootstrap configuration has been stored.
+  Expected<bool> Seeded();
+  Expected<void> MarkSeeded();
+  // A restart: the pending image becomes the running one and nothing is pending any more. One transaction.
+  Expected<void> ActivatePendingImage();
+
+ private:
+  StateStore& store_;
+  long long device_;
+};
+
+}  // namespace autoprov

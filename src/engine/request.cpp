@@ -1,0 +1,89 @@
+#include "engine/request.hpp"
+
+#include <ctime>
+
+#include "engine/apply.hpp"
+#include "engine/sequence.hpp"
+#include "transfer/url.hpp"
+
+namespace autoprov {
+namespace {
+
+constexpr uint64_t kConfigLimit = 64ull << 20;
+constexpr uint64_t kSmallFileLimit = 1ull << 20;
+constexpr uint64_t kImageLimit = 4ull << 30;
+constexpr uint64_t kAuxLimit = 256ull << 20;
+
+}  // namespace
+
+std::string HttpDate(long long t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration& config, const RunEnvironment& env,
+                                   std::string& if_modified_since) {
+  FileKind kind = plan.kind;
+  FetchRequest req;
+  req.url = plan.url;
+  if (ArrivesInMemory(kind)) {
+    req.sink = BodySink::kMemory;
+    req.limits.max_bytes = IsConfigFile(kind) ? kConfigLimit : kSmallFileLimit;
+    req.compute_crc32 = IsConfigFile(kind);
+  } else {
+    req.sink = env.keep_files ? BodySink::kFile : BodySink::kDiscard;
+    if (env.keep_files) req.target = (env.state_dir / "downloads" / std::string(InfoOf(kind).name)).string();
+    req.limits.max_bytes = IsImage(kind) ? kImageLimit : kAuxLimit;
+  }
+  if (plan.mode == DownloadMode::kPeriodic) {
+    // S-3.1: the validators of this URL's last download; the download time when the server gave none.
+    auto state = env.store->GetUrlState(env.device, plan.url);
+    if (state && state->has_value()) {
+      Validators v{(*state)->last_modified, (*state)->etag};
+      if (v.empty() && (*state)->downloaded_at > 0) v.last_modified = HttpDate((*state)->downloaded_at);
+      req.condition = v;
+      if_modified_since = v.last_modified;
+    }
+  }
+  const std::string& ua_template = config.Get("AupdHttpUserAgent");
+  const std::string& conf = config.Get("INIFileVersion");
+  if (ua_.empty() || ua_template != ua_template_ || conf != ua_conf_) {
+    ua_template_ = ua_template;
+    ua_conf_ = conf;
+    ua_ = ExpandUserAgent(ua_template,
+                          PlaceholderValues{env.identity.product, env.identity.mac, env.identity.sw_version, conf});
+  }
+  req.user_agent = ua_;
+  const std::string& pair = config.Get("AUPDUserPassword");
+  if (!pair.empty()) {
+    auto colon = pair.find(':');
+    req.username = pair.substr(0, colon);
+    req.password = colon == std::string::npos ? "" : pair.substr(colon + 1);
+  } else if (!config.Get("AUPDDigestUsername").empty()) {
+    req.username = config.Get("AUPDDigestUsername");
+    req.password = config.Get("AUPDDigestPassword");
+  }
+  req.tls.verify = config.Get("AUPDVerifyCertificates") != "0";
+  if (env.keep_files) {
+    std::error_code ec;
+    if (std::filesystem::exists(TrustBundlePath(env.state_dir), ec)) req.tls.ca_file = TrustBundlePath(env.state_dir);
+    auto cert = DeviceCertPath(env.state_dir);
+    auto key = DeviceKeyPath(env.state_dir);
+    if (std::filesystem::exists(cert, ec) && std::filesystem::exists(key, ec)) {
+      req.tls.client_cert = cert.string();
+      req.tls.client_key = key.string();
+    }
+  }
+  long long minutes = config.GetInt("AupdMaxTransferTime");
+  req.limits.max_time_s = minutes > 0 ? minutes * 60 : 0;
+  req.tftp_block_size = config.GetInt("AUPDTftpBlockSize");
+  req.cancel = env.cancel;
+  req.progress = env.progress;
+  return req;
+}
+
+}  // namespace autoprov
