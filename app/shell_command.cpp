@@ -9,6 +9,7 @@
 
 #include "cli/shell.hpp"
 #include "commands.hpp"
+#include "engine/status.hpp"
 #include "common/log.hpp"
 #include "device/hooks.hpp"
 #include "engine/run.hpp"
@@ -54,23 +55,9 @@ void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
       return {(r->by_daemon ? "(run by the daemon)\n" : "") + FormatReport(r->report), r->report.Completed()};
     };
     auto status = [st]() -> std::string {
-      std::string out;
-      if (auto s = AskDaemon(st->path(), "status", 5); s) {
-        auto j = nlohmann::json::parse(*s);
-        out += "daemon: running" + std::string(j["running"].get<bool>() ? ", a run is in progress" : "") + "\n";
-        std::string next = j["next_trigger"];
-        out += "next trigger: " + (next.empty() ? std::string("none") : next + " (" + j["next_trigger_kind"].get<std::string>() + ")") + "\n";
-      } else {
-        out += "daemon: not running\n";
-      }
-      auto last = st->store().LastRun(kLocalDevice);
-      if (last && last->has_value()) {
-        auto report = RunReportFromJson(nlohmann::json::parse(**last));
-        out += "last run (" + report.trigger + "):\n" + FormatReport(report);
-      } else {
-        out += "last run: none\n";
-      }
-      return out;
+      auto daemon = AskDaemon(st->path(), "status", 5);
+      auto last = FormatLastRun(st->store(), kLocalDevice);
+      return FormatDaemonStatus(daemon ? *daemon : "") + (last ? *last : "last run: " + last.error().message + "\n");
     };
     Shell shell(*st, run, status);
     int errors = 0;

@@ -14,6 +14,7 @@
 #include "engine/device_state.hpp"
 #include "engine/restart.hpp"
 #include "engine/run.hpp"
+#include "engine/status.hpp"
 #include "transfer/fetcher.hpp"
 #include "triggers/daemon.hpp"
 
@@ -23,16 +24,6 @@ namespace {
 void PrintError(GlobalOptions& g, const Error& e, int code) {
   std::cerr << "autoprov: " << e.message << "\n";
   g.exit_code = code;
-}
-
-std::string TimeText(long long t) {
-  if (t <= 0) return "-";
-  std::time_t tt = static_cast<std::time_t>(t);
-  char buf[64];
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -118,46 +109,9 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
   status->callback([&g, json] {
     auto state = OpenStateOrReport(g, StateDirectory::Access::kReadOnly);
     if (!state) return;
-    auto& store = state->store();
-    auto last = store.LastRun(kLocalDevice);
-    auto urls = store.ListUrlStates(kLocalDevice);
-    auto kinds = store.ListKindStates(kLocalDevice);
-    auto values = store.ListValues(kLocalDevice);
-    if (!last || !urls || !kinds || !values) return PrintError(g, MakeError(ErrorCode::kDatabase, "cannot read the state"), kExitFailed);
-    if (*json) {
-      nlohmann::json j;
-      j["last_run"] = last->has_value() ? nlohmann::json::parse(**last) : nlohmann::json(nullptr);
-      j["urls"] = nlohmann::json::array();
-      for (const auto& [url, s] : *urls)
-        j["urls"].push_back({{"url", RedactUrl(url)},
-                             {"last_modified", s.last_modified}, {"etag", s.etag}, {"downloaded_at", s.downloaded_at},
-                             {"sha256", s.sha256}});
-      j["kinds"] = nlohmann::json::object();
-      for (const auto& [kind, s] : *kinds)
-        j["kinds"][kind] = {{"crc", s.crc}, {"sha256", s.sha256}, {"version", s.version}, {"path", s.path},
-                            {"installed_at", s.installed_at}};
-      j["device"] = nlohmann::json::object();
-      for (const auto& [k, v] : *values) j["device"][k] = v;
-      std::cout << RedactText(j.dump(2)) << "\n";  // S-9.5
-      return;
-    }
-    if (last->has_value()) {
-      auto report = RunReportFromJson(nlohmann::json::parse(**last));
-      std::cout << "last run: " << TimeText(report.started_at) << " (" << report.trigger << ")\n"
-                << FormatReport(report);
-    } else {
-      std::cout << "no run yet\n";
-    }
-    std::cout << "\nper URL:\n";
-    for (const auto& [url, s] : *urls)
-      std::cout << "  " << RedactUrl(url) << "\n    downloaded " << TimeText(s.downloaded_at)
-                << (s.last_modified.empty() ? "" : ", Last-Modified " + s.last_modified)
-                << (s.etag.empty() ? "" : ", ETag " + s.etag) << "\n";
-    std::cout << "installed:\n";
-    for (const auto& [kind, s] : *kinds)
-      std::cout << "  " << kind << (s.crc.empty() ? "" : " crc " + s.crc) << (s.version.empty() ? "" : " version " + s.version)
-                << (s.sha256.empty() ? "" : " sha256 " + s.sha256.substr(0, 16) + "…") << "\n";
-    for (const auto& [k, v] : *values) std::cout << "  " << k << ": " << v << "\n";
+    auto text = *json ? StatusJson(state->store(), kLocalDevice) : FormatStatus(state->store(), kLocalDevice);
+    if (!text) return PrintError(g, text.error(), kExitFailed);
+    std::cout << *text << (*json ? "\n" : "");
   });
 
   auto* restart = app.add_subcommand(
