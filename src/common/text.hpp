@@ -13,4 +13,24 @@ bool IEquals(std::string_view a, std::string_view b);
 bool IStartsWith(std::string_view s, std::string_view prefix);
 std::vector<std::string_view> SplitWhitespace(std::string_view s);
 
+// The lines of a text, numbered from 1 (the last may lack its newline).
+class LineReader {
+ public:
+  explicit LineReader(std::string_view text) : text_(text) {}
+  bool Next(std::string_view& line) {
+    if (pos_ >= text_.size()) return false;
+    size_t nl = text_.find('\n', pos_);
+    line = text_.substr(pos_, nl == std::string_view::npos ? text_.size() - pos_ : nl - pos_);
+    pos_ = nl == std::string_view::npos ? text_.size() : nl + 1;
+    ++line_no_;
+    return true;
+  }
+  int line_no() const { return line_no_; }
+
+ private:
+  std::string_view text_;
+  size_t pos_ = 0;
+  int line_no_ = 0;
+};
+
 }  // namespace autoprov

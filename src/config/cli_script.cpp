@@ -274,13 +274,10 @@ CliLoadResult LoadCliScript(std::string_view text, std::string_view origin, cons
   if (kind == CliScriptKind::kStartup) start.ResetAllButLifeline();
   CliSession session(start, std::string(origin));
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
-  int line_no = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    ++line_no;
+  LineReader lines(text);
+  std::string_view line;
+  while (lines.Next(line)) {
+    int line_no = lines.line_no();
     if (line.find('\0') != std::string_view::npos) {
       (void)session.Execute("\"", line_no);  // records a parse error for this line
       continue;

@@ -54,14 +54,12 @@ class CliSession {
   RowValues row_values_;
   RestartRequest restart_ = RestartRequest::kNone;
   int settings_ = 0;
-  std::vector<Diagnostic> errors_;
-  std::vector<Diagnostic> warnings_;
+  std::vector<Diagnostic> errors_, warnings_;
 };
 
 struct CliLoadResult {
   Configuration config;
-  std::vector<Diagnostic> errors;
-  std::vector<Diagnostic> warnings;
+  std::vector<Diagnostic> errors, warnings;
   RestartRequest restart = RestartRequest::kNone;
   bool empty = false;  // no setting in the script (S-9.2): an incremental one applies nothing
 };

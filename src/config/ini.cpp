@@ -108,13 +108,10 @@ void ParseIni(std::string_view text, std::string_view origin, IniVisitor& visito
   std::optional<IniDocument::Table> open_table;  // header of the table being read
   IniDocument::Table* open = nullptr;
   bool format_seen = false;
-  int line_no = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    std::string_view raw = text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
-    pos = nl == std::string_view::npos ? text.size() : nl + 1;
-    ++line_no;
+  LineReader lines(text);
+  std::string_view raw;
+  while (lines.Next(raw)) {
+    int line_no = lines.line_no();
     std::string_view line = Trim(raw);
     if (line.empty() || line[0] == ';' || line[0] == '#') continue;
     if (line.find('\0') != std::string_view::npos) {
@@ -247,7 +244,7 @@ void ParseIni(std::string_view text, std::string_view origin, IniVisitor& visito
     visitor.OnAssignment(std::move(a));
     pending_section.clear();  // a FORMAT line must follow its table header directly
   }
-  if (open) err(line_no, "table '" + open->name + "' is not closed at the end of the file");
+  if (open) err(lines.line_no(), "table '" + open->name + "' is not closed at the end of the file");
 }
 
 IniParseResult ParseIni(std::string_view text, std::string_view origin) {

@@ -58,8 +58,7 @@ enum class IniApplyMode { kFromFile, kReplace, kIncremental };
 // used: the caller keeps the running configuration (SPEC S-7.5).
 struct IniLoadResult {
   Configuration config;
-  std::vector<Diagnostic> errors;
-  std::vector<Diagnostic> warnings;  // unknown names, duplicates
+  std::vector<Diagnostic> errors, warnings;  // unknown names, duplicates
   bool reset_now = false;            // ResetNow = 1 was in the file
   bool replaced = false;             // absent parameters went back to their defaults
   bool empty = false;                // no setting in the file (S-9.2): an incremental one applies nothing

@@ -77,6 +77,20 @@ const ColumnSpec* TableSpec::FindColumn(std::string_view col) const {
   return nullptr;
 }
 
+Expected<void> Schema::MergeParam(ParamSpec spec) {
+  Schema one;
+  one.param_index_[spec.name] = 0;
+  one.params_.push_back(std::move(spec));
+  return Merge(one);
+}
+
+Expected<void> Schema::MergeTable(TableSpec spec) {
+  Schema one;
+  one.table_index_[spec.name] = 0;
+  one.tables_.push_back(std::move(spec));
+  return Merge(one);
+}
+
 Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view origin) {
   json doc;
   try {
@@ -98,10 +112,7 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       spec.transient = p.value("transient", false);
       spec.lifeline = p.value("lifeline", false);
       spec.description = p.value("description", "");
-      Schema one;
-      one.params_.push_back(std::move(spec));
-      one.param_index_[one.params_[0].name] = 0;
-      if (auto m = s.Merge(one); !m) return Unexpected(m.error().WithContext(origin));
+      if (auto m = s.MergeParam(std::move(spec)); !m) return Unexpected(m.error().WithContext(origin));
     }
     for (const auto& t : doc.value("tables", json::array())) {
       TableSpec spec;
@@ -121,10 +132,7 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       if (t.contains("cli")) SplitCli(t["cli"], spec.cli_modes, spec.cli_command);
       spec.restart = t.value("restart", false);
       spec.description = t.value("description", "");
-      Schema one;
-      one.tables_.push_back(std::move(spec));
-      one.table_index_[one.tables_[0].name] = 0;
-      if (auto m = s.Merge(one); !m) return Unexpected(m.error().WithContext(origin));
+      if (auto m = s.MergeTable(std::move(spec)); !m) return Unexpected(m.error().WithContext(origin));
     }
   } catch (const json::exception& e) {
     return Fail(ErrorCode::kParse, std::string(origin) + ": " + e.what());

@@ -83,6 +83,10 @@ class Schema {
   const std::vector<TableSpec>& tables() const { return tables_; }
 
  private:
+  // One parameter or table merged in, as Merge does with a whole schema.
+  Expected<void> MergeParam(ParamSpec spec);
+  Expected<void> MergeTable(TableSpec spec);
+
   std::vector<ParamSpec> params_;
   std::vector<TableSpec> tables_;
   // Case-insensitive (ASCII) and transparent: looking a name up allocates nothing and hashes once.
