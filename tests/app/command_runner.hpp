@@ -16,8 +16,9 @@ struct CommandResult {
   std::string out;  // stdout and stderr, in order
 };
 
-inline CommandResult RunCommand(const std::string& args, const std::string& stdin_text = "") {
-  std::string cmd = std::string(AUTOPROV_BINARY) + " " + args + " 2>&1";
+// Any shell command line, its output captured as RunCommand does.
+inline CommandResult RunProgram(const std::string& command_line, const std::string& stdin_text = "") {
+  std::string cmd = command_line + " 2>&1";
   std::string input_file;
   if (!stdin_text.empty()) {
     input_file = std::filesystem::temp_directory_path() / ("autoprov-stdin-" + std::to_string(::getpid()));
@@ -34,6 +35,10 @@ inline CommandResult RunCommand(const std::string& args, const std::string& stdi
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   if (!input_file.empty()) std::filesystem::remove(input_file);
   return r;
+}
+
+inline CommandResult RunCommand(const std::string& args, const std::string& stdin_text = "") {
+  return RunProgram(std::string(AUTOPROV_BINARY) + " " + args, stdin_text);
 }
 
 inline std::filesystem::path FreshDir(const std::string& name) {

@@ -72,6 +72,23 @@ class DaemonTest : public ::testing::Test {
     return cond();
   }
 
+  // The processes whose parent is `pid` (the daemon's runs).
+  static std::vector<pid_t> ChildrenOf(pid_t pid) {
+    std::vector<pid_t> out;
+    for (auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::string name = e.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::string stat = ReadText(e.path() / "stat");
+      auto close = stat.rfind(')');
+      if (close == std::string::npos) continue;
+      int ppid = 0;
+      char state = 0;
+      if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == pid)
+        out.push_back(static_cast<pid_t>(std::stoi(name)));
+    }
+    return out;
+  }
+
   Nginx nginx_;
   std::filesystem::path dir_;
   std::string id_;
@@ -234,12 +251,17 @@ TEST_F(DaemonTest, SigtermDuringADownloadStopsFastAndKeepsTheOldState) {
   Configure("AutoUpdateCmpFile = 1\nCmpFileURL = '" + url + "'\n");
   StartDaemon();
   std::this_thread::sleep_for(1500ms);
+  // The run is a process of its own; it stops with the daemon.
+  auto runs = ChildrenOf(daemon_.pid());
+  ASSERT_EQ(runs.size(), 1u) << "the download runs in one agent process";
+  EXPECT_NE(ReadText("/proc/" + std::to_string(runs[0]) + "/cmdline").find("run-once"), std::string::npos);
   auto t0 = std::chrono::steady_clock::now();
   ::kill(daemon_.pid(), SIGTERM);
   int rc = daemon_.Wait(5000);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(rc, 0) << ReadText(dir_ / "daemon.log");
   EXPECT_LT(s, 2.0);
+  EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(runs[0]))) << "the run's process is gone too";
   auto shown = RunCommand("config show" + id_);
   EXPECT_NE(shown.out.find("CmpFileURL = '" + url + "'"), std::string::npos) << "the one-time URL is kept";
   EXPECT_FALSE(std::filesystem::exists(dir_ / "state/images/pending.cmp"));
@@ -264,6 +286,63 @@ TEST_F(DaemonTest, TriggersDuringARunMergeIntoOneFollowUp) {
   for (auto& c : clients) c.join();
   for (int c : codes) EXPECT_EQ(c, 0);
   EXPECT_EQ(Requests("/slow/m.ini"), 2u) << "one run, then one follow-up for the triggers that came during it";
+}
+
+// S-6: the resident daemon is small: it loads neither libcurl nor a TLS or crypto library; each run is an
+// agent process that has them.
+TEST_F(DaemonTest, TheResidentDaemonLoadsNoTransferOrCryptoLibrary) {
+  std::filesystem::path daemon = std::filesystem::path(AUTOPROV_BINARY).parent_path() / "autoprov-daemon";
+  auto ldd = RunProgram("ldd " + daemon.string());
+  ASSERT_EQ(ldd.exit_code, 0) << ldd.out;
+  EXPECT_NE(ldd.out.find("libsqlite3"), std::string::npos) << ldd.out;
+  for (const char* lib : {"libcurl", "libssl", "libcrypto", "libnghttp2", "libz."})
+    EXPECT_EQ(ldd.out.find(lib), std::string::npos) << lib << " in\n" << ldd.out;
+  Configure("AutoUpdateOnStartup = 0\n");
+  StartDaemon();
+  std::string maps = ReadText("/proc/" + std::to_string(daemon_.pid()) + "/maps");
+  EXPECT_EQ(maps.find("libcurl"), std::string::npos);
+  EXPECT_EQ(maps.find("libcrypto"), std::string::npos);
+  EXPECT_NE(ReadText("/proc/" + std::to_string(daemon_.pid()) + "/cmdline").find("autoprov-daemon"), std::string::npos)
+      << "`autoprov daemon` becomes the small executable";
+}
+
+// A run that crashes cannot take the daemon down: the crash is reported (trigger, status), and the next
+// trigger starts a new run.
+TEST_F(DaemonTest, ARunThatCrashesIsReportedAndTheNextRunWorks) {
+  WriteText(nginx_.root() / "d/x.ini", "INIFileVersion = 'x'\nSetDefaultOnINIFileProcess = 0\n");
+  Configure("IniFileURL = '" + nginx_.Url("/d/x.ini") + "'\nAutoUpdateOnStartup = 0\n");
+  // An agent that dies of SIGSEGV on its first run and is the real agent afterwards.
+  auto agent = dir_ / "agent.sh";
+  WriteText(agent, "#!/bin/sh\nif [ ! -e " + (dir_ / "crashed").string() + " ]; then touch " +
+                       (dir_ / "crashed").string() + "; kill -SEGV $$; fi\nexec " + AUTOPROV_BINARY + " \"$@\"\n");
+  std::filesystem::permissions(agent, std::filesystem::perms::owner_all);
+  ::setenv("AUTOPROV_AGENT", agent.c_str(), 1);
+  StartDaemon();
+  ::unsetenv("AUTOPROV_AGENT");
+  auto crashed = RunCommand("trigger --json" + id_);
+  EXPECT_EQ(crashed.exit_code, 1) << crashed.out;
+  auto j = nlohmann::json::parse(crashed.out);
+  EXPECT_EQ(j["steps"][0]["kind"], "start");
+  EXPECT_NE(j["steps"][0]["error"].get<std::string>().find("SIGSEGV"), std::string::npos) << crashed.out;
+  EXPECT_TRUE(daemon_.Running());
+  auto status = RunCommand("status" + id_);
+  EXPECT_NE(status.out.find("SIGSEGV"), std::string::npos) << "the crash is the last run in status:\n" << status.out;
+  auto next = RunCommand("trigger --json" + id_);
+  ASSERT_EQ(next.exit_code, 0) << next.out << ReadText(dir_ / "daemon.log");
+  EXPECT_EQ(nlohmann::json::parse(next.out)["steps"][0]["outcome"], "applied");
+  EXPECT_EQ(Requests("/d/x.ini"), 1u);
+}
+
+// The control socket answers while a run is in progress (the run is another process).
+TEST_F(DaemonTest, StatusAnswersDuringARun) {
+  WriteText(nginx_.root() / "files/r.ini", "SetDefaultOnINIFileProcess = 0\n; " + std::string(4000, 'x') + "\n");
+  Configure("IniFileURL = '" + nginx_.Url("/slow/r.ini") + "'\n");
+  StartDaemon();
+  std::this_thread::sleep_for(500ms);
+  auto t0 = std::chrono::steady_clock::now();
+  auto status = RunCommand("cli -c \"show automatic-update status\"" + id_);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 1.5);
+  EXPECT_NE(status.out.find("a run is in progress"), std::string::npos) << status.out;
 }
 
 }  // namespace
