@@ -79,12 +79,15 @@ double Percentile(std::vector<double>& v, double p) {
 
 // Seconds until the next trigger of a device whose run just ended, from its own configuration, by the same
 // rule as the daemon (NextRun); <0: none. The random spread is the device's own, reproducible per seed.
-double NextTriggerIn(const Configuration& c, uint64_t seed, long long id, int run) {
-  std::time_t now = std::time(nullptr);
+}  // namespace
+
+double NextTriggerIn(const Configuration& c, uint64_t seed, long long id, int run, std::time_t now) {
   auto next = NextRun(c, now, now, StartOffset(seed, id, run, 1.0));
   if (!next.at) return -1;
   return static_cast<double>(*next.at - now);
 }
+
+namespace {
 
 // Live counters of one worker; the progress line sums them from another thread.
 struct Counters {
@@ -253,7 +256,7 @@ void Worker::Finish(Device& d) {
     }
   }
   if (sh_.o.duration_s > 0) {
-    double in = NextTriggerIn(seq->config(), sh_.o.seed, d.id, d.runs_done);
+    double in = NextTriggerIn(seq->config(), sh_.o.seed, d.id, d.runs_done, std::time(nullptr));
     if (in >= 0)
       sh_.Schedule(d, Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(in)));
   }

@@ -6,12 +6,14 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "common/error.hpp"
+#include "config/configuration.hpp"
 #include "config/schema.hpp"
 
 namespace autoprov {
@@ -73,6 +75,10 @@ Expected<std::pair<long long, long long>> ParseShard(std::string_view text);
 Expected<std::string> MacForIndex(std::string_view base, long long index);
 // The start offset of a device within a round, in seconds: deterministic for (seed, index).
 double StartOffset(uint64_t seed, long long index, int round, double spread_s);
+
+// Seconds from `now` until the next periodic run of a simulated device whose run just ended: NextRun, as the
+// daemon schedules, with the device's own reproducible spread; <0: none.
+double NextTriggerIn(const Configuration& config, uint64_t seed, long long id, int run, std::time_t now);
 
 Expected<FleetSummary> RunFleet(const FleetOptions& options,
                                 const std::function<void(const FleetProgress&)>& on_progress = nullptr);

@@ -1,50 +1,11 @@
-// S-6.2, S-6.3 schedules with a fixed clock; S-6.4 SIP NOTIFY parsing and answers.
+// S-6.4, S-9.6 SIP NOTIFY parsing and answers.
 #include <gtest/gtest.h>
 
 #include "config/configuration.hpp"
-#include "engine/schedule.hpp"
 #include "triggers/sip_notify.hpp"
 
 namespace autoprov {
 namespace {
-
-TEST(ScheduleTest, IntervalCountsFromTheLastTrigger) {
-  Configuration c(Schema::BuiltIn());
-  ASSERT_TRUE(c.Set("AutoUpdateFreqencySeconds", "600"));
-  auto s = ScheduleFrom(c);
-  EXPECT_EQ(NextPeriodicTrigger(s, 1000, 1200, 0.5), 1600);
-  ASSERT_TRUE(c.Set("AutoUpdateFreqencySeconds", "0"));
-  ASSERT_TRUE(c.Set("AutoUpdateFrequency", "2"));
-  EXPECT_EQ(NextPeriodicTrigger(ScheduleFrom(c), 1000, 1000, 0), 1120);
-  EXPECT_FALSE(NextPeriodicTrigger(ScheduleFrom(Configuration(Schema::BuiltIn())), 1000, 1000, 0));
-}
-
-TEST(ScheduleTest, TimeOfDayWithSpread) {
-  setenv("TZ", "UTC", 1);
-  tzset();
-  Configuration c(Schema::BuiltIn());
-  ASSERT_TRUE(c.Set("AutoUpdatePredefinedTime", "18:00"));
-  ASSERT_TRUE(c.Set("AutoUpdatePredefinedRandomTime", "300"));
-  auto s = ScheduleFrom(c);
-  std::time_t day = 1795737600;  // 2026-11-27 00:00 UTC
-  std::time_t noon = day + 12 * 3600;
-  EXPECT_EQ(NextPeriodicTrigger(s, noon, noon, 0.0), day + 18 * 3600);
-  EXPECT_EQ(NextPeriodicTrigger(s, noon, noon, 0.5), day + 18 * 3600 + 150);
-  // After today's time: tomorrow.
-  std::time_t evening = day + 19 * 3600;
-  EXPECT_EQ(NextPeriodicTrigger(s, evening, evening, 0.0), day + 86400 + 18 * 3600);
-  // Right after today's trigger fired, the next one is tomorrow's.
-  EXPECT_EQ(NextPeriodicTrigger(s, day + 18 * 3600 + 10, day + 18 * 3600 + 10, 0.0), day + 86400 + 18 * 3600);
-}
-
-TEST(ScheduleTest, IntervalAndTimeOfDayIsAConfigurationError) {
-  Configuration c(Schema::BuiltIn());
-  ASSERT_TRUE(c.Set("AutoUpdatePredefinedTime", "03:00"));
-  ASSERT_TRUE(c.Set("AutoUpdateFreqencySeconds", "60"));
-  auto s = ScheduleFrom(c);
-  EXPECT_NE(s.error.find("exclude each other"), std::string::npos);
-  EXPECT_FALSE(NextPeriodicTrigger(s, 0, 0, 0));
-}
 
 std::string Notify(const std::string& event, const std::string& method = "NOTIFY", bool call_id = true) {
   return method + " sip:device@127.0.0.1:5060 SIP/2.0\r\n"
