@@ -1,6 +1,5 @@
-// autoprov cli: the interactive shell (libedit for line editing, Tab completion and history), or commands
+// autoprov cli: the interactive shell (libedit, loaded then, for line editing, Tab completion and history), or commands
 // from -c / standard input with the same checks and line-numbered errors.
-#include <editline/readline.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -9,6 +8,7 @@
 
 #include "cli/shell.hpp"
 #include "commands.hpp"
+#include "line_editor.hpp"
 #include "engine/status.hpp"
 #include "common/log.hpp"
 #include "device/hooks.hpp"
@@ -16,27 +16,6 @@
 #include "triggers/daemon.hpp"
 
 namespace autoprov::app {
-namespace {
-
-Shell* g_shell = nullptr;
-std::vector<std::string> g_matches;
-
-char* CompletionGenerator(const char*, int state) {
-  if (state == 0) {
-    std::string line(rl_line_buffer, static_cast<size_t>(rl_point));
-    g_matches = g_shell->Complete(line);
-  }
-  if (static_cast<size_t>(state) >= g_matches.size()) return nullptr;
-  return strdup(g_matches[static_cast<size_t>(state)].c_str());
-}
-
-char** Completion(const char* text, int, int) {
-  rl_attempted_completion_over = 1;
-  return rl_completion_matches(text, CompletionGenerator);
-}
-
-}  // namespace
-
 void SetUpLogging(const GlobalOptions& g);
 
 void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
@@ -80,22 +59,16 @@ void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
       while (std::getline(std::cin, line))
         if (execute(line, ++n, "<stdin>")) break;
     } else {
-      g_shell = &shell;
-      rl_attempted_completion_function = Completion;
-      using_history();
+      LineEditor editor;
+      editor.SetCompleter([&shell](const std::string& line) { return shell.Complete(line); });
       for (int n = 1;; ++n) {
-        std::string prompt = shell.Prompt();
-        char* input = readline(prompt.c_str());
-        if (!input) {
+        auto line = editor.ReadLine(shell.Prompt());
+        if (!line) {
           std::cout << "\n";
           break;
         }
-        std::string line(input);
-        std::free(input);
-        if (!line.empty()) add_history(line.c_str());
-        if (execute(line, n, "")) break;
+        if (execute(*line, n, "")) break;
       }
-      g_shell = nullptr;
     }
     g.exit_code = errors ? kExitFailed : kExitOk;
   });

@@ -58,9 +58,11 @@ class Database {
  public:
   // `read_only`: for commands that only read (status, config show), also on a read-only file system.
   static Expected<Database> Open(const std::filesystem::path& path, Durability durability, bool read_only = false);
-  Database(Database&& o) noexcept : cache_(std::move(o.cache_)), db_(std::move(o.db_)) {}
+  Database(Database&& o) noexcept
+      : full_sync_(o.full_sync_), cache_(std::move(o.cache_)), db_(std::move(o.db_)) {}
   Database& operator=(Database&& o) noexcept {
     for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);  // before the connection they belong to closes
+    full_sync_ = o.full_sync_;
     cache_ = std::move(o.cache_);
     db_ = std::move(o.db_);
     return *this;
@@ -78,11 +80,25 @@ class Database {
 
   sqlite3* handle() const { return db_.get(); }
 
+  // Runs `body` (one write outside a transaction) without waiting for the disk: committed and crash-safe
+  // against a killed process, but a power loss may take it back. For what is only informative (a run's
+  // report); everything a device acts on commits with the connection's durability.
+  Expected<void> Relaxed(const std::function<Expected<void>()>& body);
+
+  // Changes since `Token()` was taken: another connection committed (PRAGMA data_version) or this one
+  // wrote. Lets a reader skip re-reading what has not changed.
+  struct ChangeToken {
+    long long data_version = -1, own_changes = -1;
+    bool operator==(const ChangeToken&) const = default;
+  };
+  ChangeToken Token();
+
  private:
   struct Closer {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
   };
   explicit Database(sqlite3* db) : db_(db) {}
+  bool full_sync_ = false;
   Expected<void> Migrate();
   std::unordered_map<std::string, sqlite3_stmt*> cache_;  // finalized before the connection closes
   std::unique_ptr<sqlite3, Closer> db_;

@@ -122,11 +122,22 @@ Expected<void> StateStore::RefreshConfiguration(long long device, const Schema& 
     }
     return {};
   }
+  // Without the cache: read again only if the database changed since `config` was read.
+  Database::ChangeToken now = db_.Token();
+  bool known = !cached && stamp != 0 && uncached_device_ == device && uncached_stamp_ == stamp &&
+               uncached_token_ == now && &config.schema() == &schema;
+  if (known) return {};
   auto fresh = LoadConfiguration(device, schema);
   if (!fresh) return Unexpected(fresh.error());
   config = std::move(*fresh);
   cached = Cached(device);
-  stamp = cached && cached->config ? cached->config_stamp : 0;
+  if (cached && cached->config) {
+    stamp = cached->config_stamp;
+  } else {
+    uncached_device_ = device;
+    uncached_token_ = now;
+    stamp = uncached_stamp_ = next_stamp_++;
+  }
   return {};
 }
 
@@ -317,6 +328,10 @@ Expected<void> StateStore::DeleteValue(long long device, const std::string& key)
 }
 
 Expected<void> StateStore::AddRun(long long device, long long started_at, const std::string& report_json) {
+  return db_.Relaxed([&] { return InsertRun(device, started_at, report_json); });
+}
+
+Expected<void> StateStore::InsertRun(long long device, long long started_at, const std::string& report_json) {
   auto st = db_.Prepare(
       "INSERT INTO run (device, id, started_at, report) VALUES "
       "(?, (SELECT COALESCE(MAX(id), 0) + 1 FROM run WHERE device = ?1), ?, ?)");

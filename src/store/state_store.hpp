@@ -107,6 +107,12 @@ class StateStore {
     unsigned long long config_stamp = 0;  // which stored version `config` is (0: none)
   };
   unsigned long long next_stamp_ = 1;
+  // Without the cache, the configuration a caller last refreshed: which device, its stamp, and the
+  // database's change token when it was read.
+  long long uncached_device_ = -1;
+  unsigned long long uncached_stamp_ = 0;
+  Database::ChangeToken uncached_token_;
+  Expected<void> InsertRun(long long device, long long started_at, const std::string& report_json);
   Expected<void> WriteConfiguration(long long device, const Configuration& config);
   // The device's cache entry, or nullptr when caching is off.
   DeviceCache* Cached(long long device);

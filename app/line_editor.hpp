@@ -1,0 +1,32 @@
+// Line editing for the interactive shell: libedit (history, Tab completion), loaded when a person types at
+// a terminal and not before: every other command, a daemon's run above all, starts without it (loading
+// libedit and what it needs costs about a millisecond per process). Without libedit the shell still works,
+// without editing.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace autoprov::app {
+
+class LineEditor {
+ public:
+  // Completions of the line up to the cursor.
+  using Completer = std::function<std::vector<std::string>(const std::string& line)>;
+  LineEditor();
+  ~LineEditor();
+  // A line, or nothing at the end of input.
+  std::optional<std::string> ReadLine(const std::string& prompt);
+  void SetCompleter(Completer completer);
+  bool editing() const;  // libedit was loaded
+
+  struct Lib;  // libedit's functions, resolved at run time
+
+ private:
+  std::unique_ptr<Lib> lib_;
+};
+
+}  // namespace autoprov::app
