@@ -144,7 +144,7 @@ void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
   curl_easy_setopt(h, CURLOPT_TIMEOUT, l.max_time_s);
   curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(l.max_bytes));
   // Large reads for files on disk; the fleet's memory and discard sinks keep libcurl's small default.
-  if (req_.sink == BodySink::kFile) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
+  if (req_.sink == BodySink::kFile) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 128L * 1024);
   if (current_.scheme == "tftp") curl_easy_setopt(h, CURLOPT_TFTP_BLKSIZE, req_.tftp_block_size);
 
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &TransferJob::OnBody);
