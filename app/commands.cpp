@@ -6,11 +6,13 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
   // Global options are accepted before and after the subcommand (fallthrough).
   app.add_option("--state-dir", g.state_dir, "state directory (default /var/lib/autoprov)")
       ->envname("AUTOPROV_STATE_DIR");
-  app.add_option("--schema", g.schema_files, "extra schema file (JSON), besides <state-dir>/schema.d/*.json");
+  app.add_option("--schema", g.schema_files,
+                 "extra schema file (JSON), besides <state-dir>/schema.d/*.json");
   app.add_option("--product", g.product, "product name (<NAME>), overrides identity.ini");
   app.add_option("--mac", g.mac, "MAC address (<MAC>), overrides identity.ini");
   app.add_option("--serial", g.serial, "serial number (License Key check), overrides identity.ini");
-  app.add_option("--sw-version", g.sw_version, "running software version (<VER>), overrides identity.ini");
+  app.add_option("--sw-version", g.sw_version,
+                 "running software version (<VER>), overrides identity.ini");
   app.add_flag("-v,--verbose", g.verbose, "log each step to stderr");
 }
 

@@ -1,5 +1,5 @@
-// Subcommands of the autoprov binary. Each one is thin: it opens the state directory, calls the library,
-// prints, and sets the exit status.
+// Subcommands of the autoprov binary. Each one is thin: it opens the state directory, calls the
+// library, prints, and sets the exit status.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "store/state_dir.hpp"
 #include "engine/run.hpp"
+#include "store/state_dir.hpp"
 
 namespace autoprov::app {
 
@@ -40,16 +40,18 @@ struct RunOutcome {
   RunReport report;
   bool by_daemon = false;
 };
-// A daemon holding the state directory runs it when `ask_daemon`; otherwise it runs here. Identity and
-// hook errors come back as kInvalidArgument.
-Expected<RunOutcome> RunNow(const GlobalOptions& g, StateDirectory& state, const std::string& trigger,
+// A daemon holding the state directory runs it when `ask_daemon`; otherwise it runs here. Identity
+// and hook errors come back as kInvalidArgument.
+Expected<RunOutcome> RunNow(const GlobalOptions& g, StateDirectory& state,
+                            const std::string& trigger,
                             std::function<bool(uint64_t, uint64_t)> progress, bool ask_daemon);
 Expected<RunReport> AskDaemonForRun(const std::filesystem::path& state_dir);
 // A one-line progress bar on stderr for downloads above 1 MiB, when stderr is a terminal.
 std::function<bool(uint64_t, uint64_t)> ProgressBar();
 
-// The state directory, or nullptr after printing why it cannot be opened (and setting the exit code).
-std::unique_ptr<StateDirectory> OpenStateOrReport(GlobalOptions& g,
-                                                  StateDirectory::Access access = StateDirectory::Access::kReadWrite);
+// The state directory, or nullptr after printing why it cannot be opened (and setting the exit
+// code).
+std::unique_ptr<StateDirectory> OpenStateOrReport(
+    GlobalOptions& g, StateDirectory::Access access = StateDirectory::Access::kReadWrite);
 
 }  // namespace autoprov::app

@@ -2,19 +2,19 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "common/atomic_file.hpp"
 #include "common/text.hpp"
 #include "config/cli_script.hpp"
 #include "config/config_file.hpp"
 #include "config/ini.hpp"
-#include "store/state_dir.hpp"
 #include "engine/config_writer.hpp"
-#include "common/atomic_file.hpp"
+#include "store/state_dir.hpp"
 
 namespace autoprov::app {
 namespace {
 
-std::unique_ptr<StateDirectory> OpenState(GlobalOptions& g,
-                                          StateDirectory::Access access = StateDirectory::Access::kReadWrite) {
+std::unique_ptr<StateDirectory> OpenState(
+    GlobalOptions& g, StateDirectory::Access access = StateDirectory::Access::kReadWrite) {
   auto state = StateDirectory::Open(g.state_dir, g.schema_files, access);
   if (!state) {
     std::cerr << "autoprov: " << state.error().message << "\n";
@@ -40,13 +40,16 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
     bool incremental = false, replace = false, startup = false;
   };
   auto lo = std::make_shared<LoadOpts>();
-  auto* load = config->add_subcommand("load", "load an ini file or CLI script into the running configuration");
+  auto* load = config->add_subcommand(
+      "load", "load an ini file or CLI script into the running configuration");
   load->add_option("file", lo->file, "ini file or CLI script ('-' for standard input)")->required();
   load->add_option("--format", lo->format, "ini, cli or auto (from the extension or content)")
       ->check(CLI::IsMember({"auto", "ini", "cli"}));
   load->add_flag("--incremental", lo->incremental, "ini: keep parameters the file does not name");
-  load->add_flag("--replace", lo->replace, "ini: parameters the file does not name return to defaults");
-  load->add_flag("--startup", lo->startup, "CLI: startup-script semantics (everything to defaults first)");
+  load->add_flag("--replace", lo->replace,
+                 "ini: parameters the file does not name return to defaults");
+  load->add_flag("--startup", lo->startup,
+                 "CLI: startup-script semantics (everything to defaults first)");
   load->fallthrough();
   load->callback([&g, lo] {
     if (lo->incremental && lo->replace) {
@@ -68,25 +71,28 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
     }
     auto state = OpenState(g);
     if (!state) return;
-    ConfigFormat format = lo->format == "auto" ? DetectConfigFormat(lo->file, text)
-                          : lo->format == "cli"  ? ConfigFormat::kCli
-                                                 : ConfigFormat::kIni;
-    ConfigLoadMode mode = format == ConfigFormat::kCli ? (lo->startup ? ConfigLoadMode::kStartup : ConfigLoadMode::kIncremental)
-                          : lo->incremental           ? ConfigLoadMode::kIncremental
-                          : lo->replace               ? ConfigLoadMode::kReplace
-                                                      : ConfigLoadMode::kFromFile;
+    ConfigFormat format = lo->format == "auto"  ? DetectConfigFormat(lo->file, text)
+                          : lo->format == "cli" ? ConfigFormat::kCli
+                                                : ConfigFormat::kIni;
+    ConfigLoadMode mode =
+        format == ConfigFormat::kCli
+            ? (lo->startup ? ConfigLoadMode::kStartup : ConfigLoadMode::kIncremental)
+        : lo->incremental ? ConfigLoadMode::kIncremental
+        : lo->replace     ? ConfigLoadMode::kReplace
+                          : ConfigLoadMode::kFromFile;
     std::string origin = lo->file == "-" ? "<stdin>" : lo->file;
     std::vector<Diagnostic> errors, warnings;
     // S-9.1: loaded onto the configuration as stored now, in one write transaction.
-    auto written = WriteConfiguration(state->store(), kLocalDevice, state->schema(),
-                                      [&](Configuration& current, std::set<std::string>&) -> Expected<void> {
-      auto r = LoadConfigurationFile(text, origin, format, current, mode);
-      errors = std::move(r.errors);
-      warnings = std::move(r.warnings);
-      if (!errors.empty()) return Fail(ErrorCode::kParse, "rejected");
-      current = std::move(r.config);
-      return {};
-    });
+    auto written =
+        WriteConfiguration(state->store(), kLocalDevice, state->schema(),
+                           [&](Configuration& current, std::set<std::string>&) -> Expected<void> {
+                             auto r = LoadConfigurationFile(text, origin, format, current, mode);
+                             errors = std::move(r.errors);
+                             warnings = std::move(r.warnings);
+                             if (!errors.empty()) return Fail(ErrorCode::kParse, "rejected");
+                             current = std::move(r.config);
+                             return {};
+                           });
     PrintDiagnostics(warnings, "warning: ");
     if (!errors.empty()) {
       PrintDiagnostics(errors, "error: ");
@@ -100,7 +106,8 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitFailed;
       return;
     }
-    std::cout << "loaded " << origin << " (" << (format == ConfigFormat::kCli ? "cli" : "ini") << ")\n";
+    std::cout << "loaded " << origin << " (" << (format == ConfigFormat::kCli ? "cli" : "ini")
+              << ")\n";
   });
 
   auto format = std::make_shared<std::string>("ini");
@@ -120,7 +127,8 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
   });
 
   auto kv = std::make_shared<std::pair<std::string, std::string>>();
-  auto* set = config->add_subcommand("set", "set one parameter (ini name, value as in an ini file or the CLI)");
+  auto* set = config->add_subcommand(
+      "set", "set one parameter (ini name, value as in an ini file or the CLI)");
   set->add_option("name", kv->first, "parameter name, e.g. IniFileURL")->required();
   set->add_option("value", kv->second, "value; empty to clear")->required();
   set->fallthrough();
@@ -133,10 +141,13 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitUsage;
       return;
     }
-    auto r = SetParameter(state->store(), kLocalDevice, state->schema(), spec->name, kv->second, /*from_cli=*/true);
+    auto r = SetParameter(state->store(), kLocalDevice, state->schema(), spec->name, kv->second,
+                          /*from_cli=*/true);
     if (!r) {
       std::cerr << "autoprov: " << r.error().message << "\n";
-      g.exit_code = r.error().code == ErrorCode::kDatabase || r.error().code == ErrorCode::kIo ? kExitFailed : kExitUsage;
+      g.exit_code = r.error().code == ErrorCode::kDatabase || r.error().code == ErrorCode::kIo
+                        ? kExitFailed
+                        : kExitUsage;
     }
   });
 
@@ -146,12 +157,13 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
     auto state = OpenState(g);
     if (!state) return;
     // S-9.4: with the configuration go every validator, CRC and installed-file record.
-    auto r = WriteConfiguration(state->store(), kLocalDevice, state->schema(),
-                                [](Configuration& c, std::set<std::string>&) -> Expected<void> {
-                                  c.ResetAll();
-                                  return {};
-                                },
-                                WriteOptions{.forget_all = true});
+    auto r = WriteConfiguration(
+        state->store(), kLocalDevice, state->schema(),
+        [](Configuration& c, std::set<std::string>&) -> Expected<void> {
+          c.ResetAll();
+          return {};
+        },
+        WriteOptions{.forget_all = true});
     if (!r) {
       std::cerr << "autoprov: " << r.error().message << "\n";
       g.exit_code = kExitFailed;

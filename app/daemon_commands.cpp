@@ -1,21 +1,20 @@
 // autoprov daemon | trigger | dhcp-hook (SPEC S-6).
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "engine/config_writer.hpp"
 #include "common/log.hpp"
 #include "config/configuration.hpp"
 #include "device/identity.hpp"
-#include "store/state_dir.hpp"
+#include "engine/config_writer.hpp"
 #include "engine/report.hpp"
+#include "store/state_dir.hpp"
 #include "triggers/daemon.hpp"
 #include "triggers/dhcp_options.hpp"
 
@@ -25,11 +24,15 @@ void RunViaDaemonOrReport(GlobalOptions& g, bool json);
 
 void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
   auto sip = std::make_shared<std::string>();
-  auto* daemon = app.add_subcommand("daemon", "run as the device's resident agent: triggers, SIP NOTIFY, control socket");
-  daemon->add_option("--sip-listen", *sip, "listen for SIP NOTIFY check-sync on IPv4:PORT (needs EnableSIPRemoteReset = 1)");
+  auto* daemon = app.add_subcommand(
+      "daemon", "run as the device's resident agent: triggers, SIP NOTIFY, control socket");
+  daemon->add_option(
+      "--sip-listen", *sip,
+      "listen for SIP NOTIFY check-sync on IPv4:PORT (needs EnableSIPRemoteReset = 1)");
   daemon->fallthrough();
   daemon->callback([&g, sip] {
-    // The resident daemon is its own small executable (no libcurl, no OpenSSL): this process becomes it.
+    // The resident daemon is its own small executable (no libcurl, no OpenSSL): this process
+    // becomes it.
     std::string path = std::getenv("AUTOPROV_DAEMON") ? std::getenv("AUTOPROV_DAEMON") : "";
     if (path.empty()) {
       std::error_code ec;
@@ -38,21 +41,24 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
     }
     std::vector<std::string> args = {path, "--state-dir", g.state_dir};
     for (const auto& f : g.schema_files) args.insert(args.end(), {"--schema", f});
-    for (const auto& [flag, value] : {std::pair{"--product", g.product}, std::pair{"--mac", g.mac},
-                                      std::pair{"--serial", g.serial}, std::pair{"--sw-version", g.sw_version},
-                                      std::pair{"--sip-listen", *sip}})
+    for (const auto& [flag, value] :
+         {std::pair{"--product", g.product}, std::pair{"--mac", g.mac},
+          std::pair{"--serial", g.serial}, std::pair{"--sw-version", g.sw_version},
+          std::pair{"--sip-listen", *sip}})
       if (!value.empty()) args.insert(args.end(), {flag, value});
     if (g.verbose) args.push_back("--verbose");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     ::execv(path.c_str(), argv.data());
-    std::cerr << "autoprov: cannot execute the daemon " << path << ": " << std::strerror(errno) << "\n";
+    std::cerr << "autoprov: cannot execute the daemon " << path << ": " << std::strerror(errno)
+              << "\n";
     g.exit_code = kExitFailed;
   });
 
   auto json = std::make_shared<bool>(false);
-  auto* trigger = app.add_subcommand("trigger", "ask the running daemon for a run now and print its report");
+  auto* trigger =
+      app.add_subcommand("trigger", "ask the running daemon for a run now and print its report");
   trigger->add_flag("--json", *json, "print the report as one JSON object");
   trigger->fallthrough();
   trigger->callback([&g, json] { RunViaDaemonOrReport(g, *json); });
@@ -61,11 +67,15 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
     std::string tftp_server, boot_file, option160;
   };
   auto d = std::make_shared<DhcpOpts>();
-  auto* dhcp = app.add_subcommand(
-      "dhcp-hook", "set the ini URL from DHCP options 66/67 or 160 (from a dhclient or udhcpc hook, or options)");
-  dhcp->add_option("--tftp-server", d->tftp_server, "option 66 (default: $new_tftp_server_name or $tftp)");
-  dhcp->add_option("--boot-file", d->boot_file, "option 67 (default: $new_bootfile_name or $boot_file)");
-  dhcp->add_option("--option160", d->option160, "option 160 URL (default: $new_provisioning_url or $opt160)");
+  auto* dhcp = app.add_subcommand("dhcp-hook",
+                                  "set the ini URL from DHCP options 66/67 or 160 (from a dhclient "
+                                  "or udhcpc hook, or options)");
+  dhcp->add_option("--tftp-server", d->tftp_server,
+                   "option 66 (default: $new_tftp_server_name or $tftp)");
+  dhcp->add_option("--boot-file", d->boot_file,
+                   "option 67 (default: $new_bootfile_name or $boot_file)");
+  dhcp->add_option("--option160", d->option160,
+                   "option 160 URL (default: $new_provisioning_url or $opt160)");
   dhcp->fallthrough();
   dhcp->callback([&g, d] {
     auto env = [](std::initializer_list<const char*> names) {
@@ -82,7 +92,8 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitFailed;
       return;
     }
-    auto id = LoadIdentity(g.state_dir, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version});
+    auto id =
+        LoadIdentity(g.state_dir, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version});
     if (!id) {
       std::cerr << "autoprov: " << id.error().message << "\n";
       g.exit_code = kExitUsage;
@@ -95,19 +106,21 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
     }
     // S-9.1: one transaction on the configuration as stored now.
     bool unusable = false;
-    auto r = WriteConfiguration((*state)->store(), kLocalDevice, (*state)->schema(),
-                                [&](Configuration& c, std::set<std::string>& touched) -> Expected<void> {
-                                  for (const auto& [name, value] : sets) {
-                                    if (auto s = c.Set(name, value); !s) {
-                                      unusable = true;
-                                      return s;
-                                    }
-                                    touched.insert(name);
-                                  }
-                                  return {};
-                                });
+    auto r =
+        WriteConfiguration((*state)->store(), kLocalDevice, (*state)->schema(),
+                           [&](Configuration& c, std::set<std::string>& touched) -> Expected<void> {
+                             for (const auto& [name, value] : sets) {
+                               if (auto s = c.Set(name, value); !s) {
+                                 unusable = true;
+                                 return s;
+                               }
+                               touched.insert(name);
+                             }
+                             return {};
+                           });
     if (!r) {
-      std::cerr << "autoprov: " << (unusable ? "DHCP gave an unusable value: " : "") << r.error().message << "\n";
+      std::cerr << "autoprov: " << (unusable ? "DHCP gave an unusable value: " : "")
+                << r.error().message << "\n";
       g.exit_code = kExitFailed;
       return;
     }

@@ -1,6 +1,7 @@
-// autoprov-daemon: the resident agent (SPEC S-6). It waits for triggers (start-up, interval, time of day,
-// SIP NOTIFY, the control socket) and runs each Automatic Update as a child process of the agent binary, so
-// it links neither libcurl nor OpenSSL and holds little memory while it waits. `autoprov daemon` executes it.
+// autoprov-daemon: the resident agent (SPEC S-6). It waits for triggers (start-up, interval, time
+// of day, SIP NOTIFY, the control socket) and runs each Automatic Update as a child process of the
+// agent binary, so it links neither libcurl nor OpenSSL and holds little memory while it waits.
+// `autoprov daemon` executes it.
 #include <signal.h>
 #include <syslog.h>
 
@@ -26,15 +27,19 @@ int main(int argc, char** argv) {
   std::string state_dir = "/var/lib/autoprov";
   CLI::App app{"autoprov-daemon: the resident automatic provisioning agent"};
   app.set_version_flag("--version", AUTOPROV_VERSION);
-  app.add_option("--state-dir", state_dir, "state directory (default /var/lib/autoprov)")->envname("AUTOPROV_STATE_DIR");
-  app.add_option("--schema", o.schema_files, "extra schema file (JSON), besides <state-dir>/schema.d/*.json");
+  app.add_option("--state-dir", state_dir, "state directory (default /var/lib/autoprov)")
+      ->envname("AUTOPROV_STATE_DIR");
+  app.add_option("--schema", o.schema_files,
+                 "extra schema file (JSON), besides <state-dir>/schema.d/*.json");
   app.add_option("--product", o.identity.product, "product name (<NAME>), overrides identity.ini");
   app.add_option("--mac", o.identity.mac, "MAC address (<MAC>), overrides identity.ini");
   app.add_option("--serial", o.identity.serial, "serial number, overrides identity.ini");
-  app.add_option("--sw-version", o.identity.sw_version, "running software version, overrides identity.ini");
+  app.add_option("--sw-version", o.identity.sw_version,
+                 "running software version, overrides identity.ini");
   app.add_option("--sip-listen", o.sip_listen,
                  "listen for SIP NOTIFY check-sync on IPv4:PORT (needs EnableSIPRemoteReset = 1)");
-  app.add_option("--agent", o.agent, "the agent binary each run executes (default: autoprov beside this one)");
+  app.add_option("--agent", o.agent,
+                 "the agent binary each run executes (default: autoprov beside this one)");
   app.add_flag("-v,--verbose", o.verbose, "runs log each step");
   try {
     app.parse(argc, argv);
@@ -48,7 +53,9 @@ int main(int argc, char** argv) {
   openlog("autoprov", LOG_PID, LOG_DAEMON);
   SetLogLevel(LogLevel::kInfo);
   SetLogSink([](LogLevel level, std::string_view m) {
-    int prio = level == LogLevel::kError ? LOG_ERR : level == LogLevel::kWarning ? LOG_WARNING : LOG_INFO;
+    int prio = level == LogLevel::kError     ? LOG_ERR
+               : level == LogLevel::kWarning ? LOG_WARNING
+                                             : LOG_INFO;
     syslog(prio, "%.*s", static_cast<int>(m.size()), m.data());
     std::fprintf(stderr, "autoprov: %.*s\n", static_cast<int>(m.size()), m.data());
   });

@@ -12,47 +12,71 @@ namespace autoprov::app {
 
 nlohmann::json FleetJson(const FleetSummary& s, const FleetOptions& o) {
   nlohmann::json lat = nlohmann::json::object();
-  for (const auto& l : s.latency) lat[l.kind] = {{"count", l.count}, {"p50_ms", l.p50_ms}, {"p95_ms", l.p95_ms}, {"p99_ms", l.p99_ms}};
+  for (const auto& l : s.latency)
+    lat[l.kind] = {
+        {"count", l.count}, {"p50_ms", l.p50_ms}, {"p95_ms", l.p95_ms}, {"p99_ms", l.p99_ms}};
   nlohmann::json failures = nlohmann::json::array();
   for (const auto& f : s.failures)
-    failures.push_back({{"mac", f.mac}, {"run", f.run}, {"step", f.step}, {"url", f.url}, {"error", f.error}});
-  return {{"devices", s.devices},
-          {"first_device", s.first_index},
-          {"shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)},
-          {"runs_completed", s.runs_completed},
-          {"devices_failed", s.devices_failed},
-          {"requests", s.requests},
-          {"requests_per_s", s.wall_s > 0 ? s.requests / s.wall_s : 0},
-          {"status", {{"200", s.status_200}, {"304", s.status_304}, {"4xx", s.status_4xx}, {"5xx", s.status_5xx},
-                      {"network_errors", s.network_errors}}},
-          {"bytes", s.bytes},
-          {"restarts", s.restarts},
-          {"wall_s", s.wall_s},
-          {"threads", s.threads},
-          {"durability", "relaxed: simulated devices share one SQLite database with synchronous=OFF"},
-          {"latency_ms", lat},
-          {"failures", failures}};
+    failures.push_back(
+        {{"mac", f.mac}, {"run", f.run}, {"step", f.step}, {"url", f.url}, {"error", f.error}});
+  return {
+      {"devices", s.devices},
+      {"first_device", s.first_index},
+      {"shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)},
+      {"runs_completed", s.runs_completed},
+      {"devices_failed", s.devices_failed},
+      {"requests", s.requests},
+      {"requests_per_s", s.wall_s > 0 ? s.requests / s.wall_s : 0},
+      {"status",
+       {{"200", s.status_200},
+        {"304", s.status_304},
+        {"4xx", s.status_4xx},
+        {"5xx", s.status_5xx},
+        {"network_errors", s.network_errors}}},
+      {"bytes", s.bytes},
+      {"restarts", s.restarts},
+      {"wall_s", s.wall_s},
+      {"threads", s.threads},
+      {"durability", "relaxed: simulated devices share one SQLite database with synchronous=OFF"},
+      {"latency_ms", lat},
+      {"failures", failures}};
 }
 
 void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
   auto o = std::make_shared<FleetOptions>();
   auto shard = std::make_shared<std::string>("0/1");
   auto json = std::make_shared<bool>(false);
-  auto* fleet = app.add_subcommand("fleet", "simulate many devices, each running the real agent, against a server");
-  fleet->add_option("--devices", o->devices, "number of simulated devices")->required()->check(CLI::Range(1LL, 10000000LL));
-  fleet->add_option("--bootstrap", o->bootstrap_file, "ini file or CLI script every new device starts from")
-      ->required()->check(CLI::ExistingFile);
-  fleet->add_option("--mac-base", o->mac_base, "MAC of device 0; the others count up (default 00908F000000)");
-  fleet->add_option("--runs", o->runs, "rounds: each device runs once per round (default 1)")->check(CLI::Range(1, 1000000));
-  fleet->add_option("--duration", o->duration_s, "instead of rounds: run for SECONDS with each device's own triggers")
+  auto* fleet = app.add_subcommand(
+      "fleet", "simulate many devices, each running the real agent, against a server");
+  fleet->add_option("--devices", o->devices, "number of simulated devices")
+      ->required()
+      ->check(CLI::Range(1LL, 10000000LL));
+  fleet
+      ->add_option("--bootstrap", o->bootstrap_file,
+                   "ini file or CLI script every new device starts from")
+      ->required()
+      ->check(CLI::ExistingFile);
+  fleet->add_option("--mac-base", o->mac_base,
+                    "MAC of device 0; the others count up (default 00908F000000)");
+  fleet->add_option("--runs", o->runs, "rounds: each device runs once per round (default 1)")
+      ->check(CLI::Range(1, 1000000));
+  fleet
+      ->add_option("--duration", o->duration_s,
+                   "instead of rounds: run for SECONDS with each device's own triggers")
       ->check(CLI::Range(1L, 31L * 86400));
-  fleet->add_option("--spread", o->spread_s, "spread each round's device starts randomly over SECONDS");
-  fleet->add_option("--max-connections", o->max_connections, "at most C connections at once (default 256)")
+  fleet->add_option("--spread", o->spread_s,
+                    "spread each round's device starts randomly over SECONDS");
+  fleet
+      ->add_option("--max-connections", o->max_connections,
+                   "at most C connections at once (default 256)")
       ->check(CLI::Range(1L, 100000L));
-  fleet->add_option("--threads", o->threads, "worker threads, each with its own event loop (default: one per core)")
+  fleet
+      ->add_option("--threads", o->threads,
+                   "worker threads, each with its own event loop (default: one per core)")
       ->check(CLI::Range(1, 256));
   fleet->add_option("--seed", o->seed, "seed of the start-time spread (reproducible schedules)");
-  fleet->add_option("--shard", *shard, "I/M: run the I-th of M disjoint slices of the device range");
+  fleet->add_option("--shard", *shard,
+                    "I/M: run the I-th of M disjoint slices of the device range");
   fleet->add_flag("--json", *json, "print the summary as one JSON object");
   fleet->get_option("--runs")->excludes("--duration");
   fleet->fallthrough();
@@ -72,16 +96,19 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
     auto progress = [tty](const FleetProgress& p) {
       if (!tty) return;
       std::fprintf(stderr,
-                   "\r\033[Kdevices %lld/%lld started, %lld runs finished | %.0f req/s | 200:%lld 304:%lld 4xx:%lld "
+                   "\r\033[Kdevices %lld/%lld started, %lld runs finished | %.0f req/s | 200:%lld "
+                   "304:%lld 4xx:%lld "
                    "5xx:%lld net:%lld | %.1f MiB | restarts %lld",
-                   p.started, p.devices, p.finished, p.elapsed_s > 0 ? p.requests / p.elapsed_s : 0.0, p.s200, p.s304,
-                   p.s4xx, p.s5xx, p.net, p.bytes / 1048576.0, p.restarts);
+                   p.started, p.devices, p.finished,
+                   p.elapsed_s > 0 ? p.requests / p.elapsed_s : 0.0, p.s200, p.s304, p.s4xx, p.s5xx,
+                   p.net, p.bytes / 1048576.0, p.restarts);
     };
     auto summary = RunFleet(*o, progress);
     if (tty) std::fprintf(stderr, "\n");
     if (!summary) {
       std::cerr << "autoprov: " << summary.error().message << "\n";
-      g.exit_code = summary.error().code == ErrorCode::kInvalidArgument || summary.error().code == ErrorCode::kParse
+      g.exit_code = summary.error().code == ErrorCode::kInvalidArgument ||
+                            summary.error().code == ErrorCode::kParse
                         ? kExitUsage
                         : kExitFailed;
       return;
@@ -90,23 +117,31 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
     if (*json) {
       std::cout << FleetJson(s, *o).dump(2) << "\n";
     } else {
-      std::printf("fleet: %lld devices (from #%lld, shard %lld/%lld), %d threads, %lld runs, %.2f s\n", s.devices,
-                  s.first_index, o->shard_index, o->shard_count, s.threads, s.runs_completed, s.wall_s);
-      std::printf("requests: %lld (%.0f/s)  200: %lld  304: %lld  4xx: %lld  5xx: %lld  network: %lld  bytes: %llu  "
-                  "restarts: %lld\n",
-                  s.requests, s.wall_s > 0 ? s.requests / s.wall_s : 0.0, s.status_200, s.status_304, s.status_4xx,
-                  s.status_5xx, s.network_errors, static_cast<unsigned long long>(s.bytes), s.restarts);
+      std::printf(
+          "fleet: %lld devices (from #%lld, shard %lld/%lld), %d threads, %lld runs, %.2f s\n",
+          s.devices, s.first_index, o->shard_index, o->shard_count, s.threads, s.runs_completed,
+          s.wall_s);
+      std::printf(
+          "requests: %lld (%.0f/s)  200: %lld  304: %lld  4xx: %lld  5xx: %lld  network: %lld  "
+          "bytes: %llu  "
+          "restarts: %lld\n",
+          s.requests, s.wall_s > 0 ? s.requests / s.wall_s : 0.0, s.status_200, s.status_304,
+          s.status_4xx, s.status_5xx, s.network_errors, static_cast<unsigned long long>(s.bytes),
+          s.restarts);
       std::printf("%-16s %8s %10s %10s %10s\n", "KIND", "COUNT", "P50 ms", "P95 ms", "P99 ms");
       for (const auto& l : s.latency)
-        std::printf("%-16s %8zu %10.2f %10.2f %10.2f\n", l.kind.c_str(), l.count, l.p50_ms, l.p95_ms, l.p99_ms);
-      std::printf("state: %s/fleet.db (durability relaxed: synchronous=OFF)\n", o->state_dir.c_str());
+        std::printf("%-16s %8zu %10.2f %10.2f %10.2f\n", l.kind.c_str(), l.count, l.p50_ms,
+                    l.p95_ms, l.p99_ms);
+      std::printf("state: %s/fleet.db (durability relaxed: synchronous=OFF)\n",
+                  o->state_dir.c_str());
       size_t shown = 0;
       for (const auto& f : s.failures) {
         if (++shown > 20) {
           std::printf("... %zu failures in all (--json lists them)\n", s.failures.size());
           break;
         }
-        std::printf("FAILED %s run %d %s %s: %s\n", f.mac.c_str(), f.run, f.step.c_str(), f.url.c_str(), f.error.c_str());
+        std::printf("FAILED %s run %d %s %s: %s\n", f.mac.c_str(), f.run, f.step.c_str(),
+                    f.url.c_str(), f.error.c_str());
       }
       std::printf("devices with a failed step: %lld\n", s.devices_failed);
     }

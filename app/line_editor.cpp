@@ -43,7 +43,9 @@ namespace {
 LineEditor::Lib* g_lib = nullptr;  // the editor whose completer Tab calls
 
 char* Generator(const char*, int state) {
-  if (state == 0) g_matches = g_lib->completer(std::string(*g_lib->line_buffer, static_cast<size_t>(*g_lib->point)));
+  if (state == 0)
+    g_matches =
+        g_lib->completer(std::string(*g_lib->line_buffer, static_cast<size_t>(*g_lib->point)));
   if (static_cast<size_t>(state) >= g_matches.size()) return nullptr;
   return ::strdup(g_matches[static_cast<size_t>(state)].c_str());
 }

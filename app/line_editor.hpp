@@ -1,7 +1,7 @@
-// Line editing for the interactive shell: libedit (history, Tab completion), loaded when a person types at
-// a terminal and not before: every other command, a daemon's run above all, starts without it (loading
-// libedit and what it needs costs about a millisecond per process). Without libedit the shell still works,
-// without editing.
+// Line editing for the interactive shell: libedit (history, Tab completion), loaded when a person
+// types at a terminal and not before: every other command, a daemon's run above all, starts without
+// it (loading libedit and what it needs costs about a millisecond per process). Without libedit the
+// shell still works, without editing.
 #pragma once
 
 #include <functional>

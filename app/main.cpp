@@ -1,4 +1,5 @@
-// autoprov: the command-line face of the agent. Parses options and hands each subcommand to the library.
+// autoprov: the command-line face of the agent. Parses options and hands each subcommand to the
+// library.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -20,9 +21,10 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : autoprov::app::kExitUsage;
   }
-  // Every command has closed what it opened (the state database, files) when its callback returns: the
-  // process ends here without the libraries' exit handlers (OpenSSL's clean-up alone costs a run more than
-  // its own work when nothing changed). Sanitizer builds exit normally, so leaks are still reported.
+  // Every command has closed what it opened (the state database, files) when its callback returns:
+  // the process ends here without the libraries' exit handlers (OpenSSL's clean-up alone costs a
+  // run more than its own work when nothing changed). Sanitizer builds exit normally, so leaks are
+  // still reported.
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);

@@ -1,5 +1,5 @@
-// One run now, for every command that starts one (update, restart, the shell's automatic-update run):
-// a daemon holding the state directory runs it (S-6.5), otherwise it runs in this process.
+// One run now, for every command that starts one (update, restart, the shell's automatic-update
+// run): a daemon holding the state directory runs it (S-6.5), otherwise it runs in this process.
 #include <unistd.h>
 
 #include <chrono>
@@ -23,9 +23,10 @@ std::function<bool(uint64_t, uint64_t)> ProgressBar() {
     *last = t;
     int width = 40;
     int filled = static_cast<int>(width * now / total);
-    std::fprintf(stderr, "\r  [%.*s%*s] %3d%% %llu/%llu MiB", filled, "########################################",
-                 width - filled, "", static_cast<int>(100 * now / total),
-                 static_cast<unsigned long long>(now >> 20), static_cast<unsigned long long>(total >> 20));
+    std::fprintf(stderr, "\r  [%.*s%*s] %3d%% %llu/%llu MiB", filled,
+                 "########################################", width - filled, "",
+                 static_cast<int>(100 * now / total), static_cast<unsigned long long>(now >> 20),
+                 static_cast<unsigned long long>(total >> 20));
     if (now >= total) std::fprintf(stderr, "\n");
     return true;
   };
@@ -40,13 +41,15 @@ Expected<RunReport> AskDaemonForRun(const std::filesystem::path& state_dir) {
   return RunReportFromJson(j);
 }
 
-Expected<RunOutcome> RunNow(const GlobalOptions& g, StateDirectory& state, const std::string& trigger,
+Expected<RunOutcome> RunNow(const GlobalOptions& g, StateDirectory& state,
+                            const std::string& trigger,
                             std::function<bool(uint64_t, uint64_t)> progress, bool ask_daemon) {
   IdentityOverrides overrides{g.product, g.mac, g.serial, g.sw_version};
   // Identity and hooks are checked first: their errors are usage errors, daemon or not.
   if (auto identity = LoadIdentity(g.state_dir, overrides); !identity)
     return Fail(ErrorCode::kInvalidArgument, identity.error().message);
-  if (auto hooks = LoadHooks(state.path()); !hooks) return Fail(ErrorCode::kInvalidArgument, hooks.error().message);
+  if (auto hooks = LoadHooks(state.path()); !hooks)
+    return Fail(ErrorCode::kInvalidArgument, hooks.error().message);
   if (ask_daemon && std::filesystem::exists(ControlSocketPath(state.path())) &&
       AskDaemon(state.path(), "status", 5)) {
     auto report = AskDaemonForRun(state.path());
@@ -57,7 +60,8 @@ Expected<RunOutcome> RunNow(const GlobalOptions& g, StateDirectory& state, const
   options.run.trigger = trigger;
   options.progress = std::move(progress);
   Fetcher fetcher;  // one for the run: consecutive fetches from a host reuse the connection
-  auto report = RunLocalDevice(state, overrides, options, [&](const FetchRequest& r) { return fetcher.Fetch(r); });
+  auto report = RunLocalDevice(state, overrides, options,
+                               [&](const FetchRequest& r) { return fetcher.Fetch(r); });
   if (!report) return Unexpected(report.error());
   return RunOutcome{std::move(*report), false};
 }

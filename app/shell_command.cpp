@@ -1,5 +1,5 @@
-// autoprov cli: the interactive shell (libedit, loaded then, for line editing, Tab completion and history), or commands
-// from -c / standard input with the same checks and line-numbered errors.
+// autoprov cli: the interactive shell (libedit, loaded then, for line editing, Tab completion and
+// history), or commands from -c / standard input with the same checks and line-numbered errors.
 #include <unistd.h>
 
 #include <cstring>
@@ -8,11 +8,11 @@
 
 #include "cli/shell.hpp"
 #include "commands.hpp"
-#include "line_editor.hpp"
-#include "engine/status.hpp"
 #include "common/log.hpp"
 #include "device/hooks.hpp"
 #include "engine/run.hpp"
+#include "engine/status.hpp"
+#include "line_editor.hpp"
 #include "triggers/daemon.hpp"
 
 namespace autoprov::app {
@@ -20,7 +20,8 @@ void SetUpLogging(const GlobalOptions& g);
 
 void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
   auto commands = std::make_shared<std::vector<std::string>>();
-  auto* cli = app.add_subcommand("cli", "the device CLI shell (interactive, -c COMMAND..., or a script on stdin)");
+  auto* cli = app.add_subcommand(
+      "cli", "the device CLI shell (interactive, -c COMMAND..., or a script on stdin)");
   cli->add_option("-c,--command", *commands, "run this command line (repeatable), then exit");
   cli->fallthrough();
   cli->callback([&g, commands] {
@@ -31,12 +32,14 @@ void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
     auto run = [&g, st]() -> std::pair<std::string, bool> {
       auto r = RunNow(g, *st, "manual", ProgressBar(), /*ask_daemon=*/true);
       if (!r) return {"% " + r.error().message + "\n", false};
-      return {(r->by_daemon ? "(run by the daemon)\n" : "") + FormatReport(r->report), r->report.Completed()};
+      return {(r->by_daemon ? "(run by the daemon)\n" : "") + FormatReport(r->report),
+              r->report.Completed()};
     };
     auto status = [st]() -> std::string {
       auto daemon = AskDaemon(st->path(), "status", 5);
       auto last = FormatLastRun(st->store(), kLocalDevice);
-      return FormatDaemonStatus(daemon ? *daemon : "") + (last ? *last : "last run: " + last.error().message + "\n");
+      return FormatDaemonStatus(daemon ? *daemon : "") +
+             (last ? *last : "last run: " + last.error().message + "\n");
     };
     Shell shell(*st, run, status);
     int errors = 0;

@@ -31,7 +31,8 @@ void PrintError(GlobalOptions& g, const Error& e, int code) {
 std::unique_ptr<StateDirectory> OpenStateOrReport(GlobalOptions& g, StateDirectory::Access access) {
   auto state = StateDirectory::Open(g.state_dir, g.schema_files, access);
   if (!state) {
-    PrintError(g, state.error(), state.error().code == ErrorCode::kParse ? kExitUsage : kExitFailed);
+    PrintError(g, state.error(),
+               state.error().code == ErrorCode::kParse ? kExitUsage : kExitFailed);
     return nullptr;
   }
   return std::move(*state);
@@ -49,7 +50,9 @@ std::optional<DeviceIdentity> IdentityOrReport(GlobalOptions& g) {
 void SetUpLogging(const GlobalOptions& g) {
   SetLogLevel(g.verbose ? LogLevel::kInfo : LogLevel::kWarning);
   SetLogSink([](LogLevel level, std::string_view m) {
-    const char* tag = level == LogLevel::kError ? "error" : level == LogLevel::kWarning ? "warning" : "info";
+    const char* tag = level == LogLevel::kError     ? "error"
+                      : level == LogLevel::kWarning ? "warning"
+                                                    : "info";
     std::fprintf(stderr, "autoprov: %s: %.*s\n", tag, static_cast<int>(m.size()), m.data());
   });
 }
@@ -78,23 +81,30 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
       if (uo->json) {
         nlohmann::json j = nlohmann::json::array();
         for (const auto& l : plan)
-          j.push_back({{"kind", l.kind}, {"url", l.url}, {"mode", l.mode}, {"from_template", l.from_template},
-                       {"if_modified_since", l.if_modified_since}, {"note", l.note}});
+          j.push_back({{"kind", l.kind},
+                       {"url", l.url},
+                       {"mode", l.mode},
+                       {"from_template", l.from_template},
+                       {"if_modified_since", l.if_modified_since},
+                       {"note", l.note}});
         std::cout << nlohmann::json{{"plan", j}}.dump(2) << "\n";
         return;
       }
       if (plan.empty()) std::cout << "nothing to fetch: no URL parameter is set\n";
       int n = 0;
       for (const auto& l : plan) {
-        std::cout << ++n << ". " << l.kind << " (" << l.mode << (l.from_template ? ", template" : "") << ") " << l.url
-                  << "\n";
-        if (!l.if_modified_since.empty()) std::cout << "   If-Modified-Since: " << l.if_modified_since << "\n";
+        std::cout << ++n << ". " << l.kind << " (" << l.mode
+                  << (l.from_template ? ", template" : "") << ") " << l.url << "\n";
+        if (!l.if_modified_since.empty())
+          std::cout << "   If-Modified-Since: " << l.if_modified_since << "\n";
         if (!l.note.empty()) std::cout << "   " << l.note << "\n";
       }
       return;
     }
     auto run = RunNow(g, *state, "manual", uo->json ? nullptr : ProgressBar(), /*ask_daemon=*/true);
-    if (!run) return PrintError(g, run.error(), run.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed);
+    if (!run)
+      return PrintError(g, run.error(),
+                        run.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed);
     if (uo->json)
       std::cout << RedactText(ToJson(run->report).dump(2)) << "\n";
     else
@@ -103,19 +113,22 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
   });
 
   auto json = std::make_shared<bool>(false);
-  auto* status = app.add_subcommand("status", "show the last run's report and what the device keeps per URL");
+  auto* status =
+      app.add_subcommand("status", "show the last run's report and what the device keeps per URL");
   status->add_flag("--json", *json, "print as one JSON object");
   status->fallthrough();
   status->callback([&g, json] {
     auto state = OpenStateOrReport(g, StateDirectory::Access::kReadOnly);
     if (!state) return;
-    auto text = *json ? StatusJson(state->store(), kLocalDevice) : FormatStatus(state->store(), kLocalDevice);
+    auto text = *json ? StatusJson(state->store(), kLocalDevice)
+                      : FormatStatus(state->store(), kLocalDevice);
     if (!text) return PrintError(g, text.error(), kExitFailed);
     std::cout << *text << (*json ? "\n" : "");
   });
 
   auto* restart = app.add_subcommand(
-      "restart", "act as a device restart: activate the pending image, then run the start-up update");
+      "restart",
+      "act as a device restart: activate the pending image, then run the start-up update");
   auto no_run = std::make_shared<bool>(false);
   restart->add_flag("--no-run", *no_run, "only activate; do not run the start-up update");
   restart->fallthrough();
@@ -127,17 +140,20 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
     if (!startup) return PrintError(g, startup.error(), kExitFailed);
     auto identity = IdentityOrReport(g);
     if (!identity) return;
-    std::cout << "running version: " << DeviceState(state->store(), kLocalDevice).RunningVersion(identity->sw_version)
+    std::cout << "running version: "
+              << DeviceState(state->store(), kLocalDevice).RunningVersion(identity->sw_version)
               << "\n";
     if (*no_run || !*startup) return;
     auto run = RunNow(g, *state, "start-up", ProgressBar(), /*ask_daemon=*/false);
-    if (!run) return PrintError(g, run.error(), run.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed);
+    if (!run)
+      return PrintError(g, run.error(),
+                        run.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed);
     std::cout << FormatReport(run->report);
     g.exit_code = run->report.Completed() ? kExitOk : kExitFailed;
   });
 
-  // The daemon's runs: one run in this process, the report as JSON on standard output (S-6). Not for
-  // people: `update` is; hidden from the help.
+  // The daemon's runs: one run in this process, the report as JSON on standard output (S-6). Not
+  // for people: `update` is; hidden from the help.
   struct OnceOpts {
     std::string trigger = "manual";
     bool reboot = false, reboot_if_changed = false;
@@ -147,7 +163,8 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
   once->group("");
   once->add_option("--trigger", oo->trigger, "the trigger's name in the report");
   once->add_flag("--reboot", oo->reboot, "restart at the end (SIP NOTIFY reboot=true)");
-  once->add_flag("--reboot-if-changed", oo->reboot_if_changed, "restart at the end if a step applied a file");
+  once->add_flag("--reboot-if-changed", oo->reboot_if_changed,
+                 "restart at the end if a step applied a file");
   once->fallthrough();
   once->callback([&g, oo] {
     SetUpLogging(g);
@@ -166,8 +183,8 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
       options.cancel = &cancel;
       options.simulate_restart = true;
       Fetcher fetcher;
-      auto r = RunLocalDevice(*state, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version}, options,
-                              [&](const FetchRequest& req) { return fetcher.Fetch(req); });
+      auto r = RunLocalDevice(*state, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version},
+                              options, [&](const FetchRequest& req) { return fetcher.Fetch(req); });
       if (r) {
         report = std::move(*r);
         g.exit_code = report.Completed() ? kExitOk : kExitFailed;

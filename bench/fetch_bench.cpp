@@ -1,6 +1,7 @@
-// Fetches one URL N times with the transfer layer (streaming to disk, SHA-256 + CRC-32, fsync, rename)
-// and prints each run's wall time, the median, and the process's peak RSS.
-//   fetch_bench URL TARGET [RUNS] [file|discard]   (discard: hash only, no disk: shows the disk's share)
+// Fetches one URL N times with the transfer layer (streaming to disk, SHA-256 + CRC-32, fsync,
+// rename) and prints each run's wall time, the median, and the process's peak RSS.
+//   fetch_bench URL TARGET [RUNS] [file|discard]   (discard: hash only, no disk: shows the disk's
+//   share)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::printf("transfer layer: %llu bytes, median %.3f s (%.0f MiB/s), peak RSS %.1f MiB\n", bytes,
-              secs[secs.size() / 2], bytes / 1048576.0 / secs[secs.size() / 2], ru.ru_maxrss / 1024.0);
+              secs[secs.size() / 2], bytes / 1048576.0 / secs[secs.size() / 2],
+              ru.ru_maxrss / 1024.0);
   return 0;
 }

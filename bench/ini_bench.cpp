@@ -1,5 +1,5 @@
-// Benchmark: parse + validate + apply a generated ini file of N lines (scalars and a large table), then
-// persist it to SQLite. Prints wall time per phase and the process's peak RSS.
+// Benchmark: parse + validate + apply a generated ini file of N lines (scalars and a large table),
+// then persist it to SQLite. Prints wall time per phase and the process's peak RSS.
 //   build/release/bench/ini_bench [lines=100000] [repeat=5]
 #include <sys/resource.h>
 #include <unistd.h>
@@ -29,13 +29,22 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < scalars; ++i) {
     if (i) schema_json += ",";
     switch (i % 3) {
-      case 0: schema_json += R"({"name":"BenchInt)" + std::to_string(i) + R"(","type":"integer","min":0,"max":100000})"; break;
-      case 1: schema_json += R"({"name":"BenchStr)" + std::to_string(i) + R"(","type":"string","max_length":64})"; break;
-      default: schema_json += R"({"name":"BenchEnum)" + std::to_string(i) + R"(","type":"enum","values":{"off":0,"on":1}})";
+      case 0:
+        schema_json += R"({"name":"BenchInt)" + std::to_string(i) +
+                       R"(","type":"integer","min":0,"max":100000})";
+        break;
+      case 1:
+        schema_json +=
+            R"({"name":"BenchStr)" + std::to_string(i) + R"(","type":"string","max_length":64})";
+        break;
+      default:
+        schema_json += R"({"name":"BenchEnum)" + std::to_string(i) +
+                       R"(","type":"enum","values":{"off":0,"on":1}})";
     }
   }
   schema_json += R"(],"tables":[{"name":"BenchRoute","index":["Index"],"columns":[
-    {"name":"Prefix","type":"string","max_length":50},{"name":"Dest","type":"string","max_length":99},
+    {"name":"Prefix","type":"string","max_length":50},
+    {"name":"Dest","type":"string","max_length":99},
     {"name":"Weight","type":"integer","min":0,"max":1000}]}]})";
   Schema schema = Schema::BuiltIn();
   auto extra = Schema::FromJson(schema_json, "bench");
@@ -44,20 +53,29 @@ int main(int argc, char** argv) {
   std::string text = ";generated benchmark file\n[SYSTEM Params]\n";
   for (size_t i = 0; i < scalars; ++i) {
     switch (i % 3) {
-      case 0: text += "BenchInt" + std::to_string(i) + " = " + std::to_string(i * 7 % 100000) + "\n"; break;
-      case 1: text += "BenchStr" + std::to_string(i) + " = 'value-" + std::to_string(i) + "'\n"; break;
-      default: text += "BenchEnum" + std::to_string(i) + " = 1\n";
+      case 0:
+        text += "BenchInt" + std::to_string(i) + " = " + std::to_string(i * 7 % 100000) + "\n";
+        break;
+      case 1:
+        text += "BenchStr" + std::to_string(i) + " = 'value-" + std::to_string(i) + "'\n";
+        break;
+      default:
+        text += "BenchEnum" + std::to_string(i) + " = 1\n";
     }
   }
   size_t rows = lines > scalars + 5 ? lines - scalars - 5 : 1;
-  text += "[ BenchRoute ]\nFORMAT BenchRoute_Index = BenchRoute_Prefix, BenchRoute_Dest, BenchRoute_Weight;\n";
+  text +=
+      "[ BenchRoute ]\nFORMAT BenchRoute_Index = BenchRoute_Prefix, BenchRoute_Dest, "
+      "BenchRoute_Weight;\n";
   for (size_t i = 0; i < rows; ++i)
-    text += "BenchRoute " + std::to_string(i) + " = \"+" + std::to_string(4900000 + i) + "\", \"sip" +
-            std::to_string(i % 50) + ".example.com;transport=tls\", " + std::to_string(i % 1000) + ";\n";
+    text += "BenchRoute " + std::to_string(i) + " = \"+" + std::to_string(4900000 + i) +
+            "\", \"sip" + std::to_string(i % 50) + ".example.com;transport=tls\", " +
+            std::to_string(i % 1000) + ";\n";
   text += "[ \\BenchRoute ]\n";
   size_t total_lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
 
-  auto dir = std::filesystem::temp_directory_path() / ("autoprov-ini-bench-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("autoprov-ini-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::vector<double> load_ms, save_ms;
   for (int r = 0; r < repeat; ++r) {
@@ -72,7 +90,8 @@ int main(int argc, char** argv) {
     if (r == 0) {
       rusage ru{};
       getrusage(RUSAGE_SELF, &ru);
-      std::printf("  peak RSS after the first parse+validate+apply: %.1f MiB\n", ru.ru_maxrss / 1024.0);
+      std::printf("  peak RSS after the first parse+validate+apply: %.1f MiB\n",
+                  ru.ru_maxrss / 1024.0);
     }
     auto store = StateStore::Open(dir / "state.db", Durability::kFull);
     if (!store) return 1;
@@ -88,9 +107,10 @@ int main(int argc, char** argv) {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   std::printf("ini_bench: %zu lines (%zu bytes), %d runs\n", total_lines, text.size(), repeat);
-  std::printf("  parse+validate+apply: median %.1f ms (min %.1f, max %.1f)\n", load_ms[load_ms.size() / 2],
-              load_ms.front(), load_ms.back());
-  std::printf("  persist to SQLite (one transaction, synchronous=FULL): median %.1f ms\n", save_ms[save_ms.size() / 2]);
+  std::printf("  parse+validate+apply: median %.1f ms (min %.1f, max %.1f)\n",
+              load_ms[load_ms.size() / 2], load_ms.front(), load_ms.back());
+  std::printf("  persist to SQLite (one transaction, synchronous=FULL): median %.1f ms\n",
+              save_ms[save_ms.size() / 2]);
   std::printf("  peak RSS: %.1f MiB (includes the %.1f MiB input text)\n", ru.ru_maxrss / 1024.0,
               text.size() / 1048576.0);
   return 0;

@@ -1,4 +1,5 @@
-// libFuzzer target: any bytes through the CLI script interpreter, both script kinds, and the writer.
+// libFuzzer target: any bytes through the CLI script interpreter, both script kinds, and the
+// writer.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

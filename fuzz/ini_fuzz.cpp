@@ -1,5 +1,5 @@
-// libFuzzer target: any bytes through the ini parser, validation and writer must neither crash nor make
-// a configuration that does not load back to itself.
+// libFuzzer target: any bytes through the ini parser, validation and writer must neither crash nor
+// make a configuration that does not load back to itself.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,8 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Configuration c = r.config;
     for (const auto& p : Schema::BuiltIn().params())
       if (p.value.secret) c.Reset(p);
-    // Loaded onto the empty configuration incrementally: the same as replace mode there, and a configuration
-    // with every parameter at its default writes a file with no setting, which replace mode rejects (S-9.2).
+    // Loaded onto the empty configuration incrementally: the same as replace mode there, and a
+    // configuration with every parameter at its default writes a file with no setting, which
+    // replace mode rejects (S-9.2).
     auto back = LoadIni(WriteIni(c), "again.ini", empty, IniApplyMode::kIncremental);
     if (!back.errors.empty() || !(back.config == c)) std::abort();
   }

@@ -1,7 +1,7 @@
-// libFuzzer target: any datagram through the SIP NOTIFY handler (S-6.4, S-9.6), under an open policy and a
-// Digest-protected one, from an allowed and a refused source; and the allow-list parser. Invariants: an
-// answer is a SIP response when there is one, a refused source never triggers, a protected policy never
-// triggers on the first datagram (the nonce is fresh).
+// libFuzzer target: any datagram through the SIP NOTIFY handler (S-6.4, S-9.6), under an open
+// policy and a Digest-protected one, from an allowed and a refused source; and the allow-list
+// parser. Invariants: an answer is a SIP response when there is one, a refused source never
+// triggers, a protected policy never triggers on the first datagram (the nonce is fresh).
 #include <arpa/inet.h>
 #include <sys/socket.h>
 

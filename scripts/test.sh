@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 jobs=$(nproc)
 
+echo "== format check (.clang-format, 100 columns)"
+bash scripts/format.sh --check
+
 echo "== dev build and tests"
 cmake --preset dev >/dev/null
 cmake --build --preset dev -j "$jobs"

@@ -40,18 +40,26 @@ std::string Shell::Help() const {
       }
     }
     if (desc.empty()) {
-      if (c == "exit") desc = "leave this mode";
-      else if (c == "end") desc = "back to the top level";
-      else if (c == "no") desc = "return a setting to its default";
-      else if (c == "activate") desc = "accepted; settings apply as they are typed";
-      else if (c == "reload") desc = "restart request (provisioning scripts)";
-      else desc = "enter mode";
+      if (c == "exit")
+        desc = "leave this mode";
+      else if (c == "end")
+        desc = "back to the top level";
+      else if (c == "no")
+        desc = "return a setting to its default";
+      else if (c == "activate")
+        desc = "accepted; settings apply as they are typed";
+      else if (c == "reload")
+        desc = "restart request (provisioning scripts)";
+      else
+        desc = "enter mode";
     }
     char line[256];
     std::snprintf(line, sizeof line, "  %-26s %s\n", c.c_str(), desc.c_str());
     out += line;
   }
-  out += "  show running-config [automatic-update]\n  show automatic-update status\n  automatic-update run\n";
+  out +=
+      "  show running-config [automatic-update]\n  show automatic-update status\n  "
+      "automatic-update run\n";
   return out;
 }
 
@@ -78,9 +86,12 @@ Shell::Result Shell::Show(const std::vector<std::string>& words) {
     }
     return {text, true, false};
   }
-  if (what == "automatic-update" && words.size() > 2 && IEquals(words[2], "status")) return {status_(), true, false};
-  return {"% unknown show command; try: show running-config [automatic-update] | show automatic-update status\n", false,
-          false};
+  if (what == "automatic-update" && words.size() > 2 && IEquals(words[2], "status"))
+    return {status_(), true, false};
+  return {
+      "% unknown show command; try: show running-config [automatic-update] | show automatic-update "
+      "status\n",
+      false, false};
 }
 
 Shell::Result Shell::Execute(const std::string& raw, int line_no) {
@@ -92,18 +103,22 @@ Shell::Result Shell::Execute(const std::string& raw, int line_no) {
   std::string first = ToLower(words[0]);
   if (first == "do" && words.size() > 1) words.erase(words.begin()), first = ToLower(words[0]);
   if (first == "show") return Show(words);
-  if (first == "quit" || first == "logout" || (first == "exit" && session_->mode_path().empty() && !session_->in_row()))
+  if (first == "quit" || first == "logout" ||
+      (first == "exit" && session_->mode_path().empty() && !session_->in_row()))
     return {"", true, true};
   std::string lower = ToLower(line);
-  bool in_au = !session_->mode_path().empty() && IEquals(session_->mode_path().back(), "automatic-update");
+  bool in_au =
+      !session_->mode_path().empty() && IEquals(session_->mode_path().back(), "automatic-update");
   if (lower == "automatic-update run" || (in_au && lower == "run")) {
     auto [text, ok] = run_update_();
     Refresh();  // the run may have changed the configuration
     return {text, ok, false};
   }
-  if (first == "reload") return {"% reload: restart requests apply to provisioning scripts, not to the shell\n", false, false};
-  // S-9.1: every command starts from what is stored now (a run or `config set` may have changed it), and
-  // stores only what it changed, as one transaction on what is stored then.
+  if (first == "reload")
+    return {"% reload: restart requests apply to provisioning scripts, not to the shell\n", false,
+            false};
+  // S-9.1: every command starts from what is stored now (a run or `config set` may have changed
+  // it), and stores only what it changed, as one transaction on what is stored then.
   if (!session_->in_row()) Refresh();
   Configuration before = session_->config();
   auto r = session_->Execute(line, line_no);
@@ -135,15 +150,18 @@ std::vector<std::string> Shell::Complete(const std::string& line) const {
     candidates.insert("do");
   } else if (IEquals(words[0], "show")) {
     if (index == 1) candidates = {"running-config", "automatic-update"};
-    if (index == 2 && words.size() > 1 && IEquals(words[1], "running-config")) candidates = {"automatic-update"};
-    if (index == 2 && words.size() > 1 && IEquals(words[1], "automatic-update")) candidates = {"status"};
+    if (index == 2 && words.size() > 1 && IEquals(words[1], "running-config"))
+      candidates = {"automatic-update"};
+    if (index == 2 && words.size() > 1 && IEquals(words[1], "automatic-update"))
+      candidates = {"status"};
   } else if (IEquals(words[0], "no") && index == 1) {
     for (const auto& c : session_->Completions())
       if (c != "no" && c != "exit" && c != "end") candidates.insert(c);
   } else if (index == 1) {
     // Enum values of a parameter command.
     for (const auto& p : state_.schema().params()) {
-      if (!IEquals(p.cli_command, words[0]) || p.cli_modes.size() != session_->mode_path().size()) continue;
+      if (!IEquals(p.cli_command, words[0]) || p.cli_modes.size() != session_->mode_path().size())
+        continue;
       for (const auto& c : p.value.choices) candidates.insert(c.cli_name);
       for (const auto& a : p.value.allowed) candidates.insert(a);
     }

@@ -1,6 +1,7 @@
-// The device CLI shell (`autoprov cli`): the vendor's mode-based commands over the schema, applied to the
-// running configuration line by line, plus show commands and `automatic-update run`. The interactive
-// front end (line editing, history) lives in the binary; everything a line does is here.
+// The device CLI shell (`autoprov cli`): the vendor's mode-based commands over the schema, applied
+// to the running configuration line by line, plus show commands and `automatic-update run`. The
+// interactive front end (line editing, history) lives in the binary; everything a line does is
+// here.
 #pragma once
 
 #include <functional>
@@ -15,8 +16,8 @@ namespace autoprov {
 
 class Shell {
  public:
-  // `run_update` performs `automatic-update run` (via the daemon or in-process) and returns the text to show
-  // and whether the run completed.
+  // `run_update` performs `automatic-update run` (via the daemon or in-process) and returns the
+  // text to show and whether the run completed.
   using RunUpdate = std::function<std::pair<std::string, bool>()>;
   // `status` returns the text of `show automatic-update status`.
   using StatusText = std::function<std::string()>;

@@ -15,7 +15,8 @@ namespace {
 constexpr std::string_view kTempMarker = ".autoprov-tmp-";
 
 Error Errno(std::string_view what, const std::filesystem::path& p) {
-  return MakeError(ErrorCode::kIo, std::string(what) + " " + p.string() + ": " + std::strerror(errno));
+  return MakeError(ErrorCode::kIo,
+                   std::string(what) + " " + p.string() + ": " + std::strerror(errno));
 }
 
 }  // namespace
@@ -34,9 +35,10 @@ Expected<AtomicFile> AtomicFile::Create(const std::filesystem::path& target, mod
   std::error_code ec;
   auto dir = target.parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-  if (ec) return Fail(ErrorCode::kIo, "cannot create directory " + dir.string() + ": " + ec.message());
-  auto temp = dir / ("." + target.filename().string() + std::string(kTempMarker) + std::to_string(::getpid()) +
-                     "-" + std::to_string(counter++));
+  if (ec)
+    return Fail(ErrorCode::kIo, "cannot create directory " + dir.string() + ": " + ec.message());
+  auto temp = dir / ("." + target.filename().string() + std::string(kTempMarker) +
+                     std::to_string(::getpid()) + "-" + std::to_string(counter++));
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return Unexpected(Errno("cannot create", temp));
   ::fchmod(fd, mode);  // not subject to the umask: a private key must end up 0600 exactly
@@ -44,8 +46,11 @@ Expected<AtomicFile> AtomicFile::Create(const std::filesystem::path& target, mod
 }
 
 AtomicFile::AtomicFile(AtomicFile&& o) noexcept
-    : target_(std::move(o.target_)), temp_(std::move(o.temp_)), fd_(std::exchange(o.fd_, -1)),
-      written_(o.written_), flushed_(o.flushed_) {}
+    : target_(std::move(o.target_)),
+      temp_(std::move(o.temp_)),
+      fd_(std::exchange(o.fd_, -1)),
+      written_(o.written_),
+      flushed_(o.flushed_) {}
 
 AtomicFile::~AtomicFile() { Abandon(); }
 
@@ -69,8 +74,8 @@ Expected<void> AtomicFile::Write(const void* data, size_t size) {
     size -= static_cast<size_t>(n);
     written_ += static_cast<size_t>(n);
   }
-  // Start writeback of every full chunk while the rest still arrives, so that the final fsync of a large
-  // image does not have to push the whole file to disk at once.
+  // Start writeback of every full chunk while the rest still arrives, so that the final fsync of a
+  // large image does not have to push the whole file to disk at once.
   constexpr size_t kChunk = 8u << 20;
   if (written_ - flushed_ >= kChunk) {
     ::sync_file_range(fd_, static_cast<off_t>(flushed_), static_cast<off_t>(written_ - flushed_),
@@ -101,7 +106,8 @@ Expected<void> AtomicFile::Commit() {
   return FsyncDirectory(target_.parent_path());
 }
 
-Expected<void> WriteFileAtomically(const std::filesystem::path& target, std::string_view data, mode_t mode) {
+Expected<void> WriteFileAtomically(const std::filesystem::path& target, std::string_view data,
+                                   mode_t mode) {
   auto f = AtomicFile::Create(target, mode);
   if (!f) return Unexpected(f.error());
   if (auto r = f->Write(data.data(), data.size()); !r) return r;
@@ -125,7 +131,8 @@ Expected<std::string> ReadFile(const std::filesystem::path& path, size_t max_siz
     out.append(buf, static_cast<size_t>(n));
     if (out.size() > max_size) {
       ::close(fd);
-      return Fail(ErrorCode::kTooLarge, path.string() + " is larger than " + std::to_string(max_size) + " bytes");
+      return Fail(ErrorCode::kTooLarge,
+                  path.string() + " is larger than " + std::to_string(max_size) + " bytes");
     }
   }
   ::close(fd);
@@ -137,7 +144,8 @@ void RemoveStaleTemporaries(const std::filesystem::path& dir) {
   if (!std::filesystem::exists(dir, ec)) return;
   for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_regular_file(ec) && it->path().filename().string().find(kTempMarker) != std::string::npos)
+    if (it->is_regular_file(ec) &&
+        it->path().filename().string().find(kTempMarker) != std::string::npos)
       std::filesystem::remove(it->path(), ec);
   }
 }
@@ -149,7 +157,8 @@ Expected<void> ReplaceSymlink(const std::filesystem::path& link, const std::stri
   auto tmp = link;
   tmp += std::string(kTempMarker) + "link";
   ::unlink(tmp.c_str());
-  if (::symlink(target.c_str(), tmp.c_str()) != 0) return Unexpected(Errno("cannot create symlink", tmp));
+  if (::symlink(target.c_str(), tmp.c_str()) != 0)
+    return Unexpected(Errno("cannot create symlink", tmp));
   if (::rename(tmp.c_str(), link.c_str()) != 0) {
     auto e = Errno("cannot switch", link);
     ::unlink(tmp.c_str());
@@ -174,12 +183,13 @@ Expected<void> SwitchFileSet(const std::filesystem::path& dir, const std::string
   auto set_link = dir / set;
   std::string current = ReadLink(set_link);
   if (current.empty()) {
-    // First switch: files installed before sets existed become generation 0, linked one at a time; each
-    // step leaves every stable name reading the same content as before.
+    // First switch: files installed before sets existed become generation 0, linked one at a time;
+    // each step leaves every stable name reading the same content as before.
     std::vector<SetFile> legacy;
     for (const auto& f : files) {
       auto old = dir / f.link;
-      if (std::filesystem::is_symlink(old, ec) || !std::filesystem::is_regular_file(old, ec)) continue;
+      if (std::filesystem::is_symlink(old, ec) || !std::filesystem::is_regular_file(old, ec))
+        continue;
       auto content = ReadFile(old);
       if (!content) return Unexpected(content.error());
       legacy.push_back({f.name, f.link, std::move(*content), f.mode});
@@ -202,7 +212,8 @@ Expected<void> SwitchFileSet(const std::filesystem::path& dir, const std::string
       std::filesystem::remove_all(e.path(), ec);  // a generation a kill left behind
   }
   long long n = 0;
-  if (auto dot = current.rfind('.'); dot != std::string::npos) n = std::atoll(current.c_str() + dot + 1);
+  if (auto dot = current.rfind('.'); dot != std::string::npos)
+    n = std::atoll(current.c_str() + dot + 1);
   std::string next_name = set + "." + std::to_string(n + 1);
   auto next = dir / next_name;
   std::filesystem::remove_all(next, ec);  // a kill left it half-made: it was never switched to

@@ -52,15 +52,16 @@ Expected<void> FsyncDirectory(const std::filesystem::path& dir);
 
 // Files that must change together (S-9.7: a TLS certificate and its key). They live in a generation
 // directory <dir>/<set>.<n>/; the symlink <dir>/<set> names the one in use, and each stable name
-// <dir>/<link> is a symlink to <set>/<file>. SwitchFileSet writes a new generation (every file fsynced),
-// then switches with one rename of the <set> symlink: a kill at any instant leaves the old set or the new
-// one. Files a set had before, not named in `files`, are carried over unchanged.
+// <dir>/<link> is a symlink to <set>/<file>. SwitchFileSet writes a new generation (every file
+// fsynced), then switches with one rename of the <set> symlink: a kill at any instant leaves the
+// old set or the new one. Files a set had before, not named in `files`, are carried over unchanged.
 struct SetFile {
   std::string name;  // within the generation directory, e.g. "cert.pem"
   std::string link;  // the stable name in <dir>, e.g. "device-cert.pem"
   std::string content;
   mode_t mode = 0644;
 };
-Expected<void> SwitchFileSet(const std::filesystem::path& dir, const std::string& set, const std::vector<SetFile>& files);
+Expected<void> SwitchFileSet(const std::filesystem::path& dir, const std::string& set,
+                             const std::vector<SetFile>& files);
 
 }  // namespace autoprov

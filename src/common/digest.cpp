@@ -138,7 +138,8 @@ struct StreamDigest::Impl {
   }
 };
 
-StreamDigest::StreamDigest(bool with_crc32, bool threaded) : with_crc32_(with_crc32), threaded_(threaded) {}
+StreamDigest::StreamDigest(bool with_crc32, bool threaded)
+    : with_crc32_(with_crc32), threaded_(threaded) {}
 
 StreamDigest::Impl& StreamDigest::impl() {
   if (!impl_) {

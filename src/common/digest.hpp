@@ -44,13 +44,14 @@ uint32_t Crc32Of(std::string_view data);
 
 namespace autoprov {
 
-// SHA-256 and, on request, CRC-32 of a stream. With `threaded`, the digests are computed on a helper
-// thread fed through a small bounded queue, so a large download hashes on the second core while the
-// first receives and writes (memory stays bounded: at most kQueueDepth buffers of kBufferSize).
+// SHA-256 and, on request, CRC-32 of a stream. With `threaded`, the digests are computed on a
+// helper thread fed through a small bounded queue, so a large download hashes on the second core
+// while the first receives and writes (memory stays bounded: at most kQueueDepth buffers of
+// kBufferSize).
 class StreamDigest {
  public:
-  // At most kQueueDepth + 2 buffers exist (queued, filling, being hashed): 256 KiB. SHA-256 outruns a
-  // download here, so a short queue does not hold the transfer back (bench/run_vs_curl.sh).
+  // At most kQueueDepth + 2 buffers exist (queued, filling, being hashed): 256 KiB. SHA-256 outruns
+  // a download here, so a short queue does not hold the transfer back (bench/run_vs_curl.sh).
   static constexpr size_t kBufferSize = 64u << 10;
   static constexpr size_t kQueueDepth = 2;
 

@@ -1,5 +1,6 @@
-// Errors as values: every fallible function returns Expected<T>, and an Error carries a category the
-// caller can act on, a message that says what failed and where, and optional context added on the way up.
+// Errors as values: every fallible function returns Expected<T>, and an Error carries a category
+// the caller can act on, a message that says what failed and where, and optional context added on
+// the way up.
 #pragma once
 
 #include <optional>
@@ -51,8 +52,8 @@ inline Error MakeError(ErrorCode code, std::string message) {
   return Error{code, std::move(message), 0};
 }
 
-// The error half of an Expected, as std::unexpected. (std::expected itself is not usable from clang 14,
-// which builds the fuzzers, so the project carries this small equivalent.)
+// The error half of an Expected, as std::unexpected. (std::expected itself is not usable from clang
+// 14, which builds the fuzzers, so the project carries this small equivalent.)
 template <typename E>
 struct Unexpected {
   explicit Unexpected(E e) : err(std::move(e)) {}
@@ -69,9 +70,10 @@ class [[nodiscard]] Expected {
   Expected(const T& v) : v_(std::in_place_index<0>, v) {}
   Expected(T&& v) : v_(std::in_place_index<0>, std::move(v)) {}
   template <typename U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::remove_cvref_t<U>, Expected> &&
-             !std::is_same_v<std::remove_cvref_t<U>, T> && !std::is_same_v<std::remove_cvref_t<U>, Unexpected<Error>>)
-  Expected(U&& u) : v_(std::in_place_index<0>, T(std::forward<U>(u))) {}
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, Expected> &&
+           !std::is_same_v<std::remove_cvref_t<U>, T> &&
+           !std::is_same_v<std::remove_cvref_t<U>, Unexpected<Error>>) Expected(U&& u)
+      : v_(std::in_place_index<0>, T(std::forward<U>(u))) {}
   Expected(Unexpected<Error> u) : v_(std::in_place_index<1>, std::move(u.err)) {}
 
   bool has_value() const { return v_.index() == 0; }

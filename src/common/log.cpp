@@ -1,9 +1,9 @@
 #include "common/log.hpp"
 
-#include "common/redact.hpp"
-
 #include <atomic>
 #include <mutex>
+
+#include "common/redact.hpp"
 
 namespace autoprov {
 namespace {

@@ -1,4 +1,5 @@
-// One line per event, to a sink the binary chooses (stderr, syslog). Library code never prints directly.
+// One line per event, to a sink the binary chooses (stderr, syslog). Library code never prints
+// directly.
 #pragma once
 
 #include <functional>

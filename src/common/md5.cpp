@@ -62,14 +62,16 @@ void Block(std::array<uint32_t, 4>& h, const unsigned char* p) {
 std::string Md5Hex(std::string_view data) {
   std::array<uint32_t, 4> h = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
   size_t full = data.size() / 64 * 64;
-  for (size_t off = 0; off < full; off += 64) Block(h, reinterpret_cast<const unsigned char*>(data.data()) + off);
+  for (size_t off = 0; off < full; off += 64)
+    Block(h, reinterpret_cast<const unsigned char*>(data.data()) + off);
   unsigned char tail[128] = {};
   size_t rest = data.size() - full;
   std::memcpy(tail, data.data() + full, rest);
   tail[rest] = 0x80;
   size_t tail_len = rest + 1 + 8 <= 64 ? 64 : 128;
   uint64_t bits = static_cast<uint64_t>(data.size()) * 8;
-  for (int i = 0; i < 8; ++i) tail[tail_len - 8 + static_cast<size_t>(i)] = static_cast<unsigned char>(bits >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    tail[tail_len - 8 + static_cast<size_t>(i)] = static_cast<unsigned char>(bits >> (8 * i));
   for (size_t off = 0; off < tail_len; off += 64) Block(h, tail + off);
   static const char* kHex = "0123456789abcdef";
   std::string out;

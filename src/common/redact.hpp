@@ -1,7 +1,8 @@
-// S-9.5: no password leaves the process. One splitter finds a URL's userinfo (the transfer uses it too),
-// and one redaction hides it in every report, status, log line and error message. The redaction does not
-// depend on the URL being valid: whatever lies between "//" and the last '@' is hidden, so a password
-// holding a raw '#', '?' or '/' is hidden too (hiding too much is acceptable, a leak is not).
+// S-9.5: no password leaves the process. One splitter finds a URL's userinfo (the transfer uses it
+// too), and one redaction hides it in every report, status, log line and error message. The
+// redaction does not depend on the URL being valid: whatever lies between "//" and the last '@' is
+// hidden, so a password holding a raw '#', '?' or '/' is hidden too (hiding too much is acceptable,
+// a leak is not).
 #pragma once
 
 #include <string>
@@ -9,7 +10,8 @@
 
 namespace autoprov {
 
-// RFC 3986: the authority runs from after "//" to the first '/', '?' or '#'; its userinfo ends at its last
+// RFC 3986: the authority runs from after "//" to the first '/', '?' or '#'; its userinfo ends at
+// its last
 // '@'. Positions in `url`; `userinfo_end` is npos when the authority has no '@'.
 struct AuthoritySplit {
   size_t start = std::string_view::npos;  // npos: no "//"
@@ -23,8 +25,9 @@ std::string RedactUrl(std::string_view url);
 // Every "scheme://" in a text redacted as above, up to the end of the line.
 std::string RedactText(std::string_view text);
 
-// Why a URL's userinfo would be split differently by a URL parser than its writer meant (a raw reserved
-// character in the password), or empty. Such a URL is refused with a hint to percent-encode.
+// Why a URL's userinfo would be split differently by a URL parser than its writer meant (a raw
+// reserved character in the password), or empty. Such a URL is refused with a hint to
+// percent-encode.
 std::string UserinfoProblem(std::string_view url);
 
 }  // namespace autoprov

@@ -9,8 +9,9 @@ namespace autoprov {
 namespace {
 
 // Action commands that have no place in a provisioning script (SPEC S-7.3).
-const std::set<std::string> kForbidden = {"show", "debug", "copy", "erase", "ping", "traceroute", "clear",
-                                          "telnet", "ssh", "clock", "admin", "srd", "dir", "delete"};
+const std::set<std::string> kForbidden = {"show",       "debug", "copy",   "erase", "ping",
+                                          "traceroute", "clear", "telnet", "ssh",   "clock",
+                                          "admin",      "srd",   "dir",    "delete"};
 
 std::string Join(const std::vector<std::string>& words, size_t from) {
   std::string out;
@@ -141,7 +142,8 @@ Expected<void> CliSession::Execute(std::string_view raw_line, int line_no) {
   return result;
 }
 
-Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens, const std::string& joined) {
+Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
+                                         const std::string& joined) {
   const Schema& schema = config_.schema();
   std::string first = ToLower(tokens[0]);
   std::string words = ToLower(Join(tokens, 0));
@@ -173,7 +175,8 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
     return Fail(ErrorCode::kParse, "'reload' takes 'if-needed' or 'now'");
   }
   if (kForbidden.contains(first))
-    return Fail(ErrorCode::kParse, "'" + first + "' is an action command, not allowed in a provisioning script");
+    return Fail(ErrorCode::kParse,
+                "'" + first + "' is an action command, not allowed in a provisioning script");
 
   bool negate = first == "no";
   std::vector<std::string> args(tokens.begin() + (negate ? 1 : 0), tokens.end());
@@ -241,10 +244,13 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
   for (const auto& t : schema.tables()) {
     if (t.cli_command.empty() || !IEquals(t.cli_command, cmd) || !in_mode(t.cli_modes)) continue;
     if (args.size() != 1 + t.index_columns.size())
-      return Fail(ErrorCode::kParse, "'" + cmd + "' takes " + std::to_string(t.index_columns.size()) + " index value(s)");
+      return Fail(
+          ErrorCode::kParse,
+          "'" + cmd + "' takes " + std::to_string(t.index_columns.size()) + " index value(s)");
     RowKey key;
     for (size_t i = 1; i < args.size(); ++i) {
-      auto v = NormalizeValue(ValueSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false}, args[i], false);
+      auto v = NormalizeValue(
+          ValueSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false}, args[i], false);
       if (!v) return Unexpected(v.error().WithContext(cmd + " index"));
       key.push_back(*v);
     }
@@ -266,11 +272,11 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
   return Fail(ErrorCode::kParse, "unknown command '" + Join(args, 0).substr(0, 60) + "' " + where);
 }
 
-CliLoadResult LoadCliScript(std::string_view text, std::string_view origin, const Configuration& current,
-                            CliScriptKind kind) {
+CliLoadResult LoadCliScript(std::string_view text, std::string_view origin,
+                            const Configuration& current, CliScriptKind kind) {
   Configuration start = current;
-  // S-9.2: a startup script starts from the defaults, except for the parameters that keep the device
-  // reachable, which it may set itself.
+  // S-9.2: a startup script starts from the defaults, except for the parameters that keep the
+  // device reachable, which it may set itself.
   if (kind == CliScriptKind::kStartup) start.ResetAllButLifeline();
   CliSession session(start, std::string(origin));
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
@@ -290,9 +296,10 @@ CliLoadResult LoadCliScript(std::string_view text, std::string_view origin, cons
   bool empty = session.settings() == 0;
   std::vector<Diagnostic> errors = session.errors();
   if (empty && kind == CliScriptKind::kStartup && errors.empty())
-    errors.push_back({std::string(origin), 0,
-                      "empty configuration file: a startup script with no setting would return every "
-                      "parameter to its default; rejected"});
+    errors.push_back(
+        {std::string(origin), 0,
+         "empty configuration file: a startup script with no setting would return every "
+         "parameter to its default; rejected"});
   if (!errors.empty()) result = current;
   return {std::move(result), std::move(errors), session.warnings(), session.restart(), empty};
 }

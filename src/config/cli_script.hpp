@@ -17,8 +17,8 @@ enum class CliScriptKind {
   kStartup,      // CLI startup script: every parameter returns to its default first
 };
 
-// Interprets commands one line at a time; the shell and the file loader share it. Changes go to a working
-// copy of the configuration, which the caller takes only if there were no errors.
+// Interprets commands one line at a time; the shell and the file loader share it. Changes go to a
+// working copy of the configuration, which the caller takes only if there were no errors.
 class CliSession {
  public:
   CliSession(const Configuration& start, std::string origin);
@@ -64,11 +64,11 @@ struct CliLoadResult {
   bool empty = false;  // no setting in the script (S-9.2): an incremental one applies nothing
 };
 
-CliLoadResult LoadCliScript(std::string_view text, std::string_view origin, const Configuration& current,
-                            CliScriptKind kind);
+CliLoadResult LoadCliScript(std::string_view text, std::string_view origin,
+                            const Configuration& current, CliScriptKind kind);
 
-// The configuration as a CLI script that LoadCliScript reads back to the same configuration (parameters
-// with a CLI command; secrets are shown as a comment).
+// The configuration as a CLI script that LoadCliScript reads back to the same configuration
+// (parameters with a CLI command; secrets are shown as a comment).
 std::string WriteCli(const Configuration& config);
 
 // Splits a command line into words; double quotes group words, backslash escapes inside quotes.

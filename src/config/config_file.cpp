@@ -6,8 +6,9 @@
 
 namespace autoprov {
 
-ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view origin, ConfigFormat format,
-                                     const Configuration& current, ConfigLoadMode mode) {
+ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view origin,
+                                     ConfigFormat format, const Configuration& current,
+                                     ConfigLoadMode mode) {
   ConfigFileLoad out{current, {}, {}, false, RestartRequest::kNone, false};
   if (format == ConfigFormat::kIni) {
     IniApplyMode ini_mode = mode == ConfigLoadMode::kReplace       ? IniApplyMode::kReplace
@@ -20,8 +21,9 @@ ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view ori
     out.reset_now = r.reset_now;
     out.empty = r.empty;
   } else {
-    auto r = LoadCliScript(text, origin, current,
-                           mode == ConfigLoadMode::kStartup ? CliScriptKind::kStartup : CliScriptKind::kIncremental);
+    auto r = LoadCliScript(
+        text, origin, current,
+        mode == ConfigLoadMode::kStartup ? CliScriptKind::kStartup : CliScriptKind::kIncremental);
     out.config = std::move(r.config);
     out.errors = std::move(r.errors);
     out.warnings = std::move(r.warnings);
@@ -38,7 +40,8 @@ ConfigFormat DetectConfigFormat(std::string_view path, std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
-    auto line = Trim(text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    auto line =
+        Trim(text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
     pos = nl == std::string_view::npos ? text.size() : nl + 1;
     if (line.empty() || line[0] == ';' || line[0] == '#' || line[0] == '!') continue;
     if (line[0] == '[' || line.find('=') != std::string_view::npos) return ConfigFormat::kIni;

@@ -1,5 +1,6 @@
-// Loading a configuration file (an ini file or a CLI script) onto a configuration: the one dispatch used by
-// `config load`, a run's configuration steps and the fleet simulator's bootstrap file (SPEC S-7).
+// Loading a configuration file (an ini file or a CLI script) onto a configuration: the one dispatch
+// used by `config load`, a run's configuration steps and the fleet simulator's bootstrap file (SPEC
+// S-7).
 #pragma once
 
 #include <string>
@@ -14,22 +15,25 @@ namespace autoprov {
 
 enum class ConfigFormat { kIni, kCli };
 
-// How the file applies: an ini file per SetDefaultOnINIFileProcess (kFromFile), replacing or incremental;
-// a CLI script incremental or as a startup script (kStartup: everything to defaults first).
+// How the file applies: an ini file per SetDefaultOnINIFileProcess (kFromFile), replacing or
+// incremental; a CLI script incremental or as a startup script (kStartup: everything to defaults
+// first).
 enum class ConfigLoadMode { kFromFile, kReplace, kIncremental, kStartup };
 
 struct ConfigFileLoad {
   Configuration config;  // valid only when `errors` is empty
   std::vector<Diagnostic> errors, warnings;
-  bool reset_now = false;                            // ini: ResetNow = 1
+  bool reset_now = false;                          // ini: ResetNow = 1
   RestartRequest restart = RestartRequest::kNone;  // CLI: reload now / if-needed
-  bool empty = false;                                // no setting (S-9.2)
+  bool empty = false;                              // no setting (S-9.2)
 };
 
-ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view origin, ConfigFormat format,
-                                     const Configuration& current, ConfigLoadMode mode);
+ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view origin,
+                                     ConfigFormat format, const Configuration& current,
+                                     ConfigLoadMode mode);
 
-// The format of a file from its name's extension (.ini; .cli, .txt), else from its first meaningful line.
+// The format of a file from its name's extension (.ini; .cli, .txt), else from its first meaningful
+// line.
 ConfigFormat DetectConfigFormat(std::string_view path, std::string_view text);
 
 }  // namespace autoprov

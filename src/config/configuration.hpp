@@ -1,15 +1,15 @@
-// The running configuration (SPEC S-7.6): scalar parameters and table rows, validated against the schema.
-// A value equal to its default is not stored, so two configurations compare equal exactly when every
-// parameter reads the same.
+// The running configuration (SPEC S-7.6): scalar parameters and table rows, validated against the
+// schema. A value equal to its default is not stored, so two configurations compare equal exactly
+// when every parameter reads the same.
 #pragma once
 
 #include <algorithm>
 #include <initializer_list>
 #include <map>
 #include <stdexcept>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -19,8 +19,9 @@ namespace autoprov {
 
 using RowKey = std::vector<std::string>;  // canonical index values
 
-// Column name -> canonical value, for the non-default columns of one row. A sorted vector: large tables
-// hold tens of thousands of rows of a few columns, where a node-based map costs twice the memory.
+// Column name -> canonical value, for the non-default columns of one row. A sorted vector: large
+// tables hold tens of thousands of rows of a few columns, where a node-based map costs twice the
+// memory.
 class RowValues {
  public:
   using value_type = std::pair<std::string, std::string>;
@@ -43,7 +44,8 @@ class RowValues {
   const std::string& at(std::string_view key) const;
   std::string& operator[](std::string_view key) {
     auto it = LowerBound(key);
-    if (it == items_.end() || it->first != key) it = items_.insert(it, {std::string(key), std::string()});
+    if (it == items_.end() || it->first != key)
+      it = items_.insert(it, {std::string(key), std::string()});
     return it->second;
   }
   void emplace(std::string key, std::string value) { (*this)[key] = std::move(value); }
@@ -102,7 +104,8 @@ class Configuration {
   TableRows& MutableTable(const TableSpec& spec) { return tables_[spec.name]; }
   void DropEmptyTables();
 
-  // Names of restart-needing parameters or tables whose value differs between the two configurations.
+  // Names of restart-needing parameters or tables whose value differs between the two
+  // configurations.
   std::vector<std::string> RestartChangesFrom(const Configuration& before) const;
 
   bool operator==(const Configuration& other) const {

@@ -73,7 +73,8 @@ bool SplitRowValues(std::string_view s, std::vector<std::string>& out, std::stri
   }
   if (!ended) {
     // A missing final ';' is tolerated.
-    if (quoted_field || !Trim(cur).empty() || !out.empty()) out.push_back(quoted_field ? cur : std::string(Trim(cur)));
+    if (quoted_field || !Trim(cur).empty() || !out.empty())
+      out.push_back(quoted_field ? cur : std::string(Trim(cur)));
   } else if (!Trim(s.substr(i)).empty() && Trim(s.substr(i))[0] != ';') {
     error = "text after the closing ';'";
     return false;
@@ -100,7 +101,9 @@ std::vector<std::string> SplitNames(std::string_view s) {
 }  // namespace
 
 void ParseIni(std::string_view text, std::string_view origin, IniVisitor& visitor) {
-  auto err = [&](int line, std::string msg) { visitor.OnError({std::string(origin), line, std::move(msg)}); };
+  auto err = [&](int line, std::string msg) {
+    visitor.OnError({std::string(origin), line, std::move(msg)});
+  };
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
 
   std::string pending_section;  // last [X] line; becomes a table name when FORMAT follows
@@ -135,7 +138,8 @@ void ParseIni(std::string_view text, std::string_view origin, IniVisitor& visito
         if (!open) {
           err(line_no, "end of table '" + std::string(name) + "' without its start");
         } else if (!IEquals(name, open->name)) {
-          err(line_no, "end of table '" + std::string(name) + "' but table '" + open->name + "' is open");
+          err(line_no,
+              "end of table '" + std::string(name) + "' but table '" + open->name + "' is open");
           open = nullptr;
         } else {
           open = nullptr;
@@ -144,7 +148,8 @@ void ParseIni(std::string_view text, std::string_view origin, IniVisitor& visito
         continue;
       }
       if (open) {
-        err(line_no, "table '" + open->name + "' is not closed (expected [ \\" + open->name + " ])");
+        err(line_no,
+            "table '" + open->name + "' is not closed (expected [ \\" + open->name + " ])");
         open = nullptr;
       }
       if (inner.empty()) {
@@ -210,7 +215,8 @@ void ParseIni(std::string_view text, std::string_view origin, IniVisitor& visito
         continue;
       }
       if (row.index.size() != open->index_columns.size()) {
-        err(line_no, "row has " + std::to_string(row.index.size()) + " index value(s), FORMAT names " +
+        err(line_no, "row has " + std::to_string(row.index.size()) +
+                         " index value(s), FORMAT names " +
                          std::to_string(open->index_columns.size()));
         continue;
       }
@@ -250,7 +256,9 @@ void ParseIni(std::string_view text, std::string_view origin, IniVisitor& visito
 IniParseResult ParseIni(std::string_view text, std::string_view origin) {
   struct Collector : IniVisitor {
     IniParseResult r;
-    void OnAssignment(IniDocument::Assignment&& a) override { r.document.assignments.push_back(std::move(a)); }
+    void OnAssignment(IniDocument::Assignment&& a) override {
+      r.document.assignments.push_back(std::move(a));
+    }
     void OnTable(const IniDocument::Table& header) override { r.document.tables.push_back(header); }
     void OnRow(const IniDocument::Table&, IniDocument::Row&& row) override {
       r.document.tables.back().rows.push_back(std::move(row));
@@ -265,11 +273,12 @@ namespace {
 
 const ValueSpec kIndexSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false};
 
-// Validates what the parser reports against the schema and keeps the file's content in canonical form;
-// the running configuration is only combined with it at the end, once the mode is known.
+// Validates what the parser reports against the schema and keeps the file's content in canonical
+// form; the running configuration is only combined with it at the end, once the mode is known.
 class IniLoader : public IniVisitor {
  public:
-  IniLoader(const Schema& schema, std::string origin) : schema_(schema), origin_(std::move(origin)) {}
+  IniLoader(const Schema& schema, std::string origin)
+      : schema_(schema), origin_(std::move(origin)) {}
 
   void OnAssignment(IniDocument::Assignment&& a) override {
     if (IEquals(a.name, "SetDefaultOnINIFileProcess")) set_default_ = std::string(Trim(a.value));
@@ -282,8 +291,10 @@ class IniLoader : public IniVisitor {
       return;
     }
     if (!seen_.insert(spec->name).second)
-      warnings.push_back({origin_, a.line, spec->name + " is set more than once; the last value wins"});
-    auto value = NormalizeValue(spec->value, spec->value.type == ValueType::kList ? a.raw : a.value, false);
+      warnings.push_back(
+          {origin_, a.line, spec->name + " is set more than once; the last value wins"});
+    auto value =
+        NormalizeValue(spec->value, spec->value.type == ValueType::kList ? a.raw : a.value, false);
     if (!value) {
       errors.push_back({origin_, a.line, spec->name + ": " + value.error().message});
       return;
@@ -305,8 +316,10 @@ class IniLoader : public IniVisitor {
       return;
     }
     if (t.index_columns.size() != spec->index_columns.size()) {
-      errors.push_back({origin_, t.line, "table " + spec->name + " has " + std::to_string(spec->index_columns.size()) +
-                                             " index column(s), FORMAT names " + std::to_string(t.index_columns.size())});
+      errors.push_back(
+          {origin_, t.line,
+           "table " + spec->name + " has " + std::to_string(spec->index_columns.size()) +
+               " index column(s), FORMAT names " + std::to_string(t.index_columns.size())});
       return;
     }
     std::set<std::string> col_seen;
@@ -349,7 +362,8 @@ class IniLoader : public IniVisitor {
       if (raw.empty() || raw == "$$") continue;
       auto v = NormalizeValue(cols_[i]->value, raw, false);
       if (!v) {
-        errors.push_back({origin_, row.line, table_->name + "." + cols_[i]->name + ": " + v.error().message});
+        errors.push_back(
+            {origin_, row.line, table_->name + "." + cols_[i]->name + ": " + v.error().message});
         ok = false;
         continue;
       }
@@ -385,26 +399,28 @@ IniLoadResult LoadIni(std::string_view text, std::string_view origin, const Conf
   ParseIni(text, origin, loader);
 
   if (mode == IniApplyMode::kFromFile) {
-    std::string set_default = loader.set_default().value_or(current.Get("SetDefaultOnINIFileProcess"));
+    std::string set_default =
+        loader.set_default().value_or(current.Get("SetDefaultOnINIFileProcess"));
     mode = set_default == "0" ? IniApplyMode::kIncremental : IniApplyMode::kReplace;
   }
-  IniLoadResult out{Configuration(schema), std::move(loader.errors), std::move(loader.warnings), loader.reset_now,
-                    mode == IniApplyMode::kReplace};
+  IniLoadResult out{Configuration(schema), std::move(loader.errors), std::move(loader.warnings),
+                    loader.reset_now, mode == IniApplyMode::kReplace};
   out.empty = loader.scalars.empty() && loader.tables.empty();
   if (out.empty && mode == IniApplyMode::kReplace && out.errors.empty())
-    out.errors.push_back({std::string(origin), 0,
-                          "empty configuration file: it sets no parameter" +
-                              (out.warnings.empty() ? std::string()
-                                                    : " this device knows (" + std::to_string(out.warnings.size()) +
-                                                          " ignored)") +
-                              ", and in replace mode (SetDefaultOnINIFileProcess = 1) it would return every "
-                              "parameter to its default; rejected"});
+    out.errors.push_back(
+        {std::string(origin), 0,
+         "empty configuration file: it sets no parameter" +
+             (out.warnings.empty()
+                  ? std::string()
+                  : " this device knows (" + std::to_string(out.warnings.size()) + " ignored)") +
+             ", and in replace mode (SetDefaultOnINIFileProcess = 1) it would return every "
+             "parameter to its default; rejected"});
   if (!out.errors.empty()) {
     out.config = current;  // callers must not use it, but keep it meaningful
   } else {
     out.config = current;
-    // S-9.2: replace mode starts from the defaults, but a parameter that keeps the device reachable keeps
-    // its value unless the file sets it.
+    // S-9.2: replace mode starts from the defaults, but a parameter that keeps the device reachable
+    // keeps its value unless the file sets it.
     if (mode == IniApplyMode::kReplace) out.config.ResetAllButLifeline();
     for (auto& [spec, value] : loader.scalars) out.config.SetCanonical(*spec, std::move(value));
     for (auto& [name, rows] : loader.tables) {
@@ -467,7 +483,8 @@ std::string WriteIni(const Configuration& config) {
     for (size_t i = 0; i < t.index_columns.size(); ++i)
       out += (i ? ", " : "") + t.name + "_" + t.index_columns[i];
     out += " = ";
-    for (size_t i = 0; i < t.columns.size(); ++i) out += (i ? ", " : "") + t.name + "_" + t.columns[i].name;
+    for (size_t i = 0; i < t.columns.size(); ++i)
+      out += (i ? ", " : "") + t.name + "_" + t.columns[i].name;
     out += ";\n";
     for (const auto& [key, values] : it->second) {
       out += t.name;

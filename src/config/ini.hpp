@@ -1,5 +1,5 @@
-// AudioCodes ini files (SPEC S-7.1, S-7.2, S-7.5): parsing, validation against the schema, applying in
-// replace or incremental mode, and writing the running configuration back as ini.
+// AudioCodes ini files (SPEC S-7.1, S-7.2, S-7.5): parsing, validation against the schema, applying
+// in replace or incremental mode, and writing the running configuration back as ini.
 #pragma once
 
 #include <string>
@@ -54,14 +54,14 @@ IniParseResult ParseIni(std::string_view text, std::string_view origin);
 
 enum class IniApplyMode { kFromFile, kReplace, kIncremental };
 
-// Result of loading an ini file on top of a configuration. When `errors` is non-empty `config` must not be
-// used: the caller keeps the running configuration (SPEC S-7.5).
+// Result of loading an ini file on top of a configuration. When `errors` is non-empty `config` must
+// not be used: the caller keeps the running configuration (SPEC S-7.5).
 struct IniLoadResult {
   Configuration config;
   std::vector<Diagnostic> errors, warnings;  // unknown names, duplicates
-  bool reset_now = false;            // ResetNow = 1 was in the file
-  bool replaced = false;             // absent parameters went back to their defaults
-  bool empty = false;                // no setting in the file (S-9.2): an incremental one applies nothing
+  bool reset_now = false;                    // ResetNow = 1 was in the file
+  bool replaced = false;                     // absent parameters went back to their defaults
+  bool empty = false;  // no setting in the file (S-9.2): an incremental one applies nothing
 };
 
 // kFromFile follows SetDefaultOnINIFileProcess (the file's value, else the current one).

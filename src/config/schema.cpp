@@ -1,7 +1,5 @@
 #include "config/schema.hpp"
 
-#include "common/redact.hpp"
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -11,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/redact.hpp"
 #include "common/text.hpp"
 #include "config/builtin_schema.hpp"
 
@@ -22,13 +21,20 @@ using nlohmann::json;
 Expected<ValueSpec> ParseValueSpec(const json& j, std::string_view where) {
   ValueSpec v;
   const std::string type = j.value("type", "string");
-  if (type == "integer") v.type = ValueType::kInteger;
-  else if (type == "enum") v.type = ValueType::kEnum;
-  else if (type == "string") v.type = ValueType::kString;
-  else if (type == "url") v.type = ValueType::kUrl;
-  else if (type == "time") v.type = ValueType::kTime;
-  else if (type == "list") v.type = ValueType::kList;
-  else return Fail(ErrorCode::kParse, std::string(where) + ": unknown type '" + type + "'");
+  if (type == "integer")
+    v.type = ValueType::kInteger;
+  else if (type == "enum")
+    v.type = ValueType::kEnum;
+  else if (type == "string")
+    v.type = ValueType::kString;
+  else if (type == "url")
+    v.type = ValueType::kUrl;
+  else if (type == "time")
+    v.type = ValueType::kTime;
+  else if (type == "list")
+    v.type = ValueType::kList;
+  else
+    return Fail(ErrorCode::kParse, std::string(where) + ": unknown type '" + type + "'");
   v.min = j.value("min", 0LL);
   v.max = j.value("max", 0LL);
   v.max_length = j.value("max_length", size_t{0});
@@ -112,7 +118,8 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       spec.transient = p.value("transient", false);
       spec.lifeline = p.value("lifeline", false);
       spec.description = p.value("description", "");
-      if (auto m = s.MergeParam(std::move(spec)); !m) return Unexpected(m.error().WithContext(origin));
+      if (auto m = s.MergeParam(std::move(spec)); !m)
+        return Unexpected(m.error().WithContext(origin));
     }
     for (const auto& t : doc.value("tables", json::array())) {
       TableSpec spec;
@@ -132,7 +139,8 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       if (t.contains("cli")) SplitCli(t["cli"], spec.cli_modes, spec.cli_command);
       spec.restart = t.value("restart", false);
       spec.description = t.value("description", "");
-      if (auto m = s.MergeTable(std::move(spec)); !m) return Unexpected(m.error().WithContext(origin));
+      if (auto m = s.MergeTable(std::move(spec)); !m)
+        return Unexpected(m.error().WithContext(origin));
     }
   } catch (const json::exception& e) {
     return Fail(ErrorCode::kParse, std::string(origin) + ": " + e.what());
@@ -188,7 +196,8 @@ inline unsigned char FoldCase(char c) {
 }  // namespace
 
 size_t Schema::NameHash::operator()(std::string_view s) const {
-  // FNV-1a over the bytes with the ASCII case bit set: "IniFileURL" and "INIFILEURL" hash alike, branch-free.
+  // FNV-1a over the bytes with the ASCII case bit set: "IniFileURL" and "INIFILEURL" hash alike,
+  // branch-free.
   uint64_t h = 1469598103934665603ull;
   for (char c : s) h = (h ^ (static_cast<unsigned char>(c) | 0x20u)) * 1099511628211ull;
   return static_cast<size_t>(h);
@@ -208,8 +217,8 @@ uint64_t Schema::Generation::Next() {
 }
 
 const ParamSpec* Schema::FindParam(std::string_view ini_name) const {
-  // Code asks for the same few names from the same literals again and again: a small per-thread memo keyed
-  // by where the name is, checked against the name found, saves the hashing.
+  // Code asks for the same few names from the same literals again and again: a small per-thread
+  // memo keyed by where the name is, checked against the name found, saves the hashing.
   struct Memo {
     uint64_t generation = 0;
     const char* data = nullptr;
@@ -255,7 +264,8 @@ Expected<std::string> NormalizeValue(const ValueSpec& spec, std::string_view raw
         return Fail(ErrorCode::kValidation, "'" + std::string(raw) + "' is not an integer");
       if (v < spec.min || v > spec.max)
         return Fail(ErrorCode::kValidation, std::to_string(v) + " is outside " +
-                                                std::to_string(spec.min) + ".." + std::to_string(spec.max));
+                                                std::to_string(spec.min) + ".." +
+                                                std::to_string(spec.max));
       return std::to_string(v);
     }
     case ValueType::kEnum: {
@@ -275,14 +285,16 @@ Expected<std::string> NormalizeValue(const ValueSpec& spec, std::string_view raw
     case ValueType::kUrl: {
       if (spec.max_length && raw.size() > spec.max_length)
         return Fail(ErrorCode::kValidation, "value is " + std::to_string(raw.size()) +
-                                                " characters long, the limit is " + std::to_string(spec.max_length));
+                                                " characters long, the limit is " +
+                                                std::to_string(spec.max_length));
       for (char c : raw)
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
           return Fail(ErrorCode::kValidation, "value contains a control character");
       if (spec.type == ValueType::kUrl && !raw.empty() && raw != "0") {
         auto pos = raw.find("://");
         if (pos == std::string_view::npos || pos == 0)
-          return Fail(ErrorCode::kValidation, "'" + RedactUrl(raw) + "' is not a URL (scheme://host/path)");
+          return Fail(ErrorCode::kValidation,
+                      "'" + RedactUrl(raw) + "' is not a URL (scheme://host/path)");
         for (char c : raw.substr(0, pos))
           if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.')
             return Fail(ErrorCode::kValidation, "'" + RedactUrl(raw) + "' has an invalid scheme");
@@ -290,9 +302,10 @@ Expected<std::string> NormalizeValue(const ValueSpec& spec, std::string_view raw
           return Fail(ErrorCode::kValidation, "a URL cannot contain spaces");
         // S-9.5: a URL parser would split such a userinfo elsewhere than its writer meant.
         if (auto problem = UserinfoProblem(raw); !problem.empty())
-          return Fail(ErrorCode::kValidation, "'" + RedactUrl(raw) + "': " + problem +
-                                                  "; percent-encode reserved characters in credentials "
-                                                  "(e.g. '#' as %23, '@' as %40, '/' as %2F, '?' as %3F)");
+          return Fail(ErrorCode::kValidation,
+                      "'" + RedactUrl(raw) + "': " + problem +
+                          "; percent-encode reserved characters in credentials "
+                          "(e.g. '#' as %23, '@' as %40, '/' as %2F, '?' as %3F)");
       }
       // The vendor writes 0 to clear a URL parameter; it means "no URL".
       if (spec.type == ValueType::kUrl && raw == "0") return std::string();
@@ -317,7 +330,8 @@ Expected<std::string> NormalizeValue(const ValueSpec& spec, std::string_view raw
           std::string lower = ToLower(item);
           if (!spec.allowed.empty() &&
               std::find(spec.allowed.begin(), spec.allowed.end(), lower) == spec.allowed.end())
-            return Fail(ErrorCode::kValidation, "'" + std::string(item) + "' is not a known keyword");
+            return Fail(ErrorCode::kValidation,
+                        "'" + std::string(item) + "' is not a known keyword");
           out += (out.empty() ? "" : ",") + lower;
         }
         start = end + 1;

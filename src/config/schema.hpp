@@ -1,14 +1,15 @@
-// The parameter schema (SPEC S-7.4): every parameter's ini name, CLI place, type, default and whether a
-// change needs a restart. The agent ships the Automatic Update schema; appliances add schema files.
+// The parameter schema (SPEC S-7.4): every parameter's ini name, CLI place, type, default and
+// whether a change needs a restart. The agent ships the Automatic Update schema; appliances add
+// schema files.
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/error.hpp"
@@ -41,8 +42,8 @@ struct ParamSpec {
   std::string cli_command;             // "ini-file"; empty: ini only
   bool restart = false;                // a change needs a device restart
   bool transient = false;              // an action in a file (ResetNow), never stored
-  // S-9.2: keeps the device reachable (its URLs, credentials, certificate checks); a replace-mode file or a
-  // startup script leaves it as it is unless the file sets it.
+  // S-9.2: keeps the device reachable (its URLs, credentials, certificate checks); a replace-mode
+  // file or a startup script leaves it as it is unless the file sets it.
   bool lifeline = false;
   std::string description;
 };
@@ -99,7 +100,8 @@ class Schema {
     bool operator()(std::string_view a, std::string_view b) const;
   };
   std::unordered_map<std::string, size_t, NameHash, NameEqual> param_index_;
-  // Changes with every copy and merge: FindParam's per-thread memo of recent lookups is keyed by it.
+  // Changes with every copy and merge: FindParam's per-thread memo of recent lookups is keyed by
+  // it.
   struct Generation {
     uint64_t value = Next();
     Generation() = default;
@@ -114,8 +116,9 @@ class Schema {
   std::unordered_map<std::string, size_t, NameHash, NameEqual> table_index_;
 };
 
-// Checks a raw value (as written in an ini file or typed at the CLI, quotes already removed) against its
-// spec and returns the canonical form stored in the running configuration. `from_cli` accepts enum names.
+// Checks a raw value (as written in an ini file or typed at the CLI, quotes already removed)
+// against its spec and returns the canonical form stored in the running configuration. `from_cli`
+// accepts enum names.
 Expected<std::string> NormalizeValue(const ValueSpec& spec, std::string_view raw, bool from_cli);
 
 // The CLI spelling of a canonical value (enum number -> name, list "a,b").

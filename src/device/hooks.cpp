@@ -22,26 +22,34 @@ Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir) {
   auto kv = ReadKeyValueFile(file);
   if (!kv) return Unexpected(kv.error());
   for (const auto& [k, v] : *kv) {
-    if (IEquals(k, "InstallCommand")) hooks.install_command = v;
-    else if (IEquals(k, "VersionCommand")) hooks.version_command = v;
-    else if (IEquals(k, "ResetCommand")) hooks.reset_command = v;
-    else if (IStartsWith(k, "Apply.")) hooks.apply_commands[ToLower(k.substr(6))] = v;
-    else return Fail(ErrorCode::kParse, file.string() + ": unknown key '" + k + "'");
+    if (IEquals(k, "InstallCommand"))
+      hooks.install_command = v;
+    else if (IEquals(k, "VersionCommand"))
+      hooks.version_command = v;
+    else if (IEquals(k, "ResetCommand"))
+      hooks.reset_command = v;
+    else if (IStartsWith(k, "Apply."))
+      hooks.apply_commands[ToLower(k.substr(6))] = v;
+    else
+      return Fail(ErrorCode::kParse, file.string() + ": unknown key '" + k + "'");
   }
   return hooks;
 }
 
-// S-9.8: the hook is waited for by its exit, not by its output pipe: a hook that starts a background service
-// (whose child inherits the pipe) and exits 0 has finished. Output is read while it runs, up to a bound; the
-// hook runs in its own process group, killed as a whole only on timeout.
-Expected<CommandResult> RunCommand(const std::string& command, const std::vector<std::string>& args, int timeout_s) {
+// S-9.8: the hook is waited for by its exit, not by its output pipe: a hook that starts a
+// background service (whose child inherits the pipe) and exits 0 has finished. Output is read while
+// it runs, up to a bound; the hook runs in its own process group, killed as a whole only on
+// timeout.
+Expected<CommandResult> RunCommand(const std::string& command, const std::vector<std::string>& args,
+                                   int timeout_s) {
   constexpr size_t kOutputLimit = 4096;
   std::vector<std::string> argv;
   for (auto w : SplitWhitespace(command)) argv.emplace_back(w);
   if (argv.empty()) return Fail(ErrorCode::kInvalidArgument, "empty command");
   argv.insert(argv.end(), args.begin(), args.end());
   int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Fail(ErrorCode::kIo, std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(pipefd, O_CLOEXEC) != 0)
+    return Fail(ErrorCode::kIo, std::string("pipe: ") + std::strerror(errno));
   pid_t pid = ::fork();
   if (pid < 0) {
     ::close(pipefd[0]);
@@ -81,15 +89,18 @@ Expected<CommandResult> RunCommand(const std::string& command, const std::vector
   for (;;) {
     pid_t w = ::waitpid(pid, &status, WNOHANG);
     if (w == pid) break;
-    if (w < 0 && errno != EINTR) return Fail(ErrorCode::kIo, std::string("waitpid: ") + std::strerror(errno));
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (w < 0 && errno != EINTR)
+      return Fail(ErrorCode::kIo, std::string("waitpid: ") + std::strerror(errno));
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
       while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
       ::close(pipefd[0]);
-      return Fail(ErrorCode::kTimeout, argv[0] + " did not finish within " + std::to_string(timeout_s) + " s");
+      return Fail(ErrorCode::kTimeout,
+                  argv[0] + " did not finish within " + std::to_string(timeout_s) + " s");
     }
     if (pipe_open) {
       pollfd p{pipefd[0], POLLIN, 0};

@@ -1,5 +1,6 @@
 // What the appliance plugs in: its firmware installer, its reset command, and per-kind apply hooks.
-// They come from <state-dir>/hooks.ini, a local file: a provisioning server can never set a command.
+// They come from <state-dir>/hooks.ini, a local file: a provisioning server can never set a
+// command.
 //
 //   InstallCommand = /usr/sbin/fw-install     ; run as: CMD <image> <version>; exit 0 = installed
 //   VersionCommand = /usr/sbin/fw-version     ; run as: CMD <image>; prints the image's version

@@ -21,10 +21,12 @@ Expected<std::map<std::string, std::string>> ReadKeyValueFile(const std::filesys
     if (t.empty() || t[0] == ';' || t[0] == '#' || t[0] == '[') continue;
     auto eq = t.find('=');
     if (eq == std::string_view::npos)
-      return Fail(ErrorCode::kParse, path.string() + ":" + std::to_string(n) + ": expected 'Key = Value'");
+      return Fail(ErrorCode::kParse,
+                  path.string() + ":" + std::to_string(n) + ": expected 'Key = Value'");
     std::string key(Trim(t.substr(0, eq)));
     std::string value(Trim(t.substr(eq + 1)));
-    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') && value.back() == value.front())
+    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') &&
+        value.back() == value.front())
       value = value.substr(1, value.size() - 2);
     out[key] = value;
   }
@@ -39,14 +41,16 @@ Expected<std::string> NormalizeMac(std::string_view mac) {
       return Fail(ErrorCode::kInvalidArgument, "'" + std::string(mac) + "' is not a MAC address");
     hex.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   }
-  if (hex.size() != 12) return Fail(ErrorCode::kInvalidArgument, "'" + std::string(mac) + "' is not a MAC address");
+  if (hex.size() != 12)
+    return Fail(ErrorCode::kInvalidArgument, "'" + std::string(mac) + "' is not a MAC address");
   return hex;
 }
 
 std::string DetectMac() {
   std::error_code ec;
   std::vector<std::filesystem::path> ifaces;
-  for (const auto& e : std::filesystem::directory_iterator("/sys/class/net", ec)) ifaces.push_back(e.path());
+  for (const auto& e : std::filesystem::directory_iterator("/sys/class/net", ec))
+    ifaces.push_back(e.path());
   std::sort(ifaces.begin(), ifaces.end());
   for (const auto& p : ifaces) {
     if (p.filename() == "lo") continue;
@@ -59,7 +63,8 @@ std::string DetectMac() {
   return "000000000000";
 }
 
-Expected<DeviceIdentity> LoadIdentity(const std::filesystem::path& state_dir, const IdentityOverrides& o) {
+Expected<DeviceIdentity> LoadIdentity(const std::filesystem::path& state_dir,
+                                      const IdentityOverrides& o) {
   DeviceIdentity id;
   auto file = state_dir / "identity.ini";
   std::error_code ec;
@@ -67,11 +72,16 @@ Expected<DeviceIdentity> LoadIdentity(const std::filesystem::path& state_dir, co
     auto kv = ReadKeyValueFile(file);
     if (!kv) return Unexpected(kv.error());
     for (const auto& [k, v] : *kv) {
-      if (IEquals(k, "ProductName")) id.product = v;
-      else if (IEquals(k, "MacAddress")) id.mac = v;
-      else if (IEquals(k, "SerialNumber")) id.serial = v;
-      else if (IEquals(k, "SoftwareVersion")) id.sw_version = v;
-      else return Fail(ErrorCode::kParse, file.string() + ": unknown key '" + k + "'");
+      if (IEquals(k, "ProductName"))
+        id.product = v;
+      else if (IEquals(k, "MacAddress"))
+        id.mac = v;
+      else if (IEquals(k, "SerialNumber"))
+        id.serial = v;
+      else if (IEquals(k, "SoftwareVersion"))
+        id.sw_version = v;
+      else
+        return Fail(ErrorCode::kParse, file.string() + ": unknown key '" + k + "'");
     }
   }
   if (!o.product.empty()) id.product = o.product;

@@ -1,5 +1,5 @@
-// Who the device is: product name, MAC address, serial number, running software version. They feed the
-// placeholders <NAME> <MAC> <VER>, the License Key check and the image version check.
+// Who the device is: product name, MAC address, serial number, running software version. They feed
+// the placeholders <NAME> <MAC> <VER>, the License Key check and the image version check.
 #pragma once
 
 #include <filesystem>
@@ -17,7 +17,8 @@ struct DeviceIdentity {
   std::string sw_version;
 };
 
-// Reads `Key = Value` lines (';' and '#' comments, optional quotes). Used for identity.ini and hooks.ini.
+// Reads `Key = Value` lines (';' and '#' comments, optional quotes). Used for identity.ini and
+// hooks.ini.
 Expected<std::map<std::string, std::string>> ReadKeyValueFile(const std::filesystem::path& path);
 
 // 00:90:8f:1d:d0:d3, 00-90-8F-1D-D0-D3 or 00908f1dd0d3 -> 00908F1DD0D3; an error for anything else.
@@ -31,6 +32,7 @@ struct IdentityOverrides {
 };
 
 // identity.ini in the state directory (optional), then the overrides, then MAC detection.
-Expected<DeviceIdentity> LoadIdentity(const std::filesystem::path& state_dir, const IdentityOverrides& overrides);
+Expected<DeviceIdentity> LoadIdentity(const std::filesystem::path& state_dir,
+                                      const IdentityOverrides& overrides);
 
 }  // namespace autoprov

@@ -1,10 +1,10 @@
-// Auxiliary files (S-1.4): tone tables, dial plan, voice prompts, user information; through the appliance's
-// apply hook when it has one for the kind.
+// Auxiliary files (S-1.4): tone tables, dial plan, voice prompts, user information; through the
+// appliance's apply hook when it has one for the kind.
+#include "common/atomic_file.hpp"
 #include "common/text.hpp"
 #include "device/hooks.hpp"
 #include "engine/apply.hpp"
 #include "engine/sequence.hpp"
-#include "common/atomic_file.hpp"
 
 namespace autoprov {
 namespace {
@@ -18,7 +18,8 @@ std::string FileNameOf(const std::string& url, const std::string& fallback) {
   std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   std::string out;
   for (char c : name)
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-') out.push_back(c);
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')
+      out.push_back(c);
   if (out.empty() || out[0] == '.') return fallback;
   return out;
 }
@@ -49,17 +50,24 @@ void InstallAuxiliaryFile(StepContext& ctx, const FetchResult& r) {
     // The hook sees the new file before it is installed; a failing hook installs nothing.
     std::filesystem::path input = ctx.Staging();
     if (ArrivesInMemory(kind))
-      if (auto w = WriteFileAtomically(input, r.body); !w) return ctx.Record(StepOutcome::kFailed, w.error().message);
+      if (auto w = WriteFileAtomically(input, r.body); !w)
+        return ctx.Record(StepOutcome::kFailed, w.error().message);
     auto out = RunCommand(hook->second, {input.string()}, 300);
     if (!out) return ctx.Record(StepOutcome::kFailed, "apply hook: " + out.error().message);
     if (out->exit_code != 0)
-      return ctx.Record(StepOutcome::kFailed, "apply hook exited with " + std::to_string(out->exit_code) + ": " +
+      return ctx.Record(StepOutcome::kFailed, "apply hook exited with " +
+                                                  std::to_string(out->exit_code) + ": " +
                                                   std::string(Trim(out->output)).substr(0, 300));
   }
-  if (auto i = ctx.InstallFile(r, dest, 0644); !i) return ctx.Record(StepOutcome::kFailed, i.error().message);
-  auto c = ctx.Commit(r, [&] {
-    return env.store->PutKindState(env.device, kind_name, KindState{"", r.sha256, "", dest.string(), ctx.Now()});
-  }, ctx.step().mode == DownloadMode::kOneTime);
+  if (auto i = ctx.InstallFile(r, dest, 0644); !i)
+    return ctx.Record(StepOutcome::kFailed, i.error().message);
+  auto c = ctx.Commit(
+      r,
+      [&] {
+        return env.store->PutKindState(env.device, kind_name,
+                                       KindState{"", r.sha256, "", dest.string(), ctx.Now()});
+      },
+      ctx.step().mode == DownloadMode::kOneTime);
   if (!c) return ctx.Record(StepOutcome::kFailed, c.error().message);
   ctx.Record(StepOutcome::kApplied);
 }

@@ -1,4 +1,5 @@
-// Configuration files: the ini file, the CLI script and the CLI startup script (S-1, S-4, S-7, S-9.2).
+// Configuration files: the ini file, the CLI script and the CLI startup script (S-1, S-4, S-7,
+// S-9.2).
 #include <set>
 
 #include "common/text.hpp"
@@ -25,7 +26,8 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
     auto last = env.store->GetKindState(env.device, kind_name);
     if (last && last->has_value() && (*last)->crc == crc) {
       // S-4: same content as the last applied file: discarded, no restart.
-      if (auto c = ctx.Commit(r, nullptr, false); !c) return ctx.Record(StepOutcome::kFailed, c.error().message);
+      if (auto c = ctx.Commit(r, nullptr, false); !c)
+        return ctx.Record(StepOutcome::kFailed, c.error().message);
       return ctx.Record(StepOutcome::kUnchangedCrc);
     }
   }
@@ -40,26 +42,32 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   auto apply = [&](Configuration& c, std::set<std::string>&) -> Expected<void> {
     loaded = LoadConfigurationFile(r.body, origin, format, c, mode);
     if (loaded.errors.empty()) {
-      // S-9.10: a downloaded file may not point the device at a local file; only local commands may.
+      // S-9.10: a downloaded file may not point the device at a local file; only local commands
+      // may.
       for (const auto& p : env.schema->params()) {
         if (p.value.type != ValueType::kUrl || c.Get(p.name) == loaded.config.Get(p.name)) continue;
         if (IStartsWith(loaded.config.Get(p.name), "file:"))
-          loaded.errors.push_back({origin, 0, p.name + ": a downloaded file may not set a file: URL (S-9.10); "
-                                                       "only local commands may"});
+          loaded.errors.push_back({origin, 0,
+                                   p.name + ": a downloaded file may not set a file: URL (S-9.10); "
+                                            "only local commands may"});
       }
     }
     if (!loaded.errors.empty()) return Fail(ErrorCode::kParse, "rejected");
     c = std::move(loaded.config);
     return {};
   };
-  auto committed = ctx.Commit(r, [&]() -> Expected<void> {
-    auto w = WriteConfiguration(*env.store, env.device, *env.schema, apply);
-    if (!w) return Unexpected(w.error());
-    write = std::move(*w);
-    // Kept in the mode the next run compares with: the file itself may have changed it.
-    std::string stored_crc = ConfigCrc(r.body, write.after->GetInt("AUPDCheckIfIniChanged"));
-    return env.store->PutKindState(env.device, kind_name, KindState{stored_crc, r.sha256, "", "", ctx.Now()});
-  }, false);
+  auto committed = ctx.Commit(
+      r,
+      [&]() -> Expected<void> {
+        auto w = WriteConfiguration(*env.store, env.device, *env.schema, apply);
+        if (!w) return Unexpected(w.error());
+        write = std::move(*w);
+        // Kept in the mode the next run compares with: the file itself may have changed it.
+        std::string stored_crc = ConfigCrc(r.body, write.after->GetInt("AUPDCheckIfIniChanged"));
+        return env.store->PutKindState(env.device, kind_name,
+                                       KindState{stored_crc, r.sha256, "", "", ctx.Now()});
+      },
+      false);
   StepReport& step = ctx.report();
   for (const auto& w : loaded.warnings) step.details.push_back("warning: " + w.ToString());
   const auto& errors = loaded.errors;
@@ -67,10 +75,11 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
     // S-7.5: not applied at all; the validators are kept, as the vendor keeps the download time.
     for (const auto& e : errors) step.details.push_back("error: " + e.ToString());
     (void)ctx.Commit(r, nullptr, false);
-    return ctx.Record(StepOutcome::kRejected,
-                      errors.size() == 1 && errors[0].line == 0
-                          ? errors[0].message
-                          : std::to_string(errors.size()) + " error(s); the configuration is unchanged");
+    return ctx.Record(
+        StepOutcome::kRejected,
+        errors.size() == 1 && errors[0].line == 0
+            ? errors[0].message
+            : std::to_string(errors.size()) + " error(s); the configuration is unchanged");
   }
   if (!committed) return ctx.Record(StepOutcome::kFailed, committed.error().message);
   ctx.config() = std::move(*write.after);
@@ -83,7 +92,8 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   RunReport& run = ctx.run_report();
   auto changes = ctx.config().RestartChangesFrom(*write.before);
   restart.param_changes.insert(restart.param_changes.end(), changes.begin(), changes.end());
-  if (loaded.reset_now || reload != RestartRequest::kNone || kind == FileKind::kStartupScript || !changes.empty())
+  if (loaded.reset_now || reload != RestartRequest::kNone || kind == FileKind::kStartupScript ||
+      !changes.empty())
     restart.causes.push_back(kind_name + ":" + r.sha256);
   if (loaded.reset_now) {
     restart.stop = true;

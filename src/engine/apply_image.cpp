@@ -1,5 +1,6 @@
-// Software images (S-1.3, S-9.3): the version decides; a later image is installed (by the appliance's
-// installer, else kept as the pending image) and activated by the restart at the end of the run.
+// Software images (S-1.3, S-9.3): the version decides; a later image is installed (by the
+// appliance's installer, else kept as the pending image) and activated by the restart at the end of
+// the run.
 #include "common/text.hpp"
 #include "device/hooks.hpp"
 #include "engine/apply.hpp"
@@ -15,26 +16,28 @@ class ImagePolicy final : public ApplyPolicy {
   void Apply(StepContext& ctx, const FetchResult& r) override;
 };
 
-// S-9.3: a configured VersionCommand is authoritative; else the configured URL's file name, else the final
-// URL's. Empty with `why` set: no version, no install.
+// S-9.3: a configured VersionCommand is authoritative; else the configured URL's file name, else
+// the final URL's. Empty with `why` set: no version, no install.
 std::string ImageVersion(StepContext& ctx, const FetchResult& r, std::string& why) {
   const RunEnvironment& env = ctx.env();
   if (!env.hooks.version_command.empty() && env.keep_files) {
     auto out = RunCommand(env.hooks.version_command, {ctx.Staging()}, 60);
-    std::string printed = out ? std::string(Trim(out->output.substr(0, out->output.find('\n')))) : "";
+    std::string printed =
+        out ? std::string(Trim(out->output.substr(0, out->output.find('\n')))) : "";
     if (out && out->exit_code == 0 && !printed.empty()) return printed;
     why = "image version unknown: the VersionCommand " +
-          (!out                   ? out.error().message
+          (!out                  ? out.error().message
            : out->exit_code != 0 ? "exited with " + std::to_string(out->exit_code)
-                                  : std::string("printed no version")) +
+                                 : std::string("printed no version")) +
           "; not installed";
     return "";
   }
   std::string version = VersionFromFileName(ctx.step().url);
   if (version.empty() && !r.final_url.empty()) version = VersionFromFileName(r.final_url);
   if (version.empty())
-    why = "image version unknown: neither the configured URL nor the final URL names a version "
-          "(e.g. Mediant_7.20A.252.011.cmp) and no VersionCommand is configured; not installed";
+    why =
+        "image version unknown: neither the configured URL nor the final URL names a version "
+        "(e.g. Mediant_7.20A.252.011.cmp) and no VersionCommand is configured; not installed";
   return version;
 }
 
@@ -52,12 +55,15 @@ void ImagePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   std::string against_version = env.identity.sw_version;
   std::string against_sha;
   if (auto p = device.PendingImageVersion(); p && p->has_value()) against_version = **p;
-  if (auto k = env.store->GetKindState(env.device, "image"); k && k->has_value()) against_sha = (*k)->sha256;
+  if (auto k = env.store->GetKindState(env.device, "image"); k && k->has_value())
+    against_sha = (*k)->sha256;
   int cmp = against_version.empty() ? 1 : CompareVersions(version, against_version);
   bool one_time = ctx.step().mode == DownloadMode::kOneTime;
   if (cmp < 0 || (cmp == 0 && (r.sha256 == against_sha || against_sha.empty()))) {
-    // S-1.3: not later (or the very same image): discarded without a restart. A one-time URL is done.
-    if (auto c = ctx.Commit(r, nullptr, one_time); !c) return ctx.Record(StepOutcome::kFailed, c.error().message);
+    // S-1.3: not later (or the very same image): discarded without a restart. A one-time URL is
+    // done.
+    if (auto c = ctx.Commit(r, nullptr, one_time); !c)
+      return ctx.Record(StepOutcome::kFailed, c.error().message);
     ctx.report().details.push_back("running " + env.identity.sw_version);
     return ctx.Record(cmp < 0 ? StepOutcome::kOlderImage : StepOutcome::kUnchanged);
   }
@@ -66,17 +72,22 @@ void ImagePolicy::Apply(StepContext& ctx, const FetchResult& r) {
     auto out = RunCommand(env.hooks.install_command, {ctx.Staging(), version});
     if (!out) return ctx.Record(StepOutcome::kFailed, "installer: " + out.error().message);
     if (out->exit_code != 0)
-      return ctx.Record(StepOutcome::kFailed, "installer exited with " + std::to_string(out->exit_code) + ": " +
+      return ctx.Record(StepOutcome::kFailed, "installer exited with " +
+                                                  std::to_string(out->exit_code) + ": " +
                                                   std::string(Trim(out->output)).substr(0, 300));
   } else {
     installed = env.state_dir / "images" / "pending.cmp";
-    if (auto i = ctx.InstallFile(r, installed, 0644); !i) return ctx.Record(StepOutcome::kFailed, i.error().message);
+    if (auto i = ctx.InstallFile(r, installed, 0644); !i)
+      return ctx.Record(StepOutcome::kFailed, i.error().message);
   }
-  auto c = ctx.Commit(r, [&]() -> Expected<void> {
-    KindState k{"", r.sha256, version, installed.string(), ctx.Now()};
-    if (auto e = env.store->PutKindState(env.device, "image", k); !e) return e;
-    return device.SetPendingImageVersion(version);
-  }, one_time);
+  auto c = ctx.Commit(
+      r,
+      [&]() -> Expected<void> {
+        KindState k{"", r.sha256, version, installed.string(), ctx.Now()};
+        if (auto e = env.store->PutKindState(env.device, "image", k); !e) return e;
+        return device.SetPendingImageVersion(version);
+      },
+      one_time);
   if (!c) return ctx.Record(StepOutcome::kFailed, c.error().message);
   ctx.restart().at_end = true;
   ctx.restart().causes.push_back("image:" + r.sha256);

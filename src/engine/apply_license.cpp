@@ -13,14 +13,17 @@ class LicensePolicy final : public ApplyPolicy {
   void Apply(StepContext& ctx, const FetchResult& r) override {
     const RunEnvironment& env = ctx.env();
     auto serials = LicenseSerials(r.body);
-    if (serials.empty()) return ctx.Record(StepOutcome::kRejected, "no 'S/N<serial>' in the License Key file");
+    if (serials.empty())
+      return ctx.Record(StepOutcome::kRejected, "no 'S/N<serial>' in the License Key file");
     const std::string& serial = env.identity.serial;
     if (serial.empty())
-      return ctx.Record(StepOutcome::kRejected,
-                        "the device's serial number is unknown (SerialNumber in identity.ini or --serial)");
+      return ctx.Record(
+          StepOutcome::kRejected,
+          "the device's serial number is unknown (SerialNumber in identity.ini or --serial)");
     if (std::find(serials.begin(), serials.end(), serial) == serials.end())
       return ctx.Record(StepOutcome::kRejected, "License Key is for S/N " + serials.front() +
-                                                    ", this device is S/N " + serial + "; not installed");
+                                                    ", this device is S/N " + serial +
+                                                    "; not installed");
     auto installed = env.store->GetKindState(env.device, "feature-key");
     if (installed && installed->has_value() && (*installed)->sha256 == r.sha256) {
       if (auto c = ctx.Commit(r, nullptr, ctx.step().mode == DownloadMode::kOneTime); !c)

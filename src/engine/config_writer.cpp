@@ -19,13 +19,15 @@ std::vector<std::string> ChangedNames(const Configuration& a, const Configuratio
   for (const auto& t : tables) {
     auto x = a.tables().find(t);
     auto y = b.tables().find(t);
-    if ((x == a.tables().end() ? empty : x->second) != (y == b.tables().end() ? empty : y->second)) out.push_back(t);
+    if ((x == a.tables().end() ? empty : x->second) != (y == b.tables().end() ? empty : y->second))
+      out.push_back(t);
   }
   return out;
 }
 
 // S-9.4: what a changed parameter makes the device forget.
-Expected<void> ForgetFor(StateStore& store, long long device, const std::vector<std::string>& changed) {
+Expected<void> ForgetFor(StateStore& store, long long device,
+                         const std::vector<std::string>& changed) {
   for (const auto& name : changed) {
     if (name == "TemplateUrl" || name == "AupdFilesList") {
       // Any kind may have been fetched from the template.
@@ -102,13 +104,15 @@ void ApplyChanges(const Configuration& before, const Configuration& after, Confi
 
 Expected<ConfigWrite> SetParameter(StateStore& store, long long device, const Schema& schema,
                                    const std::string& name, const std::string& raw, bool from_cli) {
-  return WriteConfiguration(store, device, schema, [&](Configuration& c, std::set<std::string>& touched) -> Expected<void> {
-    const ParamSpec* spec = schema.FindParamOrCommand(name);
-    if (!spec) return Fail(ErrorCode::kInvalidArgument, "unknown parameter '" + name + "'");
-    if (auto s = c.Set(spec->name, raw, from_cli); !s) return s;
-    touched.insert(spec->name);
-    return {};
-  });
+  return WriteConfiguration(
+      store, device, schema,
+      [&](Configuration& c, std::set<std::string>& touched) -> Expected<void> {
+        const ParamSpec* spec = schema.FindParamOrCommand(name);
+        if (!spec) return Fail(ErrorCode::kInvalidArgument, "unknown parameter '" + name + "'");
+        if (auto s = c.Set(spec->name, raw, from_cli); !s) return s;
+        touched.insert(spec->name);
+        return {};
+      });
 }
 
 }  // namespace autoprov

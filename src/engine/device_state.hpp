@@ -1,6 +1,6 @@
-// The device's own values in the state database, one typed accessor per value: which image runs, which one
-// waits for a restart, why a restart is pending, the restarts of the last hour (S-9.8) and the files that
-// caused the last one. The keys are spelled in device_state.cpp only.
+// The device's own values in the state database, one typed accessor per value: which image runs,
+// which one waits for a restart, why a restart is pending, the restarts of the last hour (S-9.8)
+// and the files that caused the last one. The keys are spelled in device_state.cpp only.
 #pragma once
 
 #include <optional>
@@ -31,7 +31,8 @@ class DeviceState {
   // A simulated device's bootstrap configuration has been stored.
   Expected<bool> Seeded();
   Expected<void> MarkSeeded();
-  // A restart: the pending image becomes the running one and nothing is pending any more. One transaction.
+  // A restart: the pending image becomes the running one and nothing is pending any more. One
+  // transaction.
   Expected<void> ActivatePendingImage();
 
  private:

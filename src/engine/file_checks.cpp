@@ -50,7 +50,8 @@ std::string VersionFromFileName(std::string_view name) {
   // S-9.3: the last version token of the name, not the first dotted quad
   // (10.1.1.1_Mediant_7.20A.252.011.cmp is 7.20A.252.011).
   std::string last;
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), kToken); it != std::sregex_iterator(); ++it)
+  for (auto it = std::sregex_iterator(s.begin(), s.end(), kToken); it != std::sregex_iterator();
+       ++it)
     last = it->str(0);
   return last;
 }
@@ -79,7 +80,8 @@ int CompareVersions(std::string_view a, std::string_view b) {
     if (i >= ta.size()) return -1;
     if (i >= tb.size()) return 1;
     const auto &x = ta[i], &y = tb[i];
-    bool dx = std::isdigit(static_cast<unsigned char>(x[0])), dy = std::isdigit(static_cast<unsigned char>(y[0]));
+    bool dx = std::isdigit(static_cast<unsigned char>(x[0])),
+         dy = std::isdigit(static_cast<unsigned char>(y[0]));
     if (dx && dy) {
       auto strip = [](const std::string& v) {
         size_t k = v.find_first_not_of('0');
@@ -103,9 +105,12 @@ std::vector<std::string> LicenseSerials(std::string_view content) {
   size_t pos = 0;
   while ((pos = content.find("S/N", pos)) != std::string_view::npos) {
     size_t i = pos + 3;
-    while (i < content.size() && (content[i] == ' ' || content[i] == '\t' || content[i] == ':')) ++i;
+    while (i < content.size() && (content[i] == ' ' || content[i] == '\t' || content[i] == ':'))
+      ++i;
     size_t j = i;
-    while (j < content.size() && (std::isalnum(static_cast<unsigned char>(content[j])) || content[j] == '-')) ++j;
+    while (j < content.size() &&
+           (std::isalnum(static_cast<unsigned char>(content[j])) || content[j] == '-'))
+      ++j;
     if (j > i) out.emplace_back(content.substr(i, j - i));
     pos = j;
   }
@@ -125,7 +130,8 @@ struct KeyDeleter {
 };
 
 std::unique_ptr<BIO, BioDeleter> Bio(std::string_view pem) {
-  return std::unique_ptr<BIO, BioDeleter>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return std::unique_ptr<BIO, BioDeleter>(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
 std::string OpenSslError() {
@@ -145,30 +151,37 @@ Expected<int> CountPemCertificates(std::string_view pem) {
   auto bio = Bio(pem);
   int count = 0;
   for (;;) {
-    std::unique_ptr<X509, X509Deleter> cert(PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr));
+    std::unique_ptr<X509, X509Deleter> cert(
+        PEM_read_bio_X509(bio.get(), nullptr, NoPassword, nullptr));
     if (!cert) break;
     ++count;
   }
   ERR_clear_error();
-  if (count == 0) return Fail(ErrorCode::kRejected, "not a PEM certificate (no '-----BEGIN CERTIFICATE-----' block parses)");
+  if (count == 0)
+    return Fail(ErrorCode::kRejected,
+                "not a PEM certificate (no '-----BEGIN CERTIFICATE-----' block parses)");
   return count;
 }
 
 Expected<void> CheckPemPrivateKey(std::string_view pem) {
   if (pem.find("ENCRYPTED") != std::string_view::npos)
-    return Fail(ErrorCode::kRejected, "the private key is encrypted; the device needs an unencrypted PEM key");
+    return Fail(ErrorCode::kRejected,
+                "the private key is encrypted; the device needs an unencrypted PEM key");
   auto bio = Bio(pem);
-  std::unique_ptr<EVP_PKEY, KeyDeleter> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr));
+  std::unique_ptr<EVP_PKEY, KeyDeleter> key(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr));
   if (!key) return Fail(ErrorCode::kRejected, "not a PEM private key: " + OpenSslError());
   return {};
 }
 
 Expected<bool> KeyMatchesCertificate(std::string_view cert_pem, std::string_view key_pem) {
   auto cb = Bio(cert_pem);
-  std::unique_ptr<X509, X509Deleter> cert(PEM_read_bio_X509(cb.get(), nullptr, NoPassword, nullptr));
+  std::unique_ptr<X509, X509Deleter> cert(
+      PEM_read_bio_X509(cb.get(), nullptr, NoPassword, nullptr));
   if (!cert) return Fail(ErrorCode::kRejected, "not a PEM certificate: " + OpenSslError());
   auto kb = Bio(key_pem);
-  std::unique_ptr<EVP_PKEY, KeyDeleter> key(PEM_read_bio_PrivateKey(kb.get(), nullptr, NoPassword, nullptr));
+  std::unique_ptr<EVP_PKEY, KeyDeleter> key(
+      PEM_read_bio_PrivateKey(kb.get(), nullptr, NoPassword, nullptr));
   if (!key) return Fail(ErrorCode::kRejected, "not a PEM private key: " + OpenSslError());
   bool match = X509_check_private_key(cert.get(), key.get()) == 1;
   ERR_clear_error();

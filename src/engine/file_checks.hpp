@@ -10,9 +10,9 @@
 
 namespace autoprov {
 
-// AUPDCheckIfIniChanged: 1 = CRC-32 of the whole file, 2 = CRC-32 per line combined independently of the
-// line order (blank lines and line endings ignored). The mode is part of the value, so a change of mode
-// never matches an old value. Empty for mode 0.
+// AUPDCheckIfIniChanged: 1 = CRC-32 of the whole file, 2 = CRC-32 per line combined independently
+// of the line order (blank lines and line endings ignored). The mode is part of the value, so a
+// change of mode never matches an old value. Empty for mode 0.
 std::string ConfigCrc(std::string_view content, long long mode);
 
 // The first version token of a file name such as "ssbc_7.20A.252.011.cmp" -> "7.20A.252.011".

@@ -1,11 +1,10 @@
 #include "engine/report.hpp"
 
+#include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "common/redact.hpp"
-
-#include <cstdio>
-#include <nlohmann/json.hpp>
 
 namespace autoprov {
 
@@ -21,15 +20,24 @@ std::vector<std::string> RedactDetails(const std::vector<std::string>& details) 
 
 std::string_view OutcomeName(StepOutcome o) {
   switch (o) {
-    case StepOutcome::kApplied: return "applied";
-    case StepOutcome::kNotModified: return "not-modified";
-    case StepOutcome::kUnchangedCrc: return "unchanged-crc";
-    case StepOutcome::kUnchanged: return "unchanged";
-    case StepOutcome::kOlderImage: return "older-image";
-    case StepOutcome::kRejected: return "rejected";
-    case StepOutcome::kFailed: return "failed";
-    case StepOutcome::kSkipped: return "skipped";
-    case StepOutcome::kEmpty: return "empty";
+    case StepOutcome::kApplied:
+      return "applied";
+    case StepOutcome::kNotModified:
+      return "not-modified";
+    case StepOutcome::kUnchangedCrc:
+      return "unchanged-crc";
+    case StepOutcome::kUnchanged:
+      return "unchanged";
+    case StepOutcome::kOlderImage:
+      return "older-image";
+    case StepOutcome::kRejected:
+      return "rejected";
+    case StepOutcome::kFailed:
+      return "failed";
+    case StepOutcome::kSkipped:
+      return "skipped";
+    case StepOutcome::kEmpty:
+      return "empty";
   }
   return "?";
 }
@@ -87,7 +95,9 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
   r.started_at = j.value("started_at", 0LL);
   r.finished_at = j.value("finished_at", 0LL);
   std::string when = j.value("restart_when", "none");
-  r.restart = when == "at-end" ? RestartWhen::kAtEnd : when == "immediate" ? RestartWhen::kImmediate : RestartWhen::kNone;
+  r.restart = when == "at-end"      ? RestartWhen::kAtEnd
+              : when == "immediate" ? RestartWhen::kImmediate
+                                    : RestartWhen::kNone;
   r.restart_performed = j.value("restart", "none") != "pending";
   r.restart_reasons = j.value("restart_reasons", std::vector<std::string>{});
   r.running_version = j.value("running_version", "");
@@ -98,8 +108,9 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
     st.mode = s.value("mode", "");
     st.from_template = s.value("from_template", false);
     std::string o = s.value("outcome", "skipped");
-    for (auto c : {StepOutcome::kApplied, StepOutcome::kNotModified, StepOutcome::kUnchangedCrc, StepOutcome::kUnchanged,
-                   StepOutcome::kOlderImage, StepOutcome::kRejected, StepOutcome::kFailed, StepOutcome::kSkipped})
+    for (auto c : {StepOutcome::kApplied, StepOutcome::kNotModified, StepOutcome::kUnchangedCrc,
+                   StepOutcome::kUnchanged, StepOutcome::kOlderImage, StepOutcome::kRejected,
+                   StepOutcome::kFailed, StepOutcome::kSkipped})
       if (OutcomeName(c) == o) st.outcome = c;
     st.http_status = s.value("http_status", 0L);
     st.bytes = s.value("bytes", uint64_t{0});
@@ -117,13 +128,13 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
 std::string FormatReport(const RunReport& r) {
   std::string out;
   char line[512];
-  std::snprintf(line, sizeof line, "%-3s %-16s %-9s %-14s %5s %12s %8s  %s\n", "#", "KIND", "MODE", "OUTCOME", "HTTP",
-                "BYTES", "TIME", "URL");
+  std::snprintf(line, sizeof line, "%-3s %-16s %-9s %-14s %5s %12s %8s  %s\n", "#", "KIND", "MODE",
+                "OUTCOME", "HTTP", "BYTES", "TIME", "URL");
   out += line;
   int n = 0;
   for (const auto& s : r.steps) {
-    std::snprintf(line, sizeof line, "%-3d %-16s %-9s %-14s %5s %12llu %7.2fs  %s\n", ++n, s.kind.c_str(),
-                  s.mode.c_str(), std::string(OutcomeName(s.outcome)).c_str(),
+    std::snprintf(line, sizeof line, "%-3d %-16s %-9s %-14s %5s %12llu %7.2fs  %s\n", ++n,
+                  s.kind.c_str(), s.mode.c_str(), std::string(OutcomeName(s.outcome)).c_str(),
                   s.http_status ? std::to_string(s.http_status).c_str() : "-",
                   static_cast<unsigned long long>(s.bytes), s.seconds, s.url.c_str());
     out += line;
@@ -135,7 +146,8 @@ std::string FormatReport(const RunReport& r) {
   out += "restart: " + r.RestartState();
   if (!r.restart_reasons.empty()) {
     out += " (";
-    for (size_t i = 0; i < r.restart_reasons.size(); ++i) out += (i ? "; " : "") + r.restart_reasons[i];
+    for (size_t i = 0; i < r.restart_reasons.size(); ++i)
+      out += (i ? "; " : "") + r.restart_reasons[i];
     out += ")";
   }
   out += "\n";

@@ -1,24 +1,24 @@
-// The report of one Automatic Update run (SPEC S-8): each step in sequence order, and the restart decision.
+// The report of one Automatic Update run (SPEC S-8): each step in sequence order, and the restart
+// decision.
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace autoprov {
 
 enum class StepOutcome {
-  kApplied,      // downloaded and applied (installed)
-  kNotModified,  // the server answered 304
-  kUnchangedCrc, // same CRC as the last applied configuration file (S-4)
-  kUnchanged,    // same content as what is installed (License Key, image, file)
-  kOlderImage,   // image not later than the running one (S-1.3)
-  kRejected,     // downloaded but invalid: nothing applied
-  kFailed,       // not downloaded (network, HTTP error, hook failure)
-  kSkipped,      // not attempted (AutoUpdateCmpFile = 0, restart in progress)
-  kEmpty,        // an incremental configuration file with no setting: nothing applied (S-9.2)
+  kApplied,       // downloaded and applied (installed)
+  kNotModified,   // the server answered 304
+  kUnchangedCrc,  // same CRC as the last applied configuration file (S-4)
+  kUnchanged,     // same content as what is installed (License Key, image, file)
+  kOlderImage,    // image not later than the running one (S-1.3)
+  kRejected,      // downloaded but invalid: nothing applied
+  kFailed,        // not downloaded (network, HTTP error, hook failure)
+  kSkipped,       // not attempted (AutoUpdateCmpFile = 0, restart in progress)
+  kEmpty,         // an incremental configuration file with no setting: nothing applied (S-9.2)
 };
 
 std::string_view OutcomeName(StepOutcome o);
@@ -51,11 +51,12 @@ struct RunReport {
   std::vector<std::string> restart_reasons;
   std::string running_version;
 
-  bool Completed() const;  // no step failed or was rejected
+  bool Completed() const;            // no step failed or was rejected
   std::string RestartState() const;  // none, at-end, immediate, pending
 };
 
-// The report of a run that could not start (or whose process died): one failed "start" step that says why.
+// The report of a run that could not start (or whose process died): one failed "start" step that
+// says why.
 RunReport StartFailureReport(const std::string& trigger, const std::string& error);
 
 nlohmann::json ToJson(const RunReport& r);

@@ -25,8 +25,8 @@ std::string HttpDate(long long t) {
   return buf;
 }
 
-FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration& config, const RunEnvironment& env,
-                                   std::string& if_modified_since) {
+FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration& config,
+                                   const RunEnvironment& env, std::string& if_modified_since) {
   FileKind kind = plan.kind;
   FetchRequest req;
   req.url = plan.url;
@@ -36,15 +36,18 @@ FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration&
     req.compute_crc32 = IsConfigFile(kind);
   } else {
     req.sink = env.keep_files ? BodySink::kFile : BodySink::kDiscard;
-    if (env.keep_files) req.target = (env.state_dir / "downloads" / std::string(InfoOf(kind).name)).string();
+    if (env.keep_files)
+      req.target = (env.state_dir / "downloads" / std::string(InfoOf(kind).name)).string();
     req.limits.max_bytes = IsImage(kind) ? kImageLimit : kAuxLimit;
   }
   if (plan.mode == DownloadMode::kPeriodic) {
-    // S-3.1: the validators of this URL's last download; the download time when the server gave none.
+    // S-3.1: the validators of this URL's last download; the download time when the server gave
+    // none.
     auto state = env.store->GetUrlState(env.device, plan.url);
     if (state && state->has_value()) {
       Validators v{(*state)->last_modified, (*state)->etag};
-      if (v.empty() && (*state)->downloaded_at > 0) v.last_modified = HttpDate((*state)->downloaded_at);
+      if (v.empty() && (*state)->downloaded_at > 0)
+        v.last_modified = HttpDate((*state)->downloaded_at);
       req.condition = v;
       if_modified_since = v.last_modified;
     }
@@ -54,8 +57,8 @@ FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration&
   if (ua_.empty() || ua_template != ua_template_ || conf != ua_conf_) {
     ua_template_ = ua_template;
     ua_conf_ = conf;
-    ua_ = ExpandUserAgent(ua_template,
-                          PlaceholderValues{env.identity.product, env.identity.mac, env.identity.sw_version, conf});
+    ua_ = ExpandUserAgent(ua_template, PlaceholderValues{env.identity.product, env.identity.mac,
+                                                         env.identity.sw_version, conf});
   }
   req.user_agent = ua_;
   const std::string& pair = config.Get("AUPDUserPassword");
@@ -70,7 +73,8 @@ FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration&
   req.tls.verify = config.Get("AUPDVerifyCertificates") != "0";
   if (env.keep_files) {
     std::error_code ec;
-    if (std::filesystem::exists(TrustBundlePath(env.state_dir), ec)) req.tls.ca_file = TrustBundlePath(env.state_dir);
+    if (std::filesystem::exists(TrustBundlePath(env.state_dir), ec))
+      req.tls.ca_file = TrustBundlePath(env.state_dir);
     auto cert = DeviceCertPath(env.state_dir);
     auto key = DeviceKeyPath(env.state_dir);
     if (std::filesystem::exists(cert, ec) && std::filesystem::exists(key, ec)) {

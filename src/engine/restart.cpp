@@ -17,7 +17,9 @@ Expected<bool> CountRestart(StateStore& store, long long device, long long now) 
   return true;
 }
 
-bool StartupRunFollows(const Configuration& config) { return config.Get("AutoUpdateOnStartup") != "0"; }
+bool StartupRunFollows(const Configuration& config) {
+  return config.Get("AutoUpdateOnStartup") != "0";
+}
 
 Expected<bool> RestartDevice(StateStore& store, long long device, const Schema& schema) {
   if (auto a = DeviceState(store, device).ActivatePendingImage(); !a) return Unexpected(a.error());

@@ -1,6 +1,6 @@
 // What a device restart means (SPEC S-2.2), in one place for the daemon, the fleet simulator and
-// `autoprov restart`: the pending image becomes the running one, then the start-up run follows unless
-// AutoUpdateOnStartup = 0. And how many restarts a device allows itself (S-9.8).
+// `autoprov restart`: the pending image becomes the running one, then the start-up run follows
+// unless AutoUpdateOnStartup = 0. And how many restarts a device allows itself (S-9.8).
 #pragma once
 
 #include "config/configuration.hpp"
@@ -8,8 +8,8 @@
 
 namespace autoprov {
 
-// S-9.8: at most this many restarts within an hour, counted in the state database (a reboot does not reset
-// the count); beyond it the restart stays pending.
+// S-9.8: at most this many restarts within an hour, counted in the state database (a reboot does
+// not reset the count); beyond it the restart stays pending.
 inline constexpr int kMaxRestartsPerHour = 3;
 // Records a restart at `now` if the limit allows it; false when it does not.
 Expected<bool> CountRestart(StateStore& store, long long device, long long now);
@@ -17,8 +17,8 @@ Expected<bool> CountRestart(StateStore& store, long long device, long long now);
 // Whether a freshly started device runs the start-up update (AutoUpdateOnStartup).
 bool StartupRunFollows(const Configuration& config);
 
-// The device (re)starts: activates the pending image. Returns whether the start-up run follows, from the
-// configuration as stored now.
+// The device (re)starts: activates the pending image. Returns whether the start-up run follows,
+// from the configuration as stored now.
 Expected<bool> RestartDevice(StateStore& store, long long device, const Schema& schema);
 
 }  // namespace autoprov

@@ -16,14 +16,16 @@ namespace autoprov {
 Expected<RunLock> RunLock::Acquire(const std::filesystem::path& state_dir) {
   auto path = state_dir / "run.lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Fail(ErrorCode::kIo, "cannot open " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Fail(ErrorCode::kIo, "cannot open " + path.string() + ": " + std::strerror(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {};
     ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
     ::close(fd);
     std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "?";
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-    return Fail(ErrorCode::kBusy, "another autoprov run (pid " + pid + ") holds " + state_dir.string() +
+    return Fail(ErrorCode::kBusy, "another autoprov run (pid " + pid + ") holds " +
+                                      state_dir.string() +
                                       "; one run at a time: try again when it has finished");
   }
   std::string pid = std::to_string(::getpid()) + "\n";
@@ -63,7 +65,8 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
   if (!seq) return Unexpected(seq.error());
   while (auto request = (*seq)->Next()) {
     (*seq)->Complete(fetch(*request));
-    if (options.cancel && options.cancel->load()) break;  // stopping: the remaining steps are not attempted
+    if (options.cancel && options.cancel->load())
+      break;  // stopping: the remaining steps are not attempted
   }
   RunReport report = (*seq)->Finish();
   if (report.restart != RestartWhen::kNone) {
@@ -74,9 +77,10 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
       auto allowed = CountRestart(state.store(), kLocalDevice, report.finished_at);
       if (!allowed || !*allowed) {
         report.restart_performed = false;
-        std::string why = allowed ? "more than " + std::to_string(kMaxRestartsPerHour) +
-                                        " restarts within an hour: the restart stays pending (S-9.8)"
-                                  : "cannot count restarts: " + allowed.error().message;
+        std::string why = allowed
+                              ? "more than " + std::to_string(kMaxRestartsPerHour) +
+                                    " restarts within an hour: the restart stays pending (S-9.8)"
+                              : "cannot count restarts: " + allowed.error().message;
         report.restart_reasons.push_back(why);
         reasons += "; " + why;
         LogError(why);

@@ -1,5 +1,5 @@
-// One Automatic Update run of the local device, start to end: the state-directory lock (one run at a
-// time, S-2.4), the blocking driver of the DownloadSequence, and the restart (S-2.2).
+// One Automatic Update run of the local device, start to end: the state-directory lock (one run at
+// a time, S-2.4), the blocking driver of the DownloadSequence, and the restart (S-2.2).
 #pragma once
 
 #include <atomic>
@@ -34,21 +34,21 @@ struct LocalRunOptions {
   std::function<bool(uint64_t, uint64_t)> progress;
   // Called with each finished step's report as the run goes (logs, a progress display).
   std::function<void(const StepReport&)> on_step;
-  // The daemon without a reset command: the restart is the daemon's to perform (it re-initialises as a
-  // freshly started device, RestartDevice); the report says it was performed.
+  // The daemon without a reset command: the restart is the daemon's to perform (it re-initialises
+  // as a freshly started device, RestartDevice); the report says it was performed.
   bool simulate_restart = false;
 };
 
-// Runs the sequence, fetching with `fetch` (one connection-reusing Fetcher for a device), stores the report,
-// then restarts when the run decided so: the reset command if the appliance configured one (the report says
-// the restart was performed), else the restart stays pending in the state.
+// Runs the sequence, fetching with `fetch` (one connection-reusing Fetcher for a device), stores
+// the report, then restarts when the run decided so: the reset command if the appliance configured
+// one (the report says the restart was performed), else the restart stays pending in the state.
 Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdentity& identity,
                                        const DeviceHooks& hooks, const LocalRunOptions& options,
                                        const FetchFunction& fetch);
 
-// The run-now wrapper every starter of a local run uses (update, restart, the daemon's runs): the identity
-// (identity.ini and overrides) and hooks.ini are read, then the run. Identity and hook errors come back as
-// kInvalidArgument, a run in progress as kBusy.
+// The run-now wrapper every starter of a local run uses (update, restart, the daemon's runs): the
+// identity (identity.ini and overrides) and hooks.ini are read, then the run. Identity and hook
+// errors come back as kInvalidArgument, a run in progress as kBusy.
 Expected<RunReport> RunLocalDevice(StateDirectory& state, const IdentityOverrides& overrides,
                                    const LocalRunOptions& options, const FetchFunction& fetch);
 

@@ -15,22 +15,24 @@ PeriodicSchedule ScheduleFrom(const Configuration& config) {
   if (t.size() == 5) s.day_minute = std::stoi(t.substr(0, 2)) * 60 + std::stoi(t.substr(3, 2));
   s.random_spread_s = config.GetInt("AutoUpdatePredefinedRandomTime");
   if (s.interval_s > 0 && s.day_minute >= 0) {
-    s.error = "configuration error: both an update interval (AutoUpdateFreqencySeconds/AutoUpdateFrequency) "
-              "and a daily time (AutoUpdatePredefinedTime) are set; they exclude each other (S-6.3): no "
-              "periodic update runs until one of them is cleared";
+    s.error =
+        "configuration error: both an update interval "
+        "(AutoUpdateFreqencySeconds/AutoUpdateFrequency) "
+        "and a daily time (AutoUpdatePredefinedTime) are set; they exclude each other (S-6.3): no "
+        "periodic update runs until one of them is cleared";
   }
   return s;
 }
 
-std::optional<std::time_t> NextPeriodicTrigger(const PeriodicSchedule& s, std::time_t last, std::time_t now,
-                                               double random) {
+std::optional<std::time_t> NextPeriodicTrigger(const PeriodicSchedule& s, std::time_t last,
+                                               std::time_t now, double random) {
   if (!s.error.empty()) return std::nullopt;
   if (s.interval_s > 0) return last + static_cast<std::time_t>(s.interval_s);
   if (s.day_minute < 0) return std::nullopt;
   std::tm tm{};
   localtime_r(&now, &tm);
-  // Today's time if it is still ahead (and after the last trigger), else the next day's: the date is
-  // advanced, never the seconds, so the time of day holds across a DST change.
+  // Today's time if it is still ahead (and after the last trigger), else the next day's: the date
+  // is advanced, never the seconds, so the time of day holds across a DST change.
   for (int day = 0; day < 3; ++day) {
     std::tm at_tm = tm;
     at_tm.tm_mday += day;
@@ -45,7 +47,8 @@ std::optional<std::time_t> NextPeriodicTrigger(const PeriodicSchedule& s, std::t
   return std::nullopt;
 }
 
-ScheduledRun NextRun(const Configuration& config, std::time_t last_run, std::time_t now, double random) {
+ScheduledRun NextRun(const Configuration& config, std::time_t last_run, std::time_t now,
+                     double random) {
   PeriodicSchedule s = ScheduleFrom(config);
   return ScheduledRun{NextPeriodicTrigger(s, last_run, now, random), s.kind(), s.error};
 }

@@ -1,6 +1,7 @@
-// When the periodic triggers fire (SPEC S-6.2, S-6.3): the interval counted from the last run, or the daily
-// time of day with its random spread. Pure functions of the configuration and a clock value; the daemon
-// and the fleet simulator both schedule with NextRun, so a simulated device runs when a real one would.
+// When the periodic triggers fire (SPEC S-6.2, S-6.3): the interval counted from the last run, or
+// the daily time of day with its random spread. Pure functions of the configuration and a clock
+// value; the daemon and the fleet simulator both schedule with NextRun, so a simulated device runs
+// when a real one would.
 #pragma once
 
 #include <ctime>
@@ -23,12 +24,12 @@ struct PeriodicSchedule {
 
 PeriodicSchedule ScheduleFrom(const Configuration& config);
 
-// The next periodic trigger after a trigger at `last` (unix time), with the spread drawn from `random`
-// (uniform in [0, 1)). Nothing when no periodic trigger is configured (or the configuration is in error).
-// The daily time is local wall-clock time: calendar arithmetic (the next day's date, mktime), so a DST
-// change moves neither the time of day nor skips a day.
-std::optional<std::time_t> NextPeriodicTrigger(const PeriodicSchedule& s, std::time_t last, std::time_t now,
-                                               double random);
+// The next periodic trigger after a trigger at `last` (unix time), with the spread drawn from
+// `random` (uniform in [0, 1)). Nothing when no periodic trigger is configured (or the
+// configuration is in error). The daily time is local wall-clock time: calendar arithmetic (the
+// next day's date, mktime), so a DST change moves neither the time of day nor skips a day.
+std::optional<std::time_t> NextPeriodicTrigger(const PeriodicSchedule& s, std::time_t last,
+                                               std::time_t now, double random);
 
 struct ScheduledRun {
   std::optional<std::time_t> at;  // nothing: no periodic run
@@ -37,6 +38,7 @@ struct ScheduledRun {
 };
 
 // The one schedule rule: the configuration's next periodic run after the last one.
-ScheduledRun NextRun(const Configuration& config, std::time_t last_run, std::time_t now, double random);
+ScheduledRun NextRun(const Configuration& config, std::time_t last_run, std::time_t now,
+                     double random);
 
 }  // namespace autoprov

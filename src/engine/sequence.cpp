@@ -1,5 +1,5 @@
-// The sequencing of a run (S-2): which step comes next, what is skipped, how a fetch result reaches its
-// apply policy, each step's commit, and the restart decision at the end.
+// The sequencing of a run (S-2): which step comes next, what is skipped, how a fetch result reaches
+// its apply policy, each step's commit, and the restart decision at the end.
 #include "engine/sequence.hpp"
 
 #include <sys/stat.h>
@@ -9,10 +9,10 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/atomic_file.hpp"
 #include "common/log.hpp"
 #include "engine/config_writer.hpp"
 #include "engine/device_state.hpp"
-#include "common/atomic_file.hpp"
 #include "transfer/url.hpp"
 
 namespace autoprov {
@@ -23,12 +23,17 @@ std::vector<PlanLine> DescribePlan(StateStore& store, long long device, const Co
   for (const auto& info : DownloadOrder()) {
     auto plan = PlanStep(info.kind, config, identity);
     if (!plan) continue;
-    PlanLine line{std::string(info.name), RedactUrl(plan->url),
-                  plan->mode == DownloadMode::kPeriodic ? "periodic" : "one-time", "", "", plan->from_template};
+    PlanLine line{std::string(info.name),
+                  RedactUrl(plan->url),
+                  plan->mode == DownloadMode::kPeriodic ? "periodic" : "one-time",
+                  "",
+                  "",
+                  plan->from_template};
     if (plan->mode == DownloadMode::kPeriodic) {
       auto s = store.GetUrlState(device, plan->url);
       if (s && s->has_value())
-        line.if_modified_since = (*s)->last_modified.empty() ? HttpDate((*s)->downloaded_at) : (*s)->last_modified;
+        line.if_modified_since =
+            (*s)->last_modified.empty() ? HttpDate((*s)->downloaded_at) : (*s)->last_modified;
     }
     if (info.kind == FileKind::kOneTimeImage && config.Get("AutoUpdateCmpFile") != "1")
       line.note = "skipped: AutoUpdateCmpFile = 0";
@@ -38,16 +43,19 @@ std::vector<PlanLine> DescribePlan(StateStore& store, long long device, const Co
   return out;
 }
 
-Expected<std::unique_ptr<DownloadSequence>> DownloadSequence::Start(RunEnvironment env, RunOptions options) {
+Expected<std::unique_ptr<DownloadSequence>> DownloadSequence::Start(RunEnvironment env,
+                                                                    RunOptions options) {
   auto config = env.store->LoadConfiguration(env.device, *env.schema);
   if (!config) return Unexpected(config.error());
-  env.identity.sw_version = DeviceState(*env.store, env.device).RunningVersion(env.identity.sw_version);
+  env.identity.sw_version =
+      DeviceState(*env.store, env.device).RunningVersion(env.identity.sw_version);
   if (env.keep_files) {
     std::error_code ec;
     std::filesystem::create_directories(env.state_dir / "downloads", ec);
     RemoveStaleTemporaries(env.state_dir / "downloads");
   }
-  return std::unique_ptr<DownloadSequence>(new DownloadSequence(std::move(env), std::move(options), std::move(*config)));
+  return std::unique_ptr<DownloadSequence>(
+      new DownloadSequence(std::move(env), std::move(options), std::move(*config)));
 }
 
 DownloadSequence::DownloadSequence(RunEnvironment env, RunOptions options, Configuration config)
@@ -61,7 +69,9 @@ DownloadSequence::~DownloadSequence() = default;
 
 long long DownloadSequence::Now() const {
   if (env_.now) return env_.now();
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string DownloadSequence::Staging() const {
@@ -69,19 +79,31 @@ std::string DownloadSequence::Staging() const {
 }
 
 ApplyPolicy& DownloadSequence::PolicyFor(FileKind kind) {
-  Family family = IsConfigFile(kind)                ? kConfigFiles
-                  : IsImage(kind)                   ? kImages
-                  : kind == FileKind::kLicenseKey   ? kLicense
-                  : kind == FileKind::kTlsRoot || kind == FileKind::kTlsCert || kind == FileKind::kTlsKey ? kTls
-                                                    : kAuxFiles;
+  Family family =
+      IsConfigFile(kind)              ? kConfigFiles
+      : IsImage(kind)                 ? kImages
+      : kind == FileKind::kLicenseKey ? kLicense
+      : kind == FileKind::kTlsRoot || kind == FileKind::kTlsCert || kind == FileKind::kTlsKey
+          ? kTls
+          : kAuxFiles;
   auto& policy = policies_[family];
   if (!policy) {
     switch (family) {
-      case kConfigFiles: policy = MakeConfigFilePolicy(); break;
-      case kImages: policy = MakeImagePolicy(); break;
-      case kLicense: policy = MakeLicensePolicy(); break;
-      case kTls: policy = MakeTlsPolicy(); break;
-      default: policy = MakeAuxFilePolicy(); break;
+      case kConfigFiles:
+        policy = MakeConfigFilePolicy();
+        break;
+      case kImages:
+        policy = MakeImagePolicy();
+        break;
+      case kLicense:
+        policy = MakeLicensePolicy();
+        break;
+      case kTls:
+        policy = MakeTlsPolicy();
+        break;
+      default:
+        policy = MakeAuxFilePolicy();
+        break;
     }
   }
   return *policy;
@@ -93,7 +115,8 @@ void DownloadSequence::Record(StepOutcome outcome, std::string error) {
   bool bad = outcome == StepOutcome::kFailed || outcome == StepOutcome::kRejected;
   LogLevel level = bad ? LogLevel::kWarning : LogLevel::kInfo;
   if (LogEnabled(level)) {
-    std::string line = "step " + step_.kind + " " + step_.url + ": " + std::string(OutcomeName(outcome));
+    std::string line =
+        "step " + step_.kind + " " + step_.url + ": " + std::string(OutcomeName(outcome));
     if (!step_.error.empty()) line += ": " + step_.error;
     Log(level, line);
   }
@@ -107,8 +130,8 @@ std::optional<FetchRequest> DownloadSequence::Next() {
   const auto& order = DownloadOrder();
   while (next_index_ < order.size()) {
     FileKind kind = order[next_index_++].kind;
-    // S-2.1, S-9.1: each step sees the configuration as stored when it is planned: what the steps before
-    // it left, and what any other writer (`config set`, the shell) changed meanwhile.
+    // S-2.1, S-9.1: each step sees the configuration as stored when it is planned: what the steps
+    // before it left, and what any other writer (`config set`, the shell) changed meanwhile.
     (void)env_.store->RefreshConfiguration(env_.device, *env_.schema, config_, config_stamp_);
     auto plan = PlanStep(kind, config_, env_.identity);
     if (!plan) continue;
@@ -120,17 +143,20 @@ std::optional<FetchRequest> DownloadSequence::Next() {
     current_ = plan;
     plan_generation_ = 0;
     if (plan->mode == DownloadMode::kOneTime) {
-      // S-9.1: the URL parameter's write counter as the fetch begins; it is cleared only if unchanged.
+      // S-9.1: the URL parameter's write counter as the fetch begins; it is cleared only if
+      // unchanged.
       auto gen = env_.store->ParamGeneration(env_.device, std::string(InfoOf(kind).url_param));
       plan_generation_ = gen ? *gen : -1;
     }
     if (policies_[kTls]) policies_[kTls]->BeforeStep(*this, kind, false);
     if (restart_.stop) {
-      Record(StepOutcome::kSkipped, "not attempted: the device restarts now; the start-up run fetches it");
+      Record(StepOutcome::kSkipped,
+             "not attempted: the device restarts now; the start-up run fetches it");
       continue;
     }
     if (kind == FileKind::kOneTimeImage && config_.Get("AutoUpdateCmpFile") != "1") {
-      Record(StepOutcome::kSkipped, "AutoUpdateCmpFile = 0: one-time software images are not applied (S-1.2)");
+      Record(StepOutcome::kSkipped,
+             "AutoUpdateCmpFile = 0: one-time software images are not applied (S-1.2)");
       continue;
     }
     if (!IsSupportedScheme(plan->url)) {
@@ -143,8 +169,10 @@ std::optional<FetchRequest> DownloadSequence::Next() {
   return std::nullopt;
 }
 
-Expected<void> DownloadSequence::CommitFor(const PlannedStep& plan, long long generation, const FetchResult& r,
-                                           const std::function<Expected<void>()>& extra, bool clear_url) {
+Expected<void> DownloadSequence::CommitFor(const PlannedStep& plan, long long generation,
+                                           const FetchResult& r,
+                                           const std::function<Expected<void>()>& extra,
+                                           bool clear_url) {
   bool kept = false;
   auto result = env_.store->Transaction([&]() -> Expected<void> {
     // The step's own changes first: a configuration file that changes URL parameters forgets their
@@ -152,12 +180,14 @@ Expected<void> DownloadSequence::CommitFor(const PlannedStep& plan, long long ge
     if (extra)
       if (auto e = extra(); !e) return e;
     if (plan.mode == DownloadMode::kPeriodic) {
-      UrlState s{r.validators.last_modified, r.validators.etag, Now(), r.sha256, std::string(InfoOf(plan.kind).name)};
+      UrlState s{r.validators.last_modified, r.validators.etag, Now(), r.sha256,
+                 std::string(InfoOf(plan.kind).name)};
       if (auto e = env_.store->PutUrlState(env_.device, plan.url, s); !e) return e;
     }
     if (!clear_url) return {};
-    // S-1.1: a one-time file is fetched once; its URL parameter is cleared with the install, atomically,
-    // unless it was written again since the fetch began (S-9.1): then the new setting stands.
+    // S-1.1: a one-time file is fetched once; its URL parameter is cleared with the install,
+    // atomically, unless it was written again since the fetch began (S-9.1): then the new setting
+    // stands.
     std::string param(InfoOf(plan.kind).url_param);
     auto gen = env_.store->ParamGeneration(env_.device, param);
     if (!gen) return Unexpected(gen.error());
@@ -167,7 +197,8 @@ Expected<void> DownloadSequence::CommitFor(const PlannedStep& plan, long long ge
     }
     auto w = WriteConfiguration(*env_.store, env_.device, *env_.schema,
                                 [&](Configuration& c, std::set<std::string>&) -> Expected<void> {
-                                  if (const ParamSpec* spec = env_.schema->FindParam(param)) c.Reset(*spec);
+                                  if (const ParamSpec* spec = env_.schema->FindParam(param))
+                                    c.Reset(*spec);
                                   return {};
                                 });
     if (!w) return Unexpected(w.error());
@@ -180,7 +211,8 @@ Expected<void> DownloadSequence::CommitFor(const PlannedStep& plan, long long ge
   return result;
 }
 
-Expected<void> DownloadSequence::InstallFile(const FetchResult& r, const std::filesystem::path& dest, mode_t mode) {
+Expected<void> DownloadSequence::InstallFile(const FetchResult& r,
+                                             const std::filesystem::path& dest, mode_t mode) {
   if (!env_.keep_files) return {};
   if (ArrivesInMemory(current_->kind)) return WriteFileAtomically(dest, r.body, mode);
   std::error_code ec;
@@ -203,11 +235,13 @@ void DownloadSequence::Complete(Expected<FetchResult> result) {
   step_.http_status = r.status;
   step_.bytes = r.bytes;
   step_.seconds = r.seconds;
-  if (r.final_url != step_.url && !r.final_url.empty()) step_.details.push_back("redirected to " + r.final_url);
+  if (r.final_url != step_.url && !r.final_url.empty())
+    step_.details.push_back("redirected to " + r.final_url);
   if (r.outcome == FetchOutcome::kNotModified) return Record(StepOutcome::kNotModified);
   if (r.status == 204) {
     // S-9.2: "No Content" is not an empty file.
-    return Record(StepOutcome::kFailed, "the server answered 204 No Content: not a file; nothing applied");
+    return Record(StepOutcome::kFailed,
+                  "the server answered 204 No Content: not a file; nothing applied");
   }
   step_.sha256 = r.sha256;
   std::string staged = Staging();
@@ -223,10 +257,12 @@ void DownloadSequence::DecideRestart() {
     for (const auto& n : restart_.param_changes) names += (names.empty() ? "" : ", ") + n;
     report_.restart_reasons.push_back("'reload if-needed' and a change needs a restart: " + names);
   }
-  if (report_.restart == RestartWhen::kNone && restart_.at_end) report_.restart = RestartWhen::kAtEnd;
+  if (report_.restart == RestartWhen::kNone && restart_.at_end)
+    report_.restart = RestartWhen::kAtEnd;
   if (report_.restart != RestartWhen::kNone) {
     // S-9.8: the very files that caused the last restart cause no other (a server that ignores
-    // If-Modified-Since and serves ResetNow = 1 would otherwise restart the device on every start-up run).
+    // If-Modified-Since and serves ResetNow = 1 would otherwise restart the device on every
+    // start-up run).
     std::sort(restart_.causes.begin(), restart_.causes.end());
     std::string causes;
     for (const auto& c : restart_.causes) causes += (causes.empty() ? "" : ",") + c;
@@ -235,13 +271,15 @@ void DownloadSequence::DecideRestart() {
     if (last && last->has_value() && **last == causes) {
       report_.restart = RestartWhen::kNone;
       restart_.at_end = false;
-      report_.restart_reasons = {"no restart: the same file content caused the last restart (S-9.8)"};
+      report_.restart_reasons = {
+          "no restart: the same file content caused the last restart (S-9.8)"};
     } else {
       (void)device.SetLastRestartCause(causes);
     }
   }
-  bool applied = std::any_of(report_.steps.begin(), report_.steps.end(),
-                             [](const StepReport& st) { return st.outcome == StepOutcome::kApplied; });
+  bool applied = std::any_of(report_.steps.begin(), report_.steps.end(), [](const StepReport& st) {
+    return st.outcome == StepOutcome::kApplied;
+  });
   if (options_.force_restart || (options_.restart_if_changed && applied)) {
     restart_.at_end = true;
     report_.restart_reasons.push_back("requested by the trigger (reboot=true)");

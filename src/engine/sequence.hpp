@@ -1,9 +1,10 @@
-// One Automatic Update run of one device (SPEC S-2): walks the download sequence, asks for one fetch at a
-// time, decides and applies, and collects the report and the restart decision.
+// One Automatic Update run of one device (SPEC S-2): walks the download sequence, asks for one
+// fetch at a time, decides and applies, and collects the report and the restart decision.
 //
-// It does no I/O on the network itself: a driver takes each request from Next(), performs it with the
-// transfer layer, and hands the result to Complete(). The device's blocking driver (RunAutomaticUpdate)
-// and the fleet simulator's event loop drive the same object, so the sequence exists once.
+// It does no I/O on the network itself: a driver takes each request from Next(), performs it with
+// the transfer layer, and hands the result to Complete(). The device's blocking driver
+// (RunAutomaticUpdate) and the fleet simulator's event loop drive the same object, so the sequence
+// exists once.
 #pragma once
 
 #include <atomic>
@@ -44,7 +45,8 @@ struct RunEnvironment {
 struct RunOptions {
   std::string trigger = "manual";
   bool force_restart = false;  // SIP NOTIFY check-sync;reboot=true
-  bool restart_if_changed = false;  // reboot=true under SipNotifyReboot = if-changed: only if a step applied
+  bool restart_if_changed =
+      false;  // reboot=true under SipNotifyReboot = if-changed: only if a step applied
 };
 
 class DownloadSequence final : public StepContext {
@@ -74,7 +76,8 @@ class DownloadSequence final : public StepContext {
   void Record(StepOutcome outcome, std::string error = {}) override;
   Expected<void> CommitFor(const PlannedStep& step, long long generation, const FetchResult& r,
                            const std::function<Expected<void>()>& extra, bool clear_url) override;
-  Expected<void> InstallFile(const FetchResult& r, const std::filesystem::path& dest, mode_t mode) override;
+  Expected<void> InstallFile(const FetchResult& r, const std::filesystem::path& dest,
+                             mode_t mode) override;
 
  private:
   DownloadSequence(RunEnvironment env, RunOptions options, Configuration config);
@@ -90,15 +93,17 @@ class DownloadSequence final : public StepContext {
   RunReport report_;
   size_t next_index_ = 0;
   std::optional<PlannedStep> current_;
-  long long plan_generation_ = 0;  // of the current one-time step's URL parameter when it was planned
+  long long plan_generation_ =
+      0;  // of the current one-time step's URL parameter when it was planned
   StepReport step_;
   RestartDecision restart_;
-  std::unique_ptr<ApplyPolicy> policies_[kFamilies];  // made when a file of the family first arrives
+  std::unique_ptr<ApplyPolicy>
+      policies_[kFamilies];  // made when a file of the family first arrives
   RequestBuilder requests_;
 };
 
-// What a run would fetch now, without fetching (update --dry-run). Later steps may differ in a real run,
-// since a downloaded configuration file can change their URLs (S-2.1).
+// What a run would fetch now, without fetching (update --dry-run). Later steps may differ in a real
+// run, since a downloaded configuration file can change their URLs (S-2.1).
 struct PlanLine {
   std::string kind, url, mode, if_modified_since, note;
   bool from_template = false;

@@ -31,7 +31,8 @@ std::string LastRunText(const std::optional<std::string>& last) {
   auto j = last ? nlohmann::json::parse(*last, nullptr, false) : nlohmann::json();
   if (!j.is_object()) return "last run: none\n";
   auto report = RunReportFromJson(j);
-  return "last run: " + UtcTimeText(report.started_at) + " (" + report.trigger + ")\n" + FormatReport(report);
+  return "last run: " + UtcTimeText(report.started_at) + " (" + report.trigger + ")\n" +
+         FormatReport(report);
 }
 
 }  // namespace
@@ -50,14 +51,21 @@ Expected<std::string> StatusJson(StateStore& store, long long device) {
   auto s = Read(store, device);
   if (!s) return Unexpected(s.error());
   nlohmann::json j;
-  j["last_run"] = s->last ? nlohmann::json::parse(*s->last, nullptr, false) : nlohmann::json(nullptr);
+  j["last_run"] =
+      s->last ? nlohmann::json::parse(*s->last, nullptr, false) : nlohmann::json(nullptr);
   j["urls"] = nlohmann::json::array();
   for (const auto& [url, u] : s->urls)
-    j["urls"].push_back({{"url", RedactUrl(url)}, {"last_modified", u.last_modified}, {"etag", u.etag},
-                         {"downloaded_at", u.downloaded_at}, {"sha256", u.sha256}});
+    j["urls"].push_back({{"url", RedactUrl(url)},
+                         {"last_modified", u.last_modified},
+                         {"etag", u.etag},
+                         {"downloaded_at", u.downloaded_at},
+                         {"sha256", u.sha256}});
   j["kinds"] = nlohmann::json::object();
   for (const auto& [kind, k] : s->kinds)
-    j["kinds"][kind] = {{"crc", k.crc}, {"sha256", k.sha256}, {"version", k.version}, {"path", k.path},
+    j["kinds"][kind] = {{"crc", k.crc},
+                        {"sha256", k.sha256},
+                        {"version", k.version},
+                        {"path", k.path},
                         {"installed_at", k.installed_at}};
   j["device"] = nlohmann::json::object();
   for (const auto& [k, v] : s->values) j["device"][k] = v;
@@ -67,9 +75,11 @@ Expected<std::string> StatusJson(StateStore& store, long long device) {
 std::string FormatDaemonStatus(const std::string& daemon_json) {
   auto j = nlohmann::json::parse(daemon_json, nullptr, false);
   if (!j.is_object()) return "daemon: not running\n";
-  std::string out = "daemon: running" + std::string(j.value("running", false) ? ", a run is in progress" : "") + "\n";
+  std::string out = "daemon: running" +
+                    std::string(j.value("running", false) ? ", a run is in progress" : "") + "\n";
   std::string next = j.value("next_trigger", "");
-  out += "next trigger: " + (next.empty() ? std::string("none") : next + " (" + j.value("next_trigger_kind", "") + ")");
+  out += "next trigger: " + (next.empty() ? std::string("none")
+                                          : next + " (" + j.value("next_trigger_kind", "") + ")");
   return out + "\n";
 }
 
@@ -90,7 +100,8 @@ Expected<std::string> FormatStatus(StateStore& store, long long device) {
            (u.etag.empty() ? "" : ", ETag " + u.etag) + "\n";
   out += "installed:\n";
   for (const auto& [kind, k] : s->kinds)
-    out += "  " + kind + (k.crc.empty() ? "" : " crc " + k.crc) + (k.version.empty() ? "" : " version " + k.version) +
+    out += "  " + kind + (k.crc.empty() ? "" : " crc " + k.crc) +
+           (k.version.empty() ? "" : " version " + k.version) +
            (k.sha256.empty() ? "" : " sha256 " + k.sha256.substr(0, 16) + "…") + "\n";
   for (const auto& [k, v] : s->values) out += "  " + k + ": " + v + "\n";
   return out;

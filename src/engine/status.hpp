@@ -1,6 +1,6 @@
-// What `autoprov status` shows (SPEC S-8): the last run's report and what the device keeps per URL, per
-// kind of file and as device values, as text or JSON; credentials redacted (S-9.5). Next to the report it
-// renders.
+// What `autoprov status` shows (SPEC S-8): the last run's report and what the device keeps per URL,
+// per kind of file and as device values, as text or JSON; credentials redacted (S-9.5). Next to the
+// report it renders.
 #pragma once
 
 #include <string>

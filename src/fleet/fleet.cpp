@@ -8,16 +8,15 @@
 #include <cstdio>
 #include <deque>
 #include <map>
-#include <mutex>
-#include <queue>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <queue>
 #include <random>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
-#include "common/text.hpp"
 #include "common/atomic_file.hpp"
+#include "common/text.hpp"
 #include "config/config_file.hpp"
 #include "engine/device_state.hpp"
 #include "engine/restart.hpp"
@@ -37,7 +36,8 @@ Expected<std::pair<long long, long long>> ParseShard(std::string_view text) {
     std::from_chars(text.data() + slash + 1, text.data() + text.size(), m);
   }
   if (m < 1 || i < 0 || i >= m)
-    return Fail(ErrorCode::kInvalidArgument, "--shard takes I/M with 0 <= I < M, e.g. 0/4, not '" + std::string(text) + "'");
+    return Fail(ErrorCode::kInvalidArgument,
+                "--shard takes I/M with 0 <= I < M, e.g. 0/4, not '" + std::string(text) + "'");
   return std::make_pair(i, m);
 }
 
@@ -45,7 +45,8 @@ Expected<std::string> MacForIndex(std::string_view base, long long index) {
   auto mac = NormalizeMac(base);
   if (!mac) return Unexpected(mac.error());
   unsigned long long v = std::stoull(*mac, nullptr, 16) + static_cast<unsigned long long>(index);
-  if (v > 0xFFFFFFFFFFFFull) return Fail(ErrorCode::kInvalidArgument, "the MAC range overflows from " + std::string(base));
+  if (v > 0xFFFFFFFFFFFFull)
+    return Fail(ErrorCode::kInvalidArgument, "the MAC range overflows from " + std::string(base));
   char buf[16];
   std::snprintf(buf, sizeof buf, "%012llX", v);
   return std::string(buf);
@@ -53,7 +54,8 @@ Expected<std::string> MacForIndex(std::string_view base, long long index) {
 
 double StartOffset(uint64_t seed, long long index, int round, double spread_s) {
   if (spread_s <= 0) return 0;
-  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull ^ (static_cast<uint64_t>(index) << 20) ^ static_cast<uint64_t>(round));
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull ^ (static_cast<uint64_t>(index) << 20) ^
+                      static_cast<uint64_t>(round));
   return std::uniform_real_distribution<double>(0, spread_s)(rng);
 }
 
@@ -77,11 +79,13 @@ double Percentile(std::vector<double>& v, double p) {
   return v[k] * 1000.0;
 }
 
-// Seconds until the next trigger of a device whose run just ended, from its own configuration, by the same
-// rule as the daemon (NextRun); <0: none. The random spread is the device's own, reproducible per seed.
+// Seconds until the next trigger of a device whose run just ended, from its own configuration, by
+// the same rule as the daemon (NextRun); <0: none. The random spread is the device's own,
+// reproducible per seed.
 }  // namespace
 
-double NextTriggerIn(const Configuration& c, uint64_t seed, long long id, int run, std::time_t now) {
+double NextTriggerIn(const Configuration& c, uint64_t seed, long long id, int run,
+                     std::time_t now) {
   auto next = NextRun(c, now, now, StartOffset(seed, id, run, 1.0));
   if (!next.at) return -1;
   return static_cast<double>(*next.at - now);
@@ -91,15 +95,17 @@ namespace {
 
 // Live counters of one worker; the progress line sums them from another thread.
 struct Counters {
-  std::atomic<long long> started{0}, finished{0}, requests{0}, s200{0}, s304{0}, s4xx{0}, s5xx{0}, net{0}, restarts{0};
+  std::atomic<long long> started{0}, finished{0}, requests{0}, s200{0}, s304{0}, s4xx{0}, s5xx{0},
+      net{0}, restarts{0};
   std::atomic<uint64_t> bytes{0};
   void Add(std::atomic<long long>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
 
-// What the workers share: the options, the schema, the one state database and the schedule. `mu` serialises
-// every use of the database (one SQLite connection), its group commit and the schedule; the network work of
-// the workers runs in parallel. Devices are not tied to a worker: each run goes to whichever worker has room
-// when it is due, so no worker idles while another still has devices waiting.
+// What the workers share: the options, the schema, the one state database and the schedule. `mu`
+// serialises every use of the database (one SQLite connection), its group commit and the schedule;
+// the network work of the workers runs in parallel. Devices are not tied to a worker: each run goes
+// to whichever worker has room when it is due, so no worker idles while another still has devices
+// waiting.
 struct Shared {
   using Due = std::pair<Clock::time_point, Device*>;
 
@@ -111,7 +117,8 @@ struct Shared {
   std::condition_variable work_cv;  // something was scheduled, or everything is done
   Clock::time_point last_commit;
   Clock::time_point start, deadline;
-  std::priority_queue<Due, std::vector<Due>, std::greater<>> due;  // devices waiting for their start
+  std::priority_queue<Due, std::vector<Due>, std::greater<>>
+      due;                   // devices waiting for their start
   size_t running = 0;        // devices in a run, on any worker
   size_t done_in_round = 0;  // --runs: devices done with the current round
   int round = 1;
@@ -119,13 +126,13 @@ struct Shared {
   void Schedule(Device& d, Clock::time_point at) { due.emplace(at, &d); }
   void ScheduleRound(Clock::time_point base) {
     for (Device& d : devices) {
-      Schedule(d, base + std::chrono::duration_cast<Clock::duration>(
-                             std::chrono::duration<double>(StartOffset(o.seed, d.id, round, o.spread_s))));
+      Schedule(d, base + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                             StartOffset(o.seed, d.id, round, o.spread_s))));
     }
     work_cv.notify_all();
   }
-  // A device is done with its run (and any restart run after it): with --runs, the next round starts when
-  // every device is done with this one.
+  // A device is done with its run (and any restart run after it): with --runs, the next round
+  // starts when every device is done with this one.
   void DoneWithRun() {
     if (o.duration_s > 0) return;
     if (++done_in_round < devices.size() || round >= o.runs) return;
@@ -137,9 +144,9 @@ struct Shared {
     return running == 0 && (due.empty() || due.top().first >= deadline || now >= deadline);
   }
 
-  // Group commit, called with `mu` held between steps (no savepoint open): simulated devices' state changes are
-  // committed together every 200 ms, each step still a savepoint of its own. The single device commits every
-  // step durably instead.
+  // Group commit, called with `mu` held between steps (no savepoint open): simulated devices' state
+  // changes are committed together every 200 ms, each step still a savepoint of its own. The single
+  // device commits every step durably instead.
   void MaybeCommit() {
     auto now = Clock::now();
     if (now - last_commit < std::chrono::milliseconds(200)) return;
@@ -148,11 +155,14 @@ struct Shared {
   }
 };
 
-// One event loop (its own FetchQueue, its share of the connections) running whichever devices are due.
+// One event loop (its own FetchQueue, its share of the connections) running whichever devices are
+// due.
 class Worker {
  public:
   Worker(Shared& shared, long connections)
-      : sh_(shared), queue_(connections), max_active_(static_cast<size_t>(connections) * 4) {}  // bounds memory
+      : sh_(shared),
+        queue_(connections),
+        max_active_(static_cast<size_t>(connections) * 4) {}  // bounds memory
 
   void Run();
 
@@ -182,10 +192,13 @@ void Worker::StartDevice(Device& d) {
   env.state_dir = sh_.o.state_dir;
   env.keep_files = false;
   env.on_step = [this](const StepReport& s) {
-    if (s.outcome != StepOutcome::kFailed && s.outcome != StepOutcome::kSkipped) latency[s.kind].push_back(s.seconds);
+    if (s.outcome != StepOutcome::kFailed && s.outcome != StepOutcome::kSkipped)
+      latency[s.kind].push_back(s.seconds);
   };
   RunOptions opts;
-  opts.trigger = d.restart_run || d.runs_done == 0 ? "start-up" : sh_.o.duration_s > 0 ? "interval" : "round";
+  opts.trigger = d.restart_run || d.runs_done == 0 ? "start-up"
+                 : sh_.o.duration_s > 0            ? "interval"
+                                                   : "round";
   auto seq = DownloadSequence::Start(std::move(env), opts);
   if (!seq) {
     d.failed = true;
@@ -210,8 +223,10 @@ void Worker::Advance(Device& d) {
   queue_.Submit(std::move(*req), [this, dp](Expected<FetchResult> r) {
     if (r) {
       long s = r->status;
-      if (s == 200 || (s == 0 && r->outcome == FetchOutcome::kDownloaded)) counters.Add(counters.s200);
-      else if (s == 304) counters.Add(counters.s304);
+      if (s == 200 || (s == 0 && r->outcome == FetchOutcome::kDownloaded))
+        counters.Add(counters.s200);
+      else if (s == 304)
+        counters.Add(counters.s304);
       counters.bytes.fetch_add(r->bytes, std::memory_order_relaxed);
     } else {
       long s = r.error().http_status;
@@ -232,12 +247,14 @@ void Worker::Finish(Device& d) {
   for (const auto& s : report.steps) {
     if (s.outcome == StepOutcome::kFailed || s.outcome == StepOutcome::kRejected) {
       run_failed = true;
-      if (failures.size() < 10000) failures.push_back({d.identity.mac, d.runs_done + 1, s.kind, s.url, s.error});
+      if (failures.size() < 10000)
+        failures.push_back({d.identity.mac, d.runs_done + 1, s.kind, s.url, s.error});
     }
   }
   d.failed |= run_failed;
-  // A simulated run's report is kept when it failed (for inspection beside the summary's failure list); the
-  // runs that went well are counted, not stored: that would be the bulk of the database and of the work.
+  // A simulated run's report is kept when it failed (for inspection beside the summary's failure
+  // list); the runs that went well are counted, not stored: that would be the bulk of the database
+  // and of the work.
   if (run_failed) (void)sh_.store.AddRun(d.id, report.started_at, ToJson(report).dump());
   bool restarting = report.restart != RestartWhen::kNone;
   if (!d.restart_run) ++d.runs_done;
@@ -258,7 +275,8 @@ void Worker::Finish(Device& d) {
   if (sh_.o.duration_s > 0) {
     double in = NextTriggerIn(seq->config(), sh_.o.seed, d.id, d.runs_done, std::time(nullptr));
     if (in >= 0)
-      sh_.Schedule(d, Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(in)));
+      sh_.Schedule(d, Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                         std::chrono::duration<double>(in)));
   }
   sh_.DoneWithRun();
   StartDue();  // keep the pipeline full: the next due device starts as this one ends
@@ -266,7 +284,8 @@ void Worker::Finish(Device& d) {
 
 void Worker::StartDue() {
   auto now = Clock::now();
-  while (active_ < max_active_ && !sh_.due.empty() && sh_.due.top().first <= now && now < sh_.deadline) {
+  while (active_ < max_active_ && !sh_.due.empty() && sh_.due.top().first <= now &&
+         now < sh_.deadline) {
     Device* d = sh_.due.top().second;
     sh_.due.pop();
     if (!d->restart_run) counters.Add(counters.started);
@@ -284,11 +303,14 @@ void Worker::Run() {
       sh_.work_cv.notify_all();  // the others may be waiting for work that will not come
       return;
     }
-    // Wake for the next start only with room for it; when full, each ending run starts the next (Finish).
+    // Wake for the next start only with room for it; when full, each ending run starts the next
+    // (Finish).
     auto until = now + std::chrono::milliseconds(50);
     if (active_ < max_active_ && !sh_.due.empty()) until = std::min(until, sh_.due.top().first);
     if (queue_.pending() > 0) {
-      long wait_ms = std::max(1L, static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()));
+      long wait_ms = std::max(
+          1L, static_cast<long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()));
       lock.unlock();
       queue_.Run(wait_ms);  // completions take the lock themselves
       lock.lock();
@@ -300,13 +322,16 @@ void Worker::Run() {
 
 }  // namespace
 
-Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(const FleetProgress&)>& on_progress) {
+Expected<FleetSummary> RunFleet(const FleetOptions& o,
+                                const std::function<void(const FleetProgress&)>& on_progress) {
   if (o.devices < 1) return Fail(ErrorCode::kInvalidArgument, "--devices must be at least 1");
-  if (o.max_connections < 1) return Fail(ErrorCode::kInvalidArgument, "--max-connections must be at least 1");
+  if (o.max_connections < 1)
+    return Fail(ErrorCode::kInvalidArgument, "--max-connections must be at least 1");
   if (o.threads < 0) return Fail(ErrorCode::kInvalidArgument, "--threads must be at least 1");
   std::error_code ec;
   std::filesystem::create_directories(o.state_dir, ec);
-  if (ec) return Fail(ErrorCode::kIo, "cannot create " + o.state_dir.string() + ": " + ec.message());
+  if (ec)
+    return Fail(ErrorCode::kIo, "cannot create " + o.state_dir.string() + ": " + ec.message());
   auto schema = LoadSchema(o.state_dir, o.schema_files);
   if (!schema) return Unexpected(schema.error());
 
@@ -314,9 +339,9 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   auto text = ReadFile(o.bootstrap_file);
   if (!text) return Unexpected(text.error());
   ConfigFormat format = DetectConfigFormat(o.bootstrap_file, *text);
-  auto loaded = LoadConfigurationFile(*text, o.bootstrap_file, format, Configuration(*schema),
-                                      format == ConfigFormat::kCli ? ConfigLoadMode::kIncremental
-                                                                   : ConfigLoadMode::kFromFile);
+  auto loaded = LoadConfigurationFile(
+      *text, o.bootstrap_file, format, Configuration(*schema),
+      format == ConfigFormat::kCli ? ConfigLoadMode::kIncremental : ConfigLoadMode::kFromFile);
   if (!loaded.errors.empty()) return Fail(ErrorCode::kParse, loaded.errors[0].ToString());
   const Configuration& bootstrap = loaded.config;
 
@@ -337,7 +362,8 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
       auto mac = MacForIndex(o.mac_base, i);
       if (!mac) return Unexpected(mac.error());
       // The serial as the vendor derives a DHCP host name: the last three MAC bytes in decimal.
-      d.identity = DeviceIdentity{o.product, *mac, std::to_string(std::stoul(mac->substr(6), nullptr, 16)), o.sw_version};
+      d.identity = DeviceIdentity{
+          o.product, *mac, std::to_string(std::stoul(mac->substr(6), nullptr, 16)), o.sw_version};
       DeviceState state(store, i);
       auto done = state.Seeded();
       if (!done) return Unexpected(done.error());
@@ -350,14 +376,17 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   });
   if (!seeded) return Unexpected(seeded.error());
 
-  // Workers: one event loop each with a share of the connections; the devices are scheduled for all of them.
-  size_t threads = o.threads > 0 ? static_cast<size_t>(o.threads) : std::max(1u, std::thread::hardware_concurrency());
+  // Workers: one event loop each with a share of the connections; the devices are scheduled for all
+  // of them.
+  size_t threads = o.threads > 0 ? static_cast<size_t>(o.threads)
+                                 : std::max(1u, std::thread::hardware_concurrency());
   threads = std::min({threads, devices.size(), static_cast<size_t>(o.max_connections)});
   Shared shared{o, *schema, store, devices, {}, {}, {}, {}, {}, {}};
   std::vector<std::unique_ptr<Worker>> workers;
   for (size_t w = 0; w < threads; ++w) {
-    long connections = o.max_connections / static_cast<long>(threads) +
-                       (static_cast<long>(w) < o.max_connections % static_cast<long>(threads) ? 1 : 0);
+    long connections =
+        o.max_connections / static_cast<long>(threads) +
+        (static_cast<long>(w) < o.max_connections % static_cast<long>(threads) ? 1 : 0);
     workers.push_back(std::make_unique<Worker>(shared, connections));
   }
 
@@ -385,9 +414,11 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
 
   if (auto b = store.BeginGroup(); !b) return Unexpected(b.error());
   shared.start = shared.last_commit = Clock::now();
-  shared.deadline = o.duration_s > 0 ? shared.start + std::chrono::seconds(o.duration_s) : Clock::time_point::max();
+  shared.deadline = o.duration_s > 0 ? shared.start + std::chrono::seconds(o.duration_s)
+                                     : Clock::time_point::max();
   shared.ScheduleRound(shared.start);
-  // The workers run; this thread draws the progress line every 500 ms and wakes as soon as they are done.
+  // The workers run; this thread draws the progress line every 500 ms and wakes as soon as they are
+  // done.
   size_t running = workers.size();
   std::mutex done_mu;
   std::condition_variable done_cv;
@@ -432,7 +463,8 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o, const std::function<void(
   }
   std::map<std::string, std::vector<double>> latency;
   for (auto& w : workers) {
-    for (auto& [kind, v] : w->latency) latency[kind].insert(latency[kind].end(), v.begin(), v.end());
+    for (auto& [kind, v] : w->latency)
+      latency[kind].insert(latency[kind].end(), v.begin(), v.end());
     for (auto& f : w->failures)
       if (summary.failures.size() < 10000) summary.failures.push_back(std::move(f));
   }

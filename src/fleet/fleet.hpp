@@ -1,8 +1,9 @@
 // The fleet simulator: N simulated devices in one process, each running the real Automatic Update
-// sequence (DownloadSequence) with its own identity, configuration and persisted state, against a real
-// provisioning server. A few worker threads (one per core by default) each drive a disjoint slice of the
-// devices through one libcurl multi event loop (FetchQueue) with their share of a bounded number of
-// connections; state lives in one SQLite database with a device column, used by one worker at a time.
+// sequence (DownloadSequence) with its own identity, configuration and persisted state, against a
+// real provisioning server. A few worker threads (one per core by default) each drive a disjoint
+// slice of the devices through one libcurl multi event loop (FetchQueue) with their share of a
+// bounded number of connections; state lives in one SQLite database with a device column, used by
+// one worker at a time.
 #pragma once
 
 #include <cstdint>
@@ -25,11 +26,11 @@ struct FleetOptions {
   std::string mac_base = "00908F000000";
   std::string product = "autoprov";
   std::string sw_version = "1.0.0.0";
-  int runs = 1;             // rounds; each device runs once per round (round 1 is its start-up)
-  long duration_s = 0;      // instead of rounds: real-time triggers from each device's configuration
-  double spread_s = 0;      // random start offset of each device within a round
+  int runs = 1;         // rounds; each device runs once per round (round 1 is its start-up)
+  long duration_s = 0;  // instead of rounds: real-time triggers from each device's configuration
+  double spread_s = 0;  // random start offset of each device within a round
   long max_connections = 256;  // in all, shared out between the workers
-  int threads = 0;              // worker threads (event loops); 0: one per core
+  int threads = 0;             // worker threads (event loops); 0: one per core
   uint64_t seed = 1;
   long long shard_index = 0, shard_count = 1;
   std::vector<std::string> schema_files;
@@ -52,7 +53,8 @@ struct FleetSummary {
   long long runs_completed = 0;
   long long devices_failed = 0;
   long long requests = 0;
-  long long status_200 = 0, status_304 = 0, status_4xx = 0, status_5xx = 0, network_errors = 0, other = 0;
+  long long status_200 = 0, status_304 = 0, status_4xx = 0, status_5xx = 0, network_errors = 0,
+            other = 0;
   uint64_t bytes = 0;
   long long restarts = 0;
   double wall_s = 0;
@@ -76,11 +78,13 @@ Expected<std::string> MacForIndex(std::string_view base, long long index);
 // The start offset of a device within a round, in seconds: deterministic for (seed, index).
 double StartOffset(uint64_t seed, long long index, int round, double spread_s);
 
-// Seconds from `now` until the next periodic run of a simulated device whose run just ended: NextRun, as the
-// daemon schedules, with the device's own reproducible spread; <0: none.
-double NextTriggerIn(const Configuration& config, uint64_t seed, long long id, int run, std::time_t now);
+// Seconds from `now` until the next periodic run of a simulated device whose run just ended:
+// NextRun, as the daemon schedules, with the device's own reproducible spread; <0: none.
+double NextTriggerIn(const Configuration& config, uint64_t seed, long long id, int run,
+                     std::time_t now);
 
-Expected<FleetSummary> RunFleet(const FleetOptions& options,
-                                const std::function<void(const FleetProgress&)>& on_progress = nullptr);
+Expected<FleetSummary> RunFleet(
+    const FleetOptions& options,
+    const std::function<void(const FleetProgress&)>& on_progress = nullptr);
 
 }  // namespace autoprov

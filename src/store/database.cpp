@@ -12,18 +12,19 @@ constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE param (device INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
                     PRIMARY KEY (device, name));
-CREATE TABLE table_row (device INTEGER NOT NULL, tbl TEXT NOT NULL, idx TEXT NOT NULL, data TEXT NOT NULL,
-                        PRIMARY KEY (device, tbl, idx));
+CREATE TABLE table_row (device INTEGER NOT NULL, tbl TEXT NOT NULL, idx TEXT NOT NULL,
+                        data TEXT NOT NULL, PRIMARY KEY (device, tbl, idx));
 CREATE TABLE url_state (device INTEGER NOT NULL, url TEXT NOT NULL, last_modified TEXT, etag TEXT,
                         downloaded_at INTEGER, sha256 TEXT, PRIMARY KEY (device, url));
-CREATE TABLE kind_state (device INTEGER NOT NULL, kind TEXT NOT NULL, crc TEXT, sha256 TEXT, version TEXT,
-                         path TEXT, installed_at INTEGER, PRIMARY KEY (device, kind));
+CREATE TABLE kind_state (device INTEGER NOT NULL, kind TEXT NOT NULL, crc TEXT, sha256 TEXT,
+                         version TEXT, path TEXT, installed_at INTEGER, PRIMARY KEY (device, kind));
 CREATE TABLE device_state (device INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
                            PRIMARY KEY (device, key));
-CREATE TABLE run (device INTEGER NOT NULL, id INTEGER NOT NULL, started_at INTEGER NOT NULL, report TEXT NOT NULL,
-                  PRIMARY KEY (device, id));
+CREATE TABLE run (device INTEGER NOT NULL, id INTEGER NOT NULL, started_at INTEGER NOT NULL,
+                  report TEXT NOT NULL, PRIMARY KEY (device, id));
 )sql",
-    // S-9.1, S-9.4: a per-parameter write counter, and the kind of file each URL's validators belong to.
+    // S-9.1, S-9.4: a per-parameter write counter, and the kind of file each URL's validators
+    // belong to.
     R"sql(
 CREATE TABLE param_gen (device INTEGER NOT NULL, name TEXT NOT NULL, gen INTEGER NOT NULL,
                         PRIMARY KEY (device, name));
@@ -38,8 +39,10 @@ std::string Cause(sqlite3* db, int code) {
   const char* file = sqlite3_db_filename(db, "main");
   std::string where = file && *file ? std::string(file) : std::string("the state database");
   switch (code & 0xff) {
-    case SQLITE_FULL: return "disk full: no space left on the device holding " + where;
-    case SQLITE_READONLY: return where + " is read-only";
+    case SQLITE_FULL:
+      return "disk full: no space left on the device holding " + where;
+    case SQLITE_READONLY:
+      return where + " is read-only";
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return where + " is corrupt or not an autoprov state database (" + sqlite3_errmsg(db) +
@@ -47,11 +50,15 @@ std::string Cause(sqlite3* db, int code) {
     case SQLITE_IOERR:
       if (err == ENOSPC) return "disk full: no space left on the device holding " + where;
       if (err == EROFS) return where + " is on a read-only file system";
-      return "disk I/O error on " + where + (err ? std::string(": ") + std::strerror(err) : std::string());
+      return "disk I/O error on " + where +
+             (err ? std::string(": ") + std::strerror(err) : std::string());
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
-      return "cannot open " + where + (err ? std::string(": ") + std::strerror(err) : std::string(": ") + sqlite3_errmsg(db));
-    default: return std::string("sqlite: ") + sqlite3_errmsg(db);
+      return "cannot open " + where +
+             (err ? std::string(": ") + std::strerror(err)
+                  : std::string(": ") + sqlite3_errmsg(db));
+    default:
+      return std::string("sqlite: ") + sqlite3_errmsg(db);
   }
 }
 
@@ -107,12 +114,14 @@ void Statement::Reset() {
 }
 std::string Statement::Text(int col) const {
   auto* p = sqlite3_column_text(stmt_, col);
-  return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
+  return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col))
+           : std::string();
 }
 long long Statement::Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 bool Statement::IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
-Expected<Database> Database::Open(const std::filesystem::path& path, Durability durability, bool read_only) {
+Expected<Database> Database::Open(const std::filesystem::path& path, Durability durability,
+                                  bool read_only) {
   sqlite3* raw = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -120,8 +129,8 @@ Expected<Database> Database::Open(const std::filesystem::path& path, Durability 
   if (rc != SQLITE_OK) return Unexpected(DbError(raw, "cannot open the state database"));
   sqlite3_busy_timeout(raw, 10000);
   if (read_only) {
-    // Reading a WAL database needs its -shm file; on a read-only file system nobody writes it, so the
-    // database is opened as immutable when a plain read fails.
+    // Reading a WAL database needs its -shm file; on a read-only file system nobody writes it, so
+    // the database is opened as immutable when a plain read fails.
     bool readable = false;
     {
       auto v = db.Prepare("PRAGMA user_version");
@@ -130,7 +139,8 @@ Expected<Database> Database::Open(const std::filesystem::path& path, Durability 
     if (!readable) {
       db = Database(nullptr);
       std::string uri = "file:" + path.string() + "?immutable=1";
-      rc = sqlite3_open_v2(uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+      rc = sqlite3_open_v2(uri.c_str(), &raw,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
       db = Database(raw);
       if (rc != SQLITE_OK) return Unexpected(DbError(raw, "cannot open the state database"));
     }
@@ -139,28 +149,32 @@ Expected<Database> Database::Open(const std::filesystem::path& path, Durability 
     auto row = st->Step();
     if (!row) return Unexpected(row.error());
     if (st->Int(0) != static_cast<long long>(kMigrations.size()))
-      return Fail(ErrorCode::kDatabase, path.string() + " has schema version " + std::to_string(st->Int(0)) +
-                                            "; run a command that writes (e.g. `autoprov status` on a writable "
-                                            "state directory) to migrate it");
+      return Fail(ErrorCode::kDatabase,
+                  path.string() + " has schema version " + std::to_string(st->Int(0)) +
+                      "; run a command that writes (e.g. `autoprov status` on a writable "
+                      "state directory) to migrate it");
     return db;
   }
   // WAL keeps readers (status, show) from blocking a run; FULL sync makes each commit durable.
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;";
-  // The fleet's database belongs to one process: exclusive locking spares a file lock per transaction.
-  pragmas += durability == Durability::kFull ? "PRAGMA synchronous=FULL;"
-                                             : "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;";
+  // The fleet's database belongs to one process: exclusive locking spares a file lock per
+  // transaction.
+  pragmas += durability == Durability::kFull
+                 ? "PRAGMA synchronous=FULL;"
+                 : "PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE;";
   if (auto r = db.Exec(pragmas); !r) return Unexpected(r.error());
   db.full_sync_ = durability == Durability::kFull;
   if (db.full_sync_) {
-    // One device, a short process per command: each process should cost few syncs. The WAL file stays
-    // between processes (no file to create and no directory to sync each time); closing does not checkpoint
-    // (two more syncs); SQLite checkpoints once the WAL holds 64 pages, and the WAL then shrinks. Every
-    // commit is still synced to the WAL, and readers on read-only media read through the -wal and -shm
-    // files, which stay.
+    // One device, a short process per command: each process should cost few syncs. The WAL file
+    // stays between processes (no file to create and no directory to sync each time); closing does
+    // not checkpoint (two more syncs); SQLite checkpoints once the WAL holds 64 pages, and the WAL
+    // then shrinks. Every commit is still synced to the WAL, and readers on read-only media read
+    // through the -wal and -shm files, which stay.
     int persist = 1;
     sqlite3_file_control(raw, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-    if (auto r = db.Exec("PRAGMA journal_size_limit=0; PRAGMA wal_autocheckpoint=64;"); !r) return Unexpected(r.error());
+    if (auto r = db.Exec("PRAGMA journal_size_limit=0; PRAGMA wal_autocheckpoint=64;"); !r)
+      return Unexpected(r.error());
   }
   if (auto r = db.Migrate(); !r) return Unexpected(r.error());
   return db;
@@ -200,7 +214,8 @@ Expected<Statement> Database::Prepare(std::string_view sql) {
   std::string key(sql);
   if (auto it = cache_.find(key); it != cache_.end()) return Statement(db_.get(), it->second, true);
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+      SQLITE_OK)
     return Unexpected(DbError(db_.get(), "sqlite prepare"));
   cache_.emplace(std::move(key), stmt);
   return Statement(db_.get(), stmt, true);
@@ -208,7 +223,8 @@ Expected<Statement> Database::Prepare(std::string_view sql) {
 
 Expected<void> Database::Transaction(const std::function<Expected<void>()>& body) {
   if (!sqlite3_get_autocommit(db_.get())) {
-    // Inside an outer transaction (the fleet's group commit): a savepoint keeps this one all-or-nothing.
+    // Inside an outer transaction (the fleet's group commit): a savepoint keeps this one
+    // all-or-nothing.
     if (auto r = Exec("SAVEPOINT step"); !r) return r;
     auto result = body();
     if (!result) {

@@ -23,9 +23,12 @@ enum class Durability {
 
 class Statement {
  public:
-  // `cached`: the statement belongs to the Database's cache and is only reset when this object goes.
-  Statement(sqlite3* db, sqlite3_stmt* stmt, bool cached = false) : db_(db), stmt_(stmt), cached_(cached) {}
-  Statement(Statement&& o) noexcept : db_(o.db_), stmt_(std::exchange(o.stmt_, nullptr)), cached_(o.cached_) {}
+  // `cached`: the statement belongs to the Database's cache and is only reset when this object
+  // goes.
+  Statement(sqlite3* db, sqlite3_stmt* stmt, bool cached = false)
+      : db_(db), stmt_(stmt), cached_(cached) {}
+  Statement(Statement&& o) noexcept
+      : db_(o.db_), stmt_(std::exchange(o.stmt_, nullptr)), cached_(o.cached_) {}
   Statement(const Statement&) = delete;
   ~Statement() {
     if (cached_) {
@@ -56,12 +59,15 @@ class Statement {
 
 class Database {
  public:
-  // `read_only`: for commands that only read (status, config show), also on a read-only file system.
-  static Expected<Database> Open(const std::filesystem::path& path, Durability durability, bool read_only = false);
+  // `read_only`: for commands that only read (status, config show), also on a read-only file
+  // system.
+  static Expected<Database> Open(const std::filesystem::path& path, Durability durability,
+                                 bool read_only = false);
   Database(Database&& o) noexcept
       : full_sync_(o.full_sync_), cache_(std::move(o.cache_)), db_(std::move(o.db_)) {}
   Database& operator=(Database&& o) noexcept {
-    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);  // before the connection they belong to closes
+    for (auto& [sql, stmt] : cache_)
+      sqlite3_finalize(stmt);  // before the connection they belong to closes
     full_sync_ = o.full_sync_;
     cache_ = std::move(o.cache_);
     db_ = std::move(o.db_);
@@ -74,19 +80,20 @@ class Database {
   // Do not hold two Statements of the same text at once.
   Expected<Statement> Prepare(std::string_view sql);
 
-  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it fails. Inside an open transaction it
-  // is a savepoint of it.
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it fails. Inside an open
+  // transaction it is a savepoint of it.
   Expected<void> Transaction(const std::function<Expected<void>()>& body);
 
   sqlite3* handle() const { return db_.get(); }
 
-  // Runs `body` (one write outside a transaction) without waiting for the disk: committed and crash-safe
-  // against a killed process, but a power loss may take it back. For what is only informative (a run's
-  // report); everything a device acts on commits with the connection's durability.
+  // Runs `body` (one write outside a transaction) without waiting for the disk: committed and
+  // crash-safe against a killed process, but a power loss may take it back. For what is only
+  // informative (a run's report); everything a device acts on commits with the connection's
+  // durability.
   Expected<void> Relaxed(const std::function<Expected<void>()>& body);
 
-  // Changes since `Token()` was taken: another connection committed (PRAGMA data_version) or this one
-  // wrote. Lets a reader skip re-reading what has not changed.
+  // Changes since `Token()` was taken: another connection committed (PRAGMA data_version) or this
+  // one wrote. Lets a reader skip re-reading what has not changed.
   struct ChangeToken {
     long long data_version = -1, own_changes = -1;
     bool operator==(const ChangeToken&) const = default;

@@ -4,16 +4,16 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-
-#include <algorithm>
 
 #include "common/atomic_file.hpp"
 
 namespace autoprov {
 
-Expected<Schema> LoadSchema(const std::filesystem::path& state_dir, const std::vector<std::string>& extra_files) {
+Expected<Schema> LoadSchema(const std::filesystem::path& state_dir,
+                            const std::vector<std::string>& extra_files) {
   Schema schema = Schema::BuiltIn();
   std::vector<std::string> files;
   std::error_code ec;
@@ -43,7 +43,8 @@ std::string WhyNotWritable(const std::filesystem::path& dir) {
   int err = errno;
   struct statvfs vfs {};
   if (err == EROFS || (::statvfs(dir.c_str(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)))
-    return "state directory " + dir.string() + " is read-only (read-only file system); read-only commands "
+    return "state directory " + dir.string() +
+           " is read-only (read-only file system); read-only commands "
            "(status, config show) still work";
   if (err == EACCES || err == EPERM)
     return "no permission to write to the state directory " + dir.string() + " (running as uid " +
@@ -53,9 +54,9 @@ std::string WhyNotWritable(const std::filesystem::path& dir) {
 
 }  // namespace
 
-Expected<std::unique_ptr<StateDirectory>> StateDirectory::Open(const std::filesystem::path& dir,
-                                                               const std::vector<std::string>& extra_schema_files,
-                                                               Access access) {
+Expected<std::unique_ptr<StateDirectory>> StateDirectory::Open(
+    const std::filesystem::path& dir, const std::vector<std::string>& extra_schema_files,
+    Access access) {
   std::error_code ec;
   if (access == Access::kReadOnly) {
     // A reader opens like a writer where it can (the database is created or migrated as usual), and
@@ -66,11 +67,13 @@ Expected<std::unique_ptr<StateDirectory>> StateDirectory::Open(const std::filesy
   bool read_only = access == Access::kReadOnly;
   if (read_only) {
     if (!std::filesystem::exists(dir / "state.db", ec))
-      return Fail(ErrorCode::kIo, "no state in " + dir.string() + ": no command has written to it yet");
+      return Fail(ErrorCode::kIo,
+                  "no state in " + dir.string() + ": no command has written to it yet");
   } else {
     std::filesystem::create_directories(dir, ec);
     if (ec) {
-      std::string why = WhyNotWritable(dir.parent_path().empty() ? std::filesystem::path(".") : dir.parent_path());
+      std::string why = WhyNotWritable(dir.parent_path().empty() ? std::filesystem::path(".")
+                                                                 : dir.parent_path());
       return Fail(ErrorCode::kIo, "cannot create state directory " + dir.string() + ": " +
                                       (why.empty() ? ec.message() : why));
     }
@@ -88,6 +91,5 @@ Expected<std::unique_ptr<StateDirectory>> StateDirectory::Open(const std::filesy
   if (!read_only) RemoveStaleTemporaries(dir / "files");
   return state;
 }
-
 
 }  // namespace autoprov

@@ -1,12 +1,12 @@
-// What a device keeps between runs and restarts: its running configuration, per-URL validators, per-kind
-// CRC and installed files, device values (running version, pending image) and run reports. Every table
-// has a device column so one database can hold one device or a simulated fleet.
+// What a device keeps between runs and restarts: its running configuration, per-URL validators,
+// per-kind CRC and installed files, device values (running version, pending image) and run reports.
+// Every table has a device column so one database can hold one device or a simulated fleet.
 #pragma once
 
 #include <filesystem>
 #include <optional>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -20,7 +20,8 @@ struct UrlState {
   std::string etag;
   long long downloaded_at = 0;  // unix time of the last 200
   std::string sha256;
-  std::string kind;  // the kind of file fetched from it: its validators are forgotten with its parameter
+  std::string
+      kind;  // the kind of file fetched from it: its validators are forgotten with its parameter
 };
 
 struct KindState {
@@ -33,28 +34,33 @@ struct KindState {
 
 class StateStore {
  public:
-  static Expected<StateStore> Open(const std::filesystem::path& db_path, Durability durability, bool read_only = false);
+  static Expected<StateStore> Open(const std::filesystem::path& db_path, Durability durability,
+                                   bool read_only = false);
 
   // Runs `body` as one transaction.
   Expected<void> Transaction(const std::function<Expected<void>()>& body) {
     auto r = db_.Transaction(body);
-    if (!r) cache_.clear();  // rolled back: what the cache took from the writes may not have happened
+    if (!r)
+      cache_.clear();  // rolled back: what the cache took from the writes may not have happened
     return r;
   }
 
-  // Keeps an in-memory copy of what every run reads (the configuration, URL validators, device values) for
-  // up to `max_devices` devices, updated by every write through this object. Only for a process that is the
-  // database's one writer: the fleet simulator. Beyond the bound the cache starts again empty.
+  // Keeps an in-memory copy of what every run reads (the configuration, URL validators, device
+  // values) for up to `max_devices` devices, updated by every write through this object. Only for a
+  // process that is the database's one writer: the fleet simulator. Beyond the bound the cache
+  // starts again empty.
   void EnableReadCache(size_t max_devices) {
     cache_max_ = max_devices;
     cache_.clear();
   }
-  // Fills the cache for devices [first, last) with one pass over each table (when they fit in its bound).
+  // Fills the cache for devices [first, last) with one pass over each table (when they fit in its
+  // bound).
   Expected<void> PreloadCache(long long first, long long last, const Schema& schema);
 
   Expected<Configuration> LoadConfiguration(long long device, const Schema& schema);
-  // Makes `config` the configuration as stored now. With the read cache, `stamp` remembers which stored
-  // version `config` is, and an unchanged one is not copied again (the fleet re-reads before every step).
+  // Makes `config` the configuration as stored now. With the read cache, `stamp` remembers which
+  // stored version `config` is, and an unchanged one is not copied again (the fleet re-reads before
+  // every step).
   Expected<void> RefreshConfiguration(long long device, const Schema& schema, Configuration& config,
                                       unsigned long long& stamp);
   // Replaces the stored configuration; call inside Transaction() to combine with other changes.
@@ -87,10 +93,10 @@ class StateStore {
   Expected<void> AddRun(long long device, long long started_at, const std::string& report_json);
   Expected<std::optional<std::string>> LastRun(long long device);
 
-  // Group commit, for a process that is the database's one writer (the fleet simulator): BeginGroup opens
-  // one transaction that every later Transaction() joins as a savepoint of its own; CommitGroup makes what
-  // the group holds durable and opens the next group; EndGroup commits the last one. A crash loses at most
-  // the open group, never part of a step.
+  // Group commit, for a process that is the database's one writer (the fleet simulator): BeginGroup
+  // opens one transaction that every later Transaction() joins as a savepoint of its own;
+  // CommitGroup makes what the group holds durable and opens the next group; EndGroup commits the
+  // last one. A crash loses at most the open group, never part of a step.
   Expected<void> BeginGroup();
   Expected<void> CommitGroup();
   Expected<void> EndGroup();
@@ -103,7 +109,8 @@ class StateStore {
     std::optional<Configuration> config;
     std::unordered_map<std::string, std::optional<UrlState>> urls;
     std::unordered_map<std::string, std::optional<std::string>> values;
-    bool complete = false;  // preloaded: a URL or value not in the maps is not in the database either
+    bool complete =
+        false;  // preloaded: a URL or value not in the maps is not in the database either
     unsigned long long config_stamp = 0;  // which stored version `config` is (0: none)
   };
   unsigned long long next_stamp_ = 1;
@@ -119,8 +126,10 @@ class StateStore {
   // After a write: the cache takes it when it went to the database, and is dropped when it did not.
   template <class Update>
   Expected<void> WriteThrough(Expected<void> written, long long device, Update update) {
-    if (!written) cache_.clear();
-    else if (DeviceCache* cached = Cached(device)) update(*cached);
+    if (!written)
+      cache_.clear();
+    else if (DeviceCache* cached = Cached(device))
+      update(*cached);
     return written;
   }
 

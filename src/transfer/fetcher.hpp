@@ -1,6 +1,6 @@
-// The transfer layer's fetchers, on libcurl (transfer/platform/curl/): one blocking Fetcher for a device's
-// run, and the FetchQueue event loop the fleet simulator drives many devices with. The values they take and
-// give are in transfer/transfer.hpp, which links no libcurl.
+// The transfer layer's fetchers, on libcurl (transfer/platform/curl/): one blocking Fetcher for a
+// device's run, and the FetchQueue event loop the fleet simulator drives many devices with. The
+// values they take and give are in transfer/transfer.hpp, which links no libcurl.
 #pragma once
 
 #include "transfer/transfer.hpp"

@@ -1,9 +1,10 @@
-// The transfer layer (SPEC S-3): fetches one URL, conditionally, safely, streaming. It takes plain values
-// (URL, validators, limits) and knows nothing of the configuration schema. Every error is a value with a
-// category the engine acts on and a message that names the URL without credentials.
+// The transfer layer (SPEC S-3): fetches one URL, conditionally, safely, streaming. It takes plain
+// values (URL, validators, limits) and knows nothing of the configuration schema. Every error is a
+// value with a category the engine acts on and a message that names the URL without credentials.
 //
-// Two drivers share one implementation of a transfer: Fetcher runs one transfer at a time on the calling
-// thread (the device), FetchQueue runs many at once over one event loop (the fleet simulator).
+// Two drivers share one implementation of a transfer: Fetcher runs one transfer at a time on the
+// calling thread (the device), FetchQueue runs many at once over one event loop (the fleet
+// simulator).
 #pragma once
 
 #include <atomic>
@@ -18,7 +19,8 @@
 
 namespace autoprov {
 
-// What the server said about the last download of a URL, sent back as If-Modified-Since/If-None-Match.
+// What the server said about the last download of a URL, sent back as
+// If-Modified-Since/If-None-Match.
 struct Validators {
   std::string last_modified;
   std::string etag;
@@ -26,9 +28,9 @@ struct Validators {
 };
 
 struct TlsOptions {
-  bool verify = true;        // off only when asked for explicitly; every such transfer logs a warning
-  std::string ca_file;       // PEM bundle of trust anchors; empty: the system store
-  std::string client_cert;   // PEM; presented when the server asks (mutual TLS)
+  bool verify = true;   // off only when asked for explicitly; every such transfer logs a warning
+  std::string ca_file;  // PEM bundle of trust anchors; empty: the system store
+  std::string client_cert;  // PEM; presented when the server asks (mutual TLS)
   std::string client_key;
 };
 
@@ -36,7 +38,7 @@ struct TransferLimits {
   long connect_timeout_s = 15;
   long low_speed_bytes_per_s = 1;  // below this for low_speed_time_s fails the transfer
   long low_speed_time_s = 30;
-  long max_time_s = 600;           // whole transfer; 0: none
+  long max_time_s = 600;            // whole transfer; 0: none
   uint64_t max_bytes = 1ull << 32;  // body limit
   int max_redirects = 5;
 };
@@ -51,7 +53,8 @@ struct FetchRequest {
   std::string url;  // may carry user:password@
   BodySink sink = BodySink::kFile;
   std::filesystem::path target;
-  std::optional<Validators> condition;  // periodic files: the validators of this URL's last download
+  std::optional<Validators>
+      condition;  // periodic files: the validators of this URL's last download
   std::string user_agent;
   std::string username, password;  // used when the URL carries none
   TlsOptions tls;
@@ -70,7 +73,7 @@ struct FetchResult {
   long status = 0;  // HTTP status of the final response (0 for other protocols)
   uint64_t bytes = 0;
   std::string sha256;
-  uint32_t crc32 = 0;  // when requested
+  uint32_t crc32 = 0;     // when requested
   Validators validators;  // of the final response
   std::string date;       // the server's Date header, if any
   std::string final_url;  // after redirects, without credentials
@@ -79,8 +82,8 @@ struct FetchResult {
   std::string body;  // BodySink::kMemory only
 };
 
-// How a driver performs one fetch: the curl transfer layer (transfer/fetcher.hpp) or a test's canned
-// results.
+// How a driver performs one fetch: the curl transfer layer (transfer/fetcher.hpp) or a test's
+// canned results.
 using FetchFunction = std::function<Expected<FetchResult>(const FetchRequest&)>;
 
 }  // namespace autoprov

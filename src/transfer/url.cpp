@@ -40,7 +40,8 @@ std::string PercentEncode(std::string_view value) {
 }
 
 std::string ExpandUserAgent(std::string_view templ, const PlaceholderValues& v) {
-  // One pass: a value that itself reads "<MAC>" stays as it is; control characters never get through.
+  // One pass: a value that itself reads "<MAC>" stays as it is; control characters never get
+  // through.
   std::string out;
   out.reserve(templ.size() + v.name.size() + v.mac.size() + v.version.size() + v.conf.size());
   auto append = [&out](std::string_view text) {
@@ -73,7 +74,8 @@ std::string ExpandUrl(std::string_view url, const PlaceholderValues& v, std::str
 }
 
 const std::vector<std::string_view>& SupportedSchemes() {
-  static const std::vector<std::string_view> kSchemes = {"http", "https", "ftp", "ftps", "tftp", "file"};
+  static const std::vector<std::string_view> kSchemes = {"http", "https", "ftp",
+                                                         "ftps", "tftp",  "file"};
   return kSchemes;
 }
 

@@ -1,5 +1,5 @@
-// URLs as the agent handles them: placeholder expansion (SPEC S-3.2, S-3.3), credentials split off and
-// never shown (S-3.5), schemes checked before any I/O (S-3.7).
+// URLs as the agent handles them: placeholder expansion (SPEC S-3.2, S-3.3), credentials split off
+// and never shown (S-3.5), schemes checked before any I/O (S-3.7).
 #pragma once
 
 #include <string>
@@ -24,8 +24,10 @@ struct PlaceholderValues {
 std::string ExpandUserAgent(std::string_view templ, const PlaceholderValues& values);
 
 // <MAC> in a URL (and <FILE> when `file` is given, for the template URL of SPEC S-5). Values are
-// percent-encoded except for unreserved characters, so they cannot change scheme, host or path structure.
-std::string ExpandUrl(std::string_view url, const PlaceholderValues& values, std::string_view file = {});
+// percent-encoded except for unreserved characters, so they cannot change scheme, host or path
+// structure.
+std::string ExpandUrl(std::string_view url, const PlaceholderValues& values,
+                      std::string_view file = {});
 
 // The schemes the transfer layer fetches: the one list, used to refuse a URL before any I/O.
 const std::vector<std::string_view>& SupportedSchemes();

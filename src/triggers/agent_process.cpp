@@ -20,7 +20,8 @@ std::string DeathOf(int status) {
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     const char* name = ::sigabbrev_np(sig);
-    return "killed by signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "");
+    return "killed by signal " + std::to_string(sig) +
+           (name ? std::string(" (SIG") + name + ")" : "");
   }
   if (WIFEXITED(status)) return "exited with " + std::to_string(WEXITSTATUS(status));
   return "ended with status " + std::to_string(status);
@@ -37,7 +38,8 @@ AgentProcessResult RunAgentProcess(const std::vector<std::string>& argv, const s
     return out;
   };
   int pipe_fd[2];
-  if (::pipe2(pipe_fd, O_CLOEXEC) != 0) return fail(std::string("cannot start a run: pipe: ") + std::strerror(errno));
+  if (::pipe2(pipe_fd, O_CLOEXEC) != 0)
+    return fail(std::string("cannot start a run: pipe: ") + std::strerror(errno));
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -100,7 +102,8 @@ AgentProcessResult RunAgentProcess(const std::vector<std::string>& argv, const s
   auto j = nlohmann::json::parse(output, nullptr, false);
   if (!j.is_discarded() && j.is_object() && j.contains("steps")) {
     out.report = RunReportFromJson(j);
-    if (WIFSIGNALED(status)) out.report.restart_reasons.push_back("the run's process was " + DeathOf(status));
+    if (WIFSIGNALED(status))
+      out.report.restart_reasons.push_back("the run's process was " + DeathOf(status));
     return out;
   }
   return fail("the run's process (" + argv[0] + ") " + DeathOf(status) + " without a report" +

@@ -67,7 +67,7 @@ struct RunRequest {
   std::string trigger;
   bool reboot = false;
   bool reboot_if_changed = false;  // SipNotifyReboot = if-changed
-  std::vector<int> clients;  // control connections waiting for this run's report
+  std::vector<int> clients;        // control connections waiting for this run's report
 };
 
 class Daemon {
@@ -105,12 +105,15 @@ class Daemon {
 
 void Daemon::Request(const std::string& trigger, bool reboot, int client, bool reboot_if_changed) {
   std::lock_guard lock(m_);
-  if (!pending_) pending_ = RunRequest{trigger, false, false, {}};
-  else if (pending_->trigger != trigger) pending_->trigger += "+" + trigger;
+  if (!pending_)
+    pending_ = RunRequest{trigger, false, false, {}};
+  else if (pending_->trigger != trigger)
+    pending_->trigger += "+" + trigger;
   pending_->reboot |= reboot;
   pending_->reboot_if_changed |= reboot_if_changed;
   if (client >= 0) pending_->clients.push_back(client);
-  LogInfo("trigger: " + trigger + (running_ ? " (a run is in progress: merged into the follow-up run)" : ""));
+  LogInfo("trigger: " + trigger +
+          (running_ ? " (a run is in progress: merged into the follow-up run)" : ""));
   cv_.notify_all();
 }
 
@@ -118,8 +121,9 @@ std::vector<std::string> Daemon::AgentArgs(const RunRequest& req) const {
   std::vector<std::string> args = {o_.agent, "--state-dir", o_.state_dir.string()};
   for (const auto& f : o_.schema_files) args.insert(args.end(), {"--schema", f});
   const IdentityOverrides& id = o_.identity;
-  for (const auto& [flag, value] : {std::pair{"--product", id.product}, std::pair{"--mac", id.mac},
-                                    std::pair{"--serial", id.serial}, std::pair{"--sw-version", id.sw_version}})
+  for (const auto& [flag, value] :
+       {std::pair{"--product", id.product}, std::pair{"--mac", id.mac},
+        std::pair{"--serial", id.serial}, std::pair{"--sw-version", id.sw_version}})
     if (!value.empty()) args.insert(args.end(), {flag, value});
   args.insert(args.end(), {"run-once", "--trigger", req.trigger});
   if (req.reboot) args.push_back("--reboot");
@@ -153,8 +157,8 @@ void Daemon::Worker() {
   }
 }
 
-// S-2.2: a restart the daemon performs itself (no reset command): it re-initialises as a freshly started
-// device; the start-up run follows unless AutoUpdateOnStartup = 0.
+// S-2.2: a restart the daemon performs itself (no reset command): it re-initialises as a freshly
+// started device; the start-up run follows unless AutoUpdateOnStartup = 0.
 void Daemon::Restart() {
   auto startup = RestartDevice(state_->store(), kLocalDevice, state_->schema());
   if (!startup) return LogError(startup.error().message);
@@ -183,8 +187,9 @@ void Daemon::FinishRun() {
     applied += s.outcome == StepOutcome::kApplied;
     failed += s.outcome == StepOutcome::kFailed || s.outcome == StepOutcome::kRejected;
   }
-  LogInfo("run finished (" + report.trigger + "): " + std::to_string(report.steps.size()) + " step(s), " +
-          std::to_string(applied) + " applied, " + std::to_string(failed) + " failed; restart " + report.RestartState());
+  LogInfo("run finished (" + report.trigger + "): " + std::to_string(report.steps.size()) +
+          " step(s), " + std::to_string(applied) + " applied, " + std::to_string(failed) +
+          " failed; restart " + report.RestartState());
   last_report_ = ToJson(report).dump();
   // Idle between runs: give the run's freed heap back to the system.
   ::malloc_trim(0);
@@ -194,9 +199,12 @@ void Daemon::FinishRun() {
   }
   if (report.restart != RestartWhen::kNone && report.restart_performed && !stop_) {
     auto hooks = LoadHooks(o_.state_dir);
-    // With a reset command the device restarted for real (or was asked to); without, the daemon does it.
-    if (hooks && hooks->reset_command.empty()) Restart();
-    else Request("start-up", false, -1);
+    // With a reset command the device restarted for real (or was asked to); without, the daemon
+    // does it.
+    if (hooks && hooks->reset_command.empty())
+      Restart();
+    else
+      Request("start-up", false, -1);
   }
   std::lock_guard lock(m_);
   cv_.notify_all();
@@ -211,7 +219,8 @@ std::string Daemon::StatusJson() {
   }
   j["next_trigger"] = next_periodic_ ? TimeText(*next_periodic_) : "";
   j["next_trigger_kind"] = next_periodic_kind_;
-  j["last_run"] = last_report_.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(last_report_);
+  j["last_run"] =
+      last_report_.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(last_report_);
   return j.dump();
 }
 
@@ -253,7 +262,9 @@ SipPolicy Daemon::CurrentSipPolicy() {
   policy.username = config->Get("SipNotifyUsername");
   policy.password = config->Get("SipNotifyPassword");
   long long reboot = config->GetInt("SipNotifyReboot");
-  policy.reboot = reboot == 1 ? SipReboot::kIgnore : reboot == 2 ? SipReboot::kIfChanged : SipReboot::kObey;
+  policy.reboot = reboot == 1   ? SipReboot::kIgnore
+                  : reboot == 2 ? SipReboot::kIfChanged
+                                : SipReboot::kObey;
   return policy;
 }
 
@@ -276,14 +287,20 @@ void Daemon::HandleSip(int fd) {
     ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
   }
   unsigned char none[16] = {};
-  auto r = sip_.Handle(std::string_view(buf, static_cast<size_t>(n)), policy, from.ss_family, addr ? addr : none,
-                       static_cast<long long>(std::time(nullptr)));
-  std::string line = std::string("SIP request from ") + host + ": " + std::to_string(r.status) + " " + r.reason;
+  auto r = sip_.Handle(std::string_view(buf, static_cast<size_t>(n)), policy, from.ss_family,
+                       addr ? addr : none, static_cast<long long>(std::time(nullptr)));
+  std::string line =
+      std::string("SIP request from ") + host + ": " + std::to_string(r.status) + " " + r.reason;
   if (r.retransmission) line += " (retransmission: no second run)";
-  if (r.status == 403 || r.status == 401) LogWarning(line + (r.status == 403 ? " (not allowed by EnableSIPRemoteReset or SipNotifyAllowFrom)" : " (Digest challenge)"));
-  else LogInfo(line);
+  if (r.status == 403 || r.status == 401)
+    LogWarning(line + (r.status == 403
+                           ? " (not allowed by EnableSIPRemoteReset or SipNotifyAllowFrom)"
+                           : " (Digest challenge)"));
+  else
+    LogInfo(line);
   if (!r.response.empty())
-    (void)::sendto(fd, r.response.data(), r.response.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+    (void)::sendto(fd, r.response.data(), r.response.size(), 0, reinterpret_cast<sockaddr*>(&from),
+                   len);
   if (r.trigger)
     Request(r.reboot ? "sip-notify(reboot=true)" : "sip-notify", r.reboot, -1, r.reboot_if_changed);
 }
@@ -325,7 +342,8 @@ int Daemon::Run() {
     auto colon = o_.sip_listen.rfind(':');
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
-    if (colon == std::string::npos || ::inet_pton(AF_INET, o_.sip_listen.substr(0, colon).c_str(), &sa.sin_addr) != 1) {
+    if (colon == std::string::npos ||
+        ::inet_pton(AF_INET, o_.sip_listen.substr(0, colon).c_str(), &sa.sin_addr) != 1) {
       LogError("--sip-listen takes IPv4:PORT, e.g. 127.0.0.1:5060, not '" + o_.sip_listen + "'");
       return 2;
     }
@@ -344,10 +362,11 @@ int Daemon::Run() {
     LogError(startup.error().message);
   else if (*startup)
     Request("start-up", false, -1);
-  LogInfo("daemon started on " + o_.state_dir.string() + (sip >= 0 ? ", SIP on " + o_.sip_listen : ""));
+  LogInfo("daemon started on " + o_.state_dir.string() +
+          (sip >= 0 ? ", SIP on " + o_.sip_listen : ""));
   if (sip >= 0 && CurrentSipPolicy().allow_any)
-    LogWarning("SipNotifyAllowFrom = any: a SIP NOTIFY from any host that reaches " + o_.sip_listen +
-               " is obeyed; name the PBX or proxy instead (S-9.6)");
+    LogWarning("SipNotifyAllowFrom = any: a SIP NOTIFY from any host that reaches " +
+               o_.sip_listen + " is obeyed; name the PBX or proxy instead (S-9.6)");
   NotifySystemd("READY=1");
 
   std::mt19937_64 rng(std::random_device{}());
@@ -369,7 +388,8 @@ int Daemon::Run() {
         reported_error = next.error;
         next_periodic_ = next.at;
         next_periodic_kind_ = next.kind;
-        if (next_periodic_) LogInfo("next " + next_periodic_kind_ + " trigger at " + TimeText(*next_periodic_));
+        if (next_periodic_)
+          LogInfo("next " + next_periodic_kind_ + " trigger at " + TimeText(*next_periodic_));
       }
     }
     std::time_t now = std::time(nullptr);
@@ -415,7 +435,9 @@ int Daemon::Run() {
 
 }  // namespace
 
-std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir) { return state_dir / "control.sock"; }
+std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir) {
+  return state_dir / "control.sock";
+}
 
 std::string DefaultAgentPath() {
   if (const char* env = std::getenv("AUTOPROV_AGENT"); env && *env) return env;
@@ -429,7 +451,8 @@ int RunDaemon(const DaemonOptions& options, std::atomic<bool>& stop) {
   return d.Run();
 }
 
-Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const std::string& command, int timeout_s) {
+Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const std::string& command,
+                                int timeout_s) {
   auto path = ControlSocketPath(state_dir);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un a{};
@@ -446,10 +469,13 @@ Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const st
   pollfd p{fd, POLLIN, 0};
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   for (;;) {
-    long left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    long left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
     if (left <= 0) {
       ::close(fd);
-      return Fail(ErrorCode::kTimeout, "the daemon did not answer within " + std::to_string(timeout_s) + " s");
+      return Fail(ErrorCode::kTimeout,
+                  "the daemon did not answer within " + std::to_string(timeout_s) + " s");
     }
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
     ssize_t n = ::recv(fd, buf, sizeof buf, 0);
@@ -457,7 +483,9 @@ Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const st
     reply.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
-  if (reply.empty()) return Fail(ErrorCode::kCancelled, "the daemon closed the connection without a report (stopping?)");
+  if (reply.empty())
+    return Fail(ErrorCode::kCancelled,
+                "the daemon closed the connection without a report (stopping?)");
   return reply;
 }
 

@@ -1,6 +1,7 @@
-// The resident agent (SPEC S-6): triggers (start-up, interval, time of day, SIP NOTIFY, manual requests on a
-// control socket) feed one worker that runs the Automatic Update; triggers that arrive during a run merge
-// into one follow-up run (S-2.4). Configuration changes that move the periodic trigger apply at once.
+// The resident agent (SPEC S-6): triggers (start-up, interval, time of day, SIP NOTIFY, manual
+// requests on a control socket) feed one worker that runs the Automatic Update; triggers that
+// arrive during a run merge into one follow-up run (S-2.4). Configuration changes that move the
+// periodic trigger apply at once.
 #pragma once
 
 #include <atomic>
@@ -25,15 +26,17 @@ struct DaemonOptions {
 // The agent binary beside the running executable (or $AUTOPROV_AGENT when set).
 std::string DefaultAgentPath();
 
-// Runs until `stop` is set (SIGTERM): a run in progress is cancelled (its process gets SIGTERM, then
-// SIGKILL) and stops within about a second, leaving the old state. Returns the process exit status.
+// Runs until `stop` is set (SIGTERM): a run in progress is cancelled (its process gets SIGTERM,
+// then SIGKILL) and stops within about a second, leaving the old state. Returns the process exit
+// status.
 int RunDaemon(const DaemonOptions& options, std::atomic<bool>& stop);
 
 // The control socket of a daemon running on `state_dir`: "<dir>/control.sock" (owner-only).
 std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir);
 
-// Sends one command ("run", "status") to the daemon and returns its reply (JSON). Fails with kNetwork when
-// no daemon listens.
-Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const std::string& command, int timeout_s);
+// Sends one command ("run", "status") to the daemon and returns its reply (JSON). Fails with
+// kNetwork when no daemon listens.
+Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const std::string& command,
+                                int timeout_s);
 
 }  // namespace autoprov

@@ -7,7 +7,8 @@ std::string DecodeOption160(const std::string& value) {
       value.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
     return value;
   std::string text;
-  for (size_t i = 0; i < value.size(); i += 2) text.push_back(static_cast<char>(std::stoi(value.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i < value.size(); i += 2)
+    text.push_back(static_cast<char>(std::stoi(value.substr(i, 2), nullptr, 16)));
   return text;
 }
 
@@ -27,7 +28,8 @@ std::vector<std::pair<std::string, std::string>> ProvisioningFromLease(const Dhc
     std::string server = slash == std::string::npos ? v : v.substr(0, slash);
     std::string software = slash == std::string::npos ? "" : v.substr(slash + 1);
     // Without a configuration file name the vendor asks for <Product><MAC>.ini.
-    sets.push_back({"IniFileURL", server + "/" + (config_file.empty() ? id.product + "<MAC>.ini" : config_file)});
+    sets.push_back({"IniFileURL",
+                    server + "/" + (config_file.empty() ? id.product + "<MAC>.ini" : config_file)});
     if (!software.empty()) sets.push_back({"AutoCmpFileUrl", server + "/" + software});
   } else if (!lease.tftp_server.empty() && !lease.boot_file.empty()) {
     std::string file = lease.boot_file[0] == '/' ? lease.boot_file.substr(1) : lease.boot_file;

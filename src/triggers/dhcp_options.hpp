@@ -1,6 +1,6 @@
-// Zero touch (SPEC S-6.6): the URL parameters a DHCP lease gives, from option 160 or options 66/67, as
-// dhclient and busybox udhcpc hand them to a hook. Pure functions: `autoprov dhcp-hook` stores the result
-// through the configuration writer.
+// Zero touch (SPEC S-6.6): the URL parameters a DHCP lease gives, from option 160 or options 66/67,
+// as dhclient and busybox udhcpc hand them to a hook. Pure functions: `autoprov dhcp-hook` stores
+// the result through the configuration writer.
 #pragma once
 
 #include <string>
@@ -17,13 +17,14 @@ struct DhcpLease {
   std::string option160;    // the provisioning URL, as text or (udhcpc) in hex
 };
 
-// Option 160 as text: udhcpc passes options it has no name for in hex; anything else is returned as is.
+// Option 160 as text: udhcpc passes options it has no name for in hex; anything else is returned as
+// is.
 std::string DecodeOption160(const std::string& value);
 
 // The parameters to set, in order: from option 160
-// (<protocol>://<server>[/<software file>][;<configuration file>]) when present, else the TFTP URL of
-// options 66 + 67. Empty: the lease holds no provisioning option.
-std::vector<std::pair<std::string, std::string>> ProvisioningFromLease(const DhcpLease& lease,
-                                                                       const DeviceIdentity& identity);
+// (<protocol>://<server>[/<software file>][;<configuration file>]) when present, else the TFTP URL
+// of options 66 + 67. Empty: the lease holds no provisioning option.
+std::vector<std::pair<std::string, std::string>> ProvisioningFromLease(
+    const DhcpLease& lease, const DeviceIdentity& identity);
 
 }  // namespace autoprov

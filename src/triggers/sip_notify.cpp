@@ -13,7 +13,7 @@
 namespace autoprov {
 namespace {
 
-constexpr long long kNonceLifetime = 60;       // seconds
+constexpr long long kNonceLifetime = 60;  // seconds
 constexpr size_t kMaxNonces = 256;
 constexpr long long kRetransmissionWindow = 32;  // RFC 3261 timer F (64 * T1)
 constexpr size_t kMaxSeen = 256;
@@ -41,7 +41,8 @@ std::string Unquote(std::string_view v) {
   return std::string(v);
 }
 
-// Digest parameters of an Authorization header: name=value pairs separated by commas, values maybe quoted.
+// Digest parameters of an Authorization header: name=value pairs separated by commas, values maybe
+// quoted.
 std::map<std::string, std::string> DigestParams(std::string_view value) {
   std::map<std::string, std::string> out;
   value = Trim(value);
@@ -62,7 +63,8 @@ std::map<std::string, std::string> DigestParams(std::string_view value) {
       end = value.find(',', end);
     } else {
       end = value.find(',', v);
-      out[name] = std::string(Trim(value.substr(v, end == std::string_view::npos ? std::string_view::npos : end - v)));
+      out[name] = std::string(
+          Trim(value.substr(v, end == std::string_view::npos ? std::string_view::npos : end - v)));
     }
     if (end == std::string_view::npos) break;
     pos = end + 1;
@@ -85,7 +87,8 @@ bool ParseNetwork(std::string_view text, IpNetwork& net) {
   }
   if (slash != std::string::npos) {
     std::string p = s.substr(slash + 1);
-    if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+    if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos)
+      return false;
     int prefix = std::atoi(p.c_str());
     if (prefix > net.prefix) return false;
     net.prefix = prefix;
@@ -116,7 +119,8 @@ bool ParseAllowList(std::string_view text, SipPolicy& policy, std::string* error
     }
     IpNetwork net;
     if (!ParseNetwork(item, net)) {
-      if (error) *error = "SipNotifyAllowFrom: '" + std::string(item) + "' is not an address or CIDR";
+      if (error)
+        *error = "SipNotifyAllowFrom: '" + std::string(item) + "' is not an address or CIDR";
       return false;
     }
     policy.allow.push_back(net);
@@ -130,7 +134,8 @@ SipEvent ParseSipEvent(std::string_view value) {
   bool first = true;
   while (pos <= value.size()) {
     size_t semi = value.find(';', pos);
-    std::string_view part = Trim(value.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
+    std::string_view part = Trim(
+        value.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
     if (first) {
       e.type = ToLower(part);
       first = false;
@@ -150,14 +155,16 @@ std::string SipNotifyHandler::NewNonce(long long now) {
     it = now - it->second > kNonceLifetime ? nonces_.erase(it) : std::next(it);
   if (nonces_.size() >= kMaxNonces) nonces_.erase(nonces_.begin());
   unsigned char raw[16];
-  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) std::memset(raw, 0, sizeof raw);
-  std::string nonce = Md5Hex(std::string_view(reinterpret_cast<char*>(raw), sizeof raw) ) + std::to_string(now);
+  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw))
+    std::memset(raw, 0, sizeof raw);
+  std::string nonce =
+      Md5Hex(std::string_view(reinterpret_cast<char*>(raw), sizeof raw)) + std::to_string(now);
   nonces_[nonce] = now;
   return nonce;
 }
 
-SipNotifyResult SipNotifyHandler::Handle(std::string_view datagram, const SipPolicy& policy, int family,
-                                         const unsigned char* source, long long now) {
+SipNotifyResult SipNotifyHandler::Handle(std::string_view datagram, const SipPolicy& policy,
+                                         int family, const unsigned char* source, long long now) {
   SipNotifyResult r;
   std::vector<std::string_view> lines;
   size_t pos = 0;
@@ -177,7 +184,8 @@ SipNotifyResult SipNotifyHandler::Handle(std::string_view datagram, const SipPol
   for (size_t i = 1; i < lines.size(); ++i) {
     auto colon = lines[i].find(':');
     if (colon == std::string_view::npos) continue;
-    headers.push_back({Canonical(lines[i].substr(0, colon)), std::string(Trim(lines[i].substr(colon + 1)))});
+    headers.push_back(
+        {Canonical(lines[i].substr(0, colon)), std::string(Trim(lines[i].substr(colon + 1)))});
   }
   auto get = [&](std::string_view n) -> std::string {
     for (const auto& h : headers)
@@ -187,7 +195,8 @@ SipNotifyResult SipNotifyHandler::Handle(std::string_view datagram, const SipPol
   std::string method(words[0]);
   std::string extra;
   std::string key = get("call-id") + "|" + get("cseq");
-  while (!seen_.empty() && (now - seen_.front().second > kRetransmissionWindow || seen_.size() > kMaxSeen)) {
+  while (!seen_.empty() &&
+         (now - seen_.front().second > kRetransmissionWindow || seen_.size() > kMaxSeen)) {
     answers_.erase(seen_.front().first);
     seen_.pop_front();
   }
@@ -197,7 +206,8 @@ SipNotifyResult SipNotifyHandler::Handle(std::string_view datagram, const SipPol
       if (n.Contains(family, source)) return true;
     return false;
   };
-  if (get("via").empty() || get("call-id").empty() || get("cseq").empty() || get("from").empty() || get("to").empty()) {
+  if (get("via").empty() || get("call-id").empty() || get("cseq").empty() || get("from").empty() ||
+      get("to").empty()) {
     r.status = 400;
     r.reason = "Bad Request";
   } else if (method != "NOTIFY") {
@@ -225,22 +235,24 @@ SipNotifyResult SipNotifyHandler::Handle(std::string_view datagram, const SipPol
       if (!authorized) {
         auto d = DigestParams(get("authorization"));
         auto nonce = nonces_.find(d["nonce"]);
-        if (nonce != nonces_.end() && now - nonce->second <= kNonceLifetime && d["username"] == policy.username &&
-            d["realm"] == kRealm) {
+        if (nonce != nonces_.end() && now - nonce->second <= kNonceLifetime &&
+            d["username"] == policy.username && d["realm"] == kRealm) {
           nonces_.erase(nonce);  // single use, right or wrong
-          std::string ha1 = Md5Hex(policy.username + ":" + std::string(kRealm) + ":" + policy.password);
+          std::string ha1 =
+              Md5Hex(policy.username + ":" + std::string(kRealm) + ":" + policy.password);
           std::string ha2 = Md5Hex(method + ":" + d["uri"]);
-          std::string expected =
-              d.contains("qop") ? Md5Hex(ha1 + ":" + d["nonce"] + ":" + d["nc"] + ":" + d["cnonce"] + ":" + d["qop"] + ":" + ha2)
-                                : Md5Hex(ha1 + ":" + d["nonce"] + ":" + ha2);
+          std::string expected = d.contains("qop")
+                                     ? Md5Hex(ha1 + ":" + d["nonce"] + ":" + d["nc"] + ":" +
+                                              d["cnonce"] + ":" + d["qop"] + ":" + ha2)
+                                     : Md5Hex(ha1 + ":" + d["nonce"] + ":" + ha2);
           authorized = !d["response"].empty() && ToLower(d["response"]) == expected;
         }
       }
       if (!authorized) {
         r.status = 401;
         r.reason = "Unauthorized";
-        extra = "WWW-Authenticate: Digest realm=\"" + std::string(kRealm) + "\", nonce=\"" + NewNonce(now) +
-                "\", algorithm=MD5, qop=\"auth\"\r\n";
+        extra = "WWW-Authenticate: Digest realm=\"" + std::string(kRealm) + "\", nonce=\"" +
+                NewNonce(now) + "\", algorithm=MD5, qop=\"auth\"\r\n";
       } else {
         r.status = 200;
         r.reason = "OK";

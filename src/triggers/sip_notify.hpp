@@ -1,10 +1,11 @@
-// SIP NOTIFY with "Event: check-sync" (SPEC S-6.4, S-9.6): parsing the request, deciding whether to obey it,
-// and building the response.
+// SIP NOTIFY with "Event: check-sync" (SPEC S-6.4, S-9.6): parsing the request, deciding whether to
+// obey it, and building the response.
 //
-// A NOTIFY is obeyed only from an allowed source (SipNotifyAllowFrom: addresses or CIDRs, loopback by
-// default, `any` for all) and, when SipNotifyUsername is set, only after a SIP Digest challenge (401 with a
-// fresh nonce; each nonce answers once). `reboot=true` follows SipNotifyReboot (obey, ignore, if-changed).
-// A retransmission (same Call-ID and CSeq) is answered again but starts no second run.
+// A NOTIFY is obeyed only from an allowed source (SipNotifyAllowFrom: addresses or CIDRs, loopback
+// by default, `any` for all) and, when SipNotifyUsername is set, only after a SIP Digest challenge
+// (401 with a fresh nonce; each nonce answers once). `reboot=true` follows SipNotifyReboot (obey,
+// ignore, if-changed). A retransmission (same Call-ID and CSeq) is answered again but starts no
+// second run.
 #pragma once
 
 #include <deque>
@@ -33,20 +34,22 @@ struct SipPolicy {
   SipReboot reboot = SipReboot::kObey;
 };
 
-// Parses SipNotifyAllowFrom ("127.0.0.1/8, ::1, 192.0.2.10" or "any"); the error names the bad entry.
+// Parses SipNotifyAllowFrom ("127.0.0.1/8, ::1, 192.0.2.10" or "any"); the error names the bad
+// entry.
 bool ParseAllowList(std::string_view text, SipPolicy& policy, std::string* error);
 
 struct SipNotifyResult {
-  int status = 400;         // 200 when the request is a valid, allowed check-sync NOTIFY
+  int status = 400;  // 200 when the request is a valid, allowed check-sync NOTIFY
   std::string reason = "Bad Request";
-  bool trigger = false;     // start a run
-  bool reboot = false;      // restart after the run (reboot=true under `obey`)
+  bool trigger = false;            // start a run
+  bool reboot = false;             // restart after the run (reboot=true under `obey`)
   bool reboot_if_changed = false;  // reboot=true under `if-changed`
   bool retransmission = false;
-  std::string response;     // the datagram to send back (empty when nothing can be answered)
+  std::string response;  // the datagram to send back (empty when nothing can be answered)
 };
 
-// The parameters of an Event header value: "check-sync;reboot=true" -> type "check-sync", {reboot: true}.
+// The parameters of an Event header value: "check-sync;reboot=true" -> type "check-sync", {reboot:
+// true}.
 struct SipEvent {
   std::string type;                           // lower case
   std::map<std::string, std::string> params;  // names lower case, values as given (unquoted)
@@ -61,7 +64,7 @@ class SipNotifyHandler {
 
  private:
   std::string NewNonce(long long now);
-  std::map<std::string, long long> nonces_;  // issued, not yet used -> when
+  std::map<std::string, long long> nonces_;             // issued, not yet used -> when
   std::deque<std::pair<std::string, long long>> seen_;  // "call-id|cseq" of obeyed requests -> when
   std::map<std::string, SipNotifyResult> answers_;      // what each of them was answered
 };

@@ -17,11 +17,13 @@ struct CommandResult {
 };
 
 // Any shell command line, its output captured as RunCommand does.
-inline CommandResult RunProgram(const std::string& command_line, const std::string& stdin_text = "") {
+inline CommandResult RunProgram(const std::string& command_line,
+                                const std::string& stdin_text = "") {
   std::string cmd = command_line + " 2>&1";
   std::string input_file;
   if (!stdin_text.empty()) {
-    input_file = std::filesystem::temp_directory_path() / ("autoprov-stdin-" + std::to_string(::getpid()));
+    input_file =
+        std::filesystem::temp_directory_path() / ("autoprov-stdin-" + std::to_string(::getpid()));
     std::ofstream(input_file) << stdin_text;
     cmd += " < " + input_file;
   }
@@ -42,7 +44,8 @@ inline CommandResult RunCommand(const std::string& args, const std::string& stdi
 }
 
 inline std::filesystem::path FreshDir(const std::string& name) {
-  auto d = std::filesystem::temp_directory_path() / ("autoprov-" + name + "-" + std::to_string(::getpid()));
+  auto d = std::filesystem::temp_directory_path() /
+           ("autoprov-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;

@@ -11,7 +11,9 @@ namespace {
 using testing::FreshDir;
 using testing::RunCommand;
 
-void WriteText(const std::filesystem::path& p, const std::string& text) { std::ofstream(p) << text; }
+void WriteText(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+}
 
 TEST(ConfigCommandTest, GlobalOptionsBeforeAndAfterSubcommand) {
   auto d = FreshDir("cfg-global");
@@ -22,7 +24,8 @@ TEST(ConfigCommandTest, GlobalOptionsBeforeAndAfterSubcommand) {
   auto before = RunCommand("--state-dir " + (d / "st").string() + " config show");
   auto after = RunCommand("config show --state-dir " + (d / "st").string());
   EXPECT_EQ(before.exit_code, 0);
-  EXPECT_NE(before.out.find("IniFileURL = 'http://127.0.0.1/<MAC>.ini'"), std::string::npos) << before.out;
+  EXPECT_NE(before.out.find("IniFileURL = 'http://127.0.0.1/<MAC>.ini'"), std::string::npos)
+      << before.out;
   EXPECT_EQ(before.out, after.out);
   std::filesystem::remove_all(d);
 }
@@ -33,7 +36,8 @@ TEST(ConfigCommandTest, BadFileIsRejectedWithLineNumbersAndChangesNothing) {
   WriteText(d / "good.ini", "CptFileURL = 'http://127.0.0.1/cpt.dat'\n");
   ASSERT_EQ(RunCommand("config load " + (d / "good.ini").string() + st).exit_code, 0);
   auto shown = RunCommand("config show" + st).out;
-  WriteText(d / "bad.ini", "; header\nAutoUpdateCmpFile = 3\nIniFileURL = 'http://127.0.0.1/x.ini'\ngarbage\n");
+  WriteText(d / "bad.ini",
+            "; header\nAutoUpdateCmpFile = 3\nIniFileURL = 'http://127.0.0.1/x.ini'\ngarbage\n");
   auto r = RunCommand("config load " + (d / "bad.ini").string() + st);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("bad.ini:2: AutoUpdateCmpFile"), std::string::npos) << r.out;
@@ -48,7 +52,8 @@ TEST(ConfigCommandTest, ShowAsCliLoadsBackToTheSameConfiguration) {
   std::string st1 = " --state-dir " + (d / "one").string();
   std::string st2 = " --state-dir " + (d / "two").string();
   WriteText(d / "a.ini",
-            "IniFileURL = 'http://127.0.0.1/<MAC>.ini'\nAupdFilesList = 'ini', 'cpt'\nAUPDCheckIfIniChanged = 2\n"
+            "IniFileURL = 'http://127.0.0.1/<MAC>.ini'\nAupdFilesList = 'ini', "
+            "'cpt'\nAUPDCheckIfIniChanged = 2\n"
             "AupdHttpUserAgent = 'x y <MAC>'\nAutoUpdatePredefinedTime = '02:30'\n");
   ASSERT_EQ(RunCommand("config load " + (d / "a.ini").string() + st1).exit_code, 0);
   auto cli = RunCommand("config show --format cli" + st1);
@@ -72,7 +77,8 @@ TEST(ConfigCommandTest, SetByIniNameOrCliCommandAndReset) {
   EXPECT_NE(shown.find("AUPDCheckIfIniChanged = 1"), std::string::npos);
   EXPECT_NE(shown.find("AutoUpdateFreqencySeconds = 60"), std::string::npos);
   EXPECT_EQ(RunCommand("config reset" + st).exit_code, 0);
-  EXPECT_EQ(RunCommand("config show" + st).out.find("AutoUpdateFreqencySeconds"), std::string::npos);
+  EXPECT_EQ(RunCommand("config show" + st).out.find("AutoUpdateFreqencySeconds"),
+            std::string::npos);
   std::filesystem::remove_all(d);
 }
 
@@ -82,7 +88,9 @@ TEST(ConfigCommandTest, ApplianceSchemaFromStateDirectory) {
   std::filesystem::copy_file(std::string(AUTOPROV_SOURCE_DIR) + "/examples/schema/appliance.json",
                              d / "st" / "schema.d" / "appliance.json");
   std::string st = " --state-dir " + (d / "st").string();
-  WriteText(d / "p.cli", "configure voip\n proxy-ip 0\n  proxy-address sbc.example.com\n exit\n media voice\n  voice-volume 4\n");
+  WriteText(d / "p.cli",
+            "configure voip\n proxy-ip 0\n  proxy-address sbc.example.com\n exit\n media voice\n  "
+            "voice-volume 4\n");
   auto r = RunCommand("config load " + (d / "p.cli").string() + st);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto ini = RunCommand("config show" + st).out;
@@ -92,7 +100,8 @@ TEST(ConfigCommandTest, ApplianceSchemaFromStateDirectory) {
 }
 
 TEST(ConfigCommandTest, HelpOnEverySubcommandAndUsageErrors) {
-  for (const char* sub : {"", "config", "config load", "config show", "config set", "config reset"}) {
+  for (const char* sub :
+       {"", "config", "config load", "config show", "config set", "config reset"}) {
     auto r = RunCommand(std::string(sub) + " --help");
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;

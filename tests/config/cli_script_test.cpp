@@ -12,7 +12,7 @@ namespace {
 using testing::ApplianceSchema;
 
 CliLoadResult RunScript(std::string_view text, const Configuration* cur = nullptr,
-                  CliScriptKind kind = CliScriptKind::kIncremental) {
+                        CliScriptKind kind = CliScriptKind::kIncremental) {
   Configuration empty(ApplianceSchema());
   return LoadCliScript(text, "s.cli", cur ? *cur : empty, kind);
 }
@@ -60,14 +60,16 @@ TEST(CliScriptTest, NoReturnsToDefaultAndScriptIsIncremental) {
 TEST(CliScriptTest, StartupScriptResetsEverythingFirst) {
   Configuration cur(ApplianceSchema());
   ASSERT_TRUE(cur.Set("CptFileURL", "http://a/cpt.dat"));
-  auto r = RunScript("configure system\n automatic-update\n  update-firmware on\n", &cur, CliScriptKind::kStartup);
+  auto r = RunScript("configure system\n automatic-update\n  update-firmware on\n", &cur,
+                     CliScriptKind::kStartup);
   ASSERT_TRUE(r.errors.empty());
   EXPECT_EQ(r.config.Get("CptFileURL"), "");
   EXPECT_EQ(r.config.Get("AutoUpdateCmpFile"), "1");
 }
 
 TEST(CliScriptTest, ReloadRequests) {
-  EXPECT_EQ(RunScript("configure system\nexit\nreload if-needed\n").restart, RestartRequest::kIfNeeded);
+  EXPECT_EQ(RunScript("configure system\nexit\nreload if-needed\n").restart,
+            RestartRequest::kIfNeeded);
   EXPECT_EQ(RunScript("reload now\n").restart, RestartRequest::kNow);
   EXPECT_EQ(RunScript("reload now\nreload if-needed\n").restart, RestartRequest::kNow);
   EXPECT_FALSE(RunScript("reload sometime\n").errors.empty());
@@ -76,7 +78,8 @@ TEST(CliScriptTest, ReloadRequests) {
 TEST(CliScriptTest, DoShowIsIgnoredShowIsRejected) {
   auto ok = RunScript("configure system\n do show running-config\n");
   EXPECT_TRUE(ok.errors.empty());
-  auto bad = RunScript("configure system\nshow running-config\ncopy startup-script from http://x\n");
+  auto bad =
+      RunScript("configure system\nshow running-config\ncopy startup-script from http://x\n");
   ASSERT_EQ(bad.errors.size(), 2u);
   EXPECT_EQ(bad.errors[0].line, 2);
   EXPECT_NE(bad.errors[0].message.find("not allowed"), std::string::npos);
@@ -84,7 +87,9 @@ TEST(CliScriptTest, DoShowIsIgnoredShowIsRejected) {
 }
 
 TEST(CliScriptTest, ErrorsCarryLineNumbersAndTheModeName) {
-  auto r = RunScript("configure system\n automatic-update\n  update-firmware maybe\n  no-such-command 1\n  ini-file\n");
+  auto r = RunScript(
+      "configure system\n automatic-update\n  update-firmware maybe\n  no-such-command 1\n  "
+      "ini-file\n");
   ASSERT_EQ(r.errors.size(), 3u);
   EXPECT_EQ(r.errors[0].line, 3);
   EXPECT_NE(r.errors[0].message.find("off|on"), std::string::npos);
@@ -103,7 +108,8 @@ TEST(CliScriptTest, CommandInWrongModeIsAnError) {
 
 TEST(CliScriptTest, TableRowsEnterEditDelete) {
   auto r = RunScript(
-      "configure voip\n proxy-ip 0\n  proxy-address \"sbc.example.com\"\n  transport-type tls\n exit\n"
+      "configure voip\n proxy-ip 0\n  proxy-address \"sbc.example.com\"\n  transport-type tls\n "
+      "exit\n"
       " proxy-ip 1\n  proxy-address 10.0.0.1\n exit\n no proxy-ip 1\n"
       " number-map 2 3\n  prefix +49\n exit\n");
   ASSERT_TRUE(r.errors.empty()) << r.errors[0].ToString();
@@ -128,7 +134,8 @@ TEST(CliScriptTest, RoundTripThroughWriteCli) {
   ASSERT_TRUE(c.Set("VoiceVolume", "-7"));
   ASSERT_TRUE(c.Set("SyslogServerIP", "10.1.1.1"));
   ASSERT_TRUE(c.Set("EnableSIPRemoteReset", "1"));
-  c.MutableTable(*ApplianceSchema().FindTable("ProxyIp"))[{"3"}] = {{"IpAddress", "a b"}, {"TransportType", "1"}};
+  c.MutableTable(*ApplianceSchema().FindTable("ProxyIp"))[{"3"}] = {{"IpAddress", "a b"},
+                                                                    {"TransportType", "1"}};
   c.MutableTable(*ApplianceSchema().FindTable("NumberMap"))[{"0", "1"}] = {{"Prefix", "+1"}};
   std::string text = WriteCli(c);
   auto back = RunScript(text);

@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "config/cli_script.hpp"
 #include "common/atomic_file.hpp"
+#include "config/cli_script.hpp"
 #include "test_schema.hpp"
 
 namespace autoprov {
@@ -17,7 +17,9 @@ IniLoadResult Load(std::string_view text, const Configuration* current = nullptr
   return LoadIni(text, "t.ini", current ? *current : empty);
 }
 
-std::string FirstError(const IniLoadResult& r) { return r.errors.empty() ? "" : r.errors[0].ToString(); }
+std::string FirstError(const IniLoadResult& r) {
+  return r.errors.empty() ? "" : r.errors[0].ToString();
+}
 
 TEST(IniTest, ScalarsCommentsSectionsAndQuotes) {
   auto r = Load(
@@ -89,7 +91,8 @@ TEST(IniTest, FormatSubsetAnyOrderAnd74StyleIndex) {
 
 TEST(IniTest, MultiIndexTable) {
   auto r = Load(
-      "[ NumberMap ]\nFORMAT NumberMap_Index1, NumberMap_Index2 = NumberMap_Prefix, NumberMap_Strip;\n"
+      "[ NumberMap ]\nFORMAT NumberMap_Index1, NumberMap_Index2 = NumberMap_Prefix, "
+      "NumberMap_Strip;\n"
       "NumberMap 0, 1 = \"+49\", 3;\nNumberMap 1 0 = \"+33\", $$;\n[ \\NumberMap ]\n");
   ASSERT_TRUE(r.errors.empty()) << FirstError(r);
   const auto& rows = r.config.tables().at("NumberMap");
@@ -119,7 +122,8 @@ TEST_P(IniMalformedTest, RejectedWithLineAndReason) {
 INSTANTIATE_TEST_SUITE_P(
     Families, IniMalformedTest,
     ::testing::Values(
-        MalformedCase{"AutoUpdateCmpFile = 1\nthis line has no equals\n", 2, "expected 'Name = Value'"},
+        MalformedCase{"AutoUpdateCmpFile = 1\nthis line has no equals\n", 2,
+                      "expected 'Name = Value'"},
         MalformedCase{"= 5\n", 1, "missing parameter name"},
         MalformedCase{"Bad Name = 5\n", 1, "invalid parameter name"},
         MalformedCase{"IniFileURL = 'http://x\n", 1, "unterminated quoted value"},
@@ -131,25 +135,38 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{"[SYSTEM Params\n", 1, "without closing"},
         MalformedCase{"[]\n", 1, "empty section"},
         MalformedCase{"[ \\ProxyIp ]\n", 1, "without its start"},
-        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 0 = \"a\";\n", 3, "not closed"},
-        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 0 = \"a\", 2;\n[ \\ProxyIp ]\n", 3,
-                      "FORMAT names 1 column"},
-        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 0 = \"a;\n[ \\ProxyIp ]\n", 3,
-                      "unterminated double-quoted"},
-        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nOther 0 = \"a\";\n[ \\ProxyIp ]\n", 3,
-                      "does not belong"},
-        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_Bogus;\n[ \\ProxyIp ]\n", 1, "no column 'ProxyIp_Bogus'"},
-        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_ProxySetId;\nProxyIp 0 = 100;\n[ \\ProxyIp ]\n", 3,
-                      "outside 0..99"},
-        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_ProxySetId;\nProxyIp 0 = 1;\nProxyIp 0 = 2;\n[ \\ProxyIp ]\n",
+        MalformedCase{
+            "[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 0 = \"a\";\n", 3,
+            "not closed"},
+        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 0 = \"a\", "
+                      "2;\n[ \\ProxyIp ]\n",
+                      3, "FORMAT names 1 column"},
+        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 0 = \"a;\n[ "
+                      "\\ProxyIp ]\n",
+                      3, "unterminated double-quoted"},
+        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nOther 0 = \"a\";\n[ "
+                      "\\ProxyIp ]\n",
+                      3, "does not belong"},
+        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_Bogus;\n[ \\ProxyIp ]\n", 1,
+                      "no column 'ProxyIp_Bogus'"},
+        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_ProxySetId;\nProxyIp 0 = "
+                      "100;\n[ \\ProxyIp ]\n",
+                      3, "outside 0..99"},
+        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_ProxySetId;\nProxyIp 0 = "
+                      "1;\nProxyIp 0 = 2;\n[ \\ProxyIp ]\n",
                       4, "appears twice"},
-        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_ProxySetId;\nProxyIp x = 1;\n[ \\ProxyIp ]\n", 3,
-                      "index"},
-        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 0 = \"a\" junk;\n[ \\ProxyIp ]\n",
+        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_ProxySetId;\nProxyIp x = 1;\n[ "
+                      "\\ProxyIp ]\n",
+                      3, "index"},
+        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 0 = \"a\" "
+                      "junk;\n[ \\ProxyIp ]\n",
                       3, "after a closing quote"},
         MalformedCase{"[A]\nX = 1\nFORMAT A_Index = A_B;\n", 3, "FORMAT line outside"},
-        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\n[ \\Other ]\n", 3, "is open"},
-        MalformedCase{"[ NumberMap ]\nFORMAT NumberMap_Index = NumberMap_Prefix;\n[ \\NumberMap ]\n", 1, "index column"},
+        MalformedCase{"[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\n[ \\Other ]\n", 3,
+                      "is open"},
+        MalformedCase{
+            "[ NumberMap ]\nFORMAT NumberMap_Index = NumberMap_Prefix;\n[ \\NumberMap ]\n", 1,
+            "index column"},
         MalformedCase{"ProxyIp = 1\n", 1, "is a table"}));
 
 TEST(IniTest, BinaryDataIsAnError) {
@@ -201,7 +218,9 @@ TEST(IniTest, IncrementalTablesMergeRowsReplaceModeReplacesThem) {
   Configuration cur(ApplianceSchema());
   cur.MutableTable(*ApplianceSchema().FindTable("ProxyIp"))[{"0"}] = {{"IpAddress", "old0"}};
   cur.MutableTable(*ApplianceSchema().FindTable("ProxyIp"))[{"1"}] = {{"IpAddress", "old1"}};
-  std::string file = "[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 1 = \"new1\";\n[ \\ProxyIp ]\n";
+  std::string file =
+      "[ ProxyIp ]\nFORMAT ProxyIp_Index = ProxyIp_IpAddress;\nProxyIp 1 = \"new1\";\n[ \\ProxyIp "
+      "]\n";
   auto inc = LoadIni(file, "t.ini", cur, IniApplyMode::kIncremental);
   ASSERT_TRUE(inc.errors.empty());
   EXPECT_EQ(inc.config.tables().at("ProxyIp").size(), 2u);
@@ -225,7 +244,8 @@ TEST(IniTest, RoundTripThroughWriteIni) {
   ASSERT_TRUE(c.Set("AupdFilesList", "'ini', 'fk'"));
   ASSERT_TRUE(c.Set("AupdHttpUserAgent", "My 'Agent' <MAC>"));
   ASSERT_TRUE(c.Set("AutoUpdatePredefinedTime", "03:00"));
-  c.MutableTable(*ApplianceSchema().FindTable("NumberMap"))[{"2", "3"}] = {{"Prefix", "+1"}, {"Strip", "2"}};
+  c.MutableTable(*ApplianceSchema().FindTable("NumberMap"))[{"2", "3"}] = {{"Prefix", "+1"},
+                                                                           {"Strip", "2"}};
   std::string written = WriteIni(c);
   auto back = Load(written);
   ASSERT_TRUE(back.errors.empty()) << FirstError(back) << "\n" << written;
@@ -255,7 +275,8 @@ TEST(IniTest, RestartChangesDetected) {
 namespace autoprov {
 namespace {
 
-// S-9.2: a replace-mode ini with no known setting is rejected, and says why; incremental, it is empty.
+// S-9.2: a replace-mode ini with no known setting is rejected, and says why; incremental, it is
+// empty.
 TEST(IniLifelineTest, EmptyFilesAndLifelineParameters) {
   Schema schema = Schema::BuiltIn();
   Configuration current(schema);
@@ -263,7 +284,8 @@ TEST(IniLifelineTest, EmptyFilesAndLifelineParameters) {
   ASSERT_TRUE(current.Set("INIFileVersion", "v1"));
   auto unknown = LoadIni("VoiceVolume = 3\n", "x.ini", current, IniApplyMode::kReplace);
   ASSERT_EQ(unknown.errors.size(), 1u);
-  EXPECT_NE(unknown.errors[0].message.find("no parameter this device knows (1 ignored)"), std::string::npos)
+  EXPECT_NE(unknown.errors[0].message.find("no parameter this device knows (1 ignored)"),
+            std::string::npos)
       << unknown.errors[0].message;
   EXPECT_TRUE(unknown.config == current);
   auto incremental = LoadIni("; nothing\n", "x.ini", current, IniApplyMode::kIncremental);

@@ -10,14 +10,39 @@ namespace {
 
 TEST(SchemaTest, BuiltInHasEveryAutomaticUpdateParameter) {
   const Schema& s = Schema::BuiltIn();
-  for (const char* name :
-       {"IniFileURL", "CliScriptURL", "CLIStartupScriptUrl", "AutoCmpFileUrl", "CmpFileURL", "FeatureKeyURL",
-        "CptFileURL", "PrtFileURL", "VpFileUrl", "DialPlanFileURL", "UserInfoFileURL", "TLSRootFileUrl",
-        "TLSCertFileUrl", "TLSPkeyFileUrl", "AutoUpdateCmpFile", "AutoUpdateFrequency", "AutoUpdateFreqencySeconds",
-        "AutoUpdatePredefinedTime", "AutoUpdatePredefinedRandomTime", "AUPDCheckIfIniChanged", "AupdHttpUserAgent",
-        "AUPDUserPassword", "AUPDDigestUsername", "AUPDDigestPassword", "AUPDVerifyCertificates", "TemplateUrl",
-        "AupdFilesList", "SetDefaultOnINIFileProcess", "ResetNow", "INIFileVersion", "AutoUpdateOnStartup",
-        "EnableSIPRemoteReset", "AUPDTftpBlockSize"}) {
+  for (const char* name : {"IniFileURL",
+                           "CliScriptURL",
+                           "CLIStartupScriptUrl",
+                           "AutoCmpFileUrl",
+                           "CmpFileURL",
+                           "FeatureKeyURL",
+                           "CptFileURL",
+                           "PrtFileURL",
+                           "VpFileUrl",
+                           "DialPlanFileURL",
+                           "UserInfoFileURL",
+                           "TLSRootFileUrl",
+                           "TLSCertFileUrl",
+                           "TLSPkeyFileUrl",
+                           "AutoUpdateCmpFile",
+                           "AutoUpdateFrequency",
+                           "AutoUpdateFreqencySeconds",
+                           "AutoUpdatePredefinedTime",
+                           "AutoUpdatePredefinedRandomTime",
+                           "AUPDCheckIfIniChanged",
+                           "AupdHttpUserAgent",
+                           "AUPDUserPassword",
+                           "AUPDDigestUsername",
+                           "AUPDDigestPassword",
+                           "AUPDVerifyCertificates",
+                           "TemplateUrl",
+                           "AupdFilesList",
+                           "SetDefaultOnINIFileProcess",
+                           "ResetNow",
+                           "INIFileVersion",
+                           "AutoUpdateOnStartup",
+                           "EnableSIPRemoteReset",
+                           "AUPDTftpBlockSize"}) {
     EXPECT_NE(s.FindParam(name), nullptr) << name;
   }
 }
@@ -31,12 +56,13 @@ TEST(SchemaTest, NamesAreCaseInsensitive) {
   EXPECT_EQ(p->cli_modes[0], "configure system");
 }
 
-// Lookups are memoised per thread by where the name is: the answer still follows the schema asked and the
-// name's content, whatever buffer it is in.
+// Lookups are memoised per thread by where the name is: the answer still follows the schema asked
+// and the name's content, whatever buffer it is in.
 TEST(SchemaTest, LookupsFollowTheSchemaAndTheName) {
   Schema base = Schema::BuiltIn();
   Schema extended = base;
-  auto extra = Schema::FromJson(R"({"parameters":[{"name":"ApplianceMode","type":"integer"}]})", "extra.json");
+  auto extra = Schema::FromJson(R"({"parameters":[{"name":"ApplianceMode","type":"integer"}]})",
+                                "extra.json");
   ASSERT_TRUE(extra);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(base.FindParam("ApplianceMode"), nullptr);
@@ -131,7 +157,8 @@ TEST(SchemaTest, DuplicateAndMalformedSchemaFilesAreErrors) {
   EXPECT_FALSE(s.Merge(*dup));
   EXPECT_FALSE(Schema::FromJson("{not json", "bad.json"));
   EXPECT_FALSE(Schema::FromJson(R"({"parameters":[{"name":"X","type":"float"}]})", "t.json"));
-  EXPECT_FALSE(Schema::FromJson(R"({"parameters":[{"name":"X","type":"integer","min":0,"max":5,"default":"9"}]})", "d.json"));
+  EXPECT_FALSE(Schema::FromJson(
+      R"({"parameters":[{"name":"X","type":"integer","min":0,"max":5,"default":"9"}]})", "d.json"));
 }
 
 }  // namespace

@@ -13,10 +13,11 @@ TEST(ConfigCrcTest, ModeOneIsOrderSensitiveModeTwoIsNot) {
   EXPECT_EQ(ConfigCrc(a, 0), "");
   EXPECT_NE(ConfigCrc(a, 1), ConfigCrc(b, 1));
   EXPECT_EQ(ConfigCrc(a, 2), ConfigCrc(b, 2));
-  EXPECT_EQ(ConfigCrc("A = 1\r\nB = 2\r\n\r\n", 2), ConfigCrc(a, 2));  // line endings and blank lines
+  EXPECT_EQ(ConfigCrc("A = 1\r\nB = 2\r\n\r\n", 2),
+            ConfigCrc(a, 2));  // line endings and blank lines
   EXPECT_NE(ConfigCrc("A = 1\nB = 3\n", 2), ConfigCrc(a, 2));
   EXPECT_NE(ConfigCrc(a, 1).substr(2), "");
-  EXPECT_NE(ConfigCrc(a, 1), ConfigCrc(a, 2));  // a mode change never matches
+  EXPECT_NE(ConfigCrc(a, 1), ConfigCrc(a, 2));         // a mode change never matches
   EXPECT_EQ(ConfigCrc("123456789", 1), "1:cbf43926");  // the CRC-32 check value
 }
 
@@ -39,13 +40,15 @@ TEST(VersionTest, Ordering) {
 
 TEST(LicenseTest, Serials) {
   EXPECT_EQ(LicenseSerials("S/N4837234 abcdef"), std::vector<std::string>{"4837234"});
-  EXPECT_EQ(LicenseSerials("key\nS/N 12345 x\nS/N: 678 y\n"), (std::vector<std::string>{"12345", "678"}));
+  EXPECT_EQ(LicenseSerials("key\nS/N 12345 x\nS/N: 678 y\n"),
+            (std::vector<std::string>{"12345", "678"}));
   EXPECT_TRUE(LicenseSerials("no serial here").empty());
 }
 
 TEST(PemTest, RejectsGarbage) {
   EXPECT_FALSE(CountPemCertificates("hello"));
-  EXPECT_FALSE(CheckPemPrivateKey("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
+  EXPECT_FALSE(
+      CheckPemPrivateKey("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
   EXPECT_FALSE(CheckPemPrivateKey("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
 }
 
@@ -71,8 +74,9 @@ TEST(PlanTest, ExplicitUrlWinsOverTemplate) {
 TEST(PlanTest, SequenceOrderIsTheSpecs) {
   std::vector<std::string> names;
   for (const auto& i : DownloadOrder()) names.emplace_back(i.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"ini", "cli-script", "startup-script", "auto-firmware", "firmware",
-                                             "feature-key", "cpt", "prt", "voice-prompts", "dial-plan", "user-info",
+  EXPECT_EQ(names, (std::vector<std::string>{"ini", "cli-script", "startup-script", "auto-firmware",
+                                             "firmware", "feature-key", "cpt", "prt",
+                                             "voice-prompts", "dial-plan", "user-info",
                                              "tls-root-cert", "tls-cert", "tls-private-key"}));
 }
 

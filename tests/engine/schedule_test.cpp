@@ -1,12 +1,13 @@
-// S-6.2, S-6.3: the one schedule rule (NextRun) with a fixed clock, across DST changes, and the fleet
-// simulator scheduling by it exactly as the daemon does.
+// S-6.2, S-6.3: the one schedule rule (NextRun) with a fixed clock, across DST changes, and the
+// fleet simulator scheduling by it exactly as the daemon does.
+#include "engine/schedule.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <ctime>
 
 #include "config/configuration.hpp"
-#include "engine/schedule.hpp"
 #include "fleet/fleet.hpp"
 
 namespace autoprov {
@@ -64,7 +65,8 @@ TEST_F(ScheduleTest, TimeOfDayWithSpread) {
   std::time_t evening = day + 19 * 3600;
   EXPECT_EQ(NextPeriodicTrigger(s, evening, evening, 0.0), day + 86400 + 18 * 3600);
   // Right after today's trigger fired, the next one is tomorrow's.
-  EXPECT_EQ(NextPeriodicTrigger(s, day + 18 * 3600 + 10, day + 18 * 3600 + 10, 0.0), day + 86400 + 18 * 3600);
+  EXPECT_EQ(NextPeriodicTrigger(s, day + 18 * 3600 + 10, day + 18 * 3600 + 10, 0.0),
+            day + 86400 + 18 * 3600);
 }
 
 TEST_F(ScheduleTest, IntervalAndTimeOfDayIsAConfigurationError) {
@@ -76,8 +78,8 @@ TEST_F(ScheduleTest, IntervalAndTimeOfDayIsAConfigurationError) {
   EXPECT_FALSE(NextPeriodicTrigger(s, 0, 0, 0));
 }
 
-// Central European rules without tzdata: DST from the last Sunday of March 02:00 to the last Sunday of
-// October 03:00. In 2026 that is March 29 and October 25.
+// Central European rules without tzdata: DST from the last Sunday of March 02:00 to the last Sunday
+// of October 03:00. In 2026 that is March 29 and October 25.
 constexpr const char* kCentralEurope = "CET-1CEST,M3.5.0,M10.5.0/3";
 
 struct Row {
@@ -93,8 +95,16 @@ const Row kTable[] = {
     {"daily, tomorrow", "0", "03:30", {2026, 11, 27, 12, 0}, "2026-11-28 03:30 CET"},
     {"daily across the spring change", "0", "03:30", {2026, 3, 28, 12, 0}, "2026-03-29 03:30 CEST"},
     {"daily across the autumn change", "0", "03:30", {2026, 10, 24, 12, 0}, "2026-10-25 03:30 CET"},
-    {"daily in the hour the spring change skips", "0", "02:30", {2026, 3, 28, 12, 0}, "2026-03-29 03:30 CEST"},
-    {"daily the day after the spring change", "0", "01:00", {2026, 3, 29, 12, 0}, "2026-03-30 01:00 CEST"},
+    {"daily in the hour the spring change skips",
+     "0",
+     "02:30",
+     {2026, 3, 28, 12, 0},
+     "2026-03-29 03:30 CEST"},
+    {"daily the day after the spring change",
+     "0",
+     "01:00",
+     {2026, 3, 29, 12, 0},
+     "2026-03-30 01:00 CEST"},
     {"interval", "3600", "", {2026, 3, 29, 1, 30}, "2026-03-29 03:30 CEST"},
     {"interval and daily time: a configuration error", "60", "03:00", {2026, 11, 27, 12, 0}, ""},
     {"nothing configured", "0", "", {2026, 11, 27, 12, 0}, ""},
@@ -132,7 +142,8 @@ TEST_F(ScheduleTest, TheFleetAndTheDaemonAgree) {
         EXPECT_LT(fleet, 0) << row.what;
         continue;
       }
-      EXPECT_DOUBLE_EQ(fleet, static_cast<double>(*daemon.at - now)) << row.what << " device " << device;
+      EXPECT_DOUBLE_EQ(fleet, static_cast<double>(*daemon.at - now))
+          << row.what << " device " << device;
     }
   }
 }

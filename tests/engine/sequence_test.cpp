@@ -1,6 +1,8 @@
-// DownloadSequence on its own (S-1, S-2, S-4, S-9): canned fetch results, a temporary state database, no
-// server. Each rule of the sequence is checked in milliseconds; tests/integration/ runs the same rules
-// against real servers.
+// DownloadSequence on its own (S-1, S-2, S-4, S-9): canned fetch results, a temporary state
+// database, no server. Each rule of the sequence is checked in milliseconds; tests/integration/
+// runs the same rules against real servers.
+#include "engine/sequence.hpp"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -15,7 +17,6 @@
 #include "config/configuration.hpp"
 #include "engine/config_writer.hpp"
 #include "engine/device_state.hpp"
-#include "engine/sequence.hpp"
 #include "store/state_dir.hpp"
 
 namespace autoprov {
@@ -42,7 +43,8 @@ Pair MakePair(const char* cn) {
   X509_gmtime_adj(X509_getm_notAfter(x), 86400);
   X509_set_pubkey(x, key);
   X509_NAME* name = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
+                             -1, -1, 0);
   X509_set_issuer_name(x, name);
   X509_sign(x, key, EVP_sha256());
   auto pem = [](auto write) {
@@ -54,8 +56,9 @@ Pair MakePair(const char* cn) {
     BIO_free(b);
     return out;
   };
-  Pair p{pem([&](BIO* b) { PEM_write_bio_X509(b, x); }),
-         pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); })};
+  Pair p{pem([&](BIO* b) { PEM_write_bio_X509(b, x); }), pem([&](BIO* b) {
+           PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
+         })};
   X509_free(x);
   EVP_PKEY_free(key);
   return p;
@@ -64,8 +67,9 @@ Pair MakePair(const char* cn) {
 class SequenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("autoprov-seq-" + std::to_string(::getpid()) + "-" +
-                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() /
+           ("autoprov-seq-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     auto state = StateDirectory::Open(dir_, {});
     ASSERT_TRUE(state) << state.error().message;
@@ -84,7 +88,8 @@ class SequenceTest : public ::testing::Test {
   std::string Url(const std::string& path) { return "http://prov.test/" + path; }
 
   // One run against the canned files; `during` runs inside each fetch (another writer, a fault).
-  RunReport Run(RunOptions options = {}, const std::function<void(const FetchRequest&)>& during = nullptr) {
+  RunReport Run(RunOptions options = {},
+                const std::function<void(const FetchRequest&)>& during = nullptr) {
     RunEnvironment env;
     env.store = &store();
     env.device = kLocalDevice;
@@ -128,7 +133,8 @@ class SequenceTest : public ::testing::Test {
   }
   static std::string Outcome(const RunReport& r, const std::string& kind) {
     for (const auto& s : r.steps)
-      if (s.kind == kind) return std::string(OutcomeName(s.outcome)) + (s.error.empty() ? "" : ": " + s.error);
+      if (s.kind == kind)
+        return std::string(OutcomeName(s.outcome)) + (s.error.empty() ? "" : ": " + s.error);
     return "(no step)";
   }
   std::string Value(const std::string& key) {
@@ -175,14 +181,16 @@ TEST_F(SequenceTest, ImageVersionRules) {
   // No version anywhere: rejected, the pending version stays.
   Set("AutoCmpFileUrl", Url("fw/current"));
   served_[Url("fw/current")] = {200, "image-x", "", false};
-  EXPECT_NE(Outcome(Run(), "auto-firmware").find("rejected: image version unknown"), std::string::npos);
+  EXPECT_NE(Outcome(Run(), "auto-firmware").find("rejected: image version unknown"),
+            std::string::npos);
   EXPECT_EQ(Value("pending_image_version"), "7.20A.300.001");
 }
 
 // S-9.3: a VersionCommand is authoritative over the file name, and a failing one rejects the image.
 TEST_F(SequenceTest, VersionCommandIsAuthoritative) {
   auto script = dir_ / "version.sh";
-  std::ofstream(script) << "#!/bin/sh\nhead -c 5 \"$1\" | grep -q good && echo 7.40A.001.001 && exit 0\nexit 3\n";
+  std::ofstream(script)
+      << "#!/bin/sh\nhead -c 5 \"$1\" | grep -q good && echo 7.40A.001.001 && exit 0\nexit 3\n";
   std::filesystem::permissions(script, std::filesystem::perms::owner_all);
   hooks_.version_command = script.string();
   Set("AutoCmpFileUrl", Url("fw/Mediant_7.20A.252.011.cmp"));
@@ -191,7 +199,8 @@ TEST_F(SequenceTest, VersionCommandIsAuthoritative) {
   EXPECT_EQ(Outcome(r, "auto-firmware"), "applied");
   EXPECT_EQ(Value("pending_image_version"), "7.40A.001.001");
   served_[Url("fw/Mediant_7.20A.252.011.cmp")] = {200, "bad image", "", false};
-  EXPECT_NE(Outcome(Run(), "auto-firmware").find("VersionCommand exited with 3"), std::string::npos);
+  EXPECT_NE(Outcome(Run(), "auto-firmware").find("VersionCommand exited with 3"),
+            std::string::npos);
   EXPECT_EQ(Value("pending_image_version"), "7.40A.001.001");
 }
 
@@ -199,13 +208,16 @@ TEST_F(SequenceTest, VersionCommandIsAuthoritative) {
 TEST_F(SequenceTest, CrcModes) {
   Set("IniFileURL", Url("dev.ini"));
   Set("AUPDCheckIfIniChanged", "2");
-  served_[Url("dev.ini")] = {200, "AUPDCheckIfIniChanged = 2\nINIFileVersion = 'a'\nDHCPEnable = 1\n", "", false};
+  served_[Url("dev.ini")] = {
+      200, "AUPDCheckIfIniChanged = 2\nINIFileVersion = 'a'\nDHCPEnable = 1\n", "", false};
   EXPECT_EQ(Outcome(Run(), "ini"), "applied");
   // The same lines in another order: unchanged in mode 2.
-  served_[Url("dev.ini")] = {200, "DHCPEnable = 1\r\n\nINIFileVersion = 'a'\nAUPDCheckIfIniChanged = 2\n", "", false};
+  served_[Url("dev.ini")] = {
+      200, "DHCPEnable = 1\r\n\nINIFileVersion = 'a'\nAUPDCheckIfIniChanged = 2\n", "", false};
   EXPECT_EQ(Outcome(Run(), "ini"), "unchanged-crc");
   // Mode 1: the reordered file is a change.
-  served_[Url("dev.ini")] = {200, "AUPDCheckIfIniChanged = 1\nINIFileVersion = 'a'\nDHCPEnable = 1\n", "", false};
+  served_[Url("dev.ini")] = {
+      200, "AUPDCheckIfIniChanged = 1\nINIFileVersion = 'a'\nDHCPEnable = 1\n", "", false};
   EXPECT_EQ(Outcome(Run(), "ini"), "applied");
   EXPECT_EQ(Outcome(Run(), "ini"), "unchanged-crc");
   served_[Url("dev.ini")].body += "\n";
@@ -237,7 +249,8 @@ TEST_F(SequenceTest, LicenceChecks) {
   EXPECT_NE(Outcome(Run(), "feature-key").find("rejected: no 'S/N"), std::string::npos);
   Set("FeatureKeyURL", Url("fk.txt"));
   served_[Url("fk.txt")] = {200, "S/N 1111 key\n", "", false};
-  EXPECT_NE(Outcome(Run(), "feature-key").find("is for S/N 1111, this device is S/N 4837234"), std::string::npos);
+  EXPECT_NE(Outcome(Run(), "feature-key").find("is for S/N 1111, this device is S/N 4837234"),
+            std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "files/feature-key/license.key"));
   Set("FeatureKeyURL", Url("fk.txt"));
   served_[Url("fk.txt")] = {200, "S/N4837234 key\n", "", false};
@@ -249,8 +262,8 @@ TEST_F(SequenceTest, LicenceChecks) {
   EXPECT_NE(Outcome(Run(), "feature-key").find("serial number is unknown"), std::string::npos);
 }
 
-// S-9.7: a certificate and its key are installed as one pair; a key that does not match is rejected and
-// the certificate of the same run with it.
+// S-9.7: a certificate and its key are installed as one pair; a key that does not match is rejected
+// and the certificate of the same run with it.
 TEST_F(SequenceTest, TlsPairing) {
   Pair a = MakePair("a"), b = MakePair("b");
   Set("TLSCertFileUrl", Url("a-cert.pem"));
@@ -268,20 +281,22 @@ TEST_F(SequenceTest, TlsPairing) {
   EXPECT_EQ(read(dir_ / "files/tls/device-key.pem"), a.key);
   EXPECT_EQ(Config().Get("TLSCertFileUrl"), "") << "one-time URLs are cleared with the pair";
 
-  // B's certificate with A's key: the key is rejected, and the certificate does not match the installed
-  // key either: nothing changes.
+  // B's certificate with A's key: the key is rejected, and the certificate does not match the
+  // installed key either: nothing changes.
   Set("TLSCertFileUrl", Url("b-cert.pem"));
   Set("TLSPkeyFileUrl", Url("a-key.pem"));
   served_[Url("b-cert.pem")] = {200, b.cert, "", false};
   r = Run();
-  EXPECT_NE(Outcome(r, "tls-private-key").find("does not match the certificate of this run"), std::string::npos);
+  EXPECT_NE(Outcome(r, "tls-private-key").find("does not match the certificate of this run"),
+            std::string::npos);
   EXPECT_NE(Outcome(r, "tls-cert").find("rejected"), std::string::npos);
   EXPECT_EQ(read(dir_ / "files/tls/device-cert.pem"), a.cert);
   EXPECT_EQ(Config().Get("TLSCertFileUrl"), Url("b-cert.pem")) << "kept for the next run";
 
   // B's certificate alone does not match the installed key A: rejected.
   Set("TLSPkeyFileUrl", "");
-  EXPECT_NE(Outcome(Run(), "tls-cert").find("does not match the installed private key"), std::string::npos);
+  EXPECT_NE(Outcome(Run(), "tls-cert").find("does not match the installed private key"),
+            std::string::npos);
   // The pair B: installed together.
   Set("TLSCertFileUrl", Url("b-cert.pem"));
   Set("TLSPkeyFileUrl", Url("b-key.pem"));
@@ -292,7 +307,8 @@ TEST_F(SequenceTest, TlsPairing) {
   EXPECT_EQ(read(dir_ / "files/tls/device-key.pem"), b.key);
 }
 
-// S-2.2: ResetNow = 1 restarts at once: the remaining steps are skipped, for the start-up run to fetch.
+// S-2.2: ResetNow = 1 restarts at once: the remaining steps are skipped, for the start-up run to
+// fetch.
 TEST_F(SequenceTest, ResetNowSkipsTheRest) {
   Set("IniFileURL", Url("r.ini"));
   Set("CliScriptURL", Url("s.cli"));
@@ -325,20 +341,22 @@ TEST_F(SequenceTest, OneTimeClearing) {
   EXPECT_EQ(Config().Get("CptFileURL"), Url("tones.dat"));
 }
 
-// A store that fails in a step's commit: the step fails, the configuration and the URL's validators are
-// untouched, and the run goes on to the next step.
+// A store that fails in a step's commit: the step fails, the configuration and the URL's validators
+// are untouched, and the run goes on to the next step.
 TEST_F(SequenceTest, StoreFailureInAStepsCommit) {
   Set("IniFileURL", Url("f.ini"));
   Set("CptFileURL", Url("t.dat"));
   served_[Url("f.ini")] = {200, "INIFileVersion = 'new'\n", "", false};
   served_[Url("t.dat")] = {200, "tones", "", false};
   // The fault: every write of a kind's state is refused by the database.
-  ASSERT_TRUE(store().db().Exec("CREATE TEMP TRIGGER refuse BEFORE INSERT ON kind_state "
-                                "BEGIN SELECT RAISE(ABORT, 'disk refused the write'); END"));
+  ASSERT_TRUE(
+      store().db().Exec("CREATE TEMP TRIGGER refuse BEFORE INSERT ON kind_state "
+                        "BEGIN SELECT RAISE(ABORT, 'disk refused the write'); END"));
   auto r = Run();
   EXPECT_NE(Outcome(r, "ini").find("failed"), std::string::npos) << Outcome(r, "ini");
   EXPECT_NE(Outcome(r, "cpt").find("failed"), std::string::npos);
-  EXPECT_EQ(Config().Get("INIFileVersion"), "") << "the file's settings were rolled back with the step";
+  EXPECT_EQ(Config().Get("INIFileVersion"), "")
+      << "the file's settings were rolled back with the step";
   EXPECT_EQ(Config().Get("CptFileURL"), Url("t.dat")) << "the one-time URL stays";
   auto url = store().GetUrlState(kLocalDevice, Url("f.ini"));
   ASSERT_TRUE(url);

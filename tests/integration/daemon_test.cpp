@@ -1,9 +1,10 @@
-// The daemon with real parts (SPEC S-6): interval runs seen in nginx's log, configuration changes without a
-// restart, the control socket, SIP NOTIFY from sipp, the restart cycle, and SIGTERM mid-download.
+// The daemon with real parts (SPEC S-6): interval runs seen in nginx's log, configuration changes
+// without a restart, the control socket, SIP NOTIFY from sipp, the restart cycle, and SIGTERM
+// mid-download.
 #include <gtest/gtest.h>
-#include <utime.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <utime.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -23,7 +24,8 @@ class DaemonTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(nginx_.ok());
     dir_ = MakeTempDir("daemon");
-    id_ = " --state-dir " + (dir_ / "state").string() + " --product Mediant --mac 00908F0000AA --serial 170 --sw-version 7.20A.250.001";
+    id_ = " --state-dir " + (dir_ / "state").string() +
+          " --product Mediant --mac 00908F0000AA --serial 170 --sw-version 7.20A.250.001";
   }
   void TearDown() override {
     daemon_.Stop();
@@ -35,12 +37,16 @@ class DaemonTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.out;
   }
   void StartDaemon(const std::string& extra = "") {
-    std::vector<std::string> argv = {AUTOPROV_BINARY, "daemon", "--state-dir", (dir_ / "state").string(), "--product",
-                                     "Mediant", "--mac", "00908F0000AA", "--serial", "170", "--sw-version", "7.20A.250.001"};
+    std::vector<std::string> argv = {
+        AUTOPROV_BINARY, "daemon",  "--state-dir",  (dir_ / "state").string(),
+        "--product",     "Mediant", "--mac",        "00908F0000AA",
+        "--serial",      "170",     "--sw-version", "7.20A.250.001"};
     for (auto w : SplitArgs(extra)) argv.push_back(w);
     ASSERT_TRUE(daemon_.Start(argv, dir_ / "daemon.log"));
-    for (int i = 0; i < 200 && !std::filesystem::exists(dir_ / "state/control.sock"); ++i) std::this_thread::sleep_for(20ms);
-    ASSERT_TRUE(std::filesystem::exists(dir_ / "state/control.sock")) << ReadText(dir_ / "daemon.log");
+    for (int i = 0; i < 200 && !std::filesystem::exists(dir_ / "state/control.sock"); ++i)
+      std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(std::filesystem::exists(dir_ / "state/control.sock"))
+        << ReadText(dir_ / "daemon.log");
   }
   static std::vector<std::string> SplitArgs(const std::string& s) {
     std::vector<std::string> out;
@@ -59,9 +65,11 @@ class DaemonTest : public ::testing::Test {
   size_t Requests(const std::string& uri) { return nginx_.Requests(uri).size(); }
   // One sipp call of a scenario in tests/integration/servers/sipp against the daemon's SIP port.
   int Sipp(const std::string& scenario, int port) {
-    return Shell("cd " + std::string(AUTOPROV_SOURCE_DIR) + "/tests/integration/servers/sipp && timeout 30 sipp -sf " +
-                 scenario + " -m 1 -i 127.0.0.1 -p " + std::to_string(FreeUdpPort()) + " 127.0.0.1:" +
-                 std::to_string(port) + " -timeout 10 -nostdin > " + (dir_ / "sipp.log").string() + " 2>&1");
+    return Shell("cd " + std::string(AUTOPROV_SOURCE_DIR) +
+                 "/tests/integration/servers/sipp && timeout 30 sipp -sf " + scenario +
+                 " -m 1 -i 127.0.0.1 -p " + std::to_string(FreeUdpPort()) +
+                 " 127.0.0.1:" + std::to_string(port) + " -timeout 10 -nostdin > " +
+                 (dir_ / "sipp.log").string() + " 2>&1");
   }
   bool WaitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
     auto end = std::chrono::steady_clock::now() + limit;
@@ -100,7 +108,8 @@ TEST_F(DaemonTest, IntervalRunsAndConfigurationChangesApplyWithoutRestart) {
   Configure("IniFileURL = '" + nginx_.Url("/d/i.ini") + "'\nAutoUpdateFreqencySeconds = 1\n");
   StartDaemon();
   // Start-up plus one run a second.
-  ASSERT_TRUE(WaitFor([&] { return Requests("/d/i.ini") >= 4; }, 6s)) << ReadText(dir_ / "daemon.log");
+  ASSERT_TRUE(WaitFor([&] { return Requests("/d/i.ini") >= 4; }, 6s))
+      << ReadText(dir_ / "daemon.log");
   auto log = nginx_.Requests("/d/i.ini");
   EXPECT_EQ(log[0].status, 200);
   for (size_t i = 1; i < log.size(); ++i) EXPECT_EQ(log[i].status, 304);
@@ -112,7 +121,9 @@ TEST_F(DaemonTest, IntervalRunsAndConfigurationChangesApplyWithoutRestart) {
   EXPECT_EQ(Requests("/d/i.ini"), after_change);
   // Both kinds of periodic trigger: a configuration error in the log, not a silent choice.
   Configure("AutoUpdateFreqencySeconds = 1\nAutoUpdatePredefinedTime = '03:00'\n");
-  ASSERT_TRUE(WaitFor([&] { return ReadText(dir_ / "daemon.log").find("exclude each other") != std::string::npos; }, 4s));
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadText(dir_ / "daemon.log").find("exclude each other") != std::string::npos; },
+      4s));
   std::this_thread::sleep_for(2000ms);
   EXPECT_EQ(Requests("/d/i.ini"), after_change);
 }
@@ -142,7 +153,8 @@ TEST_F(DaemonTest, ControlSocketTriggerAndUpdateAskTheDaemon) {
 
 TEST_F(DaemonTest, SipNotifyCheckSyncRunsAndErrorsDoNot) {
   WriteText(nginx_.root() / "d/s.ini", "INIFileVersion = 's'\nSetDefaultOnINIFileProcess = 0\n");
-  Configure("IniFileURL = '" + nginx_.Url("/d/s.ini") + "'\nAutoUpdateOnStartup = 0\nEnableSIPRemoteReset = 1\n");
+  Configure("IniFileURL = '" + nginx_.Url("/d/s.ini") +
+            "'\nAutoUpdateOnStartup = 0\nEnableSIPRemoteReset = 1\n");
   int port = FreeUdpPort();
   StartDaemon("--sip-listen 127.0.0.1:" + std::to_string(port));
   auto sipp = [&](const std::string& scenario) { return Sipp(scenario, port); };
@@ -158,11 +170,12 @@ TEST_F(DaemonTest, SipNotifyCheckSyncRunsAndErrorsDoNot) {
   EXPECT_NE(log.find("run started (sip-notify)"), std::string::npos);
 }
 
-// S-9.6 with sipp: a foreign source gets 403, Digest gets 401 then 200, a replayed nonce gets 401, and a
-// retransmission causes one run.
+// S-9.6 with sipp: a foreign source gets 403, Digest gets 401 then 200, a replayed nonce gets 401,
+// and a retransmission causes one run.
 TEST_F(DaemonTest, SipNotifyYouCanTrust) {
   WriteText(nginx_.root() / "d/t.ini", "INIFileVersion = 't'\nSetDefaultOnINIFileProcess = 0\n");
-  Configure("IniFileURL = '" + nginx_.Url("/d/t.ini") + "'\nAutoUpdateOnStartup = 0\nEnableSIPRemoteReset = 1\n"
+  Configure("IniFileURL = '" + nginx_.Url("/d/t.ini") +
+            "'\nAutoUpdateOnStartup = 0\nEnableSIPRemoteReset = 1\n"
             "SipNotifyAllowFrom = '10.0.0.0/8, 192.0.2.1'\n");
   int port = FreeUdpPort();
   StartDaemon("--sip-listen 127.0.0.1:" + std::to_string(port));
@@ -170,7 +183,8 @@ TEST_F(DaemonTest, SipNotifyYouCanTrust) {
   EXPECT_EQ(sipp("notify_forbidden.xml"), 0) << ReadText(dir_ / "sipp.log");
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(Requests("/d/t.ini"), 0u) << "a foreign source starts no run";
-  EXPECT_NE(ReadText(dir_ / "daemon.log").find("SIP request from 127.0.0.1: 403"), std::string::npos);
+  EXPECT_NE(ReadText(dir_ / "daemon.log").find("SIP request from 127.0.0.1: 403"),
+            std::string::npos);
 
   auto set = [&](const std::string& args) {
     auto r = RunCommand("config set " + args + id_);
@@ -180,19 +194,22 @@ TEST_F(DaemonTest, SipNotifyYouCanTrust) {
   set("SipNotifyUsername prov");
   set("SipNotifyPassword s3cret");
   EXPECT_EQ(sipp("notify_digest.xml"), 0) << ReadText(dir_ / "sipp.log");
-  EXPECT_TRUE(WaitFor([&] { return Requests("/d/t.ini") == 1; }, 5s)) << ReadText(dir_ / "daemon.log");
+  EXPECT_TRUE(WaitFor([&] { return Requests("/d/t.ini") == 1; }, 5s))
+      << ReadText(dir_ / "daemon.log");
 
   set("SipNotifyUsername ''");
   EXPECT_EQ(sipp("notify_retransmit.xml"), 0) << ReadText(dir_ / "sipp.log");
   EXPECT_TRUE(WaitFor([&] { return Requests("/d/t.ini") == 2; }, 5s));
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(Requests("/d/t.ini"), 2u) << "the retransmission started a second run";
-  EXPECT_NE(ReadText(dir_ / "daemon.log").find("200 OK (retransmission"), std::string::npos) << ReadText(dir_ / "daemon.log");
+  EXPECT_NE(ReadText(dir_ / "daemon.log").find("200 OK (retransmission"), std::string::npos)
+      << ReadText(dir_ / "daemon.log");
 }
 
 // S-9.8 with a ResetCommand that kills the daemon, as a reboot would, and a server that ignores
-// If-Modified-Since and serves ResetNow = 1: after one reboot the same file causes no other; with new
-// content at every boot, the fourth restart within an hour stays pending (the count survives the reboots).
+// If-Modified-Since and serves ResetNow = 1: after one reboot the same file causes no other; with
+// new content at every boot, the fourth restart within an hour stays pending (the count survives
+// the reboots).
 TEST_F(DaemonTest, RebootsThatKillTheDaemonCannotLoop) {
   auto marker = dir_ / "reboots";
   auto script = dir_ / "reboot.sh";
@@ -204,24 +221,35 @@ TEST_F(DaemonTest, RebootsThatKillTheDaemonCannotLoop) {
   auto boot = [&](const std::string& ini) {
     WriteText(nginx_.root() / "d/r.ini", ini);
     ++boots;
-    struct utimbuf t {time(nullptr) + boots, time(nullptr) + boots};  // "changed": nginx answers 200
+    struct utimbuf t {
+      time(nullptr) + boots, time(nullptr) + boots
+    };  // "changed": nginx answers 200
     ::utime((nginx_.root() / "d/r.ini").c_str(), &t);
     std::filesystem::remove(dir_ / "state/control.sock");
     size_t finished = 0;
-    for (size_t p = 0; (p = ReadText(dir_ / "daemon.log").find("run finished", p)) != std::string::npos; ++p) ++finished;
+    for (size_t p = 0;
+         (p = ReadText(dir_ / "daemon.log").find("run finished", p)) != std::string::npos; ++p)
+      ++finished;
     StartDaemon();
     // Killed by the reset command, or its start-up run finished without a restart.
-    bool done = WaitFor([&] {
-      size_t n = 0;
-      for (size_t p = 0; (p = ReadText(dir_ / "daemon.log").find("run finished", p)) != std::string::npos; ++p) ++n;
-      return daemon_.Wait(0) >= 0 || n > finished;
-    }, 8s);
+    bool done = WaitFor(
+        [&] {
+          size_t n = 0;
+          for (size_t p = 0;
+               (p = ReadText(dir_ / "daemon.log").find("run finished", p)) != std::string::npos;
+               ++p)
+            ++n;
+          return daemon_.Wait(0) >= 0 || n > finished;
+        },
+        8s);
     EXPECT_TRUE(done) << ReadText(dir_ / "daemon.log");
     daemon_.Stop();
   };
   for (int i = 0; i < 3; ++i) boot("SetDefaultOnINIFileProcess = 0\nResetNow = 1\n");
   EXPECT_EQ(ReadText(marker), "reboot\n") << "the same file restarted the device again";
-  for (int i = 0; i < 4; ++i) boot("SetDefaultOnINIFileProcess = 0\nResetNow = 1\nINIFileVersion = 'v" + std::to_string(i) + "'\n");
+  for (int i = 0; i < 4; ++i)
+    boot("SetDefaultOnINIFileProcess = 0\nResetNow = 1\nINIFileVersion = 'v" + std::to_string(i) +
+         "'\n");
   EXPECT_EQ(ReadText(marker), "reboot\nreboot\nreboot\n") << "3 restarts within an hour at most";
   auto status = RunCommand("status --json" + id_);
   EXPECT_NE(status.out.find("within an hour"), std::string::npos) << status.out;
@@ -231,7 +259,8 @@ TEST_F(DaemonTest, RestartCycleImageRestartStartupRunNotModified) {
   WriteText(nginx_.root() / "d/Mediant_7.20A.252.011.cmp", "new image");
   Configure("AutoCmpFileUrl = '" + nginx_.Url("/d/Mediant_7.20A.252.011.cmp") + "'\n");
   StartDaemon();
-  ASSERT_TRUE(WaitFor([&] { return Requests("/d/Mediant_7.20A.252.011.cmp") >= 2; }, 8s)) << ReadText(dir_ / "daemon.log");
+  ASSERT_TRUE(WaitFor([&] { return Requests("/d/Mediant_7.20A.252.011.cmp") >= 2; }, 8s))
+      << ReadText(dir_ / "daemon.log");
   std::this_thread::sleep_for(300ms);
   auto log = nginx_.Requests("/d/Mediant_7.20A.252.011.cmp");
   ASSERT_EQ(log.size(), 2u);
@@ -254,16 +283,19 @@ TEST_F(DaemonTest, SigtermDuringADownloadStopsFastAndKeepsTheOldState) {
   // The run is a process of its own; it stops with the daemon.
   auto runs = ChildrenOf(daemon_.pid());
   ASSERT_EQ(runs.size(), 1u) << "the download runs in one agent process";
-  EXPECT_NE(ReadText("/proc/" + std::to_string(runs[0]) + "/cmdline").find("run-once"), std::string::npos);
+  EXPECT_NE(ReadText("/proc/" + std::to_string(runs[0]) + "/cmdline").find("run-once"),
+            std::string::npos);
   auto t0 = std::chrono::steady_clock::now();
   ::kill(daemon_.pid(), SIGTERM);
   int rc = daemon_.Wait(5000);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(rc, 0) << ReadText(dir_ / "daemon.log");
   EXPECT_LT(s, 2.0);
-  EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(runs[0]))) << "the run's process is gone too";
+  EXPECT_FALSE(std::filesystem::exists("/proc/" + std::to_string(runs[0])))
+      << "the run's process is gone too";
   auto shown = RunCommand("config show" + id_);
-  EXPECT_NE(shown.out.find("CmpFileURL = '" + url + "'"), std::string::npos) << "the one-time URL is kept";
+  EXPECT_NE(shown.out.find("CmpFileURL = '" + url + "'"), std::string::npos)
+      << "the one-time URL is kept";
   EXPECT_FALSE(std::filesystem::exists(dir_ / "state/images/pending.cmp"));
   size_t temps = 0;
   for (auto& e : std::filesystem::recursive_directory_iterator(dir_ / "state"))
@@ -273,7 +305,8 @@ TEST_F(DaemonTest, SigtermDuringADownloadStopsFastAndKeepsTheOldState) {
 }
 
 TEST_F(DaemonTest, TriggersDuringARunMergeIntoOneFollowUp) {
-  WriteText(nginx_.root() / "files/m.ini", "SetDefaultOnINIFileProcess = 0\n; " + std::string(3000, 'x') + "\n");
+  WriteText(nginx_.root() / "files/m.ini",
+            "SetDefaultOnINIFileProcess = 0\n; " + std::string(3000, 'x') + "\n");
   Configure("IniFileURL = '" + nginx_.Url("/slow/m.ini") + "'\nAutoUpdateOnStartup = 0\n");
   StartDaemon();
   // Three requests while the first run is busy (the file takes over a second at 2 KB/s).
@@ -285,13 +318,15 @@ TEST_F(DaemonTest, TriggersDuringARunMergeIntoOneFollowUp) {
   }
   for (auto& c : clients) c.join();
   for (int c : codes) EXPECT_EQ(c, 0);
-  EXPECT_EQ(Requests("/slow/m.ini"), 2u) << "one run, then one follow-up for the triggers that came during it";
+  EXPECT_EQ(Requests("/slow/m.ini"), 2u)
+      << "one run, then one follow-up for the triggers that came during it";
 }
 
-// S-6: the resident daemon is small: it loads neither libcurl nor a TLS or crypto library; each run is an
-// agent process that has them.
+// S-6: the resident daemon is small: it loads neither libcurl nor a TLS or crypto library; each run
+// is an agent process that has them.
 TEST_F(DaemonTest, TheResidentDaemonLoadsNoTransferOrCryptoLibrary) {
-  std::filesystem::path daemon = std::filesystem::path(AUTOPROV_BINARY).parent_path() / "autoprov-daemon";
+  std::filesystem::path daemon =
+      std::filesystem::path(AUTOPROV_BINARY).parent_path() / "autoprov-daemon";
   auto ldd = RunProgram("ldd " + daemon.string());
   ASSERT_EQ(ldd.exit_code, 0) << ldd.out;
   EXPECT_NE(ldd.out.find("libsqlite3"), std::string::npos) << ldd.out;
@@ -302,19 +337,21 @@ TEST_F(DaemonTest, TheResidentDaemonLoadsNoTransferOrCryptoLibrary) {
   std::string maps = ReadText("/proc/" + std::to_string(daemon_.pid()) + "/maps");
   EXPECT_EQ(maps.find("libcurl"), std::string::npos);
   EXPECT_EQ(maps.find("libcrypto"), std::string::npos);
-  EXPECT_NE(ReadText("/proc/" + std::to_string(daemon_.pid()) + "/cmdline").find("autoprov-daemon"), std::string::npos)
+  EXPECT_NE(ReadText("/proc/" + std::to_string(daemon_.pid()) + "/cmdline").find("autoprov-daemon"),
+            std::string::npos)
       << "`autoprov daemon` becomes the small executable";
 }
 
-// A run that crashes cannot take the daemon down: the crash is reported (trigger, status), and the next
-// trigger starts a new run.
+// A run that crashes cannot take the daemon down: the crash is reported (trigger, status), and the
+// next trigger starts a new run.
 TEST_F(DaemonTest, ARunThatCrashesIsReportedAndTheNextRunWorks) {
   WriteText(nginx_.root() / "d/x.ini", "INIFileVersion = 'x'\nSetDefaultOnINIFileProcess = 0\n");
   Configure("IniFileURL = '" + nginx_.Url("/d/x.ini") + "'\nAutoUpdateOnStartup = 0\n");
   // An agent that dies of SIGSEGV on its first run and is the real agent afterwards.
   auto agent = dir_ / "agent.sh";
   WriteText(agent, "#!/bin/sh\nif [ ! -e " + (dir_ / "crashed").string() + " ]; then touch " +
-                       (dir_ / "crashed").string() + "; kill -SEGV $$; fi\nexec " + AUTOPROV_BINARY + " \"$@\"\n");
+                       (dir_ / "crashed").string() + "; kill -SEGV $$; fi\nexec " +
+                       AUTOPROV_BINARY + " \"$@\"\n");
   std::filesystem::permissions(agent, std::filesystem::perms::owner_all);
   ::setenv("AUTOPROV_AGENT", agent.c_str(), 1);
   StartDaemon();
@@ -323,10 +360,13 @@ TEST_F(DaemonTest, ARunThatCrashesIsReportedAndTheNextRunWorks) {
   EXPECT_EQ(crashed.exit_code, 1) << crashed.out;
   auto j = nlohmann::json::parse(crashed.out);
   EXPECT_EQ(j["steps"][0]["kind"], "start");
-  EXPECT_NE(j["steps"][0]["error"].get<std::string>().find("SIGSEGV"), std::string::npos) << crashed.out;
+  EXPECT_NE(j["steps"][0]["error"].get<std::string>().find("SIGSEGV"), std::string::npos)
+      << crashed.out;
   EXPECT_TRUE(daemon_.Running());
   auto status = RunCommand("status" + id_);
-  EXPECT_NE(status.out.find("SIGSEGV"), std::string::npos) << "the crash is the last run in status:\n" << status.out;
+  EXPECT_NE(status.out.find("SIGSEGV"), std::string::npos)
+      << "the crash is the last run in status:\n"
+      << status.out;
   auto next = RunCommand("trigger --json" + id_);
   ASSERT_EQ(next.exit_code, 0) << next.out << ReadText(dir_ / "daemon.log");
   EXPECT_EQ(nlohmann::json::parse(next.out)["steps"][0]["outcome"], "applied");
@@ -335,7 +375,8 @@ TEST_F(DaemonTest, ARunThatCrashesIsReportedAndTheNextRunWorks) {
 
 // The control socket answers while a run is in progress (the run is another process).
 TEST_F(DaemonTest, StatusAnswersDuringARun) {
-  WriteText(nginx_.root() / "files/r.ini", "SetDefaultOnINIFileProcess = 0\n; " + std::string(4000, 'x') + "\n");
+  WriteText(nginx_.root() / "files/r.ini",
+            "SetDefaultOnINIFileProcess = 0\n; " + std::string(4000, 'x') + "\n");
   Configure("IniFileURL = '" + nginx_.Url("/slow/r.ini") + "'\n");
   StartDaemon();
   std::this_thread::sleep_for(500ms);

@@ -7,10 +7,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "support/curl_fetch.hpp"
 #include "config/ini.hpp"
-#include "engine/run.hpp"
 #include "engine/device_state.hpp"
+#include "engine/run.hpp"
+#include "support/curl_fetch.hpp"
 #include "support/engine_fixture.hpp"
 
 namespace autoprov {
@@ -18,21 +18,23 @@ namespace {
 
 using namespace testing;
 
-
-// S-2.1: an ini file sets the URLs of later steps; they are fetched in the same run, in sequence order.
+// S-2.1: an ini file sets the URLs of later steps; they are fetched in the same run, in sequence
+// order.
 TEST_F(EngineTest, IniSetsUrlsOfLaterStepsInTheSameRun) {
   Serve("/fw/Mediant_7.20A.252.011.cmp", "image");
   Serve("/usa_tones.dat", "tones");
-  std::string ini_url = Serve("/dev.ini",
-                              "IniFileURL = '@BASE@/dev.ini'\nAutoUpdateCmpFile = 1\n"
-                              "CmpFileURL = '@BASE@/fw/Mediant_7.20A.252.011.cmp'\nCptFileURL = '@BASE@/usa_tones.dat'\n");
+  std::string ini_url = Serve(
+      "/dev.ini",
+      "IniFileURL = '@BASE@/dev.ini'\nAutoUpdateCmpFile = 1\n"
+      "CmpFileURL = '@BASE@/fw/Mediant_7.20A.252.011.cmp'\nCptFileURL = '@BASE@/usa_tones.dat'\n");
   Configure("IniFileURL = '" + ini_url + "'\n");
   auto r = Run();
   ASSERT_EQ(r.steps.size(), 3u);
   EXPECT_EQ(r.steps[0].kind, "ini");
   EXPECT_EQ(r.steps[1].kind, "firmware");
   EXPECT_EQ(r.steps[2].kind, "cpt");
-  for (const auto& s : r.steps) EXPECT_EQ(s.outcome, StepOutcome::kApplied) << s.kind << ": " << s.error;
+  for (const auto& s : r.steps)
+    EXPECT_EQ(s.outcome, StepOutcome::kApplied) << s.kind << ": " << s.error;
   auto log = nginx_->AccessLog();
   std::vector<std::string> order;
   for (const auto& e : log)
@@ -48,20 +50,23 @@ TEST_F(EngineTest, IniSetsUrlsOfLaterStepsInTheSameRun) {
   EXPECT_EQ(Config().Get("IniFileURL"), ini_url);
 }
 
-// S-3.1: periodic requests carry the validators; one-time ones none; a second run downloads nothing.
+// S-3.1: periodic requests carry the validators; one-time ones none; a second run downloads
+// nothing.
 TEST_F(EngineTest, SecondIdenticalRunDownloadsNothingAndRestartsNothing) {
   Serve("/fw/Mediant_7.20A.260.001.cmp", "periodic image");
   Serve("/tones.dat", "tones");
   Serve("/s.cli", "configure system\n automatic-update\n  tftp-block-size 1024\n");
-  std::string ini = Serve("/dev.ini",
-                          "IniFileURL = '@BASE@/dev.ini'\nCliScriptURL = '@BASE@/s.cli'\n"
-                          "AutoCmpFileUrl = '@BASE@/fw/Mediant_7.20A.260.001.cmp'\nCptFileURL = '@BASE@/tones.dat'\n");
+  std::string ini = Serve(
+      "/dev.ini",
+      "IniFileURL = '@BASE@/dev.ini'\nCliScriptURL = '@BASE@/s.cli'\n"
+      "AutoCmpFileUrl = '@BASE@/fw/Mediant_7.20A.260.001.cmp'\nCptFileURL = '@BASE@/tones.dat'\n");
   Configure("IniFileURL = '" + ini + "'\n");
   auto first = Run();
   EXPECT_EQ(first.steps.size(), 4u);
   EXPECT_EQ(first.RestartState(), "pending");  // the image
   auto second = Run();
-  ASSERT_EQ(second.steps.size(), 3u);  // the one-time CPT URL was cleared, so it is gone from the plan
+  ASSERT_EQ(second.steps.size(),
+            3u);  // the one-time CPT URL was cleared, so it is gone from the plan
   for (const auto& s : second.steps) {
     EXPECT_EQ(s.outcome, StepOutcome::kNotModified) << s.kind;
     EXPECT_EQ(s.bytes, 0u);
@@ -84,14 +89,16 @@ TEST_F(EngineTest, SecondIdenticalRunDownloadsNothingAndRestartsNothing) {
 }
 
 TEST_F(EngineTest, UserAgentIsExpanded) {
-  std::string ini = Serve("/ua.ini", "IniFileURL = '@BASE@/ua.ini'\nINIFileVersion = 'v9'\n"
-                                     "AupdHttpUserAgent = 'prov <NAME>;<VER>;<MAC>;<CONF>'\n");
+  std::string ini = Serve("/ua.ini",
+                          "IniFileURL = '@BASE@/ua.ini'\nINIFileVersion = 'v9'\n"
+                          "AupdHttpUserAgent = 'prov <NAME>;<VER>;<MAC>;<CONF>'\n");
   Configure("IniFileURL = '" + ini + "'\n");
   Run();
   Run();
   auto reqs = nginx_->Requests(Uri("/ua.ini"));
   ASSERT_EQ(reqs.size(), 2u);
-  EXPECT_EQ(reqs[0].user_agent, "Mozilla/4.0 (compatible; AudioCodes; Mediant;7.20A.250.001;00908F000001;)");
+  EXPECT_EQ(reqs[0].user_agent,
+            "Mozilla/4.0 (compatible; AudioCodes; Mediant;7.20A.250.001;00908F000001;)");
   EXPECT_EQ(reqs[1].user_agent, "prov Mediant;7.20A.250.001;00908F000001;v9");
 }
 
@@ -117,9 +124,11 @@ TEST_F(EngineTest, FailedStepDoesNotStopTheRunAndKeepsItsOneTimeUrl) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "state/files/cpt"));
 }
 
-// S-4: CRC modes 1 and 2 discard identical content; a touched file is downloaded but not re-applied.
+// S-4: CRC modes 1 and 2 discard identical content; a touched file is downloaded but not
+// re-applied.
 TEST_F(EngineTest, CrcCheckDiscardsIdenticalConfiguration) {
-  std::string body = "IniFileURL = '@BASE@/crc.ini'\nAUPDCheckIfIniChanged = 1\nVoiceVolume = 2\nResetNow = 1\n";
+  std::string body =
+      "IniFileURL = '@BASE@/crc.ini'\nAUPDCheckIfIniChanged = 1\nVoiceVolume = 2\nResetNow = 1\n";
   std::string ini = Serve("/crc.ini", body);
   Configure("IniFileURL = '" + ini + "'\nAUPDCheckIfIniChanged = 1\n");
   auto first = Run();
@@ -128,7 +137,8 @@ TEST_F(EngineTest, CrcCheckDiscardsIdenticalConfiguration) {
   Touch("/crc.ini", 10);
   auto second = Run();
   EXPECT_EQ(Outcome(second, "ini"), "unchanged-crc");
-  EXPECT_EQ(second.restart, RestartWhen::kNone) << "ResetNow in an unchanged file must not restart (S-3.8)";
+  EXPECT_EQ(second.restart, RestartWhen::kNone)
+      << "ResetNow in an unchanged file must not restart (S-3.8)";
   EXPECT_EQ(nginx_->Requests(Uri("/crc.ini")).back().status, 200);
 
   // Mode 1 sees reordered lines as a change; mode 2 does not.
@@ -146,13 +156,16 @@ TEST_F(EngineTest, CrcCheckDiscardsIdenticalConfiguration) {
 
 // S-7.5: an invalid file changes nothing; the report lists each bad line.
 TEST_F(EngineTest, InvalidConfigurationFileIsRejectedWhole) {
-  std::string ini = Serve("/bad.ini", "IniFileURL = '@BASE@/bad.ini'\nVoiceVolume = 99\nCptFileURL = '@BASE@/x.dat'\ngarbage\n");
+  std::string ini = Serve(
+      "/bad.ini",
+      "IniFileURL = '@BASE@/bad.ini'\nVoiceVolume = 99\nCptFileURL = '@BASE@/x.dat'\ngarbage\n");
   Configure("IniFileURL = '" + ini + "'\nVoiceVolume = 1\n");
   auto before = Config();
   auto r = Run();
   EXPECT_EQ(Outcome(r, "ini"), "rejected");
   ASSERT_EQ(Step(r, "ini")->details.size(), 2u);
-  EXPECT_NE(Step(r, "ini")->details[0].find(":2: VoiceVolume"), std::string::npos) << Step(r, "ini")->details[0];
+  EXPECT_NE(Step(r, "ini")->details[0].find(":2: VoiceVolume"), std::string::npos)
+      << Step(r, "ini")->details[0];
   EXPECT_NE(Step(r, "ini")->details[1].find(":4: expected"), std::string::npos);
   EXPECT_EQ(Config(), before);
   EXPECT_EQ(r.steps.size(), 1u) << "the CPT URL of the rejected file must not be used";
@@ -162,7 +175,8 @@ TEST_F(EngineTest, ReplaceAndIncrementalIni) {
   std::string ini = Serve("/r.ini", "IniFileURL = '@BASE@/r.ini'\nVoiceVolume = 4\n");
   Configure("IniFileURL = '" + ini + "'\nSyslogServerIP = '10.9.9.9'\n");
   Run();
-  EXPECT_EQ(Config().Get("SyslogServerIP"), "0.0.0.0") << "replace mode: absent parameters to defaults";
+  EXPECT_EQ(Config().Get("SyslogServerIP"), "0.0.0.0")
+      << "replace mode: absent parameters to defaults";
   Serve("/r.ini", "IniFileURL = '@BASE@/r.ini'\nSetDefaultOnINIFileProcess = 0\nVoiceVolume = 5\n");
   Touch("/r.ini", 10);
   Configure("SyslogServerIP = '10.9.9.9'\n");
@@ -176,18 +190,21 @@ TEST_F(EngineTest, ResetNowRestartsImmediatelyAndSkipsTheRest) {
   auto marker = dir_ / "reset.marker";
   hooks_.reset_command = Script("reset.sh", "echo reset >> " + marker.string() + "\n").string();
   Serve("/tones.dat", "tones");
-  std::string ini = Serve("/rn.ini", "IniFileURL = '@BASE@/rn.ini'\nResetNow = 1\nCptFileURL = '@BASE@/tones.dat'\n");
+  std::string ini = Serve(
+      "/rn.ini", "IniFileURL = '@BASE@/rn.ini'\nResetNow = 1\nCptFileURL = '@BASE@/tones.dat'\n");
   Configure("IniFileURL = '" + ini + "'\n");
   auto r = Run();
   EXPECT_EQ(r.RestartState(), "immediate");
   EXPECT_EQ(Outcome(r, "cpt"), "skipped");
   EXPECT_EQ(ReadText(marker), "reset\n");
   EXPECT_TRUE(nginx_->Requests(Uri("/tones.dat")).empty());
-  EXPECT_EQ(Config().Get("CptFileURL"), nginx_->Url(prefix_ + "/tones.dat")) << "kept for the next run";
+  EXPECT_EQ(Config().Get("CptFileURL"), nginx_->Url(prefix_ + "/tones.dat"))
+      << "kept for the next run";
 }
 
 TEST_F(EngineTest, CliScriptReloadIfNeededAndReloadNow) {
-  std::string cli = Serve("/a.cli", "configure voip\n media voice\n  voice-volume 7\nend\nreload if-needed\n");
+  std::string cli =
+      Serve("/a.cli", "configure voip\n media voice\n  voice-volume 7\nend\nreload if-needed\n");
   Configure("CliScriptURL = '" + cli + "'\n");
   auto r = Run();
   EXPECT_EQ(Outcome(r, "cli-script"), "applied");
@@ -207,7 +224,9 @@ TEST_F(EngineTest, CliScriptReloadIfNeededAndReloadNow) {
 }
 
 TEST_F(EngineTest, StartupScriptResetsToDefaultsAndRestarts) {
-  std::string s = Serve("/st.txt", "configure system\n automatic-update\n  startup-script @BASE@/st.txt\n  crc-check regular\n");
+  std::string s = Serve(
+      "/st.txt",
+      "configure system\n automatic-update\n  startup-script @BASE@/st.txt\n  crc-check regular\n");
   Configure("CLIStartupScriptUrl = '" + s + "'\nVoiceVolume = 3\n");
   auto r = Run();
   EXPECT_EQ(Outcome(r, "startup-script"), "applied");
@@ -298,7 +317,8 @@ TEST_F(EngineTest, LicenseKeySerialCheck) {
   EXPECT_EQ(Config().Get("FeatureKeyURL"), "");
 }
 
-// S-1.5: PEM checked, key 0600 and matching, a new root becomes a trust anchor, the pair gives mutual TLS.
+// S-1.5: PEM checked, key 0600 and matching, a new root becomes a trust anchor, the pair gives
+// mutual TLS.
 TEST_F(EngineTest, TlsFilesBootstrapTrustAndMutualTls) {
   const TestPki& pki = TestPki::Get();
   Serve("/bad-root.pem", "not a certificate");
@@ -309,11 +329,14 @@ TEST_F(EngineTest, TlsFilesBootstrapTrustAndMutualTls) {
   Serve("/cert.pem", ReadText(pki.client_cert));
   Serve("/key.pem", ReadText(pki.client_key));
   Serve("/wrong-key.pem", ReadText(pki.server_key));
-  Configure("TLSRootFileUrl = '@BASE@/root.pem'\nTLSCertFileUrl = '@BASE@/cert.pem'\nTLSPkeyFileUrl = '@BASE@/wrong-key.pem'\n");
+  Configure(
+      "TLSRootFileUrl = '@BASE@/root.pem'\nTLSCertFileUrl = '@BASE@/cert.pem'\nTLSPkeyFileUrl = "
+      "'@BASE@/wrong-key.pem'\n");
   auto mismatch = Run();
   EXPECT_EQ(Outcome(mismatch, "tls-root-cert"), "applied");
   EXPECT_EQ(Outcome(mismatch, "tls-private-key"), "rejected");
-  EXPECT_EQ(Outcome(mismatch, "tls-cert"), "applied") << "no key installed yet: the certificate alone is kept";
+  EXPECT_EQ(Outcome(mismatch, "tls-cert"), "applied")
+      << "no key installed yet: the certificate alone is kept";
 
   Configure("TLSCertFileUrl = '@BASE@/cert.pem'\nTLSPkeyFileUrl = '@BASE@/key.pem'\n");
   auto ok = Run();
@@ -325,7 +348,8 @@ TEST_F(EngineTest, TlsFilesBootstrapTrustAndMutualTls) {
 
   // Later HTTPS downloads trust the installed root and present the device certificate.
   WriteText(nginx_->root() / (prefix_.substr(1) + "/m.ini"), "INIFileVersion = 'over-mtls'\n");
-  Configure("IniFileURL = 'https://127.0.0.1:" + std::to_string(nginx_->mtls_port()) + prefix_ + "/m.ini'\n");
+  Configure("IniFileURL = 'https://127.0.0.1:" + std::to_string(nginx_->mtls_port()) + prefix_ +
+            "/m.ini'\n");
   auto r = Run();
   EXPECT_EQ(Outcome(r, "ini"), "applied") << Step(r, "ini")->error;
   EXPECT_EQ(Config().Get("INIFileVersion"), "over-mtls");
@@ -349,8 +373,9 @@ TEST_F(EngineTest, AuxiliaryFileApplyHook) {
 
 // S-5: the template fetches listed kinds by fixed names every run; an explicit URL wins.
 TEST_F(EngineTest, FileTemplate) {
-  Serve("/tmpl/00908F000001/Mediant.ini", "TemplateUrl = '@BASE@/tmpl/<MAC>/<FILE>'\nAupdFilesList = 'ini', 'cpt', 'fk'\n"
-                                          "CptFileURL = '@BASE@/explicit.dat'\n");
+  Serve("/tmpl/00908F000001/Mediant.ini",
+        "TemplateUrl = '@BASE@/tmpl/<MAC>/<FILE>'\nAupdFilesList = 'ini', 'cpt', 'fk'\n"
+        "CptFileURL = '@BASE@/explicit.dat'\n");
   Serve("/tmpl/00908F000001/Mediant_fk.txt", "S/N4837234 k\n");
   Serve("/explicit.dat", "explicit tones");
   Configure("TemplateUrl = '@BASE@/tmpl/<MAC>/<FILE>'\nAupdFilesList = 'ini'\n");
@@ -379,10 +404,12 @@ TEST_F(EngineTest, OneRunAtATime) {
 
 TEST_F(EngineTest, CredentialsFromConfigurationAndNeverInTheReport) {
   WriteText(nginx_->root() / "files/auth.ini", "INIFileVersion = 'authed'\n");
-  Configure("IniFileURL = '" + nginx_->Url("/basic/auth.ini") + "'\nAUPDUserPassword = 'joe:s3cret'\n");
+  Configure("IniFileURL = '" + nginx_->Url("/basic/auth.ini") +
+            "'\nAUPDUserPassword = 'joe:s3cret'\n");
   auto r = Run();
   EXPECT_EQ(Outcome(r, "ini"), "applied") << Step(r, "ini")->error;
-  Configure("IniFileURL = 'http://joe:wrongpass@127.0.0.1:" + std::to_string(nginx_->port()) + "/basic/auth.ini'\n");
+  Configure("IniFileURL = 'http://joe:wrongpass@127.0.0.1:" + std::to_string(nginx_->port()) +
+            "/basic/auth.ini'\n");
   auto bad = Run();
   EXPECT_EQ(Outcome(bad, "ini"), "failed");
   std::string json = ToJson(bad).dump();

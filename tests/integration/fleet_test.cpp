@@ -1,6 +1,8 @@
-// The fleet simulator against nginx and a failing server (issue: fleet simulator): per-MAC files and
-// User-Agents, 304s on the second run, one-time files once per device, image restarts, failures,
-// reproducible schedules and shards.
+// The fleet simulator against nginx and a failing server (issue: fleet simulator): per-MAC files
+// and User-Agents, 304s on the second run, one-time files once per device, image restarts,
+// failures, reproducible schedules and shards.
+#include "fleet/fleet.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -10,10 +12,9 @@
 #include "config/ini.hpp"
 #include "engine/device_state.hpp"
 #include "engine/sequence.hpp"
-#include "fleet/fleet.hpp"
 #include "store/state_store.hpp"
-#include "transfer/fetcher.hpp"
 #include "support/servers.hpp"
+#include "transfer/fetcher.hpp"
 
 namespace autoprov {
 namespace {
@@ -53,9 +54,11 @@ class FleetTest : public ::testing::Test {
 TEST_F(FleetTest, PerMacFilesUserAgentsAndSecondRunAllNotModified) {
   for (int i = 0; i < kFleet; ++i)
     WriteText(nginx_.root() / "cfg" / (Mac(i) + ".ini"),
-              "IniFileURL = '" + nginx_.Url("/cfg/<MAC>.ini") + "'\nINIFileVersion = 'conf-" + Mac(i) +
-                  "'\nCptFileURL = '" + nginx_.Url("/cpt/<MAC>.dat") + "'\nAUPDCheckIfIniChanged = 1\n");
-  for (int i = 0; i < kFleet; ++i) WriteText(nginx_.root() / "cpt" / (Mac(i) + ".dat"), "tones " + std::to_string(i));
+              "IniFileURL = '" + nginx_.Url("/cfg/<MAC>.ini") + "'\nINIFileVersion = 'conf-" +
+                  Mac(i) + "'\nCptFileURL = '" + nginx_.Url("/cpt/<MAC>.dat") +
+                  "'\nAUPDCheckIfIniChanged = 1\n");
+  for (int i = 0; i < kFleet; ++i)
+    WriteText(nginx_.root() / "cpt" / (Mac(i) + ".dat"), "tones " + std::to_string(i));
   auto j = Fleet("--devices " + std::to_string(kFleet) + " --runs 2 --max-connections 16 " +
                  Bootstrap("IniFileURL = '" + nginx_.Url("/cfg/<MAC>.ini") + "'\n"));
   EXPECT_EQ(j["devices"], kFleet);
@@ -74,8 +77,10 @@ TEST_F(FleetTest, PerMacFilesUserAgentsAndSecondRunAllNotModified) {
     ++position;
     connections.insert(e.connection);
     if (e.uri.starts_with("/cfg/")) {
-      if (ini_seen[e.uri] == 0) last_of_round1 = position;
-      else first_of_round2 = std::min(first_of_round2, position);
+      if (ini_seen[e.uri] == 0)
+        last_of_round1 = position;
+      else
+        first_of_round2 = std::min(first_of_round2, position);
       if (ini_uris.insert(e.uri).second) agents.insert(e.user_agent);
       std::string mac = e.uri.substr(5, 12);
       EXPECT_NE(e.user_agent.find(";" + mac + ";"), std::string::npos) << e.user_agent;
@@ -92,17 +97,21 @@ TEST_F(FleetTest, PerMacFilesUserAgentsAndSecondRunAllNotModified) {
   EXPECT_EQ(ini_uris.size(), static_cast<size_t>(kFleet));
   EXPECT_EQ(agents.size(), static_cast<size_t>(kFleet));
   EXPECT_EQ(run2_ini_304, kFleet);
-  EXPECT_LT(last_of_round1, first_of_round2) << "round 2 starts when every device is done with round 1";
-  EXPECT_LE(connections.size(), 16u) << "--max-connections 16 bounds the whole fleet, whatever its threads";
+  EXPECT_LT(last_of_round1, first_of_round2)
+      << "round 2 starts when every device is done with round 1";
+  EXPECT_LE(connections.size(), 16u)
+      << "--max-connections 16 bounds the whole fleet, whatever its threads";
   EXPECT_EQ(cpt_requests.size(), static_cast<size_t>(kFleet));
-  for (const auto& [uri, n] : cpt_requests) EXPECT_EQ(n, 1) << uri << ": a one-time file goes out once per device";
+  for (const auto& [uri, n] : cpt_requests)
+    EXPECT_EQ(n, 1) << uri << ": a one-time file goes out once per device";
 
   // Each device's running configuration is its own per-MAC file (its one-time URL cleared).
   auto store = StateStore::Open(dir_ / "state/fleet.db", Durability::kRelaxed);
   ASSERT_TRUE(store);
   for (int i = 0; i < kFleet; i += 7) {
     auto config = store->LoadConfiguration(i, Schema::BuiltIn());
-    auto expected = LoadIni(ReadText(nginx_.root() / "cfg" / (Mac(i) + ".ini")), "x", Configuration(Schema::BuiltIn()));
+    auto expected = LoadIni(ReadText(nginx_.root() / "cfg" / (Mac(i) + ".ini")), "x",
+                            Configuration(Schema::BuiltIn()));
     Configuration want = expected.config;
     want.Reset(*Schema::BuiltIn().FindParam("CptFileURL"));
     EXPECT_EQ(*config, want) << Mac(i);
@@ -112,8 +121,9 @@ TEST_F(FleetTest, PerMacFilesUserAgentsAndSecondRunAllNotModified) {
 TEST_F(FleetTest, NewerPeriodicImageInstalledOnceRestartOnceNewVersion) {
   WriteText(nginx_.root() / "fw/Mediant_7.20A.252.011.cmp", std::string(65536, 'i'));
   int n = kFleet / 4;
-  auto j = Fleet("--devices " + std::to_string(n) + " --runs 2 --sw-version 7.20A.250.001 --product Mediant " +
-                 Bootstrap("AutoCmpFileUrl = '" + nginx_.Url("/fw/Mediant_7.20A.252.011.cmp") + "'\n"));
+  auto j = Fleet(
+      "--devices " + std::to_string(n) + " --runs 2 --sw-version 7.20A.250.001 --product Mediant " +
+      Bootstrap("AutoCmpFileUrl = '" + nginx_.Url("/fw/Mediant_7.20A.252.011.cmp") + "'\n"));
   EXPECT_EQ(j["restarts"], n);
   EXPECT_EQ(j["devices_failed"], 0);
   auto log = nginx_.Requests("/fw/Mediant_7.20A.252.011.cmp");
@@ -122,9 +132,11 @@ TEST_F(FleetTest, NewerPeriodicImageInstalledOnceRestartOnceNewVersion) {
   EXPECT_EQ(full, n) << "each device downloads the image once";
   EXPECT_EQ(not_modified, 2 * n) << "the start-up run after the restart, then round 2";
   auto store = StateStore::Open(dir_ / "state/fleet.db", Durability::kRelaxed);
-  for (int i = 0; i < n; ++i) EXPECT_EQ(DeviceState(*store, i).RunningVersion("x"), "7.20A.252.011");
+  for (int i = 0; i < n; ++i)
+    EXPECT_EQ(DeviceState(*store, i).RunningVersion("x"), "7.20A.252.011");
   int new_version_agents = 0;
-  for (const auto& e : log) new_version_agents += e.user_agent.find("7.20A.252.011") != std::string::npos;
+  for (const auto& e : log)
+    new_version_agents += e.user_agent.find("7.20A.252.011") != std::string::npos;
   EXPECT_EQ(new_version_agents, 2 * n) << "after the restart the device reports the new version";
 }
 
@@ -153,7 +165,8 @@ TEST_F(FleetTest, FailingServerAffectsOnlyItsDevicesAndALaterRunRecovers) {
   EXPECT_EQ(second["status"]["200"], n);
 }
 
-// --duration: each device runs at start-up, then on its own interval trigger from its configuration.
+// --duration: each device runs at start-up, then on its own interval trigger from its
+// configuration.
 TEST_F(FleetTest, DurationRunsEachDeviceOnItsOwnInterval) {
   // The ini is the whole configuration (S-7.2), so it carries the URL and the interval on.
   std::string ini = "IniFileURL = '" + nginx_.Url("/iv.ini") + "'\nAutoUpdateFreqencySeconds = 1\n";
@@ -207,8 +220,10 @@ TEST_F(FleetTest, SeedMakesTheScheduleReproducibleAndShardsAreDisjoint) {
 
   WriteText(nginx_.root() / "s.ini", "INIFileVersion = 's'\n");
   std::string boot = Bootstrap("IniFileURL = '" + nginx_.Url("/s.ini") + "'\n");
-  auto a = RunCommand("fleet --json --devices 25 --shard 0/2 --state-dir " + (dir_ / "a").string() + " " + boot);
-  auto b = RunCommand("fleet --json --devices 25 --shard 1/2 --state-dir " + (dir_ / "b").string() + " " + boot);
+  auto a = RunCommand("fleet --json --devices 25 --shard 0/2 --state-dir " + (dir_ / "a").string() +
+                      " " + boot);
+  auto b = RunCommand("fleet --json --devices 25 --shard 1/2 --state-dir " + (dir_ / "b").string() +
+                      " " + boot);
   auto ja = nlohmann::json::parse(a.out), jb = nlohmann::json::parse(b.out);
   EXPECT_EQ(ja["first_device"], 0);
   EXPECT_EQ(jb["first_device"], ja["devices"]);

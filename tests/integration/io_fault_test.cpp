@@ -1,7 +1,8 @@
-// S-9.9 I/O faults, after aktualizr's test_io_failure.py: a read-only state directory, a full disk, and
-// failing write/pwrite/fsync/fdatasync/rename (injected with libfiu's fiu-run). Each gives a clear error
-// naming the cause, exits 1, applies nothing half-way, leaves no temporary file, and the next run after the
-// fault succeeds. Mounts need root (CI runs as root); without it those tests are skipped.
+// S-9.9 I/O faults, after aktualizr's test_io_failure.py: a read-only state directory, a full disk,
+// and failing write/pwrite/fsync/fdatasync/rename (injected with libfiu's fiu-run). Each gives a
+// clear error naming the cause, exits 1, applies nothing half-way, leaves no temporary file, and
+// the next run after the fault succeeds. Mounts need root (CI runs as root); without it those tests
+// are skipped.
 #include <gtest/gtest.h>
 
 #include "../app/command_runner.hpp"
@@ -17,11 +18,13 @@ class IoFaultTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(nginx_.ok());
     dir_ = MakeTempDir("iofault");
-    WriteText(nginx_.root() / "f/dev.ini", "SetDefaultOnINIFileProcess = 0\nINIFileVersion = 'v2'\n");
+    WriteText(nginx_.root() / "f/dev.ini",
+              "SetDefaultOnINIFileProcess = 0\nINIFileVersion = 'v2'\n");
     WriteText(nginx_.root() / "f/tones.dat", "tones\n");
   }
   void TearDown() override {
-    for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) Shell("umount -l " + it->string() + " 2>/dev/null");
+    for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it)
+      Shell("umount -l " + it->string() + " 2>/dev/null");
     std::filesystem::remove_all(dir_);
   }
   bool Mount(const std::string& args, const std::filesystem::path& at) {
@@ -31,7 +34,8 @@ class IoFaultTest : public ::testing::Test {
     return true;
   }
   std::string Id(const std::filesystem::path& state) const {
-    return " --state-dir " + state.string() + " --product Mediant --mac 00908F000001 --serial 4837234 --sw-version 7.20A.250.001";
+    return " --state-dir " + state.string() +
+           " --product Mediant --mac 00908F000001 --serial 4837234 --sw-version 7.20A.250.001";
   }
   void Bootstrap(const std::filesystem::path& state, const std::string& extra = "") {
     WriteText(dir_ / "boot.ini", "IniFileURL = '" + nginx_.Url("/f/dev.ini") + "'\nCptFileURL = '" +
@@ -42,7 +46,8 @@ class IoFaultTest : public ::testing::Test {
   static size_t TempFiles(const std::filesystem::path& d) {
     size_t n = 0;
     std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(d, ec); !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+    for (auto it = std::filesystem::recursive_directory_iterator(d, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
       if (it->path().filename().string().find(".autoprov-tmp-") != std::string::npos) ++n;
     return n;
   }
@@ -51,8 +56,10 @@ class IoFaultTest : public ::testing::Test {
     auto r = RunCommand("update" + Id(state));
     EXPECT_EQ(r.exit_code, 0) << what << ": the run after the fault: " << r.out;
     auto show = RunCommand("config show" + Id(state));
-    EXPECT_NE(show.out.find("INIFileVersion = 'v2'"), std::string::npos) << what << ": " << show.out;
-    EXPECT_EQ(show.out.find("CptFileURL"), std::string::npos) << what << ": the one-time URL is done";
+    EXPECT_NE(show.out.find("INIFileVersion = 'v2'"), std::string::npos)
+        << what << ": " << show.out;
+    EXPECT_EQ(show.out.find("CptFileURL"), std::string::npos)
+        << what << ": the one-time URL is done";
     EXPECT_EQ(ReadText(state / "files/cpt/tones.dat"), "tones\n") << what;
     EXPECT_EQ(TempFiles(state), 0u) << what;
   }
@@ -67,7 +74,8 @@ TEST_F(IoFaultTest, ReadOnlyStateDirectory) {
   auto state = dir_ / "state";
   Bootstrap(state);
   auto ro = dir_ / "ro";
-  if (!Mount("--bind " + state.string(), ro) || Shell("mount -o remount,bind,ro " + ro.string() + " 2>/dev/null") != 0)
+  if (!Mount("--bind " + state.string(), ro) ||
+      Shell("mount -o remount,bind,ro " + ro.string() + " 2>/dev/null") != 0)
     GTEST_SKIP() << "cannot make a read-only bind mount here (needs root)";
   auto status = RunCommand("status --json" + Id(ro));
   EXPECT_EQ(status.exit_code, 0) << status.out;
@@ -77,15 +85,18 @@ TEST_F(IoFaultTest, ReadOnlyStateDirectory) {
   for (std::string cmd : {"update", "config set AutoUpdateFrequency 5"}) {
     auto r = RunCommand(cmd + Id(ro));
     EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.out;
-    EXPECT_NE(r.out.find("state directory " + ro.string() + " is read-only"), std::string::npos) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("state directory " + ro.string() + " is read-only"), std::string::npos)
+        << cmd << ": " << r.out;
   }
   ExpectRecovered(state, "read-only");
 }
 
-// A full disk: an image larger than the free space is refused up front; a disk full before the run is named.
+// A full disk: an image larger than the free space is refused up front; a disk full before the run
+// is named.
 TEST_F(IoFaultTest, DiskFull) {
   auto mnt = dir_ / "small";
-  if (!Mount("-t tmpfs -o size=2m tmpfs", mnt)) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  if (!Mount("-t tmpfs -o size=2m tmpfs", mnt))
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
   auto state = mnt / "state";
   WriteText(nginx_.root() / "f/Mediant_7.20A.252.011.cmp", std::string(4 << 20, 'i'));
   Bootstrap(state, "AutoCmpFileUrl = '" + nginx_.Url("/f/Mediant_7.20A.252.011.cmp") + "'\n");
@@ -109,8 +120,8 @@ TEST_F(IoFaultTest, DiskFull) {
   ExpectRecovered(state, "disk full");
 }
 
-// Failing system calls, injected: the run fails with the cause, nothing is applied half-way, no temporary
-// file stays, and the next run succeeds.
+// Failing system calls, injected: the run fails with the cause, nothing is applied half-way, no
+// temporary file stays, and the next run succeeds.
 TEST_F(IoFaultTest, FailingWritesSyncsAndRenames) {
   if (!std::filesystem::exists("/usr/lib/fiu/fiu_posix_preload.so"))
     GTEST_SKIP() << "libfiu's preload libraries (Debian fiu-utils) are not installed";
@@ -124,14 +135,17 @@ TEST_F(IoFaultTest, FailingWritesSyncsAndRenames) {
     auto state = dir_ / ("state-" + std::to_string(std::hash<std::string>{}(f.point)));
     Bootstrap(state);
     auto before = RunCommand("config show" + Id(state)).out;
-    // What `fiu-run -x -c 'enable name=<point>'` does, with AddressSanitizer's runtime first in the preload
-    // list when the binary has it (it must come before libfiu's interposers).
-    // failinfo=5: every failure sets errno to EIO (libfiu's default is a random errno, EINTR included, which
+    // What `fiu-run -x -c 'enable name=<point>'` does, with AddressSanitizer's runtime first in the
+    // preload list when the binary has it (it must come before libfiu's interposers). failinfo=5:
+    // every failure sets errno to EIO (libfiu's default is a random errno, EINTR included, which
     // SQLite retries).
-    std::string cmd = "FIU_ENABLE='enable name=" + f.point + ",failinfo=5' LD_PRELOAD=\"$(ldd " + AUTOPROV_BINARY +
-                      " | awk '/libasan/ {print $3}') /usr/lib/fiu/fiu_run_preload.so /usr/lib/fiu/fiu_posix_preload.so\" "
-                      "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 " + AUTOPROV_BINARY + " update" + Id(state) +
-                      " > " + (dir_ / "fault.log").string() + " 2>&1";
+    std::string cmd = "FIU_ENABLE='enable name=" + f.point + ",failinfo=5' LD_PRELOAD=\"$(ldd " +
+                      AUTOPROV_BINARY +
+                      " | awk '/libasan/ {print $3}') /usr/lib/fiu/fiu_run_preload.so "
+                      "/usr/lib/fiu/fiu_posix_preload.so\" "
+                      "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0 " +
+                      AUTOPROV_BINARY + " update" + Id(state) + " > " +
+                      (dir_ / "fault.log").string() + " 2>&1";
     int rc = Shell(cmd);
     EXPECT_NE(rc, 0) << f.point << ": " << ReadText(dir_ / "fault.log");
     if (f.point != "posix/io/rw/write") {
@@ -139,7 +153,8 @@ TEST_F(IoFaultTest, FailingWritesSyncsAndRenames) {
       // The message names the file the fault hit and says what happened.
       std::string log = ReadText(dir_ / "fault.log");
       EXPECT_NE(log.find(state.string() + "/"), std::string::npos) << f.point << ": " << log;
-      EXPECT_TRUE(log.find("disk I/O error") != std::string::npos || log.find("Input/output error") != std::string::npos)
+      EXPECT_TRUE(log.find("disk I/O error") != std::string::npos ||
+                  log.find("Input/output error") != std::string::npos)
           << f.point << ": " << log;
     }
     EXPECT_EQ(TempFiles(state), 0u) << f.point;
@@ -148,7 +163,8 @@ TEST_F(IoFaultTest, FailingWritesSyncsAndRenames) {
       EXPECT_EQ(after, before) << f.point << ": the configuration changed";
     }
     if (after.find("CptFileURL") == std::string::npos) {
-      EXPECT_EQ(ReadText(state / "files/cpt/tones.dat"), "tones\n") << f.point << ": URL cleared, file not installed";
+      EXPECT_EQ(ReadText(state / "files/cpt/tones.dat"), "tones\n")
+          << f.point << ": URL cleared, file not installed";
     }
     ExpectRecovered(state, f.point);
   }
@@ -164,7 +180,8 @@ TEST_F(IoFaultTest, CorruptDatabaseIsNamed) {
   for (std::string cmd : {"status", "config show", "update"}) {
     auto r = RunCommand(cmd + Id(state));
     EXPECT_EQ(r.exit_code, 1) << cmd << ": " << r.out;
-    EXPECT_NE(r.out.find("is corrupt or not an autoprov state database"), std::string::npos) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("is corrupt or not an autoprov state database"), std::string::npos)
+        << cmd << ": " << r.out;
     EXPECT_NE(r.out.find((state / "state.db").string()), std::string::npos) << cmd << ": " << r.out;
   }
 }

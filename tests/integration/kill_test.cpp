@@ -1,6 +1,7 @@
-// S-8 "nothing lost": kill -9 `autoprov update` at random instants of a run against nginx serving a large
-// image. After each kill the configuration is one of the states a run passes through, no one-time URL is
-// cleared without its file installed, and a new run completes with no temporary file left behind.
+// S-8 "nothing lost": kill -9 `autoprov update` at random instants of a run against nginx serving a
+// large image. After each kill the configuration is one of the states a run passes through, no
+// one-time URL is cleared without its file installed, and a new run completes with no temporary
+// file left behind.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -10,12 +11,12 @@
 #include <random>
 #include <thread>
 
-#include "support/curl_fetch.hpp"
 #include "common/digest.hpp"
 #include "config/ini.hpp"
 #include "engine/config_writer.hpp"
 #include "engine/file_checks.hpp"
 #include "engine/run.hpp"
+#include "support/curl_fetch.hpp"
 #include "support/servers.hpp"
 
 namespace autoprov {
@@ -34,9 +35,10 @@ class KillTest : public ::testing::Test {
     auto root = nginx_.root() / "k";
     std::filesystem::create_directories(root);
     WriteText(root / "dev.ini",
-              "IniFileURL = '" + nginx_.Url("/k/dev.ini") + "'\nCliScriptURL = '" + nginx_.Url("/k/s.cli") +
-                  "'\nAutoUpdateCmpFile = 1\nCmpFileURL = '" + nginx_.Url("/k/Mediant_7.20A.252.011.cmp") +
-                  "'\nFeatureKeyURL = '" + nginx_.Url("/k/lic.txt") + "'\nCptFileURL = '" + nginx_.Url("/k/tones.dat") +
+              "IniFileURL = '" + nginx_.Url("/k/dev.ini") + "'\nCliScriptURL = '" +
+                  nginx_.Url("/k/s.cli") + "'\nAutoUpdateCmpFile = 1\nCmpFileURL = '" +
+                  nginx_.Url("/k/Mediant_7.20A.252.011.cmp") + "'\nFeatureKeyURL = '" +
+                  nginx_.Url("/k/lic.txt") + "'\nCptFileURL = '" + nginx_.Url("/k/tones.dat") +
                   "'\nINIFileVersion = 'v2'\n");
     WriteText(root / "s.cli", "configure system\n automatic-update\n  tftp-block-size 1024\n");
     WriteText(root / "lic.txt", "S/N4837234 key\n");
@@ -53,12 +55,14 @@ class KillTest : public ::testing::Test {
     auto state_dir = dir_ / name;
     std::filesystem::remove_all(state_dir);
     auto s = StateDirectory::Open(state_dir, {});
-    EXPECT_TRUE(SetParameter((*s)->store(), 0, (*s)->schema(), "IniFileURL", nginx_.Url("/k/dev.ini"), false));
+    EXPECT_TRUE(SetParameter((*s)->store(), 0, (*s)->schema(), "IniFileURL",
+                             nginx_.Url("/k/dev.ini"), false));
     return state_dir;
   }
   std::vector<std::string> Args(const std::filesystem::path& state_dir) {
-    return {AUTOPROV_BINARY, "update", "--state-dir", state_dir.string(), "--product", "Mediant",
-            "--mac", "00908F000001", "--serial", "4837234", "--sw-version", "7.20A.250.001"};
+    return {AUTOPROV_BINARY, "update",  "--state-dir",  state_dir.string(),
+            "--product",     "Mediant", "--mac",        "00908F000001",
+            "--serial",      "4837234", "--sw-version", "7.20A.250.001"};
   }
   static size_t TempFiles(const std::filesystem::path& d) {
     size_t n = 0;
@@ -81,7 +85,9 @@ TEST_F(KillTest, KillNineAtRandomInstantsLosesNothing) {
     stages.push_back(*state->LoadConfiguration());
     LocalRunOptions o;
     o.on_step = [&](const StepReport&) { stages.push_back(*state->LoadConfiguration()); };
-    auto r = RunAutomaticUpdate(*state, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, o, CurlFetch());
+    auto r = RunAutomaticUpdate(
+        *state, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, o,
+        CurlFetch());
     ASSERT_TRUE(r && r->Completed());
   }
   const Configuration& final_config = stages.back();
@@ -92,7 +98,9 @@ TEST_F(KillTest, KillNineAtRandomInstantsLosesNothing) {
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(p.Start(Args(timing_dir), dir_ / "timing.log"));
   ASSERT_EQ(p.Wait(60000), 0) << ReadText(dir_ / "timing.log");
-  long run_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  long run_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
 
   std::mt19937 rng(20261127);
   std::uniform_int_distribution<long> delay(0, run_us * 11 / 10);
@@ -118,13 +126,15 @@ TEST_F(KillTest, KillNineAtRandomInstantsLosesNothing) {
       ASSERT_LT(stage, stages.size()) << "kill " << i << ": a configuration no run passes through";
       ++killed_at_stage[stage];
       auto& store = (*state)->store();
-      // A cleared one-time URL (set by the ini file of stage 1) means the file is installed, in full.
+      // A cleared one-time URL (set by the ini file of stage 1) means the file is installed, in
+      // full.
       bool ini_applied = config->Get("INIFileVersion") == "v2";
       if (ini_applied && config->Get("CmpFileURL").empty()) {
         auto image = store.GetKindState(0, "image");
         ASSERT_TRUE(image && image->has_value()) << "kill " << i;
         EXPECT_EQ((*image)->sha256, image_sha_);
-        EXPECT_EQ(std::filesystem::file_size(state_dir / "images/pending.cmp"), static_cast<uintmax_t>(kImageBytes));
+        EXPECT_EQ(std::filesystem::file_size(state_dir / "images/pending.cmp"),
+                  static_cast<uintmax_t>(kImageBytes));
       }
       if (ini_applied && config->Get("CptFileURL").empty()) {
         EXPECT_EQ(ReadText(state_dir / "files/cpt/tones.dat"), "tones\n");
@@ -147,18 +157,20 @@ TEST_F(KillTest, KillNineAtRandomInstantsLosesNothing) {
     EXPECT_EQ((*image)->sha256, image_sha_);
   }
   std::string spread;
-  for (auto [stage, n] : killed_at_stage) spread += " stage" + std::to_string(stage) + "=" + std::to_string(n);
-  std::printf("kills: %d, run %.0f ms, finished before the kill: %d, configuration at kill:%s\n", kKills,
-              run_us / 1000.0, finished_before_kill, spread.c_str());
+  for (auto [stage, n] : killed_at_stage)
+    spread += " stage" + std::to_string(stage) + "=" + std::to_string(n);
+  std::printf("kills: %d, run %.0f ms, finished before the kill: %d, configuration at kill:%s\n",
+              kKills, run_us / 1000.0, finished_before_kill, spread.c_str());
   EXPECT_GE(killed_at_stage.size(), 2u) << "the kills should land in different phases of the run";
 }
 
-
-// S-9.7: a run that replaces the client certificate and key together, killed at random instants while every
-// rename is slowed down (strace's fault injection widens the window between the writes): after any kill
-// the installed pair matches (checked with OpenSSL), and a new run installs the new pair.
+// S-9.7: a run that replaces the client certificate and key together, killed at random instants
+// while every rename is slowed down (strace's fault injection widens the window between the
+// writes): after any kill the installed pair matches (checked with OpenSSL), and a new run installs
+// the new pair.
 TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
-  if (Shell("strace -qq -o /dev/null true >/dev/null 2>&1") != 0) GTEST_SKIP() << "strace cannot trace here";
+  if (Shell("strace -qq -o /dev/null true >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "strace cannot trace here";
   const TestPki& pki = TestPki::Get();
   auto root = nginx_.root() / "k";
   WriteText(root / "old-cert.pem", ReadText(pki.server_cert));
@@ -169,18 +181,34 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
     auto state_dir = dir_ / name;
     std::filesystem::remove_all(state_dir);
     auto s = std::move(*StateDirectory::Open(state_dir, {}));
-    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSCertFileUrl", nginx_.Url("/k/old-cert.pem"), false));
-    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSPkeyFileUrl", nginx_.Url("/k/old-key.pem"), false));
-    auto r = RunAutomaticUpdate(*s, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, {}, CurlFetch());
+    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSCertFileUrl",
+                             nginx_.Url("/k/old-cert.pem"), false));
+    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSPkeyFileUrl",
+                             nginx_.Url("/k/old-key.pem"), false));
+    auto r = RunAutomaticUpdate(
+        *s, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, {},
+        CurlFetch());
     EXPECT_TRUE(r && r->Completed());
-    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSCertFileUrl", nginx_.Url("/k/new-cert.pem"), false));
-    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSPkeyFileUrl", nginx_.Url("/k/new-key.pem"), false));
+    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSCertFileUrl",
+                             nginx_.Url("/k/new-cert.pem"), false));
+    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "TLSPkeyFileUrl",
+                             nginx_.Url("/k/new-key.pem"), false));
     return state_dir;
   };
   auto slowed = [&](const std::filesystem::path& state_dir) {
-    // (LeakSanitizer cannot run under ptrace: the ASan build's leak check is off for the traced agent.)
-    std::vector<std::string> args = {"env", "ASAN_OPTIONS=detect_leaks=0", "strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=rename,renameat,renameat2",
-                                     "-e", "inject=rename,renameat,renameat2:delay_exit=100000"};
+    // (LeakSanitizer cannot run under ptrace: the ASan build's leak check is off for the traced
+    // agent.)
+    std::vector<std::string> args = {"env",
+                                     "ASAN_OPTIONS=detect_leaks=0",
+                                     "strace",
+                                     "-f",
+                                     "-qq",
+                                     "-o",
+                                     "/dev/null",
+                                     "-e",
+                                     "trace=rename,renameat,renameat2",
+                                     "-e",
+                                     "inject=rename,renameat,renameat2:delay_exit=100000"};
     auto rest = Args(state_dir);
     args.insert(args.end(), rest.begin(), rest.end());
     return args;
@@ -188,9 +216,11 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
   auto matches = [&](const std::filesystem::path& state_dir, int i) {
     auto tls = state_dir / "files/tls";
     std::error_code ec;
-    if (!std::filesystem::exists(tls / "device-cert.pem", ec) || !std::filesystem::exists(tls / "device-key.pem", ec))
+    if (!std::filesystem::exists(tls / "device-cert.pem", ec) ||
+        !std::filesystem::exists(tls / "device-key.pem", ec))
       return;
-    auto m = KeyMatchesCertificate(ReadText(tls / "device-cert.pem"), ReadText(tls / "device-key.pem"));
+    auto m =
+        KeyMatchesCertificate(ReadText(tls / "device-cert.pem"), ReadText(tls / "device-key.pem"));
     ASSERT_TRUE(m) << "kill " << i;
     EXPECT_TRUE(*m) << "kill " << i << ": certificate and key do not match";
   };
@@ -199,16 +229,20 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(p.Start(slowed(timing_dir), dir_ / "tls-timing.log"));
   ASSERT_EQ(p.Wait(60000), 0) << ReadText(dir_ / "tls-timing.log");
-  long run_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  long run_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   std::mt19937 rng(9);
-  std::uniform_int_distribution<long> delay(run_us / 2, run_us);  // the pair is switched late in the run
+  std::uniform_int_distribution<long> delay(run_us / 2,
+                                            run_us);  // the pair is switched late in the run
   int new_pair_at_kill = 0;
   for (int i = 0; i < 16; ++i) {
     auto state_dir = prepare("tls-victim");
     Process victim;
     ASSERT_TRUE(victim.Start(slowed(state_dir), dir_ / "tls-victim.log"));
     // The agent is strace's child: found first, so that the kill reaches it even on a slow machine.
-    auto children = "/proc/" + std::to_string(victim.pid()) + "/task/" + std::to_string(victim.pid()) + "/children";
+    auto children = "/proc/" + std::to_string(victim.pid()) + "/task/" +
+                    std::to_string(victim.pid()) + "/children";
     pid_t agent = 0;
     for (int w = 0; w < 300 && agent <= 0; ++w) {
       agent = std::atoi(ReadText(children).c_str());
@@ -224,18 +258,23 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
       auto paren = stat.rfind(')');
       return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
     };
-    for (int w = 0; w < 300 && alive(agent); ++w) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (int w = 0; w < 300 && alive(agent); ++w)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     matches(state_dir, i);
-    new_pair_at_kill += ReadText(state_dir / "files/tls/device-cert.pem") == ReadText(pki.client_cert);
+    new_pair_at_kill +=
+        ReadText(state_dir / "files/tls/device-cert.pem") == ReadText(pki.client_cert);
     Process recovery;
     ASSERT_TRUE(recovery.Start(Args(state_dir), dir_ / "tls-recovery.log"));
-    ASSERT_EQ(recovery.Wait(60000), 0) << "kill " << i << ": " << ReadText(dir_ / "tls-recovery.log");
+    ASSERT_EQ(recovery.Wait(60000), 0)
+        << "kill " << i << ": " << ReadText(dir_ / "tls-recovery.log");
     matches(state_dir, i);
-    EXPECT_EQ(ReadText(state_dir / "files/tls/device-cert.pem"), ReadText(pki.client_cert)) << "kill " << i;
+    EXPECT_EQ(ReadText(state_dir / "files/tls/device-cert.pem"), ReadText(pki.client_cert))
+        << "kill " << i;
     EXPECT_EQ(TempFiles(state_dir), 0u) << "kill " << i;
   }
-  std::printf("TLS kills: 16, run under strace %.0f ms, new pair already in place at the kill: %d\n", run_us / 1000.0,
-              new_pair_at_kill);
+  std::printf(
+      "TLS kills: 16, run under strace %.0f ms, new pair already in place at the kill: %d\n",
+      run_us / 1000.0, new_pair_at_kill);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// The device's lifeline (SPEC S-9) against nginx: what no writer, file or server may do to the device.
-// Each test is a reproduction that failed before S-9 was built.
+// The device's lifeline (SPEC S-9) against nginx: what no writer, file or server may do to the
+// device. Each test is a reproduction that failed before S-9 was built.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -8,8 +8,8 @@
 #include "cli/shell.hpp"
 #include "common/digest.hpp"
 #include "engine/config_writer.hpp"
-#include "engine/file_checks.hpp"
 #include "engine/device_state.hpp"
+#include "engine/file_checks.hpp"
 #include "support/engine_fixture.hpp"
 #include "transfer/fetcher.hpp"
 
@@ -18,8 +18,8 @@ namespace {
 
 class LifelineTest : public EngineTest {
  protected:
-  // Runs the sequence step by step; `during(url)` runs between a step's request and its result, as another
-  // writer would while the transfer is on the wire.
+  // Runs the sequence step by step; `during(url)` runs between a step's request and its result, as
+  // another writer would while the transfer is on the wire.
   RunReport RunWith(const std::function<void(const std::string&)>& during) {
     RunEnvironment env;
     env.store = &state_->store();
@@ -44,8 +44,8 @@ class LifelineTest : public EngineTest {
   }
 };
 
-// S-9.1: `config set` made while a run is in progress survives the run's later commits, and the one-time
-// URL the run cleared stays cleared.
+// S-9.1: `config set` made while a run is in progress survives the run's later commits, and the
+// one-time URL the run cleared stays cleared.
 TEST_F(LifelineTest, ChangesMadeDuringARunAreKept) {
   std::string cpt = Serve("/tones.dat", "tones");
   Serve("/dev.ini", "SetDefaultOnINIFileProcess = 0\nINIFileVersion = 'v7'\n");
@@ -62,8 +62,8 @@ TEST_F(LifelineTest, ChangesMadeDuringARunAreKept) {
   EXPECT_EQ(Config().Get("CptFileURL"), "") << "the one-time URL is cleared once";
 }
 
-// S-9.1: setting the same one-time URL again while it is fetched re-arms it (the write counter, not the
-// string, decides).
+// S-9.1: setting the same one-time URL again while it is fetched re-arms it (the write counter, not
+// the string, decides).
 TEST_F(LifelineTest, SettingTheSameOneTimeUrlAgainReArmsIt) {
   std::string cpt = Serve("/tones.dat", "tones");
   Configure("CptFileURL = '" + cpt + "'\n");
@@ -81,7 +81,12 @@ TEST_F(LifelineTest, SettingTheSameOneTimeUrlAgainReArmsIt) {
 TEST_F(LifelineTest, ShellDoesNotBringBackAClearedOneTimeUrl) {
   std::string cpt = Serve("/tones.dat", "tones");
   Configure("CptFileURL = '" + cpt + "'\n");
-  autoprov::Shell shell(*state_, [] { return std::pair<std::string, bool>{"", true}; }, [] { return std::string(); });
+  autoprov::Shell shell(
+      *state_,
+      [] {
+        return std::pair<std::string, bool>{"", true};
+      },
+      [] { return std::string(); });
   ASSERT_TRUE(shell.Execute("configure system").ok);
   ASSERT_TRUE(shell.Execute("automatic-update").ok);
   EXPECT_EQ(Outcome(Run(), "cpt"), "applied");
@@ -90,8 +95,9 @@ TEST_F(LifelineTest, ShellDoesNotBringBackAClearedOneTimeUrl) {
   EXPECT_EQ(Config().Get("AupdHttpUserAgent"), "shell-ua");
 }
 
-// Concurrency (S-9.1): 20 `config set` of different parameters interleaved with 20 runs that each clear a
-// one-time URL and apply an incremental ini: every set survives, every one-time URL is cleared once.
+// Concurrency (S-9.1): 20 `config set` of different parameters interleaved with 20 runs that each
+// clear a one-time URL and apply an incremental ini: every set survives, every one-time URL is
+// cleared once.
 TEST_F(LifelineTest, InterleavedSetsAndRunsLoseNothing) {
   Serve("/dev.ini", "SetDefaultOnINIFileProcess = 0\nINIFileVersion = 'v1'\n");
   Configure("IniFileURL = '@BASE@/dev.ini'\nAUPDCheckIfIniChanged = 0\n");
@@ -115,11 +121,13 @@ TEST_F(LifelineTest, InterleavedSetsAndRunsLoseNothing) {
 // S-9.2: an empty ini in replace mode is rejected and changes nothing: the device keeps its server.
 TEST_F(LifelineTest, EmptyIniInReplaceModeIsRejected) {
   Serve("/dev.ini", "");
-  Configure("IniFileURL = '@BASE@/dev.ini'\nAUPDUserPassword = 'joe:pw'\nAutoUpdateFrequency = 5\n");
+  Configure(
+      "IniFileURL = '@BASE@/dev.ini'\nAUPDUserPassword = 'joe:pw'\nAutoUpdateFrequency = 5\n");
   auto before = Config();
   auto r = Run();
   EXPECT_EQ(Outcome(r, "ini"), "rejected");
-  EXPECT_NE(Step(r, "ini")->error.find("empty configuration file"), std::string::npos) << Step(r, "ini")->error;
+  EXPECT_NE(Step(r, "ini")->error.find("empty configuration file"), std::string::npos)
+      << Step(r, "ini")->error;
   EXPECT_TRUE(Config() == before);
   EXPECT_FALSE(r.Completed());
 }
@@ -127,7 +135,8 @@ TEST_F(LifelineTest, EmptyIniInReplaceModeIsRejected) {
 // S-9.2: an ini with only comments in incremental mode applies nothing and is not a failure.
 TEST_F(LifelineTest, EmptyIncrementalIniIsReportedEmpty) {
   Serve("/dev.ini", "; nothing here\n\n");
-  Configure("IniFileURL = '@BASE@/dev.ini'\nSetDefaultOnINIFileProcess = 0\nAutoUpdateFrequency = 5\n");
+  Configure(
+      "IniFileURL = '@BASE@/dev.ini'\nSetDefaultOnINIFileProcess = 0\nAutoUpdateFrequency = 5\n");
   auto before = Config();
   auto r = Run();
   EXPECT_EQ(Outcome(r, "ini"), "empty");
@@ -135,19 +144,21 @@ TEST_F(LifelineTest, EmptyIncrementalIniIsReportedEmpty) {
   EXPECT_TRUE(Config() == before);
 }
 
-// S-9.2: replace mode returns parameters to their defaults, except the lifeline parameters the file does
-// not set.
+// S-9.2: replace mode returns parameters to their defaults, except the lifeline parameters the file
+// does not set.
 TEST_F(LifelineTest, ReplaceModeKeepsLifelineParameters) {
   Serve("/dev.ini", "AutoUpdateFrequency = 9\nAUPDDigestUsername = 'new'\n");
-  Configure("IniFileURL = '@BASE@/dev.ini'\nAUPDUserPassword = 'joe:pw'\nAUPDDigestUsername = 'old'\n"
-            "INIFileVersion = 'v1'\nCliScriptURL = '@BASE@/s.cli'\n");
+  Configure(
+      "IniFileURL = '@BASE@/dev.ini'\nAUPDUserPassword = 'joe:pw'\nAUPDDigestUsername = 'old'\n"
+      "INIFileVersion = 'v1'\nCliScriptURL = '@BASE@/s.cli'\n");
   Serve("/s.cli", "configure system\n automatic-update\n  http-user-agent x\n");
   auto r = Run();
   EXPECT_EQ(Outcome(r, "ini"), "applied");
   auto c = Config();
   EXPECT_EQ(c.Get("IniFileURL"), nginx_->Url(prefix_ + "/dev.ini"));
   EXPECT_EQ(c.Get("AUPDUserPassword"), "joe:pw");
-  EXPECT_EQ(c.Get("AUPDDigestUsername"), "new") << "a lifeline parameter the file sets takes its value";
+  EXPECT_EQ(c.Get("AUPDDigestUsername"), "new")
+      << "a lifeline parameter the file sets takes its value";
   EXPECT_EQ(c.Get("AutoUpdateFrequency"), "9");
   EXPECT_EQ(c.Get("INIFileVersion"), "") << "other parameters return to their defaults";
   EXPECT_EQ(Outcome(r, "cli-script"), "applied");
@@ -193,7 +204,8 @@ TEST_F(LifelineTest, ImageWithoutAVersionIsRejected) {
   EXPECT_NE(Step(r, "auto-firmware")->error.find("image version unknown"), std::string::npos);
   EXPECT_EQ(StateValue("pending_image_version"), "");
   EXPECT_EQ(r.restart, RestartWhen::kNone);
-  EXPECT_EQ(DeviceState(state_->store(), kLocalDevice).RunningVersion(identity_.sw_version), "7.20A.250.001");
+  EXPECT_EQ(DeviceState(state_->store(), kLocalDevice).RunningVersion(identity_.sw_version),
+            "7.20A.250.001");
 }
 
 // S-9.3: a VersionCommand that prints nothing means the version is unknown.
@@ -229,12 +241,13 @@ TEST_F(LifelineTest, ResetForgetsValidators) {
   std::string a = Serve("/a.ini", "INIFileVersion = 'a'\n");
   Configure("IniFileURL = '" + a + "'\nAUPDCheckIfIniChanged = 2\n");
   EXPECT_EQ(Outcome(Run(), "ini"), "applied");
-  auto reset = WriteConfiguration(state_->store(), kLocalDevice, state_->schema(),
-                                  [](Configuration& c, std::set<std::string>&) -> Expected<void> {
-                                    c.ResetAll();
-                                    return {};
-                                  },
-                                  WriteOptions{.forget_all = true});
+  auto reset = WriteConfiguration(
+      state_->store(), kLocalDevice, state_->schema(),
+      [](Configuration& c, std::set<std::string>&) -> Expected<void> {
+        c.ResetAll();
+        return {};
+      },
+      WriteOptions{.forget_all = true});
   ASSERT_TRUE(reset);
   Set("IniFileURL", a);
   auto r = Run();
@@ -255,8 +268,8 @@ TEST_F(LifelineTest, HookWithABackgroundChildDoesNotHoldTheRun) {
   EXPECT_EQ(Config().Get("CptFileURL"), "");
 }
 
-// S-9.7: certificate and key of one run are installed as one generation; the stable names point into it
-// and the pair matches.
+// S-9.7: certificate and key of one run are installed as one generation; the stable names point
+// into it and the pair matches.
 TEST_F(LifelineTest, CertificateAndKeySwitchTogether) {
   const auto& pki = TestPki::Get();
   Serve("/cert.pem", ReadText(pki.client_cert));
@@ -268,7 +281,8 @@ TEST_F(LifelineTest, CertificateAndKeySwitchTogether) {
   auto tls = dir_ / "state/files/tls";
   EXPECT_TRUE(std::filesystem::is_symlink(tls / "pair"));
   EXPECT_TRUE(std::filesystem::is_symlink(tls / "device-cert.pem"));
-  auto match = KeyMatchesCertificate(ReadText(tls / "device-cert.pem"), ReadText(tls / "device-key.pem"));
+  auto match =
+      KeyMatchesCertificate(ReadText(tls / "device-cert.pem"), ReadText(tls / "device-key.pem"));
   ASSERT_TRUE(match);
   EXPECT_TRUE(*match);
   EXPECT_EQ(Config().Get("TLSCertFileUrl"), "");
@@ -283,7 +297,9 @@ namespace {
 
 // S-9.10: a downloaded ini may not set a file: URL (it would read any local file into the device).
 TEST_F(LifelineTest, DownloadedFileMayNotSetAFileUrl) {
-  Serve("/dev.ini", "SetDefaultOnINIFileProcess = 0\nCptFileURL = 'file:///etc/shadow'\nINIFileVersion = 'x'\n");
+  Serve(
+      "/dev.ini",
+      "SetDefaultOnINIFileProcess = 0\nCptFileURL = 'file:///etc/shadow'\nINIFileVersion = 'x'\n");
   Configure("IniFileURL = '@BASE@/dev.ini'\n");
   auto r = Run();
   EXPECT_EQ(Outcome(r, "ini"), "rejected");
@@ -300,8 +316,8 @@ TEST_F(LifelineTest, DownloadedFileMayNotSetAFileUrl) {
 namespace autoprov {
 namespace {
 
-// S-9.8: a server that ignores If-Modified-Since and serves ResetNow = 1 restarts the device once, not on
-// every start-up run.
+// S-9.8: a server that ignores If-Modified-Since and serves ResetNow = 1 restarts the device once,
+// not on every start-up run.
 TEST_F(LifelineTest, SameFileDoesNotRestartTwice) {
   auto marker = dir_ / "resets";
   hooks_.reset_command = Script("reset.sh", "echo reset >> " + marker.string() + "\n").string();
@@ -324,14 +340,16 @@ TEST_F(LifelineTest, RestartsAreLimitedPerHour) {
   Configure("IniFileURL = '@BASE@/dev.ini'\n");
   RunReport last;
   for (int i = 0; i < 4; ++i) {
-    Serve("/dev.ini", "SetDefaultOnINIFileProcess = 0\nResetNow = 1\nINIFileVersion = 'v" + std::to_string(i) + "'\n");
+    Serve("/dev.ini", "SetDefaultOnINIFileProcess = 0\nResetNow = 1\nINIFileVersion = 'v" +
+                          std::to_string(i) + "'\n");
     Touch("/dev.ini", i + 1);
     Reopen();
     last = Run();
   }
   EXPECT_EQ(ReadText(marker), "reset\nreset\nreset\n");
   EXPECT_EQ(last.RestartState(), "pending");
-  EXPECT_NE(StateValue("restart_pending").find("within an hour"), std::string::npos) << StateValue("restart_pending");
+  EXPECT_NE(StateValue("restart_pending").find("within an hour"), std::string::npos)
+      << StateValue("restart_pending");
 }
 
 }  // namespace

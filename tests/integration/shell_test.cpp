@@ -30,30 +30,76 @@ class ShellTest : public ::testing::Test {
 };
 
 TEST_F(ShellTest, EveryCommandThroughDashC) {
-  auto r = Cli({"configure system", "automatic-update", "ini-file http://127.0.0.1:1/<MAC>.ini",
-                "cli-script http://127.0.0.1:1/s.cli", "startup-script http://127.0.0.1:1/st.txt",
-                "auto-firmware http://127.0.0.1:1/fw.cmp", "firmware http://127.0.0.1:1/one.cmp",
-                "feature-key http://127.0.0.1:1/fk.txt", "call-progress-tones http://127.0.0.1:1/cpt.dat",
-                "prerecorded-tones http://127.0.0.1:1/prt.dat", "voice-prompts http://127.0.0.1:1/vp.dat",
-                "dial-plan http://127.0.0.1:1/dp.txt", "user-info http://127.0.0.1:1/ui.txt",
-                "tls-root-cert http://127.0.0.1:1/root.pem", "tls-cert http://127.0.0.1:1/cert.pem",
-                "tls-private-key http://127.0.0.1:1/key.pem", "template-url http://127.0.0.1:1/<FILE>",
-                "template-files-list ini,fk", "update-firmware on", "update-frequency 0", "update-frequency-sec 3600",
-                "predefined-time-random 60", "run-on-reboot off", "crc-check voice-conf-ordered",
-                "http-user-agent agent <MAC>", "credentials joe s3cret", "digest-username joe",
-                "digest-password pw", "verify-ssl-cert off", "tftp-block-size 1428", "max-transfer-time 5",
-                "configuration-version 42", "activate", "exit", "exit", "configure voip",
-                "sip-definition advanced-settings", "sip-remote-reset on", "end"});
+  auto r = Cli({"configure system",
+                "automatic-update",
+                "ini-file http://127.0.0.1:1/<MAC>.ini",
+                "cli-script http://127.0.0.1:1/s.cli",
+                "startup-script http://127.0.0.1:1/st.txt",
+                "auto-firmware http://127.0.0.1:1/fw.cmp",
+                "firmware http://127.0.0.1:1/one.cmp",
+                "feature-key http://127.0.0.1:1/fk.txt",
+                "call-progress-tones http://127.0.0.1:1/cpt.dat",
+                "prerecorded-tones http://127.0.0.1:1/prt.dat",
+                "voice-prompts http://127.0.0.1:1/vp.dat",
+                "dial-plan http://127.0.0.1:1/dp.txt",
+                "user-info http://127.0.0.1:1/ui.txt",
+                "tls-root-cert http://127.0.0.1:1/root.pem",
+                "tls-cert http://127.0.0.1:1/cert.pem",
+                "tls-private-key http://127.0.0.1:1/key.pem",
+                "template-url http://127.0.0.1:1/<FILE>",
+                "template-files-list ini,fk",
+                "update-firmware on",
+                "update-frequency 0",
+                "update-frequency-sec 3600",
+                "predefined-time-random 60",
+                "run-on-reboot off",
+                "crc-check voice-conf-ordered",
+                "http-user-agent agent <MAC>",
+                "credentials joe s3cret",
+                "digest-username joe",
+                "digest-password pw",
+                "verify-ssl-cert off",
+                "tftp-block-size 1428",
+                "max-transfer-time 5",
+                "configuration-version 42",
+                "activate",
+                "exit",
+                "exit",
+                "configure voip",
+                "sip-definition advanced-settings",
+                "sip-remote-reset on",
+                "end"});
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto shown = Cli({"show running-config"});
-  for (const char* expect :
-       {"ini-file http://127.0.0.1:1/<MAC>.ini", "cli-script ", "startup-script ", "auto-firmware ", "firmware ",
-        "feature-key ", "call-progress-tones ", "prerecorded-tones ", "voice-prompts ", "dial-plan ", "user-info ",
-        "tls-root-cert ", "tls-cert ", "tls-private-key ", "template-url http://127.0.0.1:1/<FILE>",
-        "template-files-list ini,fk", "update-firmware on", "update-frequency-sec 3600", "predefined-time-random 60",
-        "run-on-reboot off", "crc-check voice-conf-ordered", "http-user-agent \"agent <MAC>\"",
-        "credentials is set (secret, not shown)", "digest-username joe", "verify-ssl-cert off",
-        "tftp-block-size 1428", "max-transfer-time 5", "configuration-version 42", "sip-remote-reset on"})
+  for (const char* expect : {"ini-file http://127.0.0.1:1/<MAC>.ini",
+                             "cli-script ",
+                             "startup-script ",
+                             "auto-firmware ",
+                             "firmware ",
+                             "feature-key ",
+                             "call-progress-tones ",
+                             "prerecorded-tones ",
+                             "voice-prompts ",
+                             "dial-plan ",
+                             "user-info ",
+                             "tls-root-cert ",
+                             "tls-cert ",
+                             "tls-private-key ",
+                             "template-url http://127.0.0.1:1/<FILE>",
+                             "template-files-list ini,fk",
+                             "update-firmware on",
+                             "update-frequency-sec 3600",
+                             "predefined-time-random 60",
+                             "run-on-reboot off",
+                             "crc-check voice-conf-ordered",
+                             "http-user-agent \"agent <MAC>\"",
+                             "credentials is set (secret, not shown)",
+                             "digest-username joe",
+                             "verify-ssl-cert off",
+                             "tftp-block-size 1428",
+                             "max-transfer-time 5",
+                             "configuration-version 42",
+                             "sip-remote-reset on"})
     EXPECT_NE(shown.out.find(expect), std::string::npos) << expect << "\n" << shown.out;
   EXPECT_EQ(shown.out.find("s3cret"), std::string::npos);
   auto part = Cli({"show running-config automatic-update"});
@@ -61,7 +107,8 @@ TEST_F(ShellTest, EveryCommandThroughDashC) {
   EXPECT_EQ(part.out.find("sip-remote-reset"), std::string::npos);
   // no, and the daemon-less status.
   auto no = Cli({"configure system", "automatic-update", "no crc-check", "no update-frequency-sec",
-                 "no predefined-time", "predefined-time 03:00", "do show running-config automatic-update"});
+                 "no predefined-time", "predefined-time 03:00",
+                 "do show running-config automatic-update"});
   EXPECT_EQ(no.exit_code, 0) << no.out;
   EXPECT_EQ(no.out.find("crc-check"), std::string::npos);
   EXPECT_NE(no.out.find("predefined-time 03:00"), std::string::npos);
@@ -74,12 +121,15 @@ TEST_F(ShellTest, EveryCommandThroughDashC) {
 }
 
 TEST_F(ShellTest, ErrorsAreReportedWithLineNumbersAndChangeNothing) {
-  auto r = RunCommand("cli" + st_, "configure system\nautomatic-update\nupdate-firmware maybe\nbogus-command 1\ncrc-check regular\n");
+  auto r = RunCommand("cli" + st_,
+                      "configure system\nautomatic-update\nupdate-firmware maybe\nbogus-command "
+                      "1\ncrc-check regular\n");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("'maybe' is not one of off|on"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("<stdin>:3"), std::string::npos);
   EXPECT_NE(r.out.find("<stdin>:4"), std::string::npos);
-  EXPECT_NE(RunCommand("config show" + st_).out.find("AUPDCheckIfIniChanged = 1"), std::string::npos);
+  EXPECT_NE(RunCommand("config show" + st_).out.find("AUPDCheckIfIniChanged = 1"),
+            std::string::npos);
   EXPECT_EQ(RunCommand("config show" + st_).out.find("AutoUpdateCmpFile"), std::string::npos);
   EXPECT_EQ(Cli({"show nonsense"}).exit_code, 1);
   EXPECT_EQ(Cli({"show running-config", "copy startup-script from x"}).exit_code, 1);
@@ -88,7 +138,9 @@ TEST_F(ShellTest, ErrorsAreReportedWithLineNumbersAndChangeNothing) {
 TEST_F(ShellTest, InteractiveInAPseudoTerminal) {
   std::string session = "autoprov-test-" + std::to_string(::getpid());
   std::string tmux = "tmux -L " + session + " ";
-  auto send = [&](const std::string& keys) { Shell(tmux + "send-keys -t " + session + " " + keys); };
+  auto send = [&](const std::string& keys) {
+    Shell(tmux + "send-keys -t " + session + " " + keys);
+  };
   auto screen = [&] {
     Shell(tmux + "capture-pane -p -t " + session + " > " + (dir_ / "screen.txt").string());
     return ReadText(dir_ / "screen.txt");
@@ -100,7 +152,9 @@ TEST_F(ShellTest, InteractiveInAPseudoTerminal) {
     }
     return false;
   };
-  ASSERT_EQ(Shell(tmux + "new-session -d -s " + session + " -x 160 -y 50 '" + AUTOPROV_BINARY + " cli" + st_ + "'"), 0);
+  ASSERT_EQ(Shell(tmux + "new-session -d -s " + session + " -x 160 -y 50 '" + AUTOPROV_BINARY +
+                  " cli" + st_ + "'"),
+            0);
   ASSERT_TRUE(wait_for("autoprov#")) << screen();
   send("'configure system' Enter");
   EXPECT_TRUE(wait_for("autoprov(config-system)#")) << screen();
@@ -118,7 +172,8 @@ TEST_F(ShellTest, InteractiveInAPseudoTerminal) {
   for (int i = 0; i < 100 && Shell(tmux + "has-session -t " + session + " 2>/dev/null") == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   Shell(tmux + "kill-server 2>/dev/null");
-  EXPECT_NE(RunCommand("config show" + st_).out.find("AUPDCheckIfIniChanged = 1"), std::string::npos)
+  EXPECT_NE(RunCommand("config show" + st_).out.find("AUPDCheckIfIniChanged = 1"),
+            std::string::npos)
       << "crc-check regular, typed with Tab completion, was applied";
 }
 

@@ -48,7 +48,8 @@ TEST(TransferLargeTest, OneGibStreamsToDiskWithBoundedMemory) {
   // SHA-256 of 2^30 zero bytes.
   EXPECT_EQ(r->sha256, "49bc20df15e412a64472421e13fe86ff1c5165e18b2afccf160d4dc19fe68a14");
 #if !defined(__SANITIZE_ADDRESS__)
-  EXPECT_LT(peak_rss - rss_before, 16 * 1024) << "RSS grew by " << (peak_rss - rss_before) << " KiB";
+  EXPECT_LT(peak_rss - rss_before, 16 * 1024)
+      << "RSS grew by " << (peak_rss - rss_before) << " KiB";
 #endif
   std::filesystem::remove_all(out);
 }

@@ -1,4 +1,5 @@
-// The transfer layer against real servers (SPEC S-3): nginx, a misbehaving server, tftpd-hpa, vsftpd.
+// The transfer layer against real servers (SPEC S-3): nginx, a misbehaving server, tftpd-hpa,
+// vsftpd.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -82,7 +83,8 @@ TEST_F(TransferTest, DownloadsStreamsHashesAndRenames) {
   EXPECT_EQ(OtherFiles("a.txt"), 0u);
 }
 
-// S-3.1: the server itself answers 304 (nginx, default if_modified_since exact), nothing is downloaded.
+// S-3.1: the server itself answers 304 (nginx, default if_modified_since exact), nothing is
+// downloaded.
 TEST_F(TransferTest, ConditionalGetAnsweredNotModifiedThenChangedFile) {
   WriteText(nginx_->root() / "files/cond.ini", "IniFileURL = 'x'\n");
   auto first = fetcher_.Fetch(Request(nginx_->Url("/files/cond.ini"), "cond.ini"));
@@ -106,7 +108,9 @@ TEST_F(TransferTest, ConditionalGetAnsweredNotModifiedThenChangedFile) {
 
   // The file changes (new content, later mtime): the same condition now gets a 200.
   WriteText(nginx_->root() / "files/cond.ini", "IniFileURL = 'y'\n");
-  struct utimbuf later {time(nullptr) + 5, time(nullptr) + 5};
+  struct utimbuf later {
+    time(nullptr) + 5, time(nullptr) + 5
+  };
   ::utime((nginx_->root() / "files/cond.ini").c_str(), &later);
   req.condition = first->validators;
   auto fourth = fetcher_.Fetch(req);
@@ -184,7 +188,8 @@ TEST_F(TransferTest, RedirectLimitsAndRefusals) {
 }
 
 TEST_F(TransferTest, BasicAuthFromUrlOrSeparateCredentials) {
-  std::string url = "http://joe:s3cret@127.0.0.1:" + std::to_string(nginx_->port()) + "/basic/a.txt";
+  std::string url =
+      "http://joe:s3cret@127.0.0.1:" + std::to_string(nginx_->port()) + "/basic/a.txt";
   auto in_url = fetcher_.Fetch(Request(url));
   ASSERT_TRUE(in_url) << in_url.error().message;
   auto req = Request(nginx_->Url("/basic/a.txt"));
@@ -208,7 +213,8 @@ TEST_F(TransferTest, CredentialsNeverLeakIntoErrorsOrLogs) {
   const std::string secret = "Pa55-w0rd-XYZ";
   std::vector<std::string> messages;
   for (const std::string path : {"/basic/a.txt", "/files/missing.txt", "/r/loop", "/r/tofile"}) {
-    auto r = fetcher_.Fetch(Request("http://joe:" + secret + "@127.0.0.1:" + std::to_string(nginx_->port()) + path));
+    auto r = fetcher_.Fetch(
+        Request("http://joe:" + secret + "@127.0.0.1:" + std::to_string(nginx_->port()) + path));
     ASSERT_FALSE(r) << path;
     messages.push_back(r.error().message);
   }
@@ -258,7 +264,8 @@ TEST_F(TransferTest, DigestAuth) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, ErrorCode::kAuth);
   bool saw_digest = false;
-  for (const auto& l : hostile_->Log()) saw_digest |= l.find("Digest username=\"joe\"") != std::string::npos;
+  for (const auto& l : hostile_->Log())
+    saw_digest |= l.find("Digest username=\"joe\"") != std::string::npos;
   EXPECT_TRUE(saw_digest);
 }
 
@@ -273,7 +280,8 @@ TEST_F(TransferTest, HttpsVerifiesAgainstTrustAnchors) {
   auto other_ca = Request(nginx_->TlsUrl("/files/a.txt"));
   other_ca.tls.ca_file = (TestPki::Get().dir / "other-ca.pem").string();
   EXPECT_FALSE(fetcher_.Fetch(other_ca));
-  auto wrong_host = fetcher_.Fetch(Request("https://127.0.0.1:" + std::to_string(nginx_->wrong_host_port()) + "/files/a.txt"));
+  auto wrong_host = fetcher_.Fetch(
+      Request("https://127.0.0.1:" + std::to_string(nginx_->wrong_host_port()) + "/files/a.txt"));
   ASSERT_FALSE(wrong_host);
   EXPECT_EQ(wrong_host.error().code, ErrorCode::kTls);
   EXPECT_EQ(OtherFiles(), 1u);  // out.bin from the first fetch only
@@ -284,7 +292,8 @@ TEST_F(TransferTest, VerificationOffIsExplicitAndWarns) {
   SetLogSink([&](LogLevel level, std::string_view s) {
     if (level == LogLevel::kWarning) warnings.emplace_back(s);
   });
-  auto req = Request("https://127.0.0.1:" + std::to_string(nginx_->wrong_host_port()) + "/files/a.txt");
+  auto req =
+      Request("https://127.0.0.1:" + std::to_string(nginx_->wrong_host_port()) + "/files/a.txt");
   req.tls.verify = false;
   auto r = fetcher_.Fetch(req);
   SetLogSink(nullptr);
@@ -375,7 +384,8 @@ TEST_F(TransferTest, DrippingAndStalledServersFailInBoundedTime) {
 }
 
 TEST_F(TransferTest, UnsupportedSchemesAreRefusedBeforeAnyIo) {
-  for (const char* url : {"gopher://127.0.0.1/x", "ldap://127.0.0.1/x", "scp://127.0.0.1/x", "dict://x", "nonsense"}) {
+  for (const char* url : {"gopher://127.0.0.1/x", "ldap://127.0.0.1/x", "scp://127.0.0.1/x",
+                          "dict://x", "nonsense"}) {
     auto r = fetcher_.Fetch(Request(url));
     ASSERT_FALSE(r) << url;
     EXPECT_EQ(r.error().code, ErrorCode::kRefusedScheme) << url;
@@ -421,7 +431,8 @@ TEST_F(TransferTest, FetchQueueRunsManyWithBoundedConnections) {
     EXPECT_EQ(r->redirects, 3);
     ++ok;
   });
-  queue.Submit(Request(nginx_->Url("/files/none")), [&](Expected<FetchResult> r) { r ? ++ok : ++failed; });
+  queue.Submit(Request(nginx_->Url("/files/none")),
+               [&](Expected<FetchResult> r) { r ? ++ok : ++failed; });
   EXPECT_EQ(queue.Run(30000), 0u);
   EXPECT_EQ(ok, 41);
   EXPECT_EQ(failed, 1);
@@ -433,8 +444,8 @@ TEST_F(TransferTest, FetchQueueRunsManyWithBoundedConnections) {
   EXPECT_LE(connections.size(), 4u);
 }
 
-// One handle serves request after request: nothing of one request (a condition, a User-Agent, credentials)
-// is sent with the next.
+// One handle serves request after request: nothing of one request (a condition, a User-Agent,
+// credentials) is sent with the next.
 TEST_F(TransferTest, ReusedHandlesCarryNothingOver) {
   FetchQueue queue(1);
   std::vector<Expected<FetchResult>> results;
@@ -474,14 +485,15 @@ TEST_F(TransferTest, ReusedHandlesCarryNothingOver) {
   EXPECT_EQ(by_uri["/basic/a.txt?reuse=5"].status, 401);
 }
 
-// Connections parked between requests stay watched lazily by the queue: a server that closes them (after 2
-// requests, or when idle) must not stall or fail later transfers.
+// Connections parked between requests stay watched lazily by the queue: a server that closes them
+// (after 2 requests, or when idle) must not stall or fail later transfers.
 TEST_F(TransferTest, FetchQueueSurvivesServerClosingParkedConnections) {
   FetchQueue queue(3);
   int ok = 0;
   auto batch = [&](const std::string& tag) {
     for (int i = 0; i < 12; ++i) {
-      auto req = Request(nginx_->Url("/shortkeep/a.txt?" + tag + std::to_string(i)), tag + std::to_string(i));
+      auto req = Request(nginx_->Url("/shortkeep/a.txt?" + tag + std::to_string(i)),
+                         tag + std::to_string(i));
       req.sink = BodySink::kMemory;
       queue.Submit(req, [&](Expected<FetchResult> r) {
         EXPECT_TRUE(r) << r.error().message;
@@ -491,7 +503,8 @@ TEST_F(TransferTest, FetchQueueSurvivesServerClosingParkedConnections) {
     EXPECT_EQ(queue.Run(20000), 0u);
   };
   batch("a");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // idle: the server closes what is left
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(1500));  // idle: the server closes what is left
   batch("b");
   EXPECT_EQ(ok, 24);
   std::set<std::string> connections;

@@ -18,7 +18,8 @@ class UpdateCommandTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(nginx_.ok());
     dir_ = MakeTempDir("update-cmd");
-    st_ = " --state-dir " + (dir_ / "state").string() + " --product Mediant --mac 00:90:8f:00:00:07 --serial 77 --sw-version 7.20A.250.001";
+    st_ = " --state-dir " + (dir_ / "state").string() +
+          " --product Mediant --mac 00:90:8f:00:00:07 --serial 77 --sw-version 7.20A.250.001";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   void Bootstrap(const std::string& ini) {
@@ -32,7 +33,8 @@ class UpdateCommandTest : public ::testing::Test {
 };
 
 TEST_F(UpdateCommandTest, ReportTextJsonAndExitStatus) {
-  std::string ini_url = "http://joe:pw@127.0.0.1:" + std::to_string(nginx_.port()) + "/p/dev_<MAC>.ini";
+  std::string ini_url =
+      "http://joe:pw@127.0.0.1:" + std::to_string(nginx_.port()) + "/p/dev_<MAC>.ini";
   WriteText(nginx_.root() / "p/dev_00908F000007.ini",
             "IniFileURL = '" + ini_url + "'\nCptFileURL = '" + nginx_.Url("/p/none.dat") + "'\n");
   Bootstrap("IniFileURL = '" + ini_url + "'\n");
@@ -56,7 +58,8 @@ TEST_F(UpdateCommandTest, ReportTextJsonAndExitStatus) {
   EXPECT_EQ(j["steps"][1]["outcome"], "applied");
   EXPECT_EQ(j["steps"][1]["mode"], "one-time");
   EXPECT_EQ(j["steps"][1]["sha256"].get<std::string>().size(), 64u);
-  for (const char* field : {"url", "bytes", "duration_s", "error", "details"}) EXPECT_TRUE(j["steps"][1].contains(field)) << field;
+  for (const char* field : {"url", "bytes", "duration_s", "error", "details"})
+    EXPECT_TRUE(j["steps"][1].contains(field)) << field;
 
   auto status = RunCommand("status --json" + st_);
   ASSERT_EQ(status.exit_code, 0);
@@ -70,7 +73,8 @@ TEST_F(UpdateCommandTest, ReportTextJsonAndExitStatus) {
 
 TEST_F(UpdateCommandTest, DryRunFetchesNothing) {
   WriteText(nginx_.root() / "q/a.ini", "SetDefaultOnINIFileProcess = 0\nINIFileVersion = '1'\n");
-  Bootstrap("IniFileURL = '" + nginx_.Url("/q/a.ini") + "'\nCmpFileURL = '" + nginx_.Url("/q/x_7.1.1.1.cmp") +
+  Bootstrap("IniFileURL = '" + nginx_.Url("/q/a.ini") + "'\nCmpFileURL = '" +
+            nginx_.Url("/q/x_7.1.1.1.cmp") +
             "'\nFeatureKeyURL = 'https://u:secretpw@127.0.0.1/k.txt'\n");
   auto plan = RunCommand("update --dry-run" + st_);
   EXPECT_EQ(plan.exit_code, 0) << plan.out;
@@ -120,9 +124,11 @@ namespace {
 TEST(DhcpHookTest, Options66And67AndOption160) {
   auto dir = testing::MakeTempDir("dhcp");
   std::string st = " --state-dir " + (dir / "st").string() + " --product M800B --mac 00908F5B1035";
-  auto r = testing::RunCommand("dhcp-hook --tftp-server 127.0.0.1 --boot-file /cfg/device.ini" + st);
+  auto r =
+      testing::RunCommand("dhcp-hook --tftp-server 127.0.0.1 --boot-file /cfg/device.ini" + st);
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_NE(testing::RunCommand("config show" + st).out.find("IniFileURL = 'tftp://127.0.0.1/cfg/device.ini'"),
+  EXPECT_NE(testing::RunCommand("config show" + st)
+                .out.find("IniFileURL = 'tftp://127.0.0.1/cfg/device.ini'"),
             std::string::npos);
   // dhclient's variable names, as its hook passes them.
   r = testing::RunCommand("dhcp-hook" + st, "");
@@ -132,10 +138,13 @@ TEST(DhcpHookTest, Options66And67AndOption160) {
   ::unsetenv("new_provisioning_url");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto shown = testing::RunCommand("config show" + st).out;
-  EXPECT_NE(shown.find("IniFileURL = 'http://127.0.0.1/cfg/M800B.ini'"), std::string::npos) << shown;
-  EXPECT_NE(shown.find("AutoCmpFileUrl = 'http://127.0.0.1/fw/M800B_7.20A.252.011.cmp'"), std::string::npos);
+  EXPECT_NE(shown.find("IniFileURL = 'http://127.0.0.1/cfg/M800B.ini'"), std::string::npos)
+      << shown;
+  EXPECT_NE(shown.find("AutoCmpFileUrl = 'http://127.0.0.1/fw/M800B_7.20A.252.011.cmp'"),
+            std::string::npos);
   r = testing::RunCommand("dhcp-hook --option160 tftp://127.0.0.1" + st);
-  EXPECT_NE(testing::RunCommand("config show" + st).out.find("IniFileURL = 'tftp://127.0.0.1/M800B<MAC>.ini'"),
+  EXPECT_NE(testing::RunCommand("config show" + st)
+                .out.find("IniFileURL = 'tftp://127.0.0.1/M800B<MAC>.ini'"),
             std::string::npos);
   EXPECT_EQ(testing::RunCommand("dhcp-hook --option160 gopher:bad" + st).exit_code, 1);
   // udhcpc: hex ("http://127.0.0.1/;x.ini").
@@ -152,8 +161,8 @@ TEST(DhcpHookTest, Options66And67AndOption160) {
 namespace autoprov {
 namespace {
 
-// S-9.5 property, end to end: for random passwords (any printable ASCII, raw or percent-encoded), neither
-// `config set`, `update --json`, `status --json` nor the log (-v) contains the password.
+// S-9.5 property, end to end: for random passwords (any printable ASCII, raw or percent-encoded),
+// neither `config set`, `update --json`, `status --json` nor the log (-v) contains the password.
 TEST_F(UpdateCommandTest, NoPasswordInAnyOutput) {
   WriteText(nginx_.root() / "pw/x.ini", "INIFileVersion = 'x'\n");
   std::mt19937 rng(5);
@@ -162,11 +171,13 @@ TEST_F(UpdateCommandTest, NoPasswordInAnyOutput) {
     std::string pw = "Pw";
     for (int k = 0; k < 8; ++k) {
       char c = static_cast<char>(0x21 + rng() % 94);
-      if (c == '\'' || c == '\\' || c == '"' || c == '`' || c == '$') c = '#';  // kept intact by the shell's quoting
+      if (c == '\'' || c == '\\' || c == '"' || c == '`' || c == '$')
+        c = '#';  // kept intact by the shell's quoting
       pw.push_back(c);
     }
     for (const std::string& form : {pw, PercentEncode(pw)}) {
-      std::string url = "http://joe:" + form + "@127.0.0.1:" + std::to_string(nginx_.port()) + "/pw/x.ini";
+      std::string url =
+          "http://joe:" + form + "@127.0.0.1:" + std::to_string(nginx_.port()) + "/pw/x.ini";
       auto set = RunCommand("config set IniFileURL '" + url + "'" + st_);
       EXPECT_EQ(set.out.find(form), std::string::npos) << set.out;
       if (set.exit_code != 0) {
@@ -192,8 +203,8 @@ TEST_F(UpdateCommandTest, NoPasswordInAnyOutput) {
 namespace autoprov {
 namespace {
 
-// S-9.8: a close-delimited ini far above the 64 MiB limit is stopped there, and the process never holds
-// much more than the limit on the way (a doubling buffer reached twice it).
+// S-9.8: a close-delimited ini far above the 64 MiB limit is stopped there, and the process never
+// holds much more than the limit on the way (a doubling buffer reached twice it).
 TEST_F(UpdateCommandTest, InMemoryBodyStaysWithinItsLimit) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "AddressSanitizer's allocator changes the resident size";

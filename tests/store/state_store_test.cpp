@@ -6,8 +6,8 @@
 
 #include <filesystem>
 
-#include "config/schema.hpp"
 #include "common/atomic_file.hpp"
+#include "config/schema.hpp"
 
 namespace autoprov {
 namespace {
@@ -55,7 +55,8 @@ TEST_F(StateStoreTest, FailedTransactionChangesNothing) {
   ASSERT_TRUE(b.Set("CptFileURL", "http://s/b.dat"));
   auto r = store->Transaction([&]() -> Expected<void> {
     if (auto s = store->SaveConfiguration(0, b); !s) return s;
-    if (auto s = store->PutUrlState(0, "http://s/a.ini", UrlState{"x", "y", 1, "z", "ini"}); !s) return s;
+    if (auto s = store->PutUrlState(0, "http://s/a.ini", UrlState{"x", "y", 1, "z", "ini"}); !s)
+      return s;
     return Fail(ErrorCode::kIo, "simulated failure after the writes");
   });
   EXPECT_FALSE(r);
@@ -65,8 +66,8 @@ TEST_F(StateStoreTest, FailedTransactionChangesNothing) {
 
 TEST_F(StateStoreTest, UrlKindValuesAndRuns) {
   auto store = StateStore::Open(dir_ / "state.db", Durability::kRelaxed);
-  ASSERT_TRUE(store->PutUrlState(3, "http://u",
-                                 UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"abc\"", 42, "ff", "ini"}));
+  ASSERT_TRUE(store->PutUrlState(
+      3, "http://u", UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"abc\"", 42, "ff", "ini"}));
   auto u = store->GetUrlState(3, "http://u");
   ASSERT_TRUE(u && u->has_value());
   EXPECT_EQ((*u)->etag, "\"abc\"");
@@ -93,9 +94,9 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
     ASSERT_TRUE(plain);
     for (long long d = 0; d < 4; ++d) {
       ASSERT_TRUE(plain->SaveConfiguration(d, c));
-      ASSERT_TRUE(plain->PutUrlState(
-          d, "http://s/a",
-          UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"e" + std::to_string(d) + "\"", 7, "ab", "ini"}));
+      ASSERT_TRUE(plain->PutUrlState(d, "http://s/a",
+                                     UrlState{"Mon, 01 Jan 2024 00:00:00 GMT",
+                                              "\"e" + std::to_string(d) + "\"", 7, "ab", "ini"}));
       ASSERT_TRUE(plain->PutValue(d, "running_version", "1." + std::to_string(d)));
     }
   }

@@ -1,9 +1,9 @@
 // SPEC S-3.2, S-3.3, S-3.5, S-3.7: placeholders, credentials, schemes.
-#include "transfer/fetcher.hpp"
-
 #include <gtest/gtest.h>
 
 #include <random>
+
+#include "transfer/fetcher.hpp"
 
 namespace autoprov {
 namespace {
@@ -11,9 +11,11 @@ namespace {
 const PlaceholderValues kValues{"Mediant", "00908F1DD0D3", "7.20A.252.011", "42"};
 
 TEST(UrlTest, UserAgentPlaceholdersAreCaseSensitive) {
-  EXPECT_EQ(ExpandUserAgent("Mozilla/4.0 (compatible; AudioCodes; <NAME>;<VER>;<MAC>;<CONF>)", kValues),
-            "Mozilla/4.0 (compatible; AudioCodes; Mediant;7.20A.252.011;00908F1DD0D3;42)");
-  EXPECT_EQ(ExpandUserAgent("MyWorld-<NAME>;<VER>(<MAC>)", kValues), "MyWorld-Mediant;7.20A.252.011(00908F1DD0D3)");
+  EXPECT_EQ(
+      ExpandUserAgent("Mozilla/4.0 (compatible; AudioCodes; <NAME>;<VER>;<MAC>;<CONF>)", kValues),
+      "Mozilla/4.0 (compatible; AudioCodes; Mediant;7.20A.252.011;00908F1DD0D3;42)");
+  EXPECT_EQ(ExpandUserAgent("MyWorld-<NAME>;<VER>(<MAC>)", kValues),
+            "MyWorld-Mediant;7.20A.252.011(00908F1DD0D3)");
   EXPECT_EQ(ExpandUserAgent("<mac> <Name>", kValues), "<mac> <Name>");
 }
 
@@ -24,8 +26,10 @@ TEST(UrlTest, UserAgentCannotGainAHeaderLine) {
 }
 
 TEST(UrlTest, MacInUrl) {
-  EXPECT_EQ(ExpandUrl("http://srv/config_<MAC>.ini", kValues), "http://srv/config_00908F1DD0D3.ini");
-  EXPECT_EQ(ExpandUrl("http://srv/<MAC>/<MAC>.ini", kValues), "http://srv/00908F1DD0D3/00908F1DD0D3.ini");
+  EXPECT_EQ(ExpandUrl("http://srv/config_<MAC>.ini", kValues),
+            "http://srv/config_00908F1DD0D3.ini");
+  EXPECT_EQ(ExpandUrl("http://srv/<MAC>/<MAC>.ini", kValues),
+            "http://srv/00908F1DD0D3/00908F1DD0D3.ini");
   EXPECT_EQ(ExpandUrl("http://srv/<FILE>", kValues, "Mediant.ini"), "http://srv/Mediant.ini");
 }
 
@@ -64,11 +68,14 @@ TEST(UrlTest, RedactionDoesNotDependOnTheUrlBeingValid) {
   EXPECT_EQ(RedactUrl("http://joe:pa?ss@h/x.ini"), "http://h/x.ini");
   EXPECT_EQ(RedactUrl("http://joe:pa/ss@h/x.ini"), "http://h/x.ini");
   EXPECT_EQ(RedactUrl("http://joe:12#ss@h/x.ini"), "http://h/x.ini");
-  EXPECT_EQ(RedactText("step ini http://joe:pa#ss@h/x.ini: failed"), "step ini http://h/x.ini: failed");
-  EXPECT_EQ(RedactText("'http://joe:pa#ss@h/x' is not valid; 'ftp://u:p@q/y'"), "'http://h/x' is not valid; 'ftp://q/y'");
+  EXPECT_EQ(RedactText("step ini http://joe:pa#ss@h/x.ini: failed"),
+            "step ini http://h/x.ini: failed");
+  EXPECT_EQ(RedactText("'http://joe:pa#ss@h/x' is not valid; 'ftp://u:p@q/y'"),
+            "'http://h/x' is not valid; 'ftp://q/y'");
 }
 
-// S-9.5: URLs a parser would split elsewhere than their writer meant are refused; valid ones are not.
+// S-9.5: URLs a parser would split elsewhere than their writer meant are refused; valid ones are
+// not.
 TEST(UrlTest, RawReservedCharactersInCredentialsAreRefused) {
   EXPECT_NE(UserinfoProblem("http://joe:pa#ss@h/x"), "");
   EXPECT_NE(UserinfoProblem("http://joe:12#ss@h/x"), "");
@@ -81,8 +88,8 @@ TEST(UrlTest, RawReservedCharactersInCredentialsAreRefused) {
   EXPECT_FALSE(ParseUrl("http://joe:pa#ss@h/x"));
 }
 
-// S-9.5 property: for random passwords (every printable ASCII character, raw or percent-encoded) neither
-// the redaction of the URL nor the error of a refused one contains the password.
+// S-9.5 property: for random passwords (every printable ASCII character, raw or percent-encoded)
+// neither the redaction of the URL nor the error of a refused one contains the password.
 TEST(UrlTest, RedactionPropertyOverRandomPasswords) {
   std::mt19937 rng(11);
   for (int i = 0; i < 5000; ++i) {
@@ -94,14 +101,17 @@ TEST(UrlTest, RedactionPropertyOverRandomPasswords) {
       EXPECT_EQ(RedactUrl(url).find(form), std::string::npos) << url;
       EXPECT_EQ(RedactText("log: " + url + " failed").find(form), std::string::npos) << url;
       auto parsed = ParseUrl(url);
-      if (!parsed) EXPECT_EQ(parsed.error().message.find(form), std::string::npos) << url;
-      else EXPECT_EQ(parsed->url_without_credentials.find(form), std::string::npos) << url;
+      if (!parsed)
+        EXPECT_EQ(parsed.error().message.find(form), std::string::npos) << url;
+      else
+        EXPECT_EQ(parsed->url_without_credentials.find(form), std::string::npos) << url;
     }
   }
 }
 
-// Plain URLs are split without libcurl's parser; the answer is the one libcurl's parser gives, and anything
-// unusual (userinfo, IPv6 literal, escapes, odd ports or characters) still goes through libcurl's parser.
+// Plain URLs are split without libcurl's parser; the answer is the one libcurl's parser gives, and
+// anything unusual (userinfo, IPv6 literal, escapes, odd ports or characters) still goes through
+// libcurl's parser.
 TEST(UrlTest, PlainAndUnusualUrlsParseAlike) {
   auto p = ParseUrl("http://Prov.Example:8080/cfg/a.ini?x=1#f");
   ASSERT_TRUE(p);
@@ -118,12 +128,14 @@ TEST(UrlTest, PlainAndUnusualUrlsParseAlike) {
   EXPECT_EQ(encoded->user, "us@er");
   EXPECT_EQ(encoded->password, "p:ss");
   EXPECT_EQ(encoded->url_without_credentials, "http://h/x");
-  for (const char* bad : {"http://exa mple/x", "http://h:99999/x", "http://h:port/x", "http://h\x01/x"})
+  for (const char* bad :
+       {"http://exa mple/x", "http://h:99999/x", "http://h:port/x", "http://h\x01/x"})
     EXPECT_FALSE(ParseUrl(bad)) << bad;
 }
 
 TEST(UrlTest, OnlyKnownSchemes) {
-  for (const char* ok : {"http://h/x", "HTTPS://h/x", "ftp://h/x", "ftps://h/x", "tftp://h/x", "file:///tmp/x"})
+  for (const char* ok :
+       {"http://h/x", "HTTPS://h/x", "ftp://h/x", "ftps://h/x", "tftp://h/x", "file:///tmp/x"})
     EXPECT_TRUE(ParseUrl(ok)) << ok;
   for (const char* bad : {"gopher://h/x", "ldap://h/", "javascript:alert(1)", "h/x", "smb://h/x"}) {
     auto r = ParseUrl(bad);

@@ -7,8 +7,10 @@
 namespace autoprov {
 namespace {
 
-std::string Notify(const std::string& event, const std::string& method = "NOTIFY", bool call_id = true) {
-  return method + " sip:device@127.0.0.1:5060 SIP/2.0\r\n"
+std::string Notify(const std::string& event, const std::string& method = "NOTIFY",
+                   bool call_id = true) {
+  return method +
+         " sip:device@127.0.0.1:5060 SIP/2.0\r\n"
          "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1\r\n"
          "From: <sip:prov@127.0.0.1>;tag=1\r\nTo: <sip:device@127.0.0.1>\r\n" +
          std::string(call_id ? "Call-ID: abc@127.0.0.1\r\n" : "") + "CSeq: 7 " + method + "\r\n" +
@@ -49,8 +51,10 @@ TEST(SipNotifyTest, ErrorsGetProperResponsesAndNoRun) {
 }
 
 TEST(SipNotifyTest, CompactHeaders) {
-  std::string m = "NOTIFY sip:d@h SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK-2\r\nf: <sip:a@h>;tag=2\r\nt: <sip:d@h>\r\n"
-                  "i: x@h\r\nCSeq: 1 NOTIFY\r\no: check-sync\r\nl: 0\r\n\r\n";
+  std::string m =
+      "NOTIFY sip:d@h SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK-2\r\nf: <sip:a@h>;tag=2\r\nt: "
+      "<sip:d@h>\r\n"
+      "i: x@h\r\nCSeq: 1 NOTIFY\r\no: check-sync\r\nl: 0\r\n\r\n";
   EXPECT_EQ(HandleSipNotify(m, true).status, 200);
 }
 
@@ -63,10 +67,11 @@ TEST(SipNotifyTest, CompactHeaders) {
 namespace autoprov {
 namespace {
 
-std::string Signed(const std::string& event, const std::string& cseq = "1", const std::string& extra = "") {
+std::string Signed(const std::string& event, const std::string& cseq = "1",
+                   const std::string& extra = "") {
   return "NOTIFY sip:dev@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"
-         "From: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:dev@127.0.0.1>\r\nCall-ID: c1@h\r\nCSeq: " + cseq +
-         " NOTIFY\r\nEvent: " + event + "\r\n" + extra + "Content-Length: 0\r\n\r\n";
+         "From: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:dev@127.0.0.1>\r\nCall-ID: c1@h\r\nCSeq: " +
+         cseq + " NOTIFY\r\nEvent: " + event + "\r\n" + extra + "Content-Length: 0\r\n\r\n";
 }
 
 std::string Md5(const std::string& s) {
@@ -118,7 +123,8 @@ TEST(SipNotifyTest, AllowListAndRebootPolicy) {
   EXPECT_EQ(h.Handle(Signed("check-sync", "4"), p, AF_INET, kForeign, 100).status, 200);
 }
 
-// S-9.6: Digest challenge, a right answer obeyed once, the nonce not accepted again, a wrong one refused.
+// S-9.6: Digest challenge, a right answer obeyed once, the nonce not accepted again, a wrong one
+// refused.
 TEST(SipNotifyTest, DigestNoncesAreSingleUse) {
   SipPolicy p;
   p.enabled = true;
@@ -130,14 +136,17 @@ TEST(SipNotifyTest, DigestNoncesAreSingleUse) {
   ASSERT_EQ(challenge.status, 401);
   auto at = challenge.response.find("nonce=\"");
   ASSERT_NE(at, std::string::npos);
-  std::string nonce = challenge.response.substr(at + 7, challenge.response.find('"', at + 7) - at - 7);
+  std::string nonce =
+      challenge.response.substr(at + 7, challenge.response.find('"', at + 7) - at - 7);
   auto auth = [&](const std::string& password) {
     std::string ha1 = Md5("prov:autoprov:" + password), ha2 = Md5("NOTIFY:sip:dev@127.0.0.1");
     std::string resp = Md5(ha1 + ":" + nonce + ":00000001:abc:auth:" + ha2);
     return "Authorization: Digest username=\"prov\", realm=\"autoprov\", nonce=\"" + nonce +
-           "\", uri=\"sip:dev@127.0.0.1\", response=\"" + resp + "\", qop=auth, nc=00000001, cnonce=\"abc\"\r\n";
+           "\", uri=\"sip:dev@127.0.0.1\", response=\"" + resp +
+           "\", qop=auth, nc=00000001, cnonce=\"abc\"\r\n";
   };
-  EXPECT_EQ(h.Handle(Signed("check-sync", "2", auth("wrong")), p, AF_INET, kLoopback, 101).status, 401);
+  EXPECT_EQ(h.Handle(Signed("check-sync", "2", auth("wrong")), p, AF_INET, kLoopback, 101).status,
+            401);
   challenge = h.Handle(Signed("check-sync", "3"), p, AF_INET, kLoopback, 101);
   at = challenge.response.find("nonce=\"");
   nonce = challenge.response.substr(at + 7, challenge.response.find('"', at + 7) - at - 7);
@@ -146,7 +155,8 @@ TEST(SipNotifyTest, DigestNoncesAreSingleUse) {
   EXPECT_TRUE(ok.trigger);
   auto replay = h.Handle(Signed("check-sync", "5", auth("s3cret")), p, AF_INET, kLoopback, 103);
   EXPECT_EQ(replay.status, 401) << "a nonce answers once";
-  auto retransmitted = h.Handle(Signed("check-sync", "4", auth("s3cret")), p, AF_INET, kLoopback, 104);
+  auto retransmitted =
+      h.Handle(Signed("check-sync", "4", auth("s3cret")), p, AF_INET, kLoopback, 104);
   EXPECT_EQ(retransmitted.status, 200);
   EXPECT_FALSE(retransmitted.trigger) << "a retransmission starts no second run";
 }

@@ -1,15 +1,15 @@
-// The fixture of the engine's integration tests: a state directory, nginx serving files under the test's
-// own prefix, and helpers to configure, run and inspect the result.
+// The fixture of the engine's integration tests: a state directory, nginx serving files under the
+// test's own prefix, and helpers to configure, run and inspect the result.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <utime.h>
 
-#include "support/curl_fetch.hpp"
 #include "config/ini.hpp"
 #include "engine/config_writer.hpp"
 #include "engine/run.hpp"
+#include "support/curl_fetch.hpp"
 #include "support/servers.hpp"
 
 namespace autoprov {
@@ -41,7 +41,8 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(s) << s.error().message;
     state_ = std::move(*s);
   }
-  // A file on the server under this test's own prefix; @BASE@ becomes the server's address + prefix.
+  // A file on the server under this test's own prefix; @BASE@ becomes the server's address +
+  // prefix.
   std::string Serve(const std::string& path, const std::string& content) {
     std::string text = content;
     std::string base = nginx_->Url(prefix_);
@@ -52,7 +53,9 @@ class EngineTest : public ::testing::Test {
   std::string Uri(const std::string& path) const { return prefix_ + path; }
   // Bumps a served file's mtime so nginx reports it as modified.
   void Touch(const std::string& path, int seconds_ahead) {
-    struct utimbuf t {time(nullptr) + seconds_ahead, time(nullptr) + seconds_ahead};
+    struct utimbuf t {
+      time(nullptr) + seconds_ahead, time(nullptr) + seconds_ahead
+    };
     ::utime((nginx_->root() / (prefix_.substr(1) + path)).c_str(), &t);
   }
   void Configure(const std::string& ini) {
@@ -62,8 +65,10 @@ class EngineTest : public ::testing::Test {
     // Through the one writer (S-9.1), as `config load --incremental` does.
     auto w = WriteConfiguration(state_->store(), kLocalDevice, state_->schema(),
                                 [&](Configuration& cur, std::set<std::string>&) -> Expected<void> {
-                                  auto r = LoadIni(text, "bootstrap.ini", cur, IniApplyMode::kIncremental);
-                                  if (!r.errors.empty()) return Fail(ErrorCode::kParse, r.errors[0].ToString());
+                                  auto r = LoadIni(text, "bootstrap.ini", cur,
+                                                   IniApplyMode::kIncremental);
+                                  if (!r.errors.empty())
+                                    return Fail(ErrorCode::kParse, r.errors[0].ToString());
                                   cur = std::move(r.config);
                                   return {};
                                 });

@@ -20,11 +20,13 @@
 namespace autoprov::testing {
 namespace {
 
-const std::filesystem::path kServers = std::filesystem::path(AUTOPROV_SOURCE_DIR) / "tests/integration/servers";
+const std::filesystem::path kServers =
+    std::filesystem::path(AUTOPROV_SOURCE_DIR) / "tests/integration/servers";
 
-// A port the kernel just gave out, never one this process handed out before: "bind port 0, close, reuse the
-// number" can give the same number twice in a row, and a server's config then names one port twice. Servers
-// are also started again on other ports when a start fails (another process took the port meanwhile).
+// A port the kernel just gave out, never one this process handed out before: "bind port 0, close,
+// reuse the number" can give the same number twice in a row, and a server's config then names one
+// port twice. Servers are also started again on other ports when a start fails (another process
+// took the port meanwhile).
 int FreePort(int type) {
   static std::mutex m;
   static std::set<int> given;
@@ -60,7 +62,8 @@ int FreeTcpPort() { return FreePort(SOCK_STREAM); }
 int FreeUdpPort() { return FreePort(SOCK_DGRAM); }
 
 std::filesystem::path MakeTempDir(const std::string& name) {
-  std::string templ = (std::filesystem::temp_directory_path() / ("autoprov-" + name + "-XXXXXX")).string();
+  std::string templ =
+      (std::filesystem::temp_directory_path() / ("autoprov-" + name + "-XXXXXX")).string();
   char* made = ::mkdtemp(templ.data());
   std::filesystem::path p = made ? made : templ;
   ::chmod(p.c_str(), 0755);  // servers that drop privileges must reach their files
@@ -83,7 +86,8 @@ void WriteText(const std::filesystem::path& p, const std::string& text) {
 std::string Substitute(std::string text, const std::map<std::string, std::string>& values) {
   for (const auto& [k, v] : values) {
     std::string token = "@" + k + "@";
-    for (size_t pos; (pos = text.find(token)) != std::string::npos;) text.replace(pos, token.size(), v);
+    for (size_t pos; (pos = text.find(token)) != std::string::npos;)
+      text.replace(pos, token.size(), v);
   }
   return text;
 }
@@ -197,7 +201,8 @@ const TestPki& TestPki::Get() {
     p.wrong_key = f("wrong.key");
     p.client_cert = f("client.pem");
     p.client_key = f("client.key");
-    if (Shell("bash " + (kServers / "make_pki.sh").string() + " " + p.dir.string()) != 0) std::abort();
+    if (Shell("bash " + (kServers / "make_pki.sh").string() + " " + p.dir.string()) != 0)
+      std::abort();
     return p;
   }();
   return pki;
@@ -246,8 +251,8 @@ Nginx::~Nginx() {
 }
 
 std::vector<AccessLogEntry> Nginx::AccessLog() const {
-  // nginx writes a request's line after it has sent the response, so a client can see the response before
-  // the line is there: read the log once it has stopped growing (20 ms quiet, at most 1 s).
+  // nginx writes a request's line after it has sent the response, so a client can see the response
+  // before the line is there: read the log once it has stopped growing (20 ms quiet, at most 1 s).
   std::string text = ReadText(prefix_ / "access.log");
   for (int i = 0; i < 50; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -295,29 +300,31 @@ HostileServer::HostileServer() {
   for (int attempt = 0; attempt < kStartAttempts && !ok_; ++attempt) {
     process_.Stop();
     port_ = FreeTcpPort();
-    process_.Start({"python3", (kServers / "hostile_server.py").string(), "--port", std::to_string(port_), "--log",
-                    (dir_ / "requests.log").string()},
+    process_.Start({"python3", (kServers / "hostile_server.py").string(), "--port",
+                    std::to_string(port_), "--log", (dir_ / "requests.log").string()},
                    dir_ / "stderr.log");
     ok_ = WaitForTcpPort(port_) && process_.Running();
   }
 }
 
-std::vector<std::string> HostileServer::Log() const { return Split(ReadText(dir_ / "requests.log"), '\n'); }
+std::vector<std::string> HostileServer::Log() const {
+  return Split(ReadText(dir_ / "requests.log"), '\n');
+}
 
 Tftpd::Tftpd(const std::filesystem::path& root) {
   for (int attempt = 0; attempt < kStartAttempts && !ok_; ++attempt) {
-  process_.Stop();
-  port_ = FreeUdpPort();
-  std::vector<std::string> argv = {"/usr/sbin/in.tftpd", "--foreground", "--address",
-                                   "127.0.0.1:" + std::to_string(port_), "--secure", root.string(),
-                                   "--blocksize", "65464"};
-  if (::geteuid() == 0) {
-    argv.push_back("--user");
-    argv.push_back("nobody");
-  }
-  process_.Start(argv, root.parent_path() / ("tftpd-" + std::to_string(port_) + ".log"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // UDP: nothing to connect to
-  ok_ = process_.Running();  // in.tftpd exits when it cannot bind
+    process_.Stop();
+    port_ = FreeUdpPort();
+    std::vector<std::string> argv = {
+        "/usr/sbin/in.tftpd", "--foreground", "--address",   "127.0.0.1:" + std::to_string(port_),
+        "--secure",           root.string(),  "--blocksize", "65464"};
+    if (::geteuid() == 0) {
+      argv.push_back("--user");
+      argv.push_back("nobody");
+    }
+    process_.Start(argv, root.parent_path() / ("tftpd-" + std::to_string(port_) + ".log"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // UDP: nothing to connect to
+    ok_ = process_.Running();  // in.tftpd exits when it cannot bind
   }
 }
 
@@ -327,19 +334,19 @@ Vsftpd::Vsftpd(const std::filesystem::path& root) {
   ::chmod((dir_ / "empty").c_str(), 0755);
   ::chmod(root.c_str(), 0555);  // vsftpd refuses a writable anonymous root
   for (int attempt = 0; attempt < kStartAttempts && !ok_; ++attempt) {
-  process_.Stop();
-  port_ = FreeTcpPort();
-  int pasv = 30000 + (port_ % 20000);
-  std::string conf = Substitute(ReadText(kServers / "vsftpd.conf.in"),
-                                {{"PORT", std::to_string(port_)},
-                                 {"ROOT", root.string()},
-                                 {"EMPTY", (dir_ / "empty").string()},
-                                 {"LOG", (dir_ / "vsftpd.log").string()},
-                                 {"PASV_MIN", std::to_string(pasv)},
-                                 {"PASV_MAX", std::to_string(pasv + 20)}});
-  WriteText(dir_ / "vsftpd.conf", conf);
-  process_.Start({"/usr/sbin/vsftpd", (dir_ / "vsftpd.conf").string()}, dir_ / "stderr.log");
-  ok_ = WaitForTcpPort(port_) && process_.Running();
+    process_.Stop();
+    port_ = FreeTcpPort();
+    int pasv = 30000 + (port_ % 20000);
+    std::string conf = Substitute(ReadText(kServers / "vsftpd.conf.in"),
+                                  {{"PORT", std::to_string(port_)},
+                                   {"ROOT", root.string()},
+                                   {"EMPTY", (dir_ / "empty").string()},
+                                   {"LOG", (dir_ / "vsftpd.log").string()},
+                                   {"PASV_MIN", std::to_string(pasv)},
+                                   {"PASV_MAX", std::to_string(pasv + 20)}});
+    WriteText(dir_ / "vsftpd.conf", conf);
+    process_.Start({"/usr/sbin/vsftpd", (dir_ / "vsftpd.conf").string()}, dir_ / "stderr.log");
+    ok_ = WaitForTcpPort(port_) && process_.Running();
   }
 }
 

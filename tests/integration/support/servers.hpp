@@ -1,5 +1,5 @@
-// Real servers for integration tests: each starts from a config in tests/integration/servers/ on a free
-// loopback port, in its own temporary prefix, and is stopped by PID when the object goes away.
+// Real servers for integration tests: each starts from a config in tests/integration/servers/ on a
+// free loopback port, in its own temporary prefix, and is stopped by PID when the object goes away.
 #pragma once
 
 #include <sys/types.h>
@@ -29,8 +29,8 @@ class Process {
   ~Process() { Stop(); }
   // argv[0] is the program; stdout and stderr go to `log`.
   bool Start(const std::vector<std::string>& argv, const std::filesystem::path& log);
-  void Stop();  // SIGTERM, then SIGKILL after 3 s
-  void Kill();  // SIGKILL now, and reap
+  void Stop();     // SIGTERM, then SIGKILL after 3 s
+  void Kill();     // SIGKILL now, and reap
   bool Running();  // false once it has exited (then reaped)
   // Waits for the process to exit by itself; its exit status, or -1 after `timeout_ms`.
   int Wait(int timeout_ms);
@@ -42,10 +42,11 @@ class Process {
 
 bool WaitForTcpPort(int port, int timeout_ms = 5000);
 
-// Test PKI made with the openssl command: a CA, a server certificate for 127.0.0.1/localhost, one for
-// the wrong host name, and a client certificate.
+// Test PKI made with the openssl command: a CA, a server certificate for 127.0.0.1/localhost, one
+// for the wrong host name, and a client certificate.
 struct TestPki {
-  std::filesystem::path dir, ca_cert, ca_key, server_cert, server_key, wrong_cert, wrong_key, client_cert, client_key;
+  std::filesystem::path dir, ca_cert, ca_key, server_cert, server_key, wrong_cert, wrong_key,
+      client_cert, client_key;
   static const TestPki& Get();  // made once per test binary
 };
 
@@ -54,8 +55,9 @@ struct AccessLogEntry {
   int status = 0;
   std::string if_modified_since, if_none_match, user_agent, authorization;
   long long bytes = 0;
-  std::string connection;  // nginx's connection serial number: equal values mean a reused connection
-  double time = 0;         // when nginx logged it (unix time, ms resolution)
+  std::string
+      connection;   // nginx's connection serial number: equal values mean a reused connection
+  double time = 0;  // when nginx logged it (unix time, ms resolution)
 };
 
 class Nginx {
@@ -69,7 +71,9 @@ class Nginx {
   int mtls_port() const { return mtls_port_; }
   int wrong_host_port() const { return wrong_port_; }
   const std::filesystem::path& root() const { return root_; }
-  std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
   std::string TlsUrl(const std::string& path) const {
     return "https://127.0.0.1:" + std::to_string(tls_port_) + path;
   }
@@ -84,13 +88,15 @@ class Nginx {
   bool ok_ = false;
 };
 
-// tests/integration/servers/hostile_server.py: Digest auth, truncated, dripping, endless and failing
-// responses. It logs one line per request to log().
+// tests/integration/servers/hostile_server.py: Digest auth, truncated, dripping, endless and
+// failing responses. It logs one line per request to log().
 class HostileServer {
  public:
   HostileServer();
   bool ok() const { return ok_; }
-  std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
   std::vector<std::string> Log() const;
 
  private:
@@ -104,7 +110,9 @@ class Tftpd {
  public:
   explicit Tftpd(const std::filesystem::path& root);
   bool ok() const { return ok_; }
-  std::string Url(const std::string& path) const { return "tftp://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string Url(const std::string& path) const {
+    return "tftp://127.0.0.1:" + std::to_string(port_) + path;
+  }
 
  private:
   int port_ = 0;
@@ -116,7 +124,9 @@ class Vsftpd {
  public:
   explicit Vsftpd(const std::filesystem::path& root);
   bool ok() const { return ok_; }
-  std::string Url(const std::string& path) const { return "ftp://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string Url(const std::string& path) const {
+    return "ftp://127.0.0.1:" + std::to_string(port_) + path;
+  }
 
  private:
   std::filesystem::path dir_;

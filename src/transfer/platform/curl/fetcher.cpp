@@ -1,4 +1,7 @@
-// The two drivers of a TransferJob: Fetcher (blocking, one at a time) and FetchQueue (libcurl multi).
+// The two drivers of a TransferJob: Fetcher (blocking, one at a time) and FetchQueue (libcurl
+// multi).
+#include "transfer/fetcher.hpp"
+
 #include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -6,16 +9,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <optional>
-
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
-#include "transfer/platform/curl/transfer_job.hpp"
 #include "common/text.hpp"
-#include "transfer/fetcher.hpp"
+#include "transfer/platform/curl/transfer_job.hpp"
 
 namespace autoprov {
 namespace {
@@ -57,29 +58,31 @@ Expected<FetchResult> Fetcher::Fetch(const FetchRequest& request) {
 
 struct FetchQueue::Impl {
   using Clock = std::chrono::steady_clock;
-  // libcurl looks for a reusable connection by walking its multi handle's connections, so the cost of each
-  // transfer grows with them: the queue spreads its connections over multi handles of at most this many,
-  // all driven by one epoll set.
+  // libcurl looks for a reusable connection by walking its multi handle's connections, so the cost
+  // of each transfer grows with them: the queue spreads its connections over multi handles of at
+  // most this many, all driven by one epoll set.
   static constexpr long kConnectionsPerMulti = 32;
   struct Multi {
     Impl* impl = nullptr;
     CURLM* handle = nullptr;
-    std::optional<Clock::time_point> timer;  // when libcurl wants socket_action(CURL_SOCKET_TIMEOUT)
+    std::optional<Clock::time_point>
+        timer;  // when libcurl wants socket_action(CURL_SOCKET_TIMEOUT)
     size_t running = 0;
     size_t cap = 0;
   };
   struct Active {
-    std::optional<curl::TransferJob> job;  // in place: an Active and its job are reused, not reallocated
+    std::optional<curl::TransferJob>
+        job;  // in place: an Active and its job are reused, not reallocated
     Done done;
     CURL* easy = nullptr;
     std::optional<curl::HandleShape> shape;  // of `easy`
     Multi* multi = nullptr;
     size_t slot = 0;  // index in `active`
   };
-  // What epoll knows of a socket. Connections libcurl opens through OnOpen are watched lazily: when libcurl
-  // parks a connection in its cache (CURL_POLL_REMOVE) the socket stays in the epoll set, so reusing it for
-  // the next request costs no epoll_ctl; an event on a parked socket removes it then. Sockets opened
-  // elsewhere (the resolver's socket pair) are added and removed eagerly.
+  // What epoll knows of a socket. Connections libcurl opens through OnOpen are watched lazily: when
+  // libcurl parks a connection in its cache (CURL_POLL_REMOVE) the socket stays in the epoll set,
+  // so reusing it for the next request costs no epoll_ctl; an event on a parked socket removes it
+  // then. Sockets opened elsewhere (the resolver's socket pair) are added and removed eagerly.
   struct Watch {
     bool owned = false;       // opened by OnOpen, closed by OnClose
     bool registered = false;  // in the epoll set
@@ -87,7 +90,8 @@ struct FetchQueue::Impl {
     uint32_t armed = 0;       // the events registered
     Multi* multi = nullptr;   // whose connection it is
   };
-  std::vector<std::unique_ptr<Multi>> multis;  // stable addresses: libcurl holds them as callback data
+  std::vector<std::unique_ptr<Multi>>
+      multis;  // stable addresses: libcurl holds them as callback data
   int epoll_fd = -1;
   std::deque<std::pair<FetchRequest, Done>> waiting;
   std::vector<std::unique_ptr<Active>> active;  // Active* is stored in CURLINFO_PRIVATE
@@ -160,8 +164,10 @@ struct FetchQueue::Impl {
   }
 
   static curl_socket_t OnOpen(void* self, curlsocktype, curl_sockaddr* address) {
-    curl_socket_t s = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
-    if (s != CURL_SOCKET_BAD) static_cast<Impl*>(self)->WatchOf(s) = Watch{true, false, false, 0, nullptr};
+    curl_socket_t s =
+        ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (s != CURL_SOCKET_BAD)
+      static_cast<Impl*>(self)->WatchOf(s) = Watch{true, false, false, 0, nullptr};
     return s;
   }
   static int OnClose(void* self, curl_socket_t s) {
@@ -169,7 +175,8 @@ struct FetchQueue::Impl {
     return ::close(s);
   }
 
-  // libcurl tells which sockets to watch; epoll watches them, so each event touches only its transfer.
+  // libcurl tells which sockets to watch; epoll watches them, so each event touches only its
+  // transfer.
   static int OnSocket(CURL*, curl_socket_t s, int what, void* data, void*) {
     auto* multi = static_cast<Multi*>(data);
     Impl* impl = multi->impl;
@@ -190,7 +197,8 @@ struct FetchQueue::Impl {
     ev.events = events;
     ev.data.fd = s;
     if (w.registered) {
-      if (::epoll_ctl(impl->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0) ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+      if (::epoll_ctl(impl->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0)
+        ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, s, &ev);
     } else if (::epoll_ctl(impl->epoll_fd, EPOLL_CTL_ADD, s, &ev) != 0) {
       ::epoll_ctl(impl->epoll_fd, EPOLL_CTL_MOD, s, &ev);
     }
@@ -198,7 +206,8 @@ struct FetchQueue::Impl {
     w.armed = events;
     return 0;
   }
-  // An event on a socket: to its multi handle if libcurl watches it; a parked connection's socket leaves the set.
+  // An event on a socket: to its multi handle if libcurl watches it; a parked connection's socket
+  // leaves the set.
   void OnEvent(const epoll_event& e) {
     Watch& w = WatchOf(e.data.fd);
     if (!w.wanted || !w.multi) {
@@ -319,7 +328,8 @@ size_t FetchQueue::Run(long max_ms) {
     if (now >= deadline) return pending();
     auto until = deadline;
     if (next_timer && *next_timer < until) until = *next_timer;
-    int wait = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count());
+    int wait = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count());
     int n = ::epoll_wait(impl_->epoll_fd, events, 256, std::max(wait, 0));
     for (int i = 0; i < n; ++i) impl_->OnEvent(events[i]);
     impl_->ReadDone();

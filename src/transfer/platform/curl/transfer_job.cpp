@@ -22,17 +22,23 @@ std::string DefaultPort(const ParsedUrl& u) {
 
 ErrorCode Categorize(CURLcode code) {
   switch (code) {
-    case CURLE_OPERATION_TIMEDOUT: return ErrorCode::kTimeout;
-    case CURLE_PARTIAL_FILE: return ErrorCode::kTruncated;
-    case CURLE_FILESIZE_EXCEEDED: return ErrorCode::kTooLarge;
-    case CURLE_UNSUPPORTED_PROTOCOL: return ErrorCode::kRefusedScheme;
+    case CURLE_OPERATION_TIMEDOUT:
+      return ErrorCode::kTimeout;
+    case CURLE_PARTIAL_FILE:
+      return ErrorCode::kTruncated;
+    case CURLE_FILESIZE_EXCEEDED:
+      return ErrorCode::kTooLarge;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return ErrorCode::kRefusedScheme;
     case CURLE_LOGIN_DENIED:
     case CURLE_REMOTE_ACCESS_DENIED:
     case CURLE_AUTH_ERROR:
-    case CURLE_TFTP_PERM: return ErrorCode::kAuth;
+    case CURLE_TFTP_PERM:
+      return ErrorCode::kAuth;
     case CURLE_REMOTE_FILE_NOT_FOUND:
     case CURLE_TFTP_NOTFOUND:
-    case CURLE_FILE_COULDNT_READ_FILE: return ErrorCode::kNotFound;
+    case CURLE_FILE_COULDNT_READ_FILE:
+      return ErrorCode::kNotFound;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
@@ -45,10 +51,14 @@ ErrorCode Categorize(CURLcode code) {
     case CURLE_USE_SSL_FAILED:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_SHUTDOWN_FAILED: return ErrorCode::kTls;
-    case CURLE_ABORTED_BY_CALLBACK: return ErrorCode::kCancelled;
-    case CURLE_WRITE_ERROR: return ErrorCode::kIo;
-    default: return ErrorCode::kNetwork;
+    case CURLE_SSL_SHUTDOWN_FAILED:
+      return ErrorCode::kTls;
+    case CURLE_ABORTED_BY_CALLBACK:
+      return ErrorCode::kCancelled;
+    case CURLE_WRITE_ERROR:
+      return ErrorCode::kIo;
+    default:
+      return ErrorCode::kNetwork;
   }
 }
 
@@ -61,7 +71,8 @@ std::string HeaderValue(std::string_view line, std::string_view name) {
 
 TransferJob::TransferJob(FetchRequest request)
     : req_(std::move(request)),
-      // Files on disk may be large: hash them on the second core. Fleet sinks are small: hash inline.
+      // Files on disk may be large: hash them on the second core. Fleet sinks are small: hash
+      // inline.
       digest_(req_.compute_crc32, req_.sink == BodySink::kFile) {}
 
 TransferJob::~TransferJob() { curl_slist_free_all(headers_); }
@@ -78,7 +89,8 @@ bool TransferJob::Begin() {
   username_ = origin_.user.empty() ? req_.username : origin_.user;
   password_ = origin_.user.empty() ? req_.password : origin_.password;
   if (req_.sink == BodySink::kFile && req_.target.empty()) {
-    result_ = Fail(ErrorCode::kInvalidArgument, "no target path for " + origin_.url_without_credentials);
+    result_ =
+        Fail(ErrorCode::kInvalidArgument, "no target path for " + origin_.url_without_credentials);
     return false;
   }
   conditional_ = IsHttp(origin_) && req_.condition && !req_.condition->empty();
@@ -89,9 +101,12 @@ bool TransferJob::Begin() {
 
 void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
   handle_ = h;
-  HandleShape mine{current_.scheme, req_.tls.ca_file, req_.tls.client_cert, req_.tls.client_key, req_.tls.verify,
-                   req_.sink == BodySink::kFile, !username_.empty(), current_.scheme == "tftp" ? req_.tftp_block_size : 0};
-  if (!shape || *shape != mine || mine.credentials) curl_easy_reset(h);  // keeps the connection cache
+  HandleShape mine{current_.scheme,      req_.tls.ca_file,
+                   req_.tls.client_cert, req_.tls.client_key,
+                   req_.tls.verify,      req_.sink == BodySink::kFile,
+                   !username_.empty(),   current_.scheme == "tftp" ? req_.tftp_block_size : 0};
+  if (!shape || *shape != mine || mine.credentials)
+    curl_easy_reset(h);  // keeps the connection cache
   shape = std::move(mine);
   curl_slist_free_all(headers_);
   headers_ = nullptr;
@@ -108,9 +123,10 @@ void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
     curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
   }
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  // libcurl may speak only the scheme this hop was checked for (ftps is ftp with AUTH TLS). Redirects are
-  // ours to follow (FOLLOWLOCATION stays at its default, off), hop by hop.
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, current_.scheme == "ftps" ? "ftp" : current_.scheme.c_str());
+  // libcurl may speak only the scheme this hop was checked for (ftps is ftp with AUTH TLS).
+  // Redirects are ours to follow (FOLLOWLOCATION stays at its default, off), hop by hop.
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR,
+                   current_.scheme == "ftps" ? "ftp" : current_.scheme.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer_);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -119,23 +135,28 @@ void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
     curl_easy_setopt(h, CURLOPT_PASSWORD, password_.c_str());
     curl_easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC | CURLAUTH_DIGEST));
   }
-  curl_easy_setopt(h, CURLOPT_USERAGENT, req_.user_agent.empty() ? nullptr : req_.user_agent.c_str());
+  curl_easy_setopt(h, CURLOPT_USERAGENT,
+                   req_.user_agent.empty() ? nullptr : req_.user_agent.c_str());
   if (conditional_) {
     // Sent as the server gave them: servers such as nginx answer 304 only to their exact validator.
     if (!req_.condition->last_modified.empty())
-      headers_ = curl_slist_append(headers_, ("If-Modified-Since: " + req_.condition->last_modified).c_str());
+      headers_ = curl_slist_append(headers_,
+                                   ("If-Modified-Since: " + req_.condition->last_modified).c_str());
     if (!req_.condition->etag.empty())
       headers_ = curl_slist_append(headers_, ("If-None-Match: " + req_.condition->etag).c_str());
   }
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers_);  // set or cleared: the handle may carry the last job's
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER,
+                   headers_);  // set or cleared: the handle may carry the last job's
 
   if (!req_.tls.verify) {  // verification is libcurl's default
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (!req_.tls.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, req_.tls.ca_file.c_str());
-  if (!req_.tls.client_cert.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, req_.tls.client_cert.c_str());
-  if (!req_.tls.client_key.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, req_.tls.client_key.c_str());
+  if (!req_.tls.client_cert.empty())
+    curl_easy_setopt(h, CURLOPT_SSLCERT, req_.tls.client_cert.c_str());
+  if (!req_.tls.client_key.empty())
+    curl_easy_setopt(h, CURLOPT_SSLKEY, req_.tls.client_key.c_str());
 
   const TransferLimits& l = req_.limits;
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, l.connect_timeout_s);
@@ -143,7 +164,8 @@ void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, l.low_speed_time_s);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, l.max_time_s);
   curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(l.max_bytes));
-  // Large reads for files on disk; the fleet's memory and discard sinks keep libcurl's small default.
+  // Large reads for files on disk; the fleet's memory and discard sinks keep libcurl's small
+  // default.
   if (req_.sink == BodySink::kFile) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 128L * 1024);
   if (current_.scheme == "tftp") curl_easy_setopt(h, CURLOPT_TFTP_BLKSIZE, req_.tftp_block_size);
 
@@ -183,7 +205,8 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
   // Only three headers matter; the first letter picks the one to compare with.
   switch (line[0] | 0x20) {
     case 'l':
-      if (auto v = HeaderValue(line, "Last-Modified"); !v.empty()) job->last_modified_ = std::move(v);
+      if (auto v = HeaderValue(line, "Last-Modified"); !v.empty())
+        job->last_modified_ = std::move(v);
       break;
     case 'e':
       if (auto v = HeaderValue(line, "ETag"); !v.empty()) job->etag_ = std::move(v);
@@ -202,17 +225,19 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
           if (length > 0 && ::statvfs(dir.c_str(), &vfs) == 0) {
             unsigned long long avail = static_cast<unsigned long long>(vfs.f_bavail) * vfs.f_frsize;
             if (length > avail) {
-              job->write_error_ = MakeError(ErrorCode::kIo, "not enough space: the server announces " +
-                                                                std::to_string(length) + " bytes, " +
-                                                                std::to_string(avail) + " bytes are free on " +
-                                                                dir.string() + "; nothing was written");
+              job->write_error_ =
+                  MakeError(ErrorCode::kIo, "not enough space: the server announces " +
+                                                std::to_string(length) + " bytes, " +
+                                                std::to_string(avail) + " bytes are free on " +
+                                                dir.string() + "; nothing was written");
               return 0;
             }
           }
         }
       }
       break;
-    default: break;
+    default:
+      break;
   }
   return size * n;
 }
@@ -239,8 +264,9 @@ size_t TransferJob::WriteBody(const char* data, size_t len) {
     return len;
   }
   if (bytes_ + len > req_.limits.max_bytes) {
-    write_error_ = MakeError(ErrorCode::kTooLarge, "body is larger than the limit of " +
-                                                       std::to_string(req_.limits.max_bytes) + " bytes");
+    write_error_ =
+        MakeError(ErrorCode::kTooLarge, "body is larger than the limit of " +
+                                            std::to_string(req_.limits.max_bytes) + " bytes");
     return 0;
   }
   switch (req_.sink) {
@@ -260,9 +286,9 @@ size_t TransferJob::WriteBody(const char* data, size_t len) {
       break;
     }
     case BodySink::kMemory:
-      // S-9.8: the process holds the body and little more. Small bodies grow by doubling; past 1 MiB the
-      // buffer is reserved at the limit once: its untouched pages cost nothing, and no copy of a large
-      // body coexists with the body itself.
+      // S-9.8: the process holds the body and little more. Small bodies grow by doubling; past 1
+      // MiB the buffer is reserved at the limit once: its untouched pages cost nothing, and no copy
+      // of a large body coexists with the body itself.
       if (memory_.size() + len > memory_.capacity()) {
         uint64_t want = memory_.size() + len;
         memory_.reserve(want > (1u << 20) ? req_.limits.max_bytes
@@ -270,14 +296,16 @@ size_t TransferJob::WriteBody(const char* data, size_t len) {
       }
       memory_.append(data, len);
       break;
-    case BodySink::kDiscard: break;
+    case BodySink::kDiscard:
+      break;
   }
   digest_.Update(data, len);
   bytes_ += len;
   return len;
 }
 
-int TransferJob::OnProgress(void* self, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t) {
+int TransferJob::OnProgress(void* self, curl_off_t dltotal, curl_off_t dlnow, curl_off_t,
+                            curl_off_t) {
   auto* job = static_cast<TransferJob*>(self);
   if (job->req_.cancel && job->req_.cancel->load()) {
     job->cancelled_ = true;
@@ -307,24 +335,28 @@ TransferJob::Next TransferJob::Redirect(CURL* h, long status) {
   char* location = nullptr;
   curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
   if (!location) {
-    Done(Error{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status) + " without a Location", status});
+    Done(Error{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status) + " without a Location",
+               status});
     return Next::kDone;
   }
   if (++hops_ > req_.limits.max_redirects) {
     Done(Error{ErrorCode::kHttpStatus,
-               "too many redirects (limit " + std::to_string(req_.limits.max_redirects) + ")", status});
+               "too many redirects (limit " + std::to_string(req_.limits.max_redirects) + ")",
+               status});
     return Next::kDone;
   }
   std::string target = location;
   auto next = ParseUrl(target);
   if (!next || (next->scheme != "http" && next->scheme != "https")) {
     Done(MakeError(ErrorCode::kRefusedScheme,
-                   "redirect to '" + RedactUrl(target) + "' refused: only http and https targets are followed"));
+                   "redirect to '" + RedactUrl(target) +
+                       "' refused: only http and https targets are followed"));
     return Next::kDone;
   }
   if (current_.scheme == "https" && next->scheme == "http") {
-    Done(MakeError(ErrorCode::kRefusedScheme,
-                   "redirect from https to '" + next->url_without_credentials + "' refused (downgrade)"));
+    Done(MakeError(
+        ErrorCode::kRefusedScheme,
+        "redirect from https to '" + next->url_without_credentials + "' refused (downgrade)"));
     return Next::kDone;
   }
   // Credentials stay with the host they were given for.
@@ -354,9 +386,9 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
     ErrorCode category = Categorize(code);
     if (code == CURLE_FILESIZE_EXCEEDED)
       msg = "body is larger than the limit of " + std::to_string(req_.limits.max_bytes) + " bytes";
-    if (code == CURLE_OPERATION_TIMEDOUT) msg += " (time limits: connect " +
-                                                 std::to_string(req_.limits.connect_timeout_s) + " s, whole transfer " +
-                                                 std::to_string(req_.limits.max_time_s) + " s)";
+    if (code == CURLE_OPERATION_TIMEDOUT)
+      msg += " (time limits: connect " + std::to_string(req_.limits.connect_timeout_s) +
+             " s, whole transfer " + std::to_string(req_.limits.max_time_s) + " s)";
     Done(MakeError(category, msg));
     return Next::kDone;
   }
@@ -365,7 +397,8 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     r.status = status;
-    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) return Redirect(h, status);
+    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308)
+      return Redirect(h, status);
     if (status == 304) {
       if (!conditional_) {
         Done(Error{ErrorCode::kHttpStatus, "HTTP 304 to a request without a condition", status});
@@ -373,10 +406,11 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
       }
       r.outcome = FetchOutcome::kNotModified;
     } else if (status == 401 || status == 403 || status == 407) {
-      Done(Error{ErrorCode::kAuth,
-                 "HTTP " + std::to_string(status) +
-                     (username_.empty() ? " (no credentials configured)" : " (credentials rejected)"),
-                 status});
+      Done(Error{
+          ErrorCode::kAuth,
+          "HTTP " + std::to_string(status) +
+              (username_.empty() ? " (no credentials configured)" : " (credentials rejected)"),
+          status});
       return Next::kDone;
     } else if (status < 200 || status >= 300) {
       Done(Error{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status), status});

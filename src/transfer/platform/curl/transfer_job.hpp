@@ -1,6 +1,7 @@
-// One transfer over libcurl, hop by hop: redirects are followed here, not by libcurl, so that every hop
-// is checked (S-3.4) and credentials stay with their host. Both drivers (Fetcher, FetchQueue) configure
-// an easy handle with Configure(), perform it their way, and hand the outcome to Finish().
+// One transfer over libcurl, hop by hop: redirects are followed here, not by libcurl, so that every
+// hop is checked (S-3.4) and credentials stay with their host. Both drivers (Fetcher, FetchQueue)
+// configure an easy handle with Configure(), perform it their way, and hand the outcome to
+// Finish().
 #pragma once
 
 #include <curl/curl.h>
@@ -9,16 +10,16 @@
 #include <optional>
 #include <string>
 
-#include "common/digest.hpp"
 #include "common/atomic_file.hpp"
+#include "common/digest.hpp"
 #include "transfer/fetcher.hpp"
 #include "transfer/url.hpp"
 
 namespace autoprov::curl {
 
-// What a configured easy handle carries beyond the options every transfer sets: a handle configured for
-// the same shape is configured again without curl_easy_reset (handles with credentials are always reset,
-// so no authentication state outlives its transfer).
+// What a configured easy handle carries beyond the options every transfer sets: a handle configured
+// for the same shape is configured again without curl_easy_reset (handles with credentials are
+// always reset, so no authentication state outlives its transfer).
 struct HandleShape {
   std::string scheme, ca_file, client_cert, client_key;
   bool verify = true, file_sink = false, credentials = false;
@@ -52,8 +53,8 @@ class TransferJob {
   bool AcceptBody() const;
 
   FetchRequest req_;
-  ParsedUrl origin_;         // the URL as requested
-  ParsedUrl current_;        // the hop being fetched
+  ParsedUrl origin_;   // the URL as requested
+  ParsedUrl current_;  // the hop being fetched
   std::string username_, password_;
   CURL* handle_ = nullptr;
   curl_slist* headers_ = nullptr;
