@@ -60,9 +60,19 @@ class KillTest : public ::testing::Test {
     return state_dir;
   }
   std::vector<std::string> Args(const std::filesystem::path& state_dir) {
-    return {AUTOPROV_BINARY, "update",  "--state-dir",  state_dir.string(),
-            "--product",     "Mediant", "--mac",        "00908F000001",
-            "--serial",      "4837234", "--sw-version", "7.20A.250.001"};
+    return {AUTOPROV_BINARY,
+            "update",
+            "--state-dir",
+            state_dir.string(),
+            "--product",
+            "Mediant",
+            "--mac",
+            "00908F000001",
+            "--serial",
+            "4837234",
+            "--sw-version",
+            "7.20A.250.001",
+            "-v"};
   }
   static size_t TempFiles(const std::filesystem::path& d) {
     size_t n = 0;
@@ -213,16 +223,36 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
     args.insert(args.end(), rest.begin(), rest.end());
     return args;
   };
-  auto matches = [&](const std::filesystem::path& state_dir, int i) {
+  // Which file is which, for a failure's message.
+  auto name_of = [&](const std::string& pem) -> std::string {
+    if (pem == ReadText(pki.server_cert)) return "old certificate";
+    if (pem == ReadText(pki.server_key)) return "old key";
+    if (pem == ReadText(pki.client_cert)) return "new certificate";
+    if (pem == ReadText(pki.client_key)) return "new key";
+    return "unknown content (" + std::to_string(pem.size()) + " bytes)";
+  };
+  auto matches = [&](const std::filesystem::path& state_dir, int i, const char* when) {
     auto tls = state_dir / "files/tls";
     std::error_code ec;
     if (!std::filesystem::exists(tls / "device-cert.pem", ec) ||
         !std::filesystem::exists(tls / "device-key.pem", ec))
       return;
-    auto m =
-        KeyMatchesCertificate(ReadText(tls / "device-cert.pem"), ReadText(tls / "device-key.pem"));
+    std::string cert = ReadText(tls / "device-cert.pem"), key = ReadText(tls / "device-key.pem");
+    auto m = KeyMatchesCertificate(cert, key);
     ASSERT_TRUE(m) << "kill " << i;
-    EXPECT_TRUE(*m) << "kill " << i << ": certificate and key do not match";
+    if (*m) return;
+    std::string listing;
+    for (auto& e : std::filesystem::recursive_directory_iterator(tls, ec)) {
+      listing += "  " + e.path().lexically_relative(tls).string();
+      if (e.is_symlink(ec))
+        listing += " -> " + std::filesystem::read_symlink(e.path(), ec).string();
+      listing += "\n";
+    }
+    ADD_FAILURE() << "kill " << i << " (" << when
+                  << "): certificate and key do not match: " << name_of(cert) << " with "
+                  << name_of(key) << "\n"
+                  << listing << ReadText(dir_ / "tls-victim.log")
+                  << ReadText(dir_ / "tls-recovery.log");
   };
   auto timing_dir = prepare("tls-timing");
   Process p;
@@ -260,14 +290,15 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
     };
     for (int w = 0; w < 300 && alive(agent); ++w)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    matches(state_dir, i);
+    matches(state_dir, i, "after the kill");
     new_pair_at_kill +=
         ReadText(state_dir / "files/tls/device-cert.pem") == ReadText(pki.client_cert);
     Process recovery;
+    std::filesystem::remove(dir_ / "tls-recovery.log");
     ASSERT_TRUE(recovery.Start(Args(state_dir), dir_ / "tls-recovery.log"));
     ASSERT_EQ(recovery.Wait(60000), 0)
         << "kill " << i << ": " << ReadText(dir_ / "tls-recovery.log");
-    matches(state_dir, i);
+    matches(state_dir, i, "after the recovery run");
     EXPECT_EQ(ReadText(state_dir / "files/tls/device-cert.pem"), ReadText(pki.client_cert))
         << "kill " << i;
     EXPECT_EQ(TempFiles(state_dir), 0u) << "kill " << i;
