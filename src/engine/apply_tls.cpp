@@ -128,10 +128,20 @@ void TlsPolicy::ApplyKey(StepContext& ctx, const FetchResult& r) {
     return ResolveStagedCertificate(ctx);
   }
   std::string cert_pem;
-  if (staged_)
+  if (staged_) {
     cert_pem = staged_->pem;
-  else if (auto c = ReadFile(DeviceCertPath(env.state_dir)))
+  } else if (auto c = ReadFile(DeviceCertPath(env.state_dir))) {
     cert_pem = *c;
+  } else {
+    // A key alone is installed only against a certificate known to match it: if one is installed
+    // but cannot be read now, nothing is installed (S-9.7).
+    std::error_code ec;
+    if (std::filesystem::is_symlink(DeviceCertPath(env.state_dir), ec) ||
+        std::filesystem::exists(DeviceCertPath(env.state_dir), ec))
+      return ctx.Record(StepOutcome::kFailed,
+                        "cannot read the installed certificate to check the key against it: " +
+                            c.error().message);
+  }
   if (!cert_pem.empty()) {
     auto match = KeyMatchesCertificate(cert_pem, r.body);
     if (!match || !*match) {

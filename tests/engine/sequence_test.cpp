@@ -307,6 +307,27 @@ TEST_F(SequenceTest, TlsPairing) {
   EXPECT_EQ(read(dir_ / "files/tls/device-key.pem"), b.key);
 }
 
+// S-9.7: a certificate whose download fails leaves the new key alone against the installed
+// certificate: it does not match, so nothing is installed.
+TEST_F(SequenceTest, KeyAloneMustMatchTheInstalledCertificate) {
+  Pair a = MakePair("a"), b = MakePair("b");
+  Set("TLSCertFileUrl", Url("a-cert.pem"));
+  Set("TLSPkeyFileUrl", Url("a-key.pem"));
+  served_[Url("a-cert.pem")] = {200, a.cert, "", false};
+  served_[Url("a-key.pem")] = {200, a.key, "", false};
+  ASSERT_EQ(Outcome(Run(), "tls-private-key"), "applied");
+  Set("TLSCertFileUrl", Url("missing-cert.pem"));
+  Set("TLSPkeyFileUrl", Url("b-key.pem"));
+  served_[Url("b-key.pem")] = {200, b.key, "", false};
+  auto r = Run();
+  EXPECT_NE(Outcome(r, "tls-cert").find("failed"), std::string::npos);
+  EXPECT_NE(Outcome(r, "tls-private-key").find("does not match the installed certificate"),
+            std::string::npos)
+      << Outcome(r, "tls-private-key");
+  std::ifstream key(dir_ / "files/tls/device-key.pem");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(key), {}), a.key);
+}
+
 // S-2.2: ResetNow = 1 restarts at once: the remaining steps are skipped, for the start-up run to
 // fetch.
 TEST_F(SequenceTest, ResetNowSkipsTheRest) {

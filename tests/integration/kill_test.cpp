@@ -251,7 +251,8 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
     ADD_FAILURE() << "kill " << i << " (" << when
                   << "): certificate and key do not match: " << name_of(cert) << " with "
                   << name_of(key) << "\n"
-                  << listing << ReadText(dir_ / "tls-victim.log")
+                  << listing << "the killed run's log:\n"
+                  << ReadText(dir_ / "tls-victim.log") << "the recovery run's log:\n"
                   << ReadText(dir_ / "tls-recovery.log");
   };
   auto timing_dir = prepare("tls-timing");
@@ -269,6 +270,7 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
   for (int i = 0; i < 16; ++i) {
     auto state_dir = prepare("tls-victim");
     Process victim;
+    std::filesystem::remove(dir_ / "tls-victim.log");
     ASSERT_TRUE(victim.Start(slowed(state_dir), dir_ / "tls-victim.log"));
     // The agent is strace's child: found first, so that the kill reaches it even on a slow machine.
     auto children = "/proc/" + std::to_string(victim.pid()) + "/task/" +
