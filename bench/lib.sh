@@ -16,3 +16,26 @@ start_nginx() {
   echo "nginx did not start" >&2
   return 1
 }
+
+# ten_periodic_files WORK BASE: the served files of a device with ten periodic files under WORK/root (the
+# ini, a CLI script, the periodic image and seven template files), the ini pointing at BASE.
+ten_periodic_files() {
+  local work=$1 base=$2
+  mkdir -p "$work/root/t" "$work/root/fw"
+  cat > "$work/root/dev.ini" <<INI
+IniFileURL = '$base/dev.ini'
+CliScriptURL = '$base/s.cli'
+AutoCmpFileUrl = '$base/fw/Mediant_7.20A.250.001.cmp'
+TemplateUrl = '$base/t/<FILE>'
+AupdFilesList = 'fk', 'cpt', 'prt', 'vp', 'dialplan', 'usrinf', 'tlsroot'
+AUPDCheckIfIniChanged = 1
+INI
+  printf 'configure system\n automatic-update\n  tftp-block-size 1428\n' > "$work/root/s.cli"
+  head -c 65536 /dev/urandom > "$work/root/fw/Mediant_7.20A.250.001.cmp"
+  echo "S/N4837234 key" > "$work/root/t/Mediant_fk.txt"
+  for f in cpt.dat prt.dat vp.dat dialplan.txt usrinf.txt; do
+    head -c 4096 /dev/urandom > "$work/root/t/Mediant_$f"
+  done
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/ca.key" -out "$work/root/t/Mediant_root.pem" \
+    -days 2 -subj '/CN=bench CA' 2>/dev/null
+}

@@ -16,21 +16,7 @@ port=$(free_port)
 base="http://127.0.0.1:$port"
 mkdir -p "$work/root/t" "$work/root/fw"
 ids="--product Mediant --mac 00908F000001 --serial 4837234 --sw-version 7.20A.250.001"
-# Ten periodic files: the ini, a CLI script, the periodic image and seven template files.
-cat > "$work/root/dev.ini" <<INI
-IniFileURL = '$base/dev.ini'
-CliScriptURL = '$base/s.cli'
-AutoCmpFileUrl = '$base/fw/Mediant_7.20A.250.001.cmp'
-TemplateUrl = '$base/t/<FILE>'
-AupdFilesList = 'fk', 'cpt', 'prt', 'vp', 'dialplan', 'usrinf', 'tlsroot'
-AUPDCheckIfIniChanged = 1
-INI
-printf 'configure system\n automatic-update\n  tftp-block-size 1428\n' > "$work/root/s.cli"
-head -c 65536 /dev/urandom > "$work/root/fw/Mediant_7.20A.250.001.cmp"
-echo "S/N4837234 key" > "$work/root/t/Mediant_fk.txt"
-for f in cpt.dat prt.dat vp.dat dialplan.txt usrinf.txt; do head -c 4096 /dev/urandom > "$work/root/t/Mediant_$f"; done
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/ca.key" -out "$work/root/t/Mediant_root.pem" -days 2 \
-  -subj '/CN=bench CA' 2>/dev/null
+ten_periodic_files "$work" "$base"
 head -c $((image_mib << 20)) /dev/urandom > "$work/root/fw/Mediant_7.40A.100.001.cmp"
 start_nginx "$work" "$work/root" "$port"
 trap 'kill $NGINX_PID 2>/dev/null; wait $NGINX_PID 2>/dev/null; rm -rf "$work"' EXIT
