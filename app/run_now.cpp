@@ -45,13 +45,13 @@ Expected<RunOutcome> RunNow(const GlobalOptions& g, StateDirectory& state,
                             const std::string& trigger,
                             std::function<bool(uint64_t, uint64_t)> progress, bool ask_daemon) {
   IdentityOverrides overrides{g.product, g.mac, g.serial, g.sw_version};
-  // Identity and hooks are checked first: their errors are usage errors, daemon or not.
-  if (auto identity = LoadIdentity(g.state_dir, overrides); !identity)
-    return Fail(ErrorCode::kInvalidArgument, identity.error().message);
-  if (auto hooks = LoadHooks(state.path()); !hooks)
-    return Fail(ErrorCode::kInvalidArgument, hooks.error().message);
   if (ask_daemon && std::filesystem::exists(ControlSocketPath(state.path())) &&
       AskDaemon(state.path(), "status", 5)) {
+    // Identity and hooks are checked here too: their errors are usage errors, daemon or not.
+    if (auto identity = LoadIdentity(g.state_dir, overrides); !identity)
+      return Fail(ErrorCode::kInvalidArgument, identity.error().message);
+    if (auto hooks = LoadHooks(state.path()); !hooks)
+      return Fail(ErrorCode::kInvalidArgument, hooks.error().message);
     auto report = AskDaemonForRun(state.path());
     if (!report) return Unexpected(report.error());
     return RunOutcome{std::move(*report), true};
