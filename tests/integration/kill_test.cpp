@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -292,9 +293,20 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
     };
     for (int w = 0; w < 300 && alive(agent); ++w)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // The agent holds the run lock until it has ended: taking the lock proves that nothing of the
+    // killed run is still in flight (a pid seen as gone is not enough under load).
+    std::optional<RunLock> lock;
+    for (int w = 0; w < 1000 && !lock; ++w) {
+      if (auto l = RunLock::Acquire(state_dir))
+        lock.emplace(std::move(*l));
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(lock) << "kill " << i << ": the killed run still holds the run lock";
     matches(state_dir, i, "after the kill");
     new_pair_at_kill +=
         ReadText(state_dir / "files/tls/device-cert.pem") == ReadText(pki.client_cert);
+    lock.reset();  // the recovery run takes it
     Process recovery;
     std::filesystem::remove(dir_ / "tls-recovery.log");
     ASSERT_TRUE(recovery.Start(Args(state_dir), dir_ / "tls-recovery.log"));
