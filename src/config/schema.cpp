@@ -18,9 +18,21 @@ namespace {
 
 using nlohmann::json;
 
-Expected<ValueSpec> ParseValueSpec(const json& j, std::string_view where) {
+// A value's fields as a schema writes them, from a JSON file or the built-in tables.
+struct RawValue {
+  std::string type = "string";
+  long long min = 0;
+  long long max = 0;
+  size_t max_length = 0;
+  bool secret = false;
+  std::vector<EnumChoice> choices;
+  std::vector<std::string> allowed;
+  std::string default_value;
+};
+
+Expected<ValueSpec> MakeValueSpec(RawValue raw, std::string_view where) {
   ValueSpec v;
-  const std::string type = j.value("type", "string");
+  const std::string& type = raw.type;
   if (type == "integer")
     v.type = ValueType::kInteger;
   else if (type == "enum")
@@ -35,19 +47,17 @@ Expected<ValueSpec> ParseValueSpec(const json& j, std::string_view where) {
     v.type = ValueType::kList;
   else
     return Fail(ErrorCode::kParse, std::string(where) + ": unknown type '" + type + "'");
-  v.min = j.value("min", 0LL);
-  v.max = j.value("max", 0LL);
-  v.max_length = j.value("max_length", size_t{0});
-  v.secret = j.value("secret", false);
-  if (j.contains("values")) {
-    for (auto& [k, val] : j["values"].items()) v.choices.push_back({k, val.get<long long>()});
-  }
-  if (j.contains("allowed")) v.allowed = j["allowed"].get<std::vector<std::string>>();
+  v.min = raw.min;
+  v.max = raw.max;
+  v.max_length = raw.max_length;
+  v.secret = raw.secret;
+  v.choices = std::move(raw.choices);
+  v.allowed = std::move(raw.allowed);
   if (v.type == ValueType::kEnum && v.choices.empty())
     return Fail(ErrorCode::kParse, std::string(where) + ": enum without values");
   if (v.type == ValueType::kInteger && v.min > v.max)
     return Fail(ErrorCode::kParse, std::string(where) + ": min above max");
-  std::string def = j.value("default", std::string());
+  std::string def = std::move(raw.default_value);
   if (def.empty() && (v.type == ValueType::kInteger)) def = std::to_string(v.min);
   if (def.empty() && v.type == ValueType::kEnum) def = std::to_string(v.choices.front().value);
   auto norm = NormalizeValue(v, def, false);
@@ -56,9 +66,24 @@ Expected<ValueSpec> ParseValueSpec(const json& j, std::string_view where) {
   return v;
 }
 
-void SplitCli(const json& j, std::vector<std::string>& modes, std::string& command) {
-  if (!j.is_array() || j.empty()) return;
-  auto parts = j.get<std::vector<std::string>>();
+Expected<ValueSpec> ParseValueSpec(const json& j, std::string_view where) {
+  RawValue raw;
+  raw.type = j.value("type", "string");
+  raw.min = j.value("min", 0LL);
+  raw.max = j.value("max", 0LL);
+  raw.max_length = j.value("max_length", size_t{0});
+  raw.secret = j.value("secret", false);
+  if (j.contains("values")) {
+    for (auto& [k, val] : j["values"].items()) raw.choices.push_back({k, val.get<long long>()});
+  }
+  if (j.contains("allowed")) raw.allowed = j["allowed"].get<std::vector<std::string>>();
+  raw.default_value = j.value("default", std::string());
+  return MakeValueSpec(std::move(raw), where);
+}
+
+void SplitCli(std::vector<std::string> parts, std::vector<std::string>& modes,
+              std::string& command) {
+  if (parts.empty()) return;
   command = parts.back();
   parts.pop_back();
   modes = std::move(parts);
@@ -84,17 +109,21 @@ const ColumnSpec* TableSpec::FindColumn(std::string_view col) const {
 }
 
 Expected<void> Schema::MergeParam(ParamSpec spec) {
-  Schema one;
-  one.param_index_[spec.name] = 0;
-  one.params_.push_back(std::move(spec));
-  return Merge(one);
+  generation_ = Generation{};
+  if (param_index_.contains(spec.name))  // hashed and compared case-insensitively
+    return Fail(ErrorCode::kParse, "parameter " + spec.name + " is defined twice");
+  param_index_[spec.name] = params_.size();
+  params_.push_back(std::move(spec));
+  return {};
 }
 
 Expected<void> Schema::MergeTable(TableSpec spec) {
-  Schema one;
-  one.table_index_[spec.name] = 0;
-  one.tables_.push_back(std::move(spec));
-  return Merge(one);
+  generation_ = Generation{};
+  if (table_index_.contains(spec.name) || param_index_.contains(spec.name))
+    return Fail(ErrorCode::kParse, "table " + spec.name + " is defined twice");
+  table_index_[spec.name] = tables_.size();
+  tables_.push_back(std::move(spec));
+  return {};
 }
 
 Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view origin) {
@@ -113,7 +142,8 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
       auto v = ParseValueSpec(p, where);
       if (!v) return Unexpected(v.error());
       spec.value = std::move(*v);
-      if (p.contains("cli")) SplitCli(p["cli"], spec.cli_modes, spec.cli_command);
+      if (p.contains("cli") && p["cli"].is_array())
+        SplitCli(p["cli"].get<std::vector<std::string>>(), spec.cli_modes, spec.cli_command);
       spec.restart = p.value("restart", false);
       spec.transient = p.value("transient", false);
       spec.lifeline = p.value("lifeline", false);
@@ -136,7 +166,8 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
         col.cli_command = c.value("cli", "");
         spec.columns.push_back(std::move(col));
       }
-      if (t.contains("cli")) SplitCli(t["cli"], spec.cli_modes, spec.cli_command);
+      if (t.contains("cli") && t["cli"].is_array())
+        SplitCli(t["cli"].get<std::vector<std::string>>(), spec.cli_modes, spec.cli_command);
       spec.restart = t.value("restart", false);
       spec.description = t.value("description", "");
       if (auto m = s.MergeTable(std::move(spec)); !m)
@@ -149,21 +180,10 @@ Expected<Schema> Schema::FromJson(std::string_view json_text, std::string_view o
 }
 
 Expected<void> Schema::Merge(const Schema& other) {
-  generation_ = Generation{};
-  for (const auto& p : other.params_) {
-    const std::string& key = p.name;  // hashed and compared case-insensitively
-    if (param_index_.contains(key))
-      return Fail(ErrorCode::kParse, "parameter " + p.name + " is defined twice");
-    param_index_[key] = params_.size();
-    params_.push_back(p);
-  }
-  for (const auto& t : other.tables_) {
-    const std::string& key = t.name;
-    if (table_index_.contains(key) || param_index_.contains(key))
-      return Fail(ErrorCode::kParse, "table " + t.name + " is defined twice");
-    table_index_[key] = tables_.size();
-    tables_.push_back(t);
-  }
+  for (const auto& p : other.params_)
+    if (auto r = MergeParam(p); !r) return r;
+  for (const auto& t : other.tables_)
+    if (auto r = MergeTable(t); !r) return r;
   return {};
 }
 
@@ -178,10 +198,45 @@ Expected<void> Schema::MergeFile(const std::string& path) {
   return {};
 }
 
+Expected<Schema> Schema::FromBuiltinTables() {
+  Schema s;
+  auto list = [](const char* const* items) {
+    std::vector<std::string> out;
+    for (; *items != nullptr; ++items) out.emplace_back(*items);
+    return out;
+  };
+  for (const BuiltinParam* b = kBuiltinParams; b->name != nullptr; ++b) {
+    ParamSpec spec;
+    spec.name = b->name;
+    RawValue raw;
+    raw.type = b->type;
+    raw.min = b->min;
+    raw.max = b->max;
+    raw.max_length = b->max_length;
+    raw.secret = b->secret;
+    for (const BuiltinChoice* c = b->values; c->cli_name != nullptr; ++c)
+      raw.choices.push_back({c->cli_name, c->value});
+    raw.allowed = list(b->allowed);
+    raw.default_value = b->default_value;
+    auto v = MakeValueSpec(std::move(raw), std::string("built-in schema: parameter ") + b->name);
+    if (!v) return Unexpected(v.error());
+    spec.value = std::move(*v);
+    SplitCli(list(b->cli), spec.cli_modes, spec.cli_command);
+    spec.restart = b->restart;
+    spec.transient = b->transient;
+    spec.lifeline = b->lifeline;
+    spec.description = b->description;
+    if (auto m = s.MergeParam(std::move(spec)); !m) return Unexpected(m.error());
+  }
+  return s;
+}
+
 const Schema& Schema::BuiltIn() {
+  // Built from tables generated at build time (src/config/gen/schema_to_cpp.py): no JSON to parse
+  // at every start. A test checks they equal the file read through FromJson.
   static const Schema schema = [] {
-    auto s = FromJson(kBuiltinSchemaJson, "built-in schema");
-    if (!s) std::abort();  // the build embeds a schema the tests parse; failing here is a build bug
+    auto s = FromBuiltinTables();
+    if (!s) std::abort();  // the build embeds a schema the tests check; failing here is a build bug
     return *s;
   }();
   return schema;

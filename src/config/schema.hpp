@@ -71,6 +71,8 @@ class Schema {
   // The built-in Automatic Update schema.
   static const Schema& BuiltIn();
   static Expected<Schema> FromJson(std::string_view json_text, std::string_view origin);
+  // The built-in schema from its generated tables (BuiltIn() keeps one).
+  static Expected<Schema> FromBuiltinTables();
 
   // Adds the parameters and tables of another schema file; a name defined twice is an error.
   Expected<void> Merge(const Schema& other);

@@ -1,11 +1,17 @@
 #include "store/database.hpp"
 
+#include <sys/stat.h>
+
 #include <array>
 #include <cerrno>
 #include <cstring>
 
 namespace autoprov {
 namespace {
+
+// The WAL left behind by a process that wrote is emptied above this size (64 frames of 4 KiB
+// pages).
+constexpr off_t kWalTruncateBytes = 64 * (4096 + 24) + 32;
 
 // Each entry moves the schema one version up; never edit a released entry, append a new one.
 constexpr std::array<std::string_view, 2> kMigrations = {
@@ -167,14 +173,13 @@ Expected<Database> Database::Open(const std::filesystem::path& path, Durability 
   if (db.full_sync_) {
     // One device, a short process per command: each process should cost few syncs. The WAL file
     // stays between processes (no file to create and no directory to sync each time); closing does
-    // not checkpoint (two more syncs); SQLite checkpoints once the WAL holds 64 pages, and the WAL
-    // then shrinks. Every commit is still synced to the WAL, and readers on read-only media read
+    // not checkpoint (two more syncs) until the WAL has grown past kWalTruncateBytes (see
+    // ~Database). Every commit is still synced to the WAL, and readers on read-only media read
     // through the -wal and -shm files, which stay.
     int persist = 1;
     sqlite3_file_control(raw, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-    if (auto r = db.Exec("PRAGMA journal_size_limit=0; PRAGMA wal_autocheckpoint=64;"); !r)
-      return Unexpected(r.error());
+    if (auto r = db.Exec("PRAGMA journal_size_limit=0"); !r) return Unexpected(r.error());
   }
   if (auto r = db.Migrate(); !r) return Unexpected(r.error());
   return db;
@@ -208,6 +213,20 @@ Expected<void> Database::Exec(std::string_view sql) {
 
 Database::~Database() {
   for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  // The WAL stays between processes, and the first connection of the next process reads every
+  // frame in it to rebuild its index: a WAL of a few hundred frames costs a no-change run a
+  // millisecond, and SQLite cannot restart a WAL it has just recovered, so without help it only
+  // grows (and every automatic checkpoint copies all of it again). A process that wrote and leaves
+  // more than kWalTruncateBytes behind moves the frames into the database and empties the WAL (two
+  // syncs, every few runs). Never waits: with a reader or a writer in another process, the WAL
+  // stays as it is and the next writer tries again.
+  if (db_ && full_sync_ && sqlite3_total_changes64(db_.get()) > 0) {
+    struct stat st {};
+    const char* wal = sqlite3_filename_wal(sqlite3_db_filename(db_.get(), "main"));
+    if (wal == nullptr || ::stat(wal, &st) != 0 || st.st_size <= kWalTruncateBytes) return;
+    sqlite3_busy_timeout(db_.get(), 0);
+    sqlite3_wal_checkpoint_v2(db_.get(), "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  }
 }
 
 Expected<Statement> Database::Prepare(std::string_view sql) {

@@ -3,10 +3,47 @@
 
 #include <gtest/gtest.h>
 
+#include "config/builtin_schema.hpp"
 #include "test_schema.hpp"
 
 namespace autoprov {
 namespace {
+
+// The built-in schema comes from tables generated at build time; read as a schema file, the same
+// JSON gives the same parameters, field by field (enum choices in the same order, the same
+// defaults).
+TEST(SchemaTest, GeneratedBuiltInTablesEqualTheSchemaFileReadAsJson) {
+  auto from_json = Schema::FromJson(kBuiltinSchemaJson, "built-in schema");
+  ASSERT_TRUE(from_json) << from_json.error().message;
+  const Schema& built_in = Schema::BuiltIn();
+  ASSERT_EQ(built_in.params().size(), from_json->params().size());
+  ASSERT_GT(built_in.params().size(), 30u);
+  for (size_t i = 0; i < built_in.params().size(); ++i) {
+    const ParamSpec& a = built_in.params()[i];
+    const ParamSpec& b = from_json->params()[i];
+    SCOPED_TRACE(b.name);
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.value.type, b.value.type);
+    EXPECT_EQ(a.value.min, b.value.min);
+    EXPECT_EQ(a.value.max, b.value.max);
+    EXPECT_EQ(a.value.max_length, b.value.max_length);
+    EXPECT_EQ(a.value.secret, b.value.secret);
+    EXPECT_EQ(a.value.default_value, b.value.default_value);
+    EXPECT_EQ(a.value.allowed, b.value.allowed);
+    ASSERT_EQ(a.value.choices.size(), b.value.choices.size());
+    for (size_t c = 0; c < a.value.choices.size(); ++c) {
+      EXPECT_EQ(a.value.choices[c].cli_name, b.value.choices[c].cli_name);
+      EXPECT_EQ(a.value.choices[c].value, b.value.choices[c].value);
+    }
+    EXPECT_EQ(a.cli_modes, b.cli_modes);
+    EXPECT_EQ(a.cli_command, b.cli_command);
+    EXPECT_EQ(a.restart, b.restart);
+    EXPECT_EQ(a.transient, b.transient);
+    EXPECT_EQ(a.lifeline, b.lifeline);
+    EXPECT_EQ(a.description, b.description);
+  }
+  EXPECT_TRUE(built_in.tables().empty());
+}
 
 TEST(SchemaTest, BuiltInHasEveryAutomaticUpdateParameter) {
   const Schema& s = Schema::BuiltIn();

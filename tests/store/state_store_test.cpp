@@ -83,6 +83,27 @@ TEST_F(StateStoreTest, UrlKindValuesAndRuns) {
   EXPECT_EQ(**store->LastRun(3), "{\"n\":59}");
 }
 
+// A device runs one short process per command; the WAL stays between them, and the first connection of
+// each process reads every frame in it. Without a bound it only grew (a process cannot restart a WAL it
+// has just recovered): after 300 processes that each add a run report, it stays under 64 frames plus
+// one process's writes, and every report is still there.
+TEST_F(StateStoreTest, TheWalLeftBetweenProcessesStaysSmall) {
+  const std::string report(6000, 'r');  // a report with overflow pages, as a real one has
+  auto wal = dir_ / "state.db-wal";
+  uintmax_t largest = 0;
+  for (int i = 0; i < 300; ++i) {
+    {  // one process
+      auto store = StateStore::Open(dir_ / "state.db", Durability::kFull);
+      ASSERT_TRUE(store) << store.error().message;
+      ASSERT_TRUE(store->AddRun(0, i, report + std::to_string(i)));
+    }
+    if (std::filesystem::exists(wal)) largest = std::max(largest, std::filesystem::file_size(wal));
+  }
+  EXPECT_LE(largest, (64u + 16u) * (4096u + 24u) + 32u);
+  auto store = StateStore::Open(dir_ / "state.db", Durability::kFull);
+  EXPECT_EQ(**store->LastRun(0), report + "299");
+}
+
 // The fleet's read cache (one writer per database): reads give what the database holds, preloaded
 // or not, writes go to both, and a rolled-back transaction leaves nothing of it in the cache.
 TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
