@@ -83,10 +83,10 @@ TEST_F(StateStoreTest, UrlKindValuesAndRuns) {
   EXPECT_EQ(**store->LastRun(3), "{\"n\":59}");
 }
 
-// A device runs one short process per command; the WAL stays between them, and the first connection of
-// each process reads every frame in it. Without a bound it only grew (a process cannot restart a WAL it
-// has just recovered): after 300 processes that each add a run report, it stays under 64 frames plus
-// one process's writes, and every report is still there.
+// A device runs one short process per command; the WAL stays between them, and the first connection
+// of each process reads every frame in it. Without a bound it only grew (a process cannot restart a
+// WAL it has just recovered): after 300 processes that each add a run report, it stays under 64
+// frames plus one process's writes, and every report is still there.
 TEST_F(StateStoreTest, TheWalLeftBetweenProcessesStaysSmall) {
   const std::string report(6000, 'r');  // a report with overflow pages, as a real one has
   auto wal = dir_ / "state.db-wal";
