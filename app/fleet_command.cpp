@@ -35,6 +35,7 @@ nlohmann::json FleetJson(const FleetSummary& s, const FleetOptions& o) {
         {"network_errors", s.network_errors}}},
       {"bytes", s.bytes},
       {"restarts", s.restarts},
+      {"retries", s.retries},
       {"wall_s", s.wall_s},
       {"threads", s.threads},
       {"durability", "relaxed: simulated devices share one SQLite database with synchronous=OFF"},
@@ -124,10 +125,10 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       std::printf(
           "requests: %lld (%.0f/s)  200: %lld  304: %lld  4xx: %lld  5xx: %lld  network: %lld  "
           "bytes: %llu  "
-          "restarts: %lld\n",
+          "restarts: %lld  retries: %lld\n",
           s.requests, s.wall_s > 0 ? s.requests / s.wall_s : 0.0, s.status_200, s.status_304,
           s.status_4xx, s.status_5xx, s.network_errors, static_cast<unsigned long long>(s.bytes),
-          s.restarts);
+          s.restarts, s.retries);
       std::printf("%-16s %8s %10s %10s %10s\n", "KIND", "COUNT", "P50 ms", "P95 ms", "P99 ms");
       for (const auto& l : s.latency)
         std::printf("%-16s %8zu %10.2f %10.2f %10.2f\n", l.kind.c_str(), l.count, l.p50_ms,

@@ -38,7 +38,8 @@ std::string_view ErrorCodeName(ErrorCode code);
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
-  long http_status = 0;  // only for kHttpStatus/kAuth
+  long http_status = 0;    // only for kHttpStatus/kAuth
+  long retry_after_s = 0;  // the server's Retry-After (429, 503), in seconds from now; 0: none
 
   // Prefixes where the error happened ("loading config.ini: ...").
   Error WithContext(std::string_view context) const {

@@ -21,6 +21,7 @@ struct BuiltinParam {
   const BuiltinChoice* values;
   const char* const* allowed;
   const char* default_value;
+  const char* format;      // a string's syntax: "" or "backoff"
   const char* const* cli;  // modes, then the command
   bool restart;
   bool transient;

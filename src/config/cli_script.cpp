@@ -250,7 +250,8 @@ Expected<void> CliSession::ExecuteTokens(const std::vector<std::string>& tokens,
     RowKey key;
     for (size_t i = 1; i < args.size(); ++i) {
       auto v = NormalizeValue(
-          ValueSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false}, args[i], false);
+          ValueSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false, ""}, args[i],
+          false);
       if (!v) return Unexpected(v.error().WithContext(cmd + " index"));
       key.push_back(*v);
     }

@@ -271,7 +271,7 @@ IniParseResult ParseIni(std::string_view text, std::string_view origin) {
 
 namespace {
 
-const ValueSpec kIndexSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false};
+const ValueSpec kIndexSpec{ValueType::kInteger, 0, 1'000'000'000, 0, {}, {}, "0", false, ""};
 
 // Validates what the parser reports against the schema and keeps the file's content in canonical
 // form; the running configuration is only combined with it at the end, once the mode is known.

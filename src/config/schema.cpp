@@ -11,6 +11,7 @@
 
 #include "common/redact.hpp"
 #include "common/text.hpp"
+#include "config/backoff.hpp"
 #include "config/builtin_schema.hpp"
 
 namespace autoprov {
@@ -28,6 +29,7 @@ struct RawValue {
   std::vector<EnumChoice> choices;
   std::vector<std::string> allowed;
   std::string default_value;
+  std::string format;
 };
 
 Expected<ValueSpec> MakeValueSpec(RawValue raw, std::string_view where) {
@@ -53,6 +55,9 @@ Expected<ValueSpec> MakeValueSpec(RawValue raw, std::string_view where) {
   v.secret = raw.secret;
   v.choices = std::move(raw.choices);
   v.allowed = std::move(raw.allowed);
+  v.format = std::move(raw.format);
+  if (!v.format.empty() && (v.type != ValueType::kString || v.format != "backoff"))
+    return Fail(ErrorCode::kParse, std::string(where) + ": unknown format '" + v.format + "'");
   if (v.type == ValueType::kEnum && v.choices.empty())
     return Fail(ErrorCode::kParse, std::string(where) + ": enum without values");
   if (v.type == ValueType::kInteger && v.min > v.max)
@@ -78,6 +83,7 @@ Expected<ValueSpec> ParseValueSpec(const json& j, std::string_view where) {
   }
   if (j.contains("allowed")) raw.allowed = j["allowed"].get<std::vector<std::string>>();
   raw.default_value = j.value("default", std::string());
+  raw.format = j.value("format", std::string());
   return MakeValueSpec(std::move(raw), where);
 }
 
@@ -218,6 +224,7 @@ Expected<Schema> Schema::FromBuiltinTables() {
       raw.choices.push_back({c->cli_name, c->value});
     raw.allowed = list(b->allowed);
     raw.default_value = b->default_value;
+    raw.format = b->format;
     auto v = MakeValueSpec(std::move(raw), std::string("built-in schema: parameter ") + b->name);
     if (!v) return Unexpected(v.error());
     spec.value = std::move(*v);
@@ -364,6 +371,15 @@ Expected<std::string> NormalizeValue(const ValueSpec& spec, std::string_view raw
       }
       // The vendor writes 0 to clear a URL parameter; it means "no URL".
       if (spec.type == ValueType::kUrl && raw == "0") return std::string();
+      if (spec.format == "backoff") {
+        auto list = ParseBackoffList(raw);
+        if (!list) return Unexpected(list.error());
+        std::string canonical;
+        for (const auto& e : *list)
+          canonical += (canonical.empty() ? "" : ",") + std::to_string(e.base_s) +
+                       (e.random_s ? "+" + std::to_string(e.random_s) : "");
+        return canonical;
+      }
       return std::string(raw);
     }
     case ValueType::kTime:

@@ -33,6 +33,7 @@ struct ValueSpec {
   std::vector<std::string> allowed;  // list items allowed (empty: any word)
   std::string default_value;         // canonical form
   bool secret = false;
+  std::string format;  // a string's syntax: "" (any) or "backoff" (config/backoff.hpp)
 };
 
 struct ParamSpec {

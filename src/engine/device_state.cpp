@@ -13,6 +13,7 @@ constexpr const char* kRestartPending = "restart_pending";
 constexpr const char* kRestartTimes = "restart_times";
 constexpr const char* kLastRestartCause = "last_restart_cause";
 constexpr const char* kSeeded = "seeded";
+constexpr const char* kRetryAttempt = "retry_attempt";
 
 }  // namespace
 
@@ -63,6 +64,20 @@ Expected<bool> DeviceState::Seeded() {
   auto v = store_.GetValue(device_, kSeeded);
   if (!v) return Unexpected(v.error());
   return v->has_value();
+}
+
+Expected<int> DeviceState::RetryAttempt() {
+  auto v = store_.GetValue(device_, kRetryAttempt);
+  if (!v) return Unexpected(v.error());
+  if (!v->has_value()) return 0;
+  return std::atoi((*v)->c_str());
+}
+
+Expected<void> DeviceState::SetRetryAttempt(int attempt) {
+  auto now = RetryAttempt();
+  if (now && *now == attempt) return {};
+  if (attempt == 0) return store_.DeleteValue(device_, kRetryAttempt);
+  return store_.PutValue(device_, kRetryAttempt, std::to_string(attempt));
 }
 
 Expected<void> DeviceState::MarkSeeded() { return store_.PutValue(device_, kSeeded, "1"); }

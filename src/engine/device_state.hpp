@@ -28,6 +28,9 @@ class DeviceState {
   // "<kind>:<sha256>,..." of the files that caused the last restart.
   Expected<std::optional<std::string>> LastRestartCause();
   Expected<void> SetLastRestartCause(const std::string& causes);
+  // Failed runs in a row that were worth retrying (S-10.1); 0 after a run that went well.
+  Expected<int> RetryAttempt();
+  Expected<void> SetRetryAttempt(int attempt);  // writes only when it changes
   // A simulated device's bootstrap configuration has been stored.
   Expected<bool> Seeded();
   Expected<void> MarkSeeded();

@@ -76,6 +76,8 @@ nlohmann::json ToJson(const RunReport& r) {
                         {"error", RedactText(s.error)},
                         {"details", RedactDetails(s.details)}};
     if (!s.version.empty()) j["version"] = s.version;
+    if (s.outcome == StepOutcome::kFailed) j["retryable"] = s.retryable;
+    if (s.retry_after_s > 0) j["retry_after_s"] = s.retry_after_s;
     steps.push_back(std::move(j));
   }
   return {{"trigger", r.trigger},
@@ -86,7 +88,9 @@ nlohmann::json ToJson(const RunReport& r) {
           {"restart", r.RestartState()},
           {"restart_when", WhenName(r.restart)},
           {"restart_reasons", r.restart_reasons},
-          {"running_version", r.running_version}};
+          {"running_version", r.running_version},
+          {"retry_attempt", r.retry_attempt},
+          {"next_retry_at", r.next_retry_at}};
 }
 
 RunReport RunReportFromJson(const nlohmann::json& j) {
@@ -101,6 +105,8 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
   r.restart_performed = j.value("restart", "none") != "pending";
   r.restart_reasons = j.value("restart_reasons", std::vector<std::string>{});
   r.running_version = j.value("running_version", "");
+  r.retry_attempt = j.value("retry_attempt", 0);
+  r.next_retry_at = j.value("next_retry_at", 0LL);
   for (const auto& s : j.value("steps", nlohmann::json::array())) {
     StepReport st;
     st.kind = s.value("kind", "");
@@ -110,7 +116,7 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
     std::string o = s.value("outcome", "skipped");
     for (auto c : {StepOutcome::kApplied, StepOutcome::kNotModified, StepOutcome::kUnchangedCrc,
                    StepOutcome::kUnchanged, StepOutcome::kOlderImage, StepOutcome::kRejected,
-                   StepOutcome::kFailed, StepOutcome::kSkipped})
+                   StepOutcome::kFailed, StepOutcome::kSkipped, StepOutcome::kEmpty})
       if (OutcomeName(c) == o) st.outcome = c;
     st.http_status = s.value("http_status", 0L);
     st.bytes = s.value("bytes", uint64_t{0});
@@ -119,6 +125,8 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
     st.seconds = s.value("duration_s", 0.0);
     st.if_modified_since = s.value("if_modified_since", "");
     st.error = s.value("error", "");
+    st.retryable = s.value("retryable", false);
+    st.retry_after_s = s.value("retry_after_s", 0L);
     st.details = s.value("details", std::vector<std::string>{});
     r.steps.push_back(std::move(st));
   }
@@ -152,6 +160,15 @@ std::string FormatReport(const RunReport& r) {
   }
   out += "\n";
   if (!r.running_version.empty()) out += "running version: " + r.running_version + "\n";
+  if (r.next_retry_at > 0) {
+    std::time_t at = static_cast<std::time_t>(r.next_retry_at);
+    std::tm tm{};
+    localtime_r(&at, &tm);
+    char when[64];
+    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    out += "next retry: " + std::string(when) + " (retry " + std::to_string(r.retry_attempt) +
+           ", " + std::to_string(r.next_retry_at - r.finished_at) + " s after this run; S-10.1)\n";
+  }
   out += r.Completed() ? "result: completed\n" : "result: failed steps\n";
   return RedactText(out);  // S-9.5
 }

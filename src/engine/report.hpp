@@ -36,6 +36,9 @@ struct StepReport {
   double seconds = 0;
   std::string if_modified_since;  // what the request carried
   std::string error;
+  bool retryable =
+      false;  // a failure worth another run (S-10.1): network, time limit, 5xx, 408, 429
+  long retry_after_s = 0;            // the server's Retry-After
   std::vector<std::string> details;  // e.g. every bad line of a rejected file
 };
 
@@ -50,6 +53,8 @@ struct RunReport {
   bool restart_performed = false;  // false with a restart decided: pending
   std::vector<std::string> restart_reasons;
   std::string running_version;
+  int retry_attempt = 0;        // S-10.1: the number of the retry planned after this run; 0: none
+  long long next_retry_at = 0;  // when it comes (unix time); 0: none
 
   bool Completed() const;            // no step failed or was rejected
   std::string RestartState() const;  // none, at-end, immediate, pending

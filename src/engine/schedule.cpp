@@ -14,6 +14,7 @@ PeriodicSchedule ScheduleFrom(const Configuration& config) {
   const std::string& t = config.Get("AutoUpdatePredefinedTime");
   if (t.size() == 5) s.day_minute = std::stoi(t.substr(0, 2)) * 60 + std::stoi(t.substr(3, 2));
   s.random_spread_s = config.GetInt("AutoUpdatePredefinedRandomTime");
+  s.interval_random_s = config.GetInt("AupdIntervalRandom");
   if (s.interval_s > 0 && s.day_minute >= 0) {
     s.error =
         "configuration error: both an update interval "
@@ -27,7 +28,9 @@ PeriodicSchedule ScheduleFrom(const Configuration& config) {
 std::optional<std::time_t> NextPeriodicTrigger(const PeriodicSchedule& s, std::time_t last,
                                                std::time_t now, double random) {
   if (!s.error.empty()) return std::nullopt;
-  if (s.interval_s > 0) return last + static_cast<std::time_t>(s.interval_s);
+  if (s.interval_s > 0)
+    return last + static_cast<std::time_t>(s.interval_s) +
+           static_cast<std::time_t>(random * static_cast<double>(s.interval_random_s));
   if (s.day_minute < 0) return std::nullopt;
   std::tm tm{};
   localtime_r(&now, &tm);
@@ -51,6 +54,11 @@ ScheduledRun NextRun(const Configuration& config, std::time_t last_run, std::tim
                      double random) {
   PeriodicSchedule s = ScheduleFrom(config);
   return ScheduledRun{NextPeriodicTrigger(s, last_run, now, random), s.kind(), s.error};
+}
+
+long long StartupDelay(const Configuration& config, double random) {
+  return static_cast<long long>(random *
+                                static_cast<double>(config.GetInt("AupdStartupRandomDelay")));
 }
 
 }  // namespace autoprov

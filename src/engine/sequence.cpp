@@ -8,14 +8,22 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <random>
 
 #include "common/atomic_file.hpp"
 #include "common/log.hpp"
 #include "engine/config_writer.hpp"
 #include "engine/device_state.hpp"
+#include "engine/retry.hpp"
 #include "transfer/url.hpp"
 
 namespace autoprov {
+namespace {
+std::mt19937_64& RandomEngine() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return engine;
+}
+}  // namespace
 
 std::vector<PlanLine> DescribePlan(StateStore& store, long long device, const Configuration& config,
                                    const DeviceIdentity& identity) {
@@ -228,6 +236,8 @@ void DownloadSequence::Complete(Expected<FetchResult> result) {
   if (!result) {
     // S-2.3: reported, nothing applied, a one-time URL stays; the next step goes on.
     step_.http_status = result.error().http_status;
+    step_.retryable = IsRetryable(result.error());
+    step_.retry_after_s = result.error().retry_after_s;
     Record(StepOutcome::kFailed, result.error().message);
     return;
   }
@@ -292,6 +302,9 @@ RunReport DownloadSequence::Finish() {
   DecideRestart();
   report_.finished_at = Now();
   report_.running_version = env_.identity.sw_version;
+  double random = options_.retry_random;
+  if (random < 0) random = std::uniform_real_distribution<double>(0, 1)(RandomEngine());
+  PlanRetry(report_, config_, *env_.store, env_.device, random);
   return std::move(report_);
 }
 

@@ -47,6 +47,9 @@ struct RunOptions {
   bool force_restart = false;  // SIP NOTIFY check-sync;reboot=true
   bool restart_if_changed =
       false;  // reboot=true under SipNotifyReboot = if-changed: only if a step applied
+  // Uniform in [0, 1): the draw that spreads a retry (S-10.1); <0: drawn by the run. The fleet
+  // simulator passes its devices' reproducible draws.
+  double retry_random = -1;
 };
 
 class DownloadSequence final : public StepContext {

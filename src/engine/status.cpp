@@ -80,7 +80,13 @@ std::string FormatDaemonStatus(const std::string& daemon_json) {
   std::string next = j.value("next_trigger", "");
   out += "next trigger: " + (next.empty() ? std::string("none")
                                           : next + " (" + j.value("next_trigger_kind", "") + ")");
-  return out + "\n";
+  out += "\n";
+  if (std::string retry = j.value("next_retry", ""); !retry.empty())
+    out += "next retry: " + retry + " (retry " + std::to_string(j.value("next_retry_attempt", 0)) +
+           " after failed runs; AupdRetrySchedule)\n";
+  if (std::string startup = j.value("next_startup", ""); !startup.empty())
+    out += "start-up run: " + startup + " (AupdStartupRandomDelay)\n";
+  return out;
 }
 
 Expected<std::string> FormatLastRun(StateStore& store, long long device) {

@@ -70,6 +70,7 @@ struct Device {
   bool failed = false;
   std::unique_ptr<DownloadSequence> seq;
   bool restart_run = false;  // the next run is the start-up run after a simulated restart
+  bool retry_run = false;    // the next run is a retry after a failed run (S-10.1)
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -85,8 +86,8 @@ double Percentile(std::vector<double>& v, double p) {
 }  // namespace
 
 double NextTriggerIn(const Configuration& c, uint64_t seed, long long id, int run,
-                     std::time_t now) {
-  auto next = NextRun(c, now, now, StartOffset(seed, id, run, 1.0));
+                     std::time_t last_run, std::time_t now) {
+  auto next = NextRun(c, last_run, now, StartOffset(seed, id, run, 1.0));
   if (!next.at) return -1;
   return static_cast<double>(*next.at - now);
 }
@@ -96,7 +97,7 @@ namespace {
 // Live counters of one worker; the progress line sums them from another thread.
 struct Counters {
   std::atomic<long long> started{0}, finished{0}, requests{0}, s200{0}, s304{0}, s4xx{0}, s5xx{0},
-      net{0}, restarts{0};
+      net{0}, restarts{0}, retries{0};
   std::atomic<uint64_t> bytes{0};
   void Add(std::atomic<long long>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
@@ -122,14 +123,29 @@ struct Shared {
   size_t running = 0;        // devices in a run, on any worker
   size_t done_in_round = 0;  // --runs: devices done with the current round
   int round = 1;
+  const Configuration* bootstrap = nullptr;
 
   void Schedule(Device& d, Clock::time_point at) { due.emplace(at, &d); }
+  void Schedule(Device& d, Clock::time_point base, double in_s) {
+    Schedule(d, base + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(std::max(0.0, in_s))));
+  }
   void ScheduleRound(Clock::time_point base) {
     for (Device& d : devices) {
-      Schedule(d, base + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                             StartOffset(o.seed, d.id, round, o.spread_s))));
+      double in = StartOffset(o.seed, d.id, round, o.spread_s);
+      // Real time: the start-up run waits its random delay, as the daemon's does (S-10.1).
+      if (round == 1 && o.duration_s > 0 && bootstrap)
+        in += static_cast<double>(StartupDelay(*bootstrap, StartupDraw(d.id, 0)));
+      Schedule(d, base, in);
     }
     work_cv.notify_all();
+  }
+  // A device's reproducible draws in [0, 1), apart from those of its periodic spread.
+  double StartupDraw(long long id, int run) const {
+    return StartOffset(o.seed ^ 0x5707, id, run, 1.0);
+  }
+  double RetryDraw(long long id, int run) const {
+    return StartOffset(o.seed ^ 0x2e72, id, run, 1.0);
   }
   // A device is done with its run (and any restart run after it): with --runs, the next round
   // starts when every device is done with this one.
@@ -197,8 +213,11 @@ void Worker::StartDevice(Device& d) {
   };
   RunOptions opts;
   opts.trigger = d.restart_run || d.runs_done == 0 ? "start-up"
+                 : d.retry_run                     ? "retry"
                  : sh_.o.duration_s > 0            ? "interval"
                                                    : "round";
+  opts.retry_random = sh_.RetryDraw(d.id, d.runs_done);
+  d.retry_run = false;
   auto seq = DownloadSequence::Start(std::move(env), opts);
   if (!seq) {
     d.failed = true;
@@ -267,16 +286,30 @@ void Worker::Finish(Device& d) {
     auto startup = RestartDevice(sh_.store, d.id, sh_.schema);
     if (startup && *startup) {
       d.restart_run = true;
-      sh_.Schedule(d, Clock::now());
+      double delay =
+          sh_.o.duration_s > 0
+              ? static_cast<double>(StartupDelay(seq->config(), sh_.StartupDraw(d.id, d.runs_done)))
+              : 0;
+      sh_.Schedule(d, Clock::now(), delay);
       StartDue();
       return;
     }
   }
   if (sh_.o.duration_s > 0) {
-    double in = NextTriggerIn(seq->config(), sh_.o.seed, d.id, d.runs_done, std::time(nullptr));
-    if (in >= 0)
-      sh_.Schedule(d, Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                         std::chrono::duration<double>(in)));
+    // Real time: the next periodic run counts from this run's start (S-10.7); a planned retry
+    // comes first when it is earlier (S-10.1).
+    std::time_t now = std::time(nullptr);
+    double in = NextTriggerIn(seq->config(), sh_.o.seed, d.id, d.runs_done,
+                              static_cast<std::time_t>(report.started_at), now);
+    if (report.next_retry_at > 0) {
+      double retry = static_cast<double>(report.next_retry_at - now);
+      if (in < 0 || retry < in) {
+        in = retry;
+        d.retry_run = true;
+        counters.Add(counters.retries);
+      }
+    }
+    if (in >= 0) sh_.Schedule(d, Clock::now(), in);
   }
   sh_.DoneWithRun();
   StartDue();  // keep the pipeline full: the next due device starts as this one ends
@@ -382,6 +415,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
                                  : std::max(1u, std::thread::hardware_concurrency());
   threads = std::min({threads, devices.size(), static_cast<size_t>(o.max_connections)});
   Shared shared{o, *schema, store, devices, {}, {}, {}, {}, {}, {}};
+  shared.bootstrap = &bootstrap;
   std::vector<std::unique_ptr<Worker>> workers;
   for (size_t w = 0; w < threads; ++w) {
     long connections =
@@ -406,6 +440,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
       p.s5xx += c.s5xx;
       p.net += c.net;
       p.restarts += c.restarts;
+      p.retries += c.retries;
       p.bytes += c.bytes;
     }
     p.elapsed_s = std::chrono::duration<double>(Clock::now() - shared.start).count();
@@ -456,6 +491,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
   summary.network_errors = progress.net;
   summary.bytes = progress.bytes;
   summary.restarts = progress.restarts;
+  summary.retries = progress.retries;
   summary.threads = static_cast<int>(threads);
   for (auto& d : devices) {
     summary.runs_completed += d.runs_done;

@@ -57,6 +57,7 @@ struct FleetSummary {
             other = 0;
   uint64_t bytes = 0;
   long long restarts = 0;
+  long long retries = 0;  // runs that were retries after a failed run (S-10.1)
   double wall_s = 0;
   int threads = 0;
   std::vector<LatencySummary> latency;  // per file kind
@@ -66,7 +67,8 @@ struct FleetSummary {
 // Live figures for a progress line.
 struct FleetProgress {
   long long started = 0, finished = 0, devices = 0;
-  long long requests = 0, s200 = 0, s304 = 0, s4xx = 0, s5xx = 0, net = 0, restarts = 0;
+  long long requests = 0, s200 = 0, s304 = 0, s4xx = 0, s5xx = 0, net = 0, restarts = 0,
+            retries = 0;
   uint64_t bytes = 0;
   double elapsed_s = 0;
 };
@@ -78,10 +80,11 @@ Expected<std::string> MacForIndex(std::string_view base, long long index);
 // The start offset of a device within a round, in seconds: deterministic for (seed, index).
 double StartOffset(uint64_t seed, long long index, int round, double spread_s);
 
-// Seconds from `now` until the next periodic run of a simulated device whose run just ended:
+// Seconds from `now` until the next periodic run of a simulated device whose last run started at
+// `last_run`:
 // NextRun, as the daemon schedules, with the device's own reproducible spread; <0: none.
 double NextTriggerIn(const Configuration& config, uint64_t seed, long long id, int run,
-                     std::time_t now);
+                     std::time_t last_run, std::time_t now);
 
 Expected<FleetSummary> RunFleet(
     const FleetOptions& options,

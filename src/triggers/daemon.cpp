@@ -101,9 +101,21 @@ class Daemon {
   std::optional<std::time_t> next_periodic_;
   SipNotifyHandler sip_;
   std::string next_periodic_kind_;
+  // S-10.7: the interval counts from the last run, whatever triggered it; a finished run asks for
+  // the periodic trigger to be scheduled again from its start.
+  std::time_t last_run_ = std::time(nullptr);
+  bool reschedule_ = false;
+  std::optional<std::time_t> next_retry_;  // S-10.1: from the last run's report
+  int next_retry_attempt_ = 0;
+  std::optional<std::time_t> next_startup_;  // S-10.1: a start-up run waiting its random delay
+  std::mt19937_64 rng_{std::random_device{}()};
+  double Draw() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
+  void StartupRun();
 };
 
 void Daemon::Request(const std::string& trigger, bool reboot, int client, bool reboot_if_changed) {
+  // Any run stands for a planned retry: its own report says whether another one follows.
+  next_retry_.reset();
   std::lock_guard lock(m_);
   if (!pending_)
     pending_ = RunRequest{trigger, false, false, {}};
@@ -163,7 +175,17 @@ void Daemon::Restart() {
   auto startup = RestartDevice(state_->store(), kLocalDevice, state_->schema());
   if (!startup) return LogError(startup.error().message);
   LogInfo("restart (simulated): the agent re-initialises as a freshly started device");
-  if (*startup && !stop_) Request("start-up", false, -1);
+  if (*startup && !stop_) StartupRun();
+}
+
+// The start-up run, now or after its random delay (AupdStartupRandomDelay, S-10.1).
+void Daemon::StartupRun() {
+  auto config = state_->LoadConfiguration();
+  long long delay = config ? StartupDelay(*config, Draw()) : 0;
+  if (delay <= 0) return Request("start-up", false, -1);
+  next_startup_ = std::time(nullptr) + delay;
+  LogInfo("start-up run in " + std::to_string(delay) + " s (AupdStartupRandomDelay), at " +
+          TimeText(*next_startup_));
 }
 
 void Daemon::FinishRun() {
@@ -191,6 +213,15 @@ void Daemon::FinishRun() {
           " step(s), " + std::to_string(applied) + " applied, " + std::to_string(failed) +
           " failed; restart " + report.RestartState());
   last_report_ = ToJson(report).dump();
+  last_run_ =
+      static_cast<std::time_t>(report.started_at > 0 ? report.started_at : std::time(nullptr));
+  reschedule_ = true;
+  if (report.next_retry_at > 0 && !stop_) {
+    next_retry_ = static_cast<std::time_t>(report.next_retry_at);
+    next_retry_attempt_ = report.retry_attempt;
+    LogInfo("retry " + std::to_string(report.retry_attempt) + " at " + TimeText(*next_retry_) +
+            " (AupdRetrySchedule)");
+  }
   // Idle between runs: give the run's freed heap back to the system.
   ::malloc_trim(0);
   for (int fd : clients) {
@@ -204,7 +235,7 @@ void Daemon::FinishRun() {
     if (hooks && hooks->reset_command.empty())
       Restart();
     else
-      Request("start-up", false, -1);
+      StartupRun();
   }
   std::lock_guard lock(m_);
   cv_.notify_all();
@@ -219,6 +250,9 @@ std::string Daemon::StatusJson() {
   }
   j["next_trigger"] = next_periodic_ ? TimeText(*next_periodic_) : "";
   j["next_trigger_kind"] = next_periodic_kind_;
+  j["next_retry"] = next_retry_ ? TimeText(*next_retry_) : "";
+  j["next_retry_attempt"] = next_retry_ ? next_retry_attempt_ : 0;
+  j["next_startup"] = next_startup_ ? TimeText(*next_startup_) : "";
   j["last_run"] =
       last_report_.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(last_report_);
   return j.dump();
@@ -361,7 +395,7 @@ int Daemon::Run() {
   if (auto startup = RestartDevice(state_->store(), kLocalDevice, state_->schema()); !startup)
     LogError(startup.error().message);
   else if (*startup)
-    Request("start-up", false, -1);
+    StartupRun();
   LogInfo("daemon started on " + o_.state_dir.string() +
           (sip >= 0 ? ", SIP on " + o_.sip_listen : ""));
   if (sip >= 0 && CurrentSipPolicy().allow_any)
@@ -369,21 +403,21 @@ int Daemon::Run() {
                o_.sip_listen + " is obeyed; name the PBX or proxy instead (S-9.6)");
   NotifySystemd("READY=1");
 
-  std::mt19937_64 rng(std::random_device{}());
-  auto draw = [&] { return std::uniform_real_distribution<double>(0, 1)(rng); };
   PeriodicSchedule schedule;
   std::string reported_error;
-  std::time_t last_trigger = std::time(nullptr);
   auto last_config_check = std::chrono::steady_clock::time_point{};
   while (!stop_) {
-    // Configuration changes that move the periodic trigger apply without a restart.
-    if (std::chrono::steady_clock::now() - last_config_check > std::chrono::seconds(1)) {
+    // Configuration changes that move the periodic trigger apply without a restart; so does a run
+    // that ended (the interval counts from it).
+    if (reschedule_ ||
+        std::chrono::steady_clock::now() - last_config_check > std::chrono::seconds(1)) {
       last_config_check = std::chrono::steady_clock::now();
       auto c = state_->LoadConfiguration();
-      if (c && (!(ScheduleFrom(*c) == schedule) || !next_periodic_)) {
+      if (c && (!(ScheduleFrom(*c) == schedule) || !next_periodic_ || reschedule_)) {
         bool changed = !(ScheduleFrom(*c) == schedule);
+        reschedule_ = false;
         schedule = ScheduleFrom(*c);
-        ScheduledRun next = NextRun(*c, last_trigger, std::time(nullptr), draw());
+        ScheduledRun next = NextRun(*c, last_run_, std::time(nullptr), Draw());
         if (changed && !next.error.empty() && next.error != reported_error) LogError(next.error);
         reported_error = next.error;
         next_periodic_ = next.at;
@@ -394,9 +428,18 @@ int Daemon::Run() {
     }
     std::time_t now = std::time(nullptr);
     if (next_periodic_ && now >= *next_periodic_) {
-      last_trigger = now;
+      last_run_ = now;
       Request(next_periodic_kind_, false, -1);
-      next_periodic_ = NextPeriodicTrigger(schedule, last_trigger, now, draw());
+      next_periodic_ = NextPeriodicTrigger(schedule, last_run_, now, Draw());
+    }
+    if (next_startup_ && now >= *next_startup_) {
+      next_startup_.reset();
+      Request("start-up", false, -1);
+    }
+    if (next_retry_ && now >= *next_retry_) {
+      int attempt = next_retry_attempt_;
+      Request("retry", false, -1);  // clears next_retry_
+      LogInfo("retry " + std::to_string(attempt) + " after a failed run");
     }
     pollfd fds[3] = {{control, POLLIN, 0}, {done_pipe_[0], POLLIN, 0}, {sip, POLLIN, 0}};
     int n = ::poll(fds, sip >= 0 ? 3 : 2, 200);

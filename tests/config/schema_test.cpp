@@ -30,6 +30,7 @@ TEST(SchemaTest, GeneratedBuiltInTablesEqualTheSchemaFileReadAsJson) {
     EXPECT_EQ(a.value.secret, b.value.secret);
     EXPECT_EQ(a.value.default_value, b.value.default_value);
     EXPECT_EQ(a.value.allowed, b.value.allowed);
+    EXPECT_EQ(a.value.format, b.value.format);
     ASSERT_EQ(a.value.choices.size(), b.value.choices.size());
     for (size_t c = 0; c < a.value.choices.size(); ++c) {
       EXPECT_EQ(a.value.choices[c].cli_name, b.value.choices[c].cli_name);

@@ -137,7 +137,7 @@ TEST_F(ScheduleTest, TheFleetAndTheDaemonAgree) {
     for (long long device : {0LL, 7LL, 12345LL}) {
       double spread = StartOffset(42, device, 3, 1.0);  // the device's own draw in [0, 1)
       ScheduledRun daemon = NextRun(c, now, now, spread);
-      double fleet = NextTriggerIn(c, 42, device, 3, now);
+      double fleet = NextTriggerIn(c, 42, device, 3, now, now);
       if (!daemon.at) {
         EXPECT_LT(fleet, 0) << row.what;
         continue;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "common/digest.hpp"
 #include "config/configuration.hpp"
@@ -110,6 +111,7 @@ class SequenceTest : public ::testing::Test {
     return (*seq)->Finish();
   }
   Expected<FetchResult> Fetch(const FetchRequest& req) {
+    if (auto f = failures_.find(req.url); f != failures_.end()) return Unexpected(f->second);
     auto it = served_.find(req.url);
     if (it == served_.end()) {
       Error e = MakeError(ErrorCode::kHttpStatus, "HTTP 404 Not Found");
@@ -147,6 +149,7 @@ class SequenceTest : public ::testing::Test {
   DeviceIdentity identity_{"Mediant", "00908F000001", "4837234", "7.20A.250.001"};
   DeviceHooks hooks_;
   std::map<std::string, Served> served_;
+  std::map<std::string, Error> failures_;  // URLs whose fetch fails so
   std::vector<FetchRequest> requests_;
 };
 
@@ -397,6 +400,100 @@ TEST_F(SequenceTest, EmptyFilesAndNoContent) {
   EXPECT_EQ(Config().Get("IniFileURL"), Url("e.ini"));
   served_[Url("e.ini")] = {204, "", "", false};
   EXPECT_NE(Outcome(Run(), "ini").find("204 No Content"), std::string::npos);
+}
+
+// S-10.1: a run that failed for a reason worth retrying plans the next attempt on
+// AupdRetrySchedule: the entry's base plus the run's draw times its spread, the next entry on each
+// further failure, the last repeating; a run that goes well starts the count again.
+TEST_F(SequenceTest, RetryAfterAFailedRunFollowsTheSchedule) {
+  Set("IniFileURL", Url("dev.ini"));
+  Set("AupdRetrySchedule", "60+30, 300+120,1800");
+  EXPECT_EQ(Config().Get("AupdRetrySchedule"), "60+30,300+120,1800");
+  Error down = MakeError(ErrorCode::kNetwork, "connection refused");
+  failures_[Url("dev.ini")] = down;
+  RunOptions options;
+  options.retry_random = 0.5;
+  const long long finished = 1'800'000'000LL;  // the fixture's clock
+  auto r = Run(options);
+  EXPECT_EQ(Outcome(r, "ini"), "failed: connection refused");
+  EXPECT_EQ(r.retry_attempt, 1);
+  EXPECT_EQ(r.next_retry_at, finished + 60 + 15);
+  r = Run(options);
+  EXPECT_EQ(r.retry_attempt, 2);
+  EXPECT_EQ(r.next_retry_at, finished + 300 + 60);
+  for (int i = 0; i < 3; ++i) r = Run(options);
+  EXPECT_EQ(r.retry_attempt, 5);
+  EXPECT_EQ(r.next_retry_at, finished + 1800) << "the last entry repeats";
+  // The report carries the plan, in JSON too (the daemon reads it from the agent's process).
+  auto back = RunReportFromJson(ToJson(r));
+  EXPECT_EQ(back.next_retry_at, r.next_retry_at);
+  EXPECT_EQ(back.retry_attempt, 5);
+  EXPECT_TRUE(back.steps.at(0).retryable);
+  EXPECT_NE(FormatReport(r).find("next retry:"), std::string::npos);
+
+  failures_.clear();
+  served_[Url("dev.ini")] = {
+      200, "IniFileURL = '" + Url("dev.ini") + "'\nAupdRetrySchedule = '60+30,300+120,1800'\n", "",
+      false};
+  r = Run(options);
+  EXPECT_EQ(Outcome(r, "ini"), "applied");
+  EXPECT_EQ(r.retry_attempt, 0);
+  EXPECT_EQ(r.next_retry_at, 0);
+  EXPECT_EQ(Value("retry_attempt"), "") << "a run that went well starts the count again";
+  failures_[Url("dev.ini")] = down;
+  EXPECT_EQ(Run(options).retry_attempt, 1);
+}
+
+// S-10.1: only failures that another attempt could cure are retried; the server's Retry-After is
+// a floor; without a schedule nothing is planned.
+TEST_F(SequenceTest, RetryOnlyWhatAnotherAttemptCouldCure) {
+  Set("IniFileURL", Url("dev.ini"));
+  Set("AupdRetrySchedule", "10");
+  RunOptions options;
+  options.retry_random = 0;
+  auto http = [](long status, long retry_after = 0) {
+    Error e = MakeError(ErrorCode::kHttpStatus, "HTTP " + std::to_string(status));
+    e.http_status = status;
+    e.retry_after_s = retry_after;
+    return e;
+  };
+  struct Case {
+    Error error;
+    bool retried;
+  };
+  const Case cases[] = {
+      {MakeError(ErrorCode::kNetwork, "connection refused"), true},
+      {MakeError(ErrorCode::kTimeout, "stalled"), true},
+      {MakeError(ErrorCode::kTruncated, "cut short"), true},
+      {http(500), true},
+      {http(503), true},
+      {http(408), true},
+      {http(429), true},
+      {http(404), false},
+      {http(400), false},
+      {MakeError(ErrorCode::kAuth, "HTTP 401 (credentials rejected)"), false},
+      {MakeError(ErrorCode::kTls, "certificate verify failed"), false},
+      {MakeError(ErrorCode::kTooLarge, "too large"), false},
+  };
+  for (const Case& c : cases) {
+    failures_[Url("dev.ini")] = c.error;
+    auto r = Run(options);
+    EXPECT_EQ(r.next_retry_at != 0, c.retried) << c.error.message;
+    (void)DeviceState(store(), kLocalDevice).SetRetryAttempt(0);
+  }
+  // A rejected file would only be rejected again.
+  failures_.clear();
+  served_[Url("dev.ini")] = {200, "NoSuchParameter = 1\n", "", false};
+  auto rejected = Run(options);
+  EXPECT_EQ(Outcome(rejected, "ini").substr(0, 8), "rejected");
+  EXPECT_EQ(rejected.next_retry_at, 0);
+  // Retry-After: 120 outweighs the schedule's 10 s.
+  failures_[Url("dev.ini")] = http(503, 120);
+  auto later = Run(options);
+  EXPECT_EQ(later.next_retry_at, 1'800'000'000LL + 120);
+  // Without a schedule: today's behaviour, the next regular trigger.
+  Set("AupdRetrySchedule", "");
+  EXPECT_EQ(Run(options).next_retry_at, 0);
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ def main():
     if doc.get("tables"):
         sys.exit(f"{src}: tables in the built-in schema are not supported by {sys.argv[0]}")
     known = {"name", "type", "min", "max", "max_length", "secret", "values", "allowed", "default", "cli",
-             "restart", "transient", "lifeline", "description"}
+             "restart", "transient", "lifeline", "description", "format"}
     lines = ["// Generated from schema/autoupdate.json by src/config/gen/schema_to_cpp.py.",
              '#include "config/builtin_schema.hpp"', "", "namespace autoprov {", "namespace {"]
     rows = []
@@ -41,12 +41,12 @@ def main():
             c_string(p["name"]), c_string(p.get("type", "string")),
             f"{int(p.get('min', 0))}LL", f"{int(p.get('max', 0))}LL", f"{int(p.get('max_length', 0))}u",
             "true" if p.get("secret") else "false", f"kValues{i}", f"kAllowed{i}",
-            c_string(p.get("default", "")), f"kCli{i}",
+            c_string(p.get("default", "")), c_string(p.get("format", "")), f"kCli{i}",
             "true" if p.get("restart") else "false", "true" if p.get("transient") else "false",
             "true" if p.get("lifeline") else "false", c_string(p.get("description", ""))]) + "},")
     lines += ["}  // namespace", "", "const BuiltinParam kBuiltinParams[] = {"] + rows + [
-        "    {nullptr, nullptr, 0, 0, 0, false, nullptr, nullptr, nullptr, nullptr, false, false, false, "
-        "nullptr},", "};", "",
+        "    {nullptr, nullptr, 0, 0, 0, false, nullptr, nullptr, nullptr, nullptr, nullptr, false, false, "
+        "false, nullptr},", "};", "",
         "// The file itself, for the test that reads it back through Schema::FromJson.",
         f'const char* const kBuiltinSchemaJson = R"AUTOPROV_SCHEMA({text})AUTOPROV_SCHEMA";', "",
         "}  // namespace autoprov", ""]

@@ -7,6 +7,7 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "transfer/retry_after.hpp"
 
 namespace autoprov::curl {
 namespace {
@@ -114,6 +115,7 @@ void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
   last_modified_.clear();
   etag_.clear();
   date_.clear();
+  retry_after_.clear();
   error_buffer_[0] = 0;
 
   std::string url = current_.url_without_credentials;
@@ -197,12 +199,13 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
     job->last_modified_.clear();
     job->etag_.clear();
     job->date_.clear();
+    job->retry_after_.clear();
     if (job->bytes_ > 0) job->ResetBody();
     return size * n;
   }
   line = Trim(line);
   if (line.empty()) return size * n;
-  // Only three headers matter; the first letter picks the one to compare with.
+  // Only a few headers matter; the first letter picks the one to compare with.
   switch (line[0] | 0x20) {
     case 'l':
       if (auto v = HeaderValue(line, "Last-Modified"); !v.empty())
@@ -213,6 +216,9 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
       break;
     case 'd':
       if (auto v = HeaderValue(line, "Date"); !v.empty()) job->date_ = std::move(v);
+      break;
+    case 'r':
+      if (auto v = HeaderValue(line, "Retry-After"); !v.empty()) job->retry_after_ = std::move(v);
       break;
     case 'c':
       // S-9.9: a file larger than the free space is refused before its first byte is written.
@@ -413,7 +419,10 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
           status});
       return Next::kDone;
     } else if (status < 200 || status >= 300) {
-      Done(Error{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status), status});
+      Error e{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status), status};
+      e.retry_after_s = RetryAfterSeconds(retry_after_, std::time(nullptr));
+      if (e.retry_after_s > 0) e.message += " (Retry-After: " + retry_after_ + ")";
+      Done(std::move(e));
       return Next::kDone;
     }
   }

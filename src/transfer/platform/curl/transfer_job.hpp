@@ -65,7 +65,7 @@ class TransferJob {
 
   // The response being received.
   long status_ = 0;
-  std::string last_modified_, etag_, date_;
+  std::string last_modified_, etag_, date_, retry_after_;
 
   // The body.
   std::optional<AtomicFile> file_;
