@@ -123,7 +123,18 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
     auto text = *json ? StatusJson(state->store(), kLocalDevice)
                       : FormatStatus(state->store(), kLocalDevice);
     if (!text) return PrintError(g, text.error(), kExitFailed);
-    std::cout << *text << (*json ? "\n" : "");
+    // S-10.7: a running daemon adds its state, its next run and its next retry.
+    std::optional<std::string> daemon;
+    if (std::filesystem::exists(ControlSocketPath(state->path())))
+      if (auto d = AskDaemon(state->path(), "status", 2)) daemon = *d;
+    if (*json) {
+      auto j = nlohmann::json::parse(*text);
+      auto d = nlohmann::json::parse(daemon.value_or(""), nullptr, false);
+      j["daemon"] = d.is_object() ? d : nlohmann::json(nullptr);
+      std::cout << j.dump(2) << "\n";
+      return;
+    }
+    std::cout << FormatDaemonStatus(daemon.value_or("")) << *text;
   });
 
   auto* restart = app.add_subcommand(

@@ -8,7 +8,8 @@
 namespace autoprov {
 
 namespace {
-constexpr long long kMaxSeconds = 7 * 86400;  // a week: beyond that, the regular trigger comes first
+constexpr long long kMaxSeconds =
+    7 * 86400;  // a week: beyond that, the regular trigger comes first
 }
 
 Expected<std::vector<BackoffEntry>> ParseBackoffList(std::string_view text) {

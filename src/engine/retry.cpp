@@ -23,7 +23,8 @@ bool IsRetryable(const Error& e) {
 long long RetryDelay(const std::vector<BackoffEntry>& schedule, int attempt, double random,
                      long retry_after_s) {
   if (schedule.empty() || attempt < 1) return -1;
-  const BackoffEntry& e = schedule[std::min<size_t>(static_cast<size_t>(attempt), schedule.size()) - 1];
+  const BackoffEntry& e =
+      schedule[std::min<size_t>(static_cast<size_t>(attempt), schedule.size()) - 1];
   random = std::clamp(random, 0.0, 1.0);
   long long delay = e.base_s + static_cast<long long>(random * static_cast<double>(e.random_s));
   return std::max<long long>(delay, retry_after_s);
@@ -41,7 +42,8 @@ void PlanRetry(RunReport& report, const Configuration& config, StateStore& store
   DeviceState state(store, device);
   auto schedule = ParseBackoffList(config.Get("AupdRetrySchedule"));
   if (!retry || !schedule || schedule->empty()) {
-    if (auto r = state.SetRetryAttempt(0); !r) LogError("cannot store the retry count: " + r.error().message);
+    if (auto r = state.SetRetryAttempt(0); !r)
+      LogError("cannot store the retry count: " + r.error().message);
     return;
   }
   auto before = state.RetryAttempt();

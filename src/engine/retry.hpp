@@ -1,6 +1,6 @@
 // Retry after a failed run (SPEC S-10.1): which failures are worth another attempt, and when it
-// comes. The daemon and the fleet simulator both take the plan from the run's report, so a simulated
-// device retries when a real one would.
+// comes. The daemon and the fleet simulator both take the plan from the run's report, so a
+// simulated device retries when a real one would.
 #pragma once
 
 #include <ctime>

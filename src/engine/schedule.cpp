@@ -1,5 +1,7 @@
 #include "engine/schedule.hpp"
 
+#include <cmath>
+
 namespace autoprov {
 
 std::string PeriodicSchedule::kind() const {
@@ -57,8 +59,9 @@ ScheduledRun NextRun(const Configuration& config, std::time_t last_run, std::tim
 }
 
 long long StartupDelay(const Configuration& config, double random) {
-  return static_cast<long long>(random *
-                                static_cast<double>(config.GetInt("AupdStartupRandomDelay")));
+  // Rounded up: any draw above 0 waits at least a second.
+  return static_cast<long long>(
+      std::ceil(random * static_cast<double>(config.GetInt("AupdStartupRandomDelay"))));
 }
 
 }  // namespace autoprov

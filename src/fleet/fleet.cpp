@@ -302,7 +302,7 @@ void Worker::Finish(Device& d) {
     double in = NextTriggerIn(seq->config(), sh_.o.seed, d.id, d.runs_done,
                               static_cast<std::time_t>(report.started_at), now);
     if (report.next_retry_at > 0) {
-      double retry = static_cast<double>(report.next_retry_at - now);
+      double retry = static_cast<double>(report.next_retry_at - report.finished_at);
       if (in < 0 || retry < in) {
         in = retry;
         d.retry_run = true;

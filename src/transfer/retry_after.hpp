@@ -1,5 +1,5 @@
-// The Retry-After header (RFC 9110 §10.2.3) of a 429 or 503 answer, which the retry schedule honours
-// (SPEC S-10.1).
+// The Retry-After header (RFC 9110 §10.2.3) of a 429 or 503 answer, which the retry schedule
+// honours (SPEC S-10.1).
 #pragma once
 
 #include <ctime>

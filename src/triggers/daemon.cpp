@@ -106,6 +106,7 @@ class Daemon {
   std::time_t last_run_ = std::time(nullptr);
   bool reschedule_ = false;
   std::optional<std::time_t> next_retry_;  // S-10.1: from the last run's report
+  std::chrono::steady_clock::time_point next_retry_due_;
   int next_retry_attempt_ = 0;
   std::optional<std::time_t> next_startup_;  // S-10.1: a start-up run waiting its random delay
   std::mt19937_64 rng_{std::random_device{}()};
@@ -181,6 +182,7 @@ void Daemon::Restart() {
 // The start-up run, now or after its random delay (AupdStartupRandomDelay, S-10.1).
 void Daemon::StartupRun() {
   auto config = state_->LoadConfiguration();
+  if (!config) LogError("start-up run: " + config.error().message);
   long long delay = config ? StartupDelay(*config, Draw()) : 0;
   if (delay <= 0) return Request("start-up", false, -1);
   next_startup_ = std::time(nullptr) + delay;
@@ -217,7 +219,10 @@ void Daemon::FinishRun() {
       static_cast<std::time_t>(report.started_at > 0 ? report.started_at : std::time(nullptr));
   reschedule_ = true;
   if (report.next_retry_at > 0 && !stop_) {
-    next_retry_ = static_cast<std::time_t>(report.next_retry_at);
+    // The delay counts from now: the report's times are whole seconds.
+    long long delay = report.next_retry_at - report.finished_at;
+    next_retry_ = std::time(nullptr) + static_cast<std::time_t>(delay);
+    next_retry_due_ = std::chrono::steady_clock::now() + std::chrono::seconds(delay);
     next_retry_attempt_ = report.retry_attempt;
     LogInfo("retry " + std::to_string(report.retry_attempt) + " at " + TimeText(*next_retry_) +
             " (AupdRetrySchedule)");
@@ -436,7 +441,7 @@ int Daemon::Run() {
       next_startup_.reset();
       Request("start-up", false, -1);
     }
-    if (next_retry_ && now >= *next_retry_) {
+    if (next_retry_ && std::chrono::steady_clock::now() >= next_retry_due_) {
       int attempt = next_retry_attempt_;
       Request("retry", false, -1);  // clears next_retry_
       LogInfo("retry " + std::to_string(attempt) + " after a failed run");

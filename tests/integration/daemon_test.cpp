@@ -386,5 +386,81 @@ TEST_F(DaemonTest, StatusAnswersDuringARun) {
   EXPECT_NE(status.out.find("a run is in progress"), std::string::npos) << status.out;
 }
 
+// S-10.1: a run that fails during an outage is retried on AupdRetrySchedule, not at the next
+// interval (an hour here); `status` shows the retry; when the server is back the retry succeeds and
+// no further retry follows.
+TEST_F(DaemonTest, AFailedRunIsRetriedOnTheScheduleUntilItSucceeds) {
+  WriteText(nginx_.root() / "outage/r.ini",
+            "INIFileVersion = 'r'\nSetDefaultOnINIFileProcess = 0\n");
+  WriteText(nginx_.root() / "outage.flag", "");
+  Configure("IniFileURL = '" + nginx_.Url("/outage/r.ini") +
+            "'\nAutoUpdateFreqencySeconds = 3600\nAupdRetrySchedule = '1+1,2'\n");
+  StartDaemon();
+  // Start-up (503), retry 1 after 1-2 s (503), retry 2 after 2 s (503)...
+  ASSERT_TRUE(WaitFor([&] { return Requests("/outage/r.ini") >= 3; }, 10s))
+      << ReadText(dir_ / "daemon.log");
+  auto status = RunCommand("status" + id_);
+  EXPECT_NE(status.out.find("next retry:"), std::string::npos) << status.out;
+  auto failing = nginx_.Requests("/outage/r.ini");
+  for (const auto& e : failing) EXPECT_EQ(e.status, 503);
+  EXPECT_GE(failing[1].time - failing[0].time, 0.9) << "retry 1: 1+1 s after the start-up run";
+  EXPECT_LE(failing[1].time - failing[0].time, 3.5);
+  EXPECT_GE(failing[2].time - failing[1].time, 1.9) << "retry 2: 2 s";
+  // The server is back: the next retry succeeds, and nothing more until the interval.
+  std::filesystem::remove(nginx_.root() / "outage.flag");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto log = nginx_.Requests("/outage/r.ini");
+        return !log.empty() && log.back().status == 200;
+      },
+      10s))
+      << ReadText(dir_ / "daemon.log");
+  size_t after = Requests("/outage/r.ini");
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(Requests("/outage/r.ini"), after) << "no retry after a run that went well";
+  status = RunCommand("status" + id_);
+  EXPECT_EQ(status.out.find("next retry:"), std::string::npos) << status.out;
+  EXPECT_NE(ReadText(dir_ / "daemon.log").find("retry 1"), std::string::npos);
+}
+
+// S-10.7: the interval counts from the last run, whatever triggered it: a manual run half-way
+// through the interval moves the next periodic run to a whole interval after it.
+TEST_F(DaemonTest, TheIntervalCountsFromTheLastRunWhateverTriggeredIt) {
+  WriteText(nginx_.root() / "iv/i.ini", "INIFileVersion = 'i'\nSetDefaultOnINIFileProcess = 0\n");
+  Configure("IniFileURL = '" + nginx_.Url("/iv/i.ini") + "'\nAutoUpdateFreqencySeconds = 4\n");
+  StartDaemon();
+  ASSERT_TRUE(WaitFor([&] { return Requests("/iv/i.ini") >= 1; }, 5s));
+  std::this_thread::sleep_for(2s);
+  auto manual = RunCommand("trigger" + id_);
+  ASSERT_EQ(manual.exit_code, 0) << manual.out;
+  ASSERT_TRUE(WaitFor([&] { return Requests("/iv/i.ini") >= 3; }, 10s))
+      << ReadText(dir_ / "daemon.log");
+  auto log = nginx_.Requests("/iv/i.ini");
+  double startup = log[0].time, by_hand = log[1].time, periodic = log[2].time;
+  EXPECT_NEAR(by_hand - startup, 2.0, 1.0);
+  // Whole seconds: 4 s after the manual run is 3 to 5 s; after the start-up run it would be 2.
+  EXPECT_GE(periodic - by_hand, 2.9) << "4 s after the manual run, not 4 s after the start-up run";
+  EXPECT_LE(periodic - by_hand, 6.0);
+}
+
+// S-10.1: AupdStartupRandomDelay holds the start-up run back (here 1 or 2 s); `status` says until
+// when.
+TEST_F(DaemonTest, TheStartupRunWaitsItsRandomDelay) {
+  WriteText(nginx_.root() / "sd/i.ini", "INIFileVersion = 'i'\nSetDefaultOnINIFileProcess = 0\n");
+  Configure("IniFileURL = '" + nginx_.Url("/sd/i.ini") + "'\nAupdStartupRandomDelay = 2\n");
+  auto started = std::chrono::steady_clock::now();
+  StartDaemon();
+  auto status = RunCommand("status" + id_);
+  EXPECT_NE(status.out.find("start-up run:"), std::string::npos)
+      << status.out << ReadText(dir_ / "daemon.log");
+  std::this_thread::sleep_for(700ms);
+  EXPECT_EQ(Requests("/sd/i.ini"), 0u) << "the start-up run waits at least a second";
+  ASSERT_TRUE(WaitFor([&] { return Requests("/sd/i.ini") >= 1; }, 6s))
+      << ReadText(dir_ / "daemon.log");
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_LE(waited, 4.5);
+  EXPECT_NE(ReadText(dir_ / "daemon.log").find("AupdStartupRandomDelay"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace autoprov
