@@ -221,5 +221,39 @@ TEST_F(UpdateCommandTest, InMemoryBodyStaysWithinItsLimit) {
   std::printf("peak RSS %ld KiB\n", ru.ru_maxrss);
 }
 
+// S-10.1 through nginx: a 503 with Retry-After: 120 and a 429 with Retry-After: 30 are worth a
+// retry no earlier than the server asks; a 404 is not retried at all. The report says so.
+TEST_F(UpdateCommandTest, RetryAfterFromARealServer) {
+  Bootstrap("IniFileURL = '" + nginx_.Url("/status/503-retry-after") +
+            "'\nAupdRetrySchedule = '5+5'\n");
+  // The report alone (the warnings go to stderr).
+  auto update = [&] {
+    auto r = RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " update --json" + st_ +
+                        " 2>/dev/null'");
+    return nlohmann::json::parse(r.out);
+  };
+  auto j = update();
+  EXPECT_EQ(j["steps"][0]["http_status"], 503);
+  EXPECT_EQ(j["steps"][0]["retryable"], true);
+  EXPECT_EQ(j["steps"][0]["retry_after_s"], 120);
+  EXPECT_EQ(j["retry_attempt"], 1);
+  EXPECT_EQ(j["next_retry_at"].get<long long>() - j["finished_at"].get<long long>(), 120);
+  auto text = RunCommand("status" + st_);
+  EXPECT_NE(text.out.find("next retry:"), std::string::npos) << text.out;
+
+  Bootstrap("IniFileURL = '" + nginx_.Url("/status/429") + "'\nAupdRetrySchedule = '5+5'\n");
+  j = update();
+  EXPECT_EQ(j["steps"][0]["retry_after_s"], 30);
+  EXPECT_EQ(j["retry_attempt"], 2) << "the second failed run in a row";
+  EXPECT_EQ(j["next_retry_at"].get<long long>() - j["finished_at"].get<long long>(), 30);
+
+  Bootstrap("IniFileURL = '" + nginx_.Url("/nothing/here.ini") + "'\nAupdRetrySchedule = '5+5'\n");
+  j = update();
+  EXPECT_EQ(j["steps"][0]["http_status"], 404);
+  EXPECT_EQ(j["steps"][0]["retryable"], false);
+  EXPECT_EQ(j["next_retry_at"], 0);
+  EXPECT_EQ(j["retry_attempt"], 0);
+}
+
 }  // namespace
 }  // namespace autoprov
