@@ -235,5 +235,80 @@ TEST_F(FleetTest, SeedMakesTheScheduleReproducibleAndShardsAreDisjoint) {
   EXPECT_EQ(RunCommand("fleet --devices 5 --runs 2 --duration 5 " + boot).exit_code, 2);
 }
 
+// Request times per simulated device (its MAC is in the User-Agent), relative to the first request.
+std::map<std::string, std::vector<double>> TimesByDevice(const std::vector<AccessLogEntry>& log) {
+  std::map<std::string, std::vector<double>> out;
+  if (log.empty()) return out;
+  double first = log.front().time;
+  for (const auto& e : log) first = std::min(first, e.time);
+  for (const auto& e : log) {
+    auto semi = e.user_agent.find(";00908F");
+    if (semi == std::string::npos) continue;
+    out[e.user_agent.substr(semi + 1, 12)].push_back(e.time - first);
+  }
+  for (auto& [mac, times] : out) std::sort(times.begin(), times.end());
+  return out;
+}
+
+// S-10.1: a fleet that meets a server outage retries on AupdRetrySchedule (2+4: 2 to 6 s after the
+// failed run), spread over the whole jitter window, not all at once: the retry storm an operator
+// would see. Counted from nginx's log.
+TEST_F(FleetTest, AnOutageIsRetriedSpreadOverTheJitterWindow) {
+  constexpr int kDevices = 200;
+  WriteText(nginx_.root() / "outage/f.ini", "AupdRetrySchedule = '2+4'\n");
+  WriteText(nginx_.root() / "outage.flag", "");  // the whole run: every request answers 503
+  auto j = Fleet("--devices " + std::to_string(kDevices) +
+                     " --duration 7 --max-connections 32 --seed 3 " +
+                     Bootstrap("IniFileURL = '" + nginx_.Url("/outage/f.ini") +
+                               "'\nAutoUpdateFreqencySeconds = 3600\nAupdRetrySchedule = '2+4'\n"),
+                 1);  // devices failed: exit status 1
+  std::filesystem::remove(nginx_.root() / "outage.flag");
+  EXPECT_GE(j["retries"].get<long long>(), kDevices) << j.dump();
+  auto times = TimesByDevice(nginx_.Requests("/outage/f.ini"));
+  ASSERT_EQ(times.size(), static_cast<size_t>(kDevices));
+  int buckets[4] = {0, 0, 0, 0};
+  for (const auto& [mac, t] : times) {
+    ASSERT_GE(t.size(), 2u) << mac << ": the failed start-up run is retried";
+    double after = t[1] - t[0];
+    EXPECT_GE(after, 1.0) << mac;  // whole seconds: 2 s after a run that ended up to 1 s later
+    EXPECT_LE(after, 7.5) << mac;
+    int b = std::clamp(static_cast<int>((after - 2.0) / 1.0), 0, 3);
+    ++buckets[b];
+  }
+  // Uniform over the 4 s window: about 50 a second; none empty, none with a storm.
+  for (int b = 0; b < 4; ++b) {
+    EXPECT_GE(buckets[b], kDevices / 4 / 3) << "second " << b;
+    EXPECT_LE(buckets[b], kDevices / 4 * 2) << "second " << b;
+  }
+}
+
+// S-10.1, S-10.7: 200 devices started together (a mass power-up) with AupdIntervalRandom = 4 do not
+// stay in step: their second runs spread over the 4 s after the 3 s interval, no second with more
+// than twice the mean request rate (counted from nginx's log).
+TEST_F(FleetTest, IntervalRandomKeepsAFleetOutOfStep) {
+  constexpr int kDevices = 200;
+  WriteText(
+      nginx_.root() / "iv/f.ini",
+      "AutoUpdateFreqencySeconds = 3\nAupdIntervalRandom = 4\nSetDefaultOnINIFileProcess = 0\n");
+  auto j = Fleet("--devices " + std::to_string(kDevices) +
+                 " --duration 8 --max-connections 32 --seed 5 " +
+                 Bootstrap("IniFileURL = '" + nginx_.Url("/iv/f.ini") +
+                           "'\nAutoUpdateFreqencySeconds = 3\nAupdIntervalRandom = 4\n"));
+  EXPECT_EQ(j["devices_failed"], 0) << j.dump();
+  auto times = TimesByDevice(nginx_.Requests("/iv/f.ini"));
+  ASSERT_EQ(times.size(), static_cast<size_t>(kDevices));
+  std::map<int, int> per_second;  // second runs by the second they came in
+  for (const auto& [mac, t] : times) {
+    ASSERT_GE(t.size(), 2u) << mac;
+    EXPECT_GE(t[1] - t[0], 1.9) << mac;
+    EXPECT_LE(t[1] - t[0], 8.0) << mac;
+    ++per_second[static_cast<int>(t[1])];
+  }
+  double mean = static_cast<double>(kDevices) / 4.0;
+  for (const auto& [second, n] : per_second)
+    EXPECT_LE(n, 2 * mean) << "second " << second << " of the run";
+  EXPECT_GE(per_second.size(), 4u);
+}
+
 }  // namespace
 }  // namespace autoprov
