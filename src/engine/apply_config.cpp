@@ -74,7 +74,7 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   if (!errors.empty()) {
     // S-7.5: not applied at all; the validators are kept, as the vendor keeps the download time.
     for (const auto& e : errors) step.details.push_back("error: " + e.ToString());
-    (void)ctx.Commit(r, nullptr, false);
+    (void)ctx.CommitRejected(r);
     return ctx.Record(
         StepOutcome::kRejected,
         errors.size() == 1 && errors[0].line == 0

@@ -46,7 +46,7 @@ void ImagePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   std::string why;
   std::string version = ImageVersion(ctx, r, why);
   if (version.empty()) {
-    (void)ctx.Commit(r, nullptr, false);
+    (void)ctx.CommitRejected(r);
     return ctx.Record(StepOutcome::kRejected, why);
   }
   ctx.report().version = version;

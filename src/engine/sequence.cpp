@@ -231,6 +231,18 @@ Expected<void> DownloadSequence::InstallFile(const FetchResult& r,
   return FsyncDirectory(dest.parent_path());
 }
 
+// S-10.5: a periodic file downloaded without a validator to ask with (TFTP, file:, FTP without a
+// modification time, an HTTP server that sends neither Last-Modified nor ETag) whose content equals
+// the last one applied from the same URL. The vendor's CRC check decides for configuration files
+// when it is on; a URL's record (and so its hash) is forgotten when the URL changes.
+bool DownloadSequence::SameContentAsLastApplied(const FetchResult& r) {
+  if (current_->mode != DownloadMode::kPeriodic || r.sha256.empty()) return false;
+  if (!r.validators.empty()) return false;
+  if (IsConfigFile(current_->kind) && config_.GetInt("AUPDCheckIfIniChanged") != 0) return false;
+  auto last = env_.store->GetUrlState(env_.device, current_->url);
+  return last && last->has_value() && (*last)->sha256 == r.sha256;
+}
+
 void DownloadSequence::Complete(Expected<FetchResult> result) {
   if (!current_) return;
   if (!result) {
@@ -255,7 +267,17 @@ void DownloadSequence::Complete(Expected<FetchResult> result) {
   }
   step_.sha256 = r.sha256;
   std::string staged = Staging();
-  PolicyFor(current_->kind).Apply(*this, r);
+  if (SameContentAsLastApplied(r)) {
+    // S-10.5: no validator could say so, but the bytes are those last applied from this URL.
+    step_.details.push_back(
+        "same SHA-256 as the file last applied from this URL: nothing applied (S-10.5)");
+    if (auto c = Commit(r, nullptr, false); !c)
+      Record(StepOutcome::kFailed, c.error().message);
+    else
+      Record(StepOutcome::kUnchanged);
+  } else {
+    PolicyFor(current_->kind).Apply(*this, r);
+  }
   std::error_code ec;
   if (env_.keep_files) std::filesystem::remove(staged, ec);
 }

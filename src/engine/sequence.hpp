@@ -85,6 +85,7 @@ class DownloadSequence final : public StepContext {
  private:
   DownloadSequence(RunEnvironment env, RunOptions options, Configuration config);
   ApplyPolicy& PolicyFor(FileKind kind);
+  bool SameContentAsLastApplied(const FetchResult& r);
   // The restart the run's files and its trigger ask for (S-2.2, S-9.8).
   void DecideRestart();
 

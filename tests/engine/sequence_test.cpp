@@ -29,6 +29,7 @@ struct Served {
   std::string body;
   std::string final_url;  // a redirect's target
   bool not_modified = false;
+  bool no_validators = false;  // TFTP, file:, an HTTP server that sends no Last-Modified
 };
 
 // A self-signed certificate and its key (EC P-256), as PEM.
@@ -128,7 +129,7 @@ class SequenceTest : public ::testing::Test {
     }
     r.bytes = s.body.size();
     r.sha256 = Sha256Hex(s.body);
-    r.validators.last_modified = "Mon, 02 Nov 2026 10:00:00 GMT";
+    if (!s.no_validators) r.validators.last_modified = "Mon, 02 Nov 2026 10:00:00 GMT";
     if (req.sink == BodySink::kMemory) r.body = s.body;
     if (req.sink == BodySink::kFile) std::ofstream(req.target, std::ios::binary) << s.body;
     return r;
@@ -494,6 +495,36 @@ TEST_F(SequenceTest, RetryOnlyWhatAnotherAttemptCouldCure) {
   // Without a schedule: today's behaviour, the next regular trigger.
   Set("AupdRetrySchedule", "");
   EXPECT_EQ(Run(options).next_retry_at, 0);
+}
+
+// S-10.5: without validators, a periodic file whose bytes equal the last ones applied from the same
+// URL is unchanged and nothing is applied; with the vendor's CRC check on, the CRC decides (and
+// says so); another URL, or other bytes, are applied.
+TEST_F(SequenceTest, ContentHashMakesPollsWithoutValidatorsCheap) {
+  std::string ini = "IniFileURL = '" + Url("a.ini") + "'\nAupdMaxTransferTime = 7\n";
+  Set("IniFileURL", Url("a.ini"));
+  served_[Url("a.ini")] = Served{200, ini, "", false, true};
+  EXPECT_EQ(Outcome(Run(), "ini"), "applied");
+  Set("AupdMaxTransferTime", "9");
+  auto again = Run();
+  EXPECT_EQ(Outcome(again, "ini"), "unchanged");
+  EXPECT_EQ(Config().Get("AupdMaxTransferTime"), "9") << "nothing applied";
+  ASSERT_FALSE(again.steps[0].details.empty());
+  EXPECT_NE(again.steps[0].details[0].find("SHA-256"), std::string::npos);
+  // With validators the server decides (here: a 200 with the same bytes is applied as before).
+  served_[Url("a.ini")].no_validators = false;
+  EXPECT_EQ(Outcome(Run(), "ini"), "applied");
+  // The vendor's CRC check, when on, keeps its own outcome.
+  served_[Url("a.ini")].no_validators = true;
+  std::string crc_ini = ini + "AUPDCheckIfIniChanged = 1\n";
+  served_[Url("a.ini")].body = crc_ini;
+  EXPECT_EQ(Outcome(Run(), "ini"), "applied");
+  EXPECT_EQ(Outcome(Run(), "ini"), "unchanged-crc");
+  // The same bytes from another URL are applied: a URL's record is its own.
+  served_[Url("b.ini")] = Served{200, "IniFileURL = '" + Url("b.ini") + "'\n", "", false, true};
+  Set("IniFileURL", Url("b.ini"));
+  EXPECT_EQ(Outcome(Run(), "ini"), "applied");
+  EXPECT_EQ(Outcome(Run(), "ini"), "unchanged");
 }
 
 }  // namespace

@@ -417,5 +417,69 @@ TEST_F(EngineTest, CredentialsFromConfigurationAndNeverInTheReport) {
   EXPECT_EQ(json.find("s3cret"), std::string::npos);
 }
 
+// S-10.5 over FTP: the file's modification time (MDTM) is asked before the download; the second
+// poll of an unchanged file is not-modified and transfers nothing (vsftpd's log shows one RETR);
+// a newer file is downloaded again.
+TEST_F(EngineTest, FtpPollsAskTheModificationTimeAndTransferNothingWhenUnchanged) {
+  auto root = dir_ / "ftp";
+  std::filesystem::create_directories(root);
+  WriteText(root / "dev.ini", "INIFileVersion = 'ftp-1'\n");
+  ::chmod(root.c_str(), 0755);
+  Vsftpd ftpd(root);
+  ASSERT_TRUE(ftpd.ok());
+  Configure("IniFileURL = '" + ftpd.Url("/dev.ini") + "'\n");
+  EXPECT_EQ(Outcome(Run(), "ini"), "applied");
+  EXPECT_EQ(Config().Get("INIFileVersion"), "ftp-1");
+  auto second = Run();
+  EXPECT_EQ(Outcome(second, "ini"), "not-modified");
+  EXPECT_EQ(Step(second, "ini")->bytes, 0u);
+  auto retr = [&] {
+    std::string log = ftpd.Log();
+    size_t n = 0;
+    for (size_t p = 0; (p = log.find("OK DOWNLOAD", p)) != std::string::npos; ++p) ++n;
+    return n;
+  };
+  EXPECT_EQ(retr(), 1u) << ftpd.Log();
+  EXPECT_NE(ftpd.Log().find("MDTM"), std::string::npos);
+  // A newer file is fetched again.
+  ::chmod(root.c_str(), 0755);
+  WriteText(root / "dev.ini", "INIFileVersion = 'ftp-2'\n");
+  struct utimbuf later {
+    std::time(nullptr) + 120, std::time(nullptr) + 120
+  };
+  ::utime((root / "dev.ini").c_str(), &later);
+  EXPECT_EQ(Outcome(Run(), "ini"), "applied");
+  EXPECT_EQ(Config().Get("INIFileVersion"), "ftp-2");
+  EXPECT_EQ(retr(), 2u);
+}
+
+// S-10.5 over TFTP (no validators at all): the second poll downloads the file, finds the SHA-256 of
+// the file last applied from this URL, and applies nothing (a local change since stays); a changed
+// file, or another URL, is applied again. A rejected file is never taken as unchanged.
+TEST_F(EngineTest, TftpPollsApplyNothingWhenTheContentIsUnchanged) {
+  auto root = dir_ / "tftp";
+  std::filesystem::create_directories(root);
+  WriteText(root / "dev.ini", "INIFileVersion = 'tftp-1'\nAupdMaxTransferTime = 7\n");
+  Tftpd tftpd(root);
+  ASSERT_TRUE(tftpd.ok());
+  Configure("IniFileURL = '" + tftpd.Url("/dev.ini") + "'\n");
+  EXPECT_EQ(Outcome(Run(), "ini"), "applied");
+  EXPECT_EQ(Config().Get("AupdMaxTransferTime"), "7");
+  // A local change the same file would undo if it were applied again.
+  ASSERT_TRUE(SetParameter(state_->store(), kLocalDevice, state_->schema(), "AupdMaxTransferTime",
+                           "9", false));
+  auto second = Run();
+  EXPECT_EQ(Outcome(second, "ini"), "unchanged");
+  EXPECT_GT(Step(second, "ini")->bytes, 0u) << "TFTP cannot ask: the file is downloaded";
+  EXPECT_EQ(Config().Get("AupdMaxTransferTime"), "9") << "nothing applied";
+  WriteText(root / "dev.ini", "INIFileVersion = 'tftp-2'\nAupdMaxTransferTime = 7\n");
+  EXPECT_EQ(Outcome(Run(), "ini"), "applied");
+  EXPECT_EQ(Config().Get("INIFileVersion"), "tftp-2");
+  // A file that is rejected is rejected again on every poll.
+  WriteText(root / "dev.ini", "NoSuchParameter = 1\n");
+  EXPECT_EQ(Outcome(Run(), "ini").substr(0, 8), "rejected");
+  EXPECT_EQ(Outcome(Run(), "ini").substr(0, 8), "rejected");
+}
+
 }  // namespace
 }  // namespace autoprov

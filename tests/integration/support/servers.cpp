@@ -350,4 +350,6 @@ Vsftpd::Vsftpd(const std::filesystem::path& root) {
   }
 }
 
+std::string Vsftpd::Log() const { return ReadText(dir_ / "vsftpd.log"); }
+
 }  // namespace autoprov::testing

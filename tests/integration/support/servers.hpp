@@ -124,6 +124,8 @@ class Vsftpd {
  public:
   explicit Vsftpd(const std::filesystem::path& root);
   bool ok() const { return ok_; }
+  // vsftpd's own log: one line per FTP command and per transfer (log_ftp_protocol).
+  std::string Log() const;
   std::string Url(const std::string& path) const {
     return "ftp://127.0.0.1:" + std::to_string(port_) + path;
   }

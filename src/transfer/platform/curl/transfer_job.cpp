@@ -2,8 +2,10 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 
 #include "common/log.hpp"
 #include "common/text.hpp"
@@ -13,6 +15,17 @@ namespace autoprov::curl {
 namespace {
 
 bool IsHttp(const ParsedUrl& u) { return u.scheme == "http" || u.scheme == "https"; }
+bool IsFtp(const ParsedUrl& u) { return u.scheme == "ftp" || u.scheme == "ftps"; }
+
+// An HTTP date (RFC 9110), the form every validator is kept in: FTP modification times too.
+std::string HttpDateOf(long long t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
 
 std::string DefaultPort(const ParsedUrl& u) {
   if (!u.port.empty()) return u.port;
@@ -95,6 +108,10 @@ bool TransferJob::Begin() {
     return false;
   }
   conditional_ = IsHttp(origin_) && req_.condition && !req_.condition->empty();
+  ftp_newer_than_ = 0;
+  if (IsFtp(origin_) && req_.condition && !req_.condition->last_modified.empty())
+    ftp_newer_than_ =
+        std::max<long long>(0, curl_getdate(req_.condition->last_modified.c_str(), nullptr));
   if (current_.scheme == "https" && !req_.tls.verify)
     LogWarning("certificate verification is OFF for " + current_.url_without_credentials);
   return true;
@@ -170,6 +187,15 @@ void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
   // default.
   if (req_.sink == BodySink::kFile) curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 128L * 1024);
   if (current_.scheme == "tftp") curl_easy_setopt(h, CURLOPT_TFTP_BLKSIZE, req_.tftp_block_size);
+  if (IsFtp(current_)) {
+    // S-10.5: the modification time (MDTM) is asked before the download; with the one of the last
+    // download as a condition, an unchanged file is not transferred at all.
+    curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
+    curl_easy_setopt(
+        h, CURLOPT_TIMECONDITION,
+        static_cast<long>(ftp_newer_than_ > 0 ? CURL_TIMECOND_IFMODSINCE : CURL_TIMECOND_NONE));
+    curl_easy_setopt(h, CURLOPT_TIMEVALUE_LARGE, static_cast<curl_off_t>(ftp_newer_than_));
+  }
 
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &TransferJob::OnBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, this);
@@ -425,6 +451,17 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
       Done(std::move(e));
       return Next::kDone;
     }
+  }
+  if (IsFtp(current_)) {
+    long unmet = 0;
+    curl_easy_getinfo(h, CURLINFO_CONDITION_UNMET, &unmet);
+    if (unmet && ftp_newer_than_ > 0) r.outcome = FetchOutcome::kNotModified;
+    curl_off_t filetime = -1;
+    curl_easy_getinfo(h, CURLINFO_FILETIME_T, &filetime);
+    if (filetime > 0)
+      last_modified_ = HttpDateOf(static_cast<long long>(filetime));
+    else if (r.outcome == FetchOutcome::kNotModified)
+      last_modified_ = req_.condition->last_modified;
   }
   if (r.outcome == FetchOutcome::kDownloaded) {
     if (req_.sink == BodySink::kFile) {

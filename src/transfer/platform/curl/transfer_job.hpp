@@ -61,6 +61,7 @@ class TransferJob {
   char error_buffer_[CURL_ERROR_SIZE] = {};
   int hops_ = 0;
   bool conditional_ = false;
+  long long ftp_newer_than_ = 0;  // S-10.5: FTP asks MDTM first; unix time, 0: no condition
   std::chrono::steady_clock::time_point started_;
 
   // The response being received.
