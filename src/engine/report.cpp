@@ -90,7 +90,18 @@ nlohmann::json ToJson(const RunReport& r) {
           {"restart_reasons", r.restart_reasons},
           {"running_version", r.running_version},
           {"retry_attempt", r.retry_attempt},
-          {"next_retry_at", r.next_retry_at}};
+          {"next_retry_at", r.next_retry_at},
+          {"report_upload", ToJson(r.upload)}};
+}
+
+nlohmann::json ToJson(const ReportUploadOutcome& o) {
+  if (!o.attempted) return nullptr;
+  return {{"at", o.at},
+          {"url", o.url},
+          {"sent", o.sent},
+          {"kept", o.kept},
+          {"http_status", o.http_status},
+          {"error", RedactText(o.error)}};
 }
 
 RunReport RunReportFromJson(const nlohmann::json& j) {

@@ -44,6 +44,17 @@ struct StepReport {
 
 enum class RestartWhen { kNone, kAtEnd, kImmediate };
 
+// The outcome of the report uploads after a run (S-10.3), for `status` and `update --json`.
+struct ReportUploadOutcome {
+  bool attempted = false;
+  long long at = 0;
+  std::string url;  // redacted
+  int sent = 0;     // reports delivered this time
+  int kept = 0;     // reports still waiting
+  long http_status = 0;
+  std::string error;
+};
+
 struct RunReport {
   std::string trigger = "manual";
   long long started_at = 0;
@@ -55,6 +66,7 @@ struct RunReport {
   std::string running_version;
   int retry_attempt = 0;        // S-10.1: the number of the retry planned after this run; 0: none
   long long next_retry_at = 0;  // when it comes (unix time); 0: none
+  ReportUploadOutcome upload;   // after the report was built: not in the uploaded copy
 
   bool Completed() const;            // no step failed or was rejected
   std::string RestartState() const;  // none, at-end, immediate, pending
@@ -65,6 +77,7 @@ struct RunReport {
 RunReport StartFailureReport(const std::string& trigger, const std::string& error);
 
 nlohmann::json ToJson(const RunReport& r);
+nlohmann::json ToJson(const ReportUploadOutcome& o);  // null when not attempted
 RunReport RunReportFromJson(const nlohmann::json& j);
 // A table for a terminal.
 std::string FormatReport(const RunReport& r);

@@ -25,6 +25,23 @@ std::string HttpDate(long long t) {
   return buf;
 }
 
+void SetCredentials(FetchRequest& req, std::string_view user_password) {
+  auto colon = user_password.find(':');
+  req.username = std::string(user_password.substr(0, colon));
+  req.password =
+      colon == std::string_view::npos ? "" : std::string(user_password.substr(colon + 1));
+}
+
+void SetUpdateCredentials(FetchRequest& req, const Configuration& config) {
+  const std::string& pair = config.Get("AUPDUserPassword");
+  if (!pair.empty()) {
+    SetCredentials(req, pair);
+  } else if (!config.Get("AUPDDigestUsername").empty()) {
+    req.username = config.Get("AUPDDigestUsername");
+    req.password = config.Get("AUPDDigestPassword");
+  }
+}
+
 FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration& config,
                                    const RunEnvironment& env, std::string& if_modified_since) {
   FileKind kind = plan.kind;
@@ -52,6 +69,18 @@ FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration&
       if_modified_since = v.last_modified;
     }
   }
+  Common(req, config, env);
+  SetUpdateCredentials(req, config);
+  long long minutes = config.GetInt("AupdMaxTransferTime");
+  req.limits.max_time_s = minutes > 0 ? minutes * 60 : 0;
+  req.tftp_block_size = config.GetInt("AUPDTftpBlockSize");
+  req.cancel = env.cancel;
+  req.progress = env.progress;
+  return req;
+}
+
+void RequestBuilder::Common(FetchRequest& req, const Configuration& config,
+                            const RunEnvironment& env) {
   const std::string& ua_template = config.Get("AupdHttpUserAgent");
   const std::string& conf = config.Get("INIFileVersion");
   if (ua_.empty() || ua_template != ua_template_ || conf != ua_conf_) {
@@ -61,15 +90,6 @@ FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration&
                                                          env.identity.sw_version, conf});
   }
   req.user_agent = ua_;
-  const std::string& pair = config.Get("AUPDUserPassword");
-  if (!pair.empty()) {
-    auto colon = pair.find(':');
-    req.username = pair.substr(0, colon);
-    req.password = colon == std::string::npos ? "" : pair.substr(colon + 1);
-  } else if (!config.Get("AUPDDigestUsername").empty()) {
-    req.username = config.Get("AUPDDigestUsername");
-    req.password = config.Get("AUPDDigestPassword");
-  }
   req.tls.verify = config.Get("AUPDVerifyCertificates") != "0";
   if (env.keep_files) {
     std::error_code ec;
@@ -82,11 +102,21 @@ FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration&
       req.tls.client_key = key.string();
     }
   }
-  long long minutes = config.GetInt("AupdMaxTransferTime");
-  req.limits.max_time_s = minutes > 0 ? minutes * 60 : 0;
-  req.tftp_block_size = config.GetInt("AUPDTftpBlockSize");
+}
+
+FetchRequest RequestBuilder::Upload(const std::string& url, std::string method, std::string body,
+                                    const Configuration& config, const RunEnvironment& env) {
+  FetchRequest req;
+  req.url = url;
+  req.method = std::move(method);
+  req.upload_body = std::move(body);
+  req.sink = BodySink::kMemory;
+  Common(req, config, env);
+  req.limits.connect_timeout_s = 10;
+  req.limits.max_time_s = 30;
+  req.limits.max_bytes = 64 << 10;  // the server's answer
+  req.limits.max_redirects = 0;
   req.cancel = env.cancel;
-  req.progress = env.progress;
   return req;
 }
 

@@ -10,6 +10,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "engine/device_state.hpp"
+#include "engine/report_upload.hpp"
 
 namespace autoprov {
 
@@ -90,6 +91,15 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
   }
   if (auto r = state.store().AddRun(kLocalDevice, report.started_at, ToJson(report).dump()); !r)
     LogError("cannot store the run report: " + r.error().message);
+  // S-10.3: report back, now or (a restart follows) after the start-up run.
+  auto uploads =
+      PrepareReportUploads(report, (*seq)->config(), (*seq)->env(), report.restart_performed);
+  std::vector<Expected<FetchResult>> results;
+  for (const auto& u : uploads) {
+    results.push_back(fetch(u));
+    if (!results.back()) break;  // the rest waits for the next run, in order
+  }
+  report.upload = FinishReportUploads(state.store(), kLocalDevice, uploads, results);
   if (report.restart_performed && !hooks.reset_command.empty()) {
     LogInfo("restarting the device: " + hooks.reset_command);
     auto out = RunCommand(hooks.reset_command, {}, 120);

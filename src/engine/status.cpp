@@ -5,6 +5,7 @@
 
 #include "common/redact.hpp"
 #include "engine/report.hpp"
+#include "engine/report_upload.hpp"
 
 namespace autoprov {
 namespace {
@@ -68,7 +69,9 @@ Expected<std::string> StatusJson(StateStore& store, long long device) {
                         {"path", k.path},
                         {"installed_at", k.installed_at}};
   j["device"] = nlohmann::json::object();
-  for (const auto& [k, v] : s->values) j["device"][k] = v;
+  for (const auto& [k, v] : s->values)
+    if (!IsReportUploadKey(k)) j["device"][k] = v;
+  j["report_upload"] = ToJson(LastReportUpload(store, device));
   return RedactText(j.dump(2));  // S-9.5
 }
 
@@ -109,8 +112,16 @@ Expected<std::string> FormatStatus(StateStore& store, long long device) {
     out += "  " + kind + (k.crc.empty() ? "" : " crc " + k.crc) +
            (k.version.empty() ? "" : " version " + k.version) +
            (k.sha256.empty() ? "" : " sha256 " + k.sha256.substr(0, 16) + "…") + "\n";
-  for (const auto& [k, v] : s->values) out += "  " + k + ": " + v + "\n";
-  return out;
+  for (const auto& [k, v] : s->values)
+    if (!IsReportUploadKey(k)) out += "  " + k + ": " + v + "\n";
+  ReportUploadOutcome up = LastReportUpload(store, device);
+  if (up.attempted)
+    out += "report upload: " + UtcTimeText(up.at) + " to " + up.url + ": " +
+           (up.error.empty()
+                ? std::to_string(up.sent) + " sent (HTTP " + std::to_string(up.http_status) + ")"
+                : "failed: " + up.error) +
+           (up.kept ? ", " + std::to_string(up.kept) + " kept for the next run" : "") + "\n";
+  return RedactText(out);
 }
 
 }  // namespace autoprov

@@ -61,6 +61,11 @@ struct FetchRequest {
   TransferLimits limits;
   long tftp_block_size = 512;
   bool compute_crc32 = false;  // configuration files need it (S-4); images do not
+  // An upload instead of a download (S-10.3): "PUT" or "POST" of `upload_body` as `content_type`,
+  // over http or https only, never redirected; the answer's body is kept as BodySink::kMemory.
+  std::string method;
+  std::string upload_body;
+  std::string content_type = "application/json";
   // Progress (bytes so far, total or 0 when unknown). Returning false cancels the transfer.
   std::function<bool(uint64_t, uint64_t)> progress;
   const std::atomic<bool>* cancel = nullptr;  // checked during the transfer

@@ -73,6 +73,13 @@ std::string ExpandUrl(std::string_view url, const PlaceholderValues& v, std::str
   return out;
 }
 
+std::string ExpandReportUrl(std::string_view url, const PlaceholderValues& v) {
+  std::string out = ReplaceAll(url, "<MAC>", PercentEncode(v.mac));
+  out = ReplaceAll(out, "<NAME>", PercentEncode(v.name));
+  out = ReplaceAll(out, "<VER>", PercentEncode(v.version));
+  return ReplaceAll(out, "<CONF>", PercentEncode(v.conf));
+}
+
 const std::vector<std::string_view>& SupportedSchemes() {
   static const std::vector<std::string_view> kSchemes = {"http", "https", "ftp",
                                                          "ftps", "tftp",  "file"};

@@ -29,6 +29,9 @@ std::string ExpandUserAgent(std::string_view templ, const PlaceholderValues& val
 std::string ExpandUrl(std::string_view url, const PlaceholderValues& values,
                       std::string_view file = {});
 
+// The report URL (S-10.3): <MAC>, <NAME>, <VER> and <CONF>, each percent-encoded as in ExpandUrl.
+std::string ExpandReportUrl(std::string_view url, const PlaceholderValues& values);
+
 // The schemes the transfer layer fetches: the one list, used to refuse a URL before any I/O.
 const std::vector<std::string_view>& SupportedSchemes();
 // The lower-case scheme of a URL ("" without "://").

@@ -462,5 +462,28 @@ TEST_F(DaemonTest, TheStartupRunWaitsItsRandomDelay) {
   EXPECT_NE(ReadText(dir_ / "daemon.log").find("AupdStartupRandomDelay"), std::string::npos);
 }
 
+// S-10.3: the report of a run that restarts the device is sent after the start-up run, with that
+// run's report after it: both arrive, in order, once the device is back.
+TEST_F(DaemonTest, TheReportOfARunThatRestartedArrivesAfterTheStartupRun) {
+  WriteText(nginx_.root() / "rr/Mediant_7.20A.252.011.cmp", "new image");
+  Configure("AutoCmpFileUrl = '" + nginx_.Url("/rr/Mediant_7.20A.252.011.cmp") +
+            "'\nAupdReportUrl = '" + nginx_.Url("/reports/rr-<MAC>.json") + "'\n");
+  StartDaemon();
+  ASSERT_TRUE(WaitFor([&] { return Requests("/reports/rr-00908F0000AA.json") >= 2; }, 10s))
+      << ReadText(dir_ / "daemon.log");
+  auto all = nginx_.AccessLog();
+  std::vector<std::string> order;
+  for (const auto& e : all)
+    if (e.uri.starts_with("/rr/") || e.uri.starts_with("/reports/rr-")) order.push_back(e.uri);
+  ASSERT_GE(order.size(), 4u);
+  EXPECT_EQ(order[0], "/rr/Mediant_7.20A.252.011.cmp");  // the run that restarts
+  EXPECT_EQ(order[1], "/rr/Mediant_7.20A.252.011.cmp");  // the start-up run
+  EXPECT_EQ(order[2], "/reports/rr-00908F0000AA.json");  // the first run's report
+  EXPECT_EQ(order[3], "/reports/rr-00908F0000AA.json");  // the start-up run's
+  auto last = nlohmann::json::parse(ReadText(nginx_.root() / "reports/rr-00908F0000AA.json"));
+  EXPECT_EQ(last["trigger"], "start-up");
+  EXPECT_EQ(last["running_version"], "7.20A.252.011");
+}
+
 }  // namespace
 }  // namespace autoprov

@@ -255,5 +255,95 @@ TEST_F(UpdateCommandTest, RetryAfterFromARealServer) {
   EXPECT_EQ(j["retry_attempt"], 0);
 }
 
+// S-10.3 with nginx's DAV module: the run's report is PUT to AupdReportUrl (<MAC> expanded) and
+// equals the report the run printed; `status` says what was sent.
+TEST_F(UpdateCommandTest, TheReportIsUploadedAfterTheRun) {
+  // The ini file replaces the configuration: it carries the report URL too.
+  WriteText(nginx_.root() / "rp/dev.ini", "INIFileVersion = 'rp-1'\nAupdReportUrl = '" +
+                                              nginx_.Url("/reports/<MAC>-<CONF>.json") + "'\n");
+  Bootstrap("IniFileURL = '" + nginx_.Url("/rp/dev.ini") + "'\nAupdReportUrl = '" +
+            nginx_.Url("/reports/<MAC>-<CONF>.json") + "'\n");
+  auto run = RunCommand("update --json" + st_);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  auto printed = nlohmann::json::parse(run.out);
+  EXPECT_EQ(printed["report_upload"]["sent"], 1) << printed.dump();
+  EXPECT_EQ(printed["report_upload"]["http_status"], 201);
+  // <CONF> is the INIFileVersion after the run.
+  auto uploaded_path = nginx_.root() / "reports/00908F000007-rp-1.json";
+  ASSERT_TRUE(std::filesystem::exists(uploaded_path));
+  auto uploaded = nlohmann::json::parse(ReadText(uploaded_path));
+  printed.erase("report_upload");
+  uploaded.erase("report_upload");
+  EXPECT_EQ(uploaded, printed);
+  EXPECT_EQ(uploaded["steps"][0]["outcome"], "applied");
+  auto status = RunCommand("status" + st_);
+  EXPECT_NE(status.out.find("report upload:"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("1 sent (HTTP 201)"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find("report_queue"), std::string::npos) << status.out;
+}
+
+// S-10.3: a report not sent (the server answers 503) is kept and sent after the next run, before
+// that run's own; the run itself is not failed by it.
+TEST_F(UpdateCommandTest, AReportNotSentIsKeptAndSentAfterTheNextRun) {
+  WriteText(nginx_.root() / "rk/dev.ini", "SetDefaultOnINIFileProcess = 0\n");
+  WriteText(nginx_.root() / "outage.flag", "");
+  Bootstrap("IniFileURL = '" + nginx_.Url("/rk/dev.ini") + "'\nAupdReportUrl = '" +
+            nginx_.Url("/outage-reports/<MAC>.json") + "'\n");
+  auto first = RunCommand("update --json" + st_);
+  EXPECT_EQ(first.exit_code, 0) << "an upload never fails the run: " << first.out;
+  auto status = RunCommand("status" + st_);
+  EXPECT_NE(status.out.find("HTTP 503"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("1 kept for the next run"), std::string::npos) << status.out;
+  EXPECT_FALSE(std::filesystem::exists(nginx_.root() / "outage-reports/00908F000007.json"));
+  std::filesystem::remove(nginx_.root() / "outage.flag");
+  auto second = RunCommand("update --json" + st_);
+  auto j = nlohmann::json::parse(second.out);
+  EXPECT_EQ(j["report_upload"]["sent"], 2) << j.dump();
+  EXPECT_EQ(j["report_upload"]["kept"], 0);
+  auto puts = nginx_.Requests("/outage-reports/00908F000007.json");
+  ASSERT_EQ(puts.size(), 3u);
+  EXPECT_EQ(puts[0].status, 503);
+  EXPECT_EQ(puts[1].status, 201);  // the first run's report
+  EXPECT_EQ(puts[2].status, 204);  // the second's, replacing it
+  auto last = nlohmann::json::parse(ReadText(nginx_.root() / "outage-reports/00908F000007.json"));
+  EXPECT_EQ(last["started_at"], j["started_at"]);
+}
+
+// S-10.3: reports go over http or https only (a file: URL would let a server make the agent write
+// local files); credentials go only where they belong: the update credentials to the IniFileURL
+// host, never to another.
+TEST_F(UpdateCommandTest, ReportUploadsKeepToHttpAndTheirOwnCredentials) {
+  WriteText(nginx_.root() / "rc/dev.ini", "SetDefaultOnINIFileProcess = 0\n");
+  auto target = dir_ / "written-by-upload.json";
+  Bootstrap("IniFileURL = '" + nginx_.Url("/rc/dev.ini") + "'\nAUPDUserPassword = 'joe:s3cret'\n" +
+            "AupdReportUrl = 'file://" + target.string() + "'\n");
+  auto refused = RunCommand("update --json" + st_);
+  EXPECT_NE(refused.out.find("http or https only"), std::string::npos) << refused.out;
+  EXPECT_FALSE(std::filesystem::exists(target));
+  // Same host as IniFileURL: the update credentials answer the server's challenge.
+  ASSERT_EQ(RunCommand("config set AupdReportUrl " + nginx_.Url("/basic-reports/same.json") + st_)
+                .exit_code,
+            0);
+  RunCommand("update" + st_);
+  auto same = nginx_.Requests("/basic-reports/same.json");
+  ASSERT_FALSE(same.empty());
+  EXPECT_TRUE(same.back().status == 201 || same.back().status == 204) << same.back().status;
+  EXPECT_NE(same.back().authorization, "");
+  // Another host name: they are not sent there.
+  std::string other =
+      "http://localhost:" + std::to_string(nginx_.port()) + "/basic-reports/other.json";
+  ASSERT_EQ(RunCommand("config set AupdReportUrl " + other + st_).exit_code, 0);
+  RunCommand("update" + st_);
+  auto elsewhere = nginx_.Requests("/basic-reports/other.json");
+  ASSERT_FALSE(elsewhere.empty());
+  for (const auto& e : elsewhere) EXPECT_EQ(e.authorization, "");
+  EXPECT_EQ(elsewhere.back().status, 401);
+  // The report's own credentials go anywhere the report goes.
+  ASSERT_EQ(RunCommand("config set AupdReportUserPassword joe:s3cret" + st_).exit_code, 0);
+  RunCommand("update" + st_);
+  EXPECT_EQ(nginx_.Requests("/basic-reports/other.json").back().status, 204)
+      << "the report kept after the 401, then this run's";
+}
+
 }  // namespace
 }  // namespace autoprov

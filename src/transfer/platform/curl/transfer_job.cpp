@@ -102,6 +102,20 @@ bool TransferJob::Begin() {
   current_ = std::move(*parsed);
   username_ = origin_.user.empty() ? req_.username : origin_.user;
   password_ = origin_.user.empty() ? req_.password : origin_.password;
+  if (!req_.method.empty()) {
+    if (req_.method != "PUT" && req_.method != "POST") {
+      result_ =
+          Fail(ErrorCode::kInvalidArgument, "an upload is a PUT or a POST, not " + req_.method);
+      return false;
+    }
+    if (!IsHttp(origin_)) {
+      // S-10.3: never file: (a server could make the agent write local files), nor FTP or TFTP.
+      result_ = Fail(ErrorCode::kRefusedScheme, "reports are sent over http or https only, not " +
+                                                    origin_.url_without_credentials);
+      return false;
+    }
+    req_.sink = BodySink::kMemory;
+  }
   if (req_.sink == BodySink::kFile && req_.target.empty()) {
     result_ =
         Fail(ErrorCode::kInvalidArgument, "no target path for " + origin_.url_without_credentials);
@@ -122,7 +136,8 @@ void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
   HandleShape mine{current_.scheme,      req_.tls.ca_file,
                    req_.tls.client_cert, req_.tls.client_key,
                    req_.tls.verify,      req_.sink == BodySink::kFile,
-                   !username_.empty(),   current_.scheme == "tftp" ? req_.tftp_block_size : 0};
+                   !username_.empty(),   current_.scheme == "tftp" ? req_.tftp_block_size : 0,
+                   !req_.method.empty()};
   if (!shape || *shape != mine || mine.credentials)
     curl_easy_reset(h);  // keeps the connection cache
   shape = std::move(mine);
@@ -163,6 +178,13 @@ void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
                                    ("If-Modified-Since: " + req_.condition->last_modified).c_str());
     if (!req_.condition->etag.empty())
       headers_ = curl_slist_append(headers_, ("If-None-Match: " + req_.condition->etag).c_str());
+  }
+  if (!req_.method.empty()) {
+    headers_ = curl_slist_append(headers_, ("Content-Type: " + req_.content_type).c_str());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req_.upload_body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(req_.upload_body.size()));
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req_.method == "PUT" ? "PUT" : nullptr);
   }
   curl_easy_setopt(h, CURLOPT_HTTPHEADER,
                    headers_);  // set or cleared: the handle may carry the last job's
@@ -354,7 +376,8 @@ int TransferJob::OnProgress(void* self, curl_off_t dltotal, curl_off_t dlnow, cu
 void TransferJob::Done(Error error) {
   if (file_) file_->Abandon();
   file_.reset();
-  std::string where = "GET " + current_.url_without_credentials;
+  std::string where =
+      (req_.method.empty() ? "GET " : req_.method + " ") + current_.url_without_credentials;
   if (hops_ > 0) where += " (redirected from " + origin_.url_without_credentials + ")";
   // libcurl's messages do not carry the URL's userinfo, but make sure no password ever leaves.
   if (!password_.empty())
@@ -429,8 +452,14 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     r.status = status;
-    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308)
+    if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
+      if (!req_.method.empty()) {
+        Done(Error{ErrorCode::kHttpStatus,
+                   "HTTP " + std::to_string(status) + ": an upload is not redirected", status});
+        return Next::kDone;
+      }
       return Redirect(h, status);
+    }
     if (status == 304) {
       if (!conditional_) {
         Done(Error{ErrorCode::kHttpStatus, "HTTP 304 to a request without a condition", status});

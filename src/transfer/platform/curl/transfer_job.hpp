@@ -24,6 +24,7 @@ struct HandleShape {
   std::string scheme, ca_file, client_cert, client_key;
   bool verify = true, file_sink = false, credentials = false;
   long tftp_block_size = 0;
+  bool upload = false;
   bool operator==(const HandleShape&) const = default;
 };
 
