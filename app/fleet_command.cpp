@@ -36,6 +36,7 @@ nlohmann::json FleetJson(const FleetSummary& s, const FleetOptions& o) {
       {"bytes", s.bytes},
       {"restarts", s.restarts},
       {"retries", s.retries},
+      {"reports_sent", s.reports_sent},
       {"wall_s", s.wall_s},
       {"threads", s.threads},
       {"durability", "relaxed: simulated devices share one SQLite database with synchronous=OFF"},

@@ -109,8 +109,8 @@ ReportUploadOutcome FinishReportUploads(StateStore& store, long long device,
   if (auto r = store.PutValue(device, kOutcomeKey, ToJson(o).dump()); !r)
     LogError("cannot record the report upload: " + r.error().message);
   if (!o.error.empty())
-    LogWarning("report upload to " + o.url + " failed: " + o.error + "; " +
-               std::to_string(o.kept) + " report(s) kept for the next run");
+    LogWarning("report upload to " + o.url + " failed: " + o.error + "; " + std::to_string(o.kept) +
+               " report(s) kept for the next run");
   return o;
 }
 

@@ -1,8 +1,8 @@
-// Report back (SPEC S-10.3): after a run the agent uploads its JSON report to AupdReportUrl with PUT
-// or POST through the transfer layer (same TLS files and limits, http or https only). A report not
-// sent — the server down, or a restart following the run — is kept in the state database and sent
-// after the next run, so the report of a run that restarted the device arrives after the start-up
-// run. An upload never fails or holds up the run beyond its own time limit.
+// Report back (SPEC S-10.3): after a run the agent uploads its JSON report to AupdReportUrl with
+// PUT or POST through the transfer layer (same TLS files and limits, http or https only). A report
+// not sent — the server down, or a restart following the run — is kept in the state database and
+// sent after the next run, so the report of a run that restarted the device arrives after the
+// start-up run. An upload never fails or holds up the run beyond its own time limit.
 #pragma once
 
 #include <string>
@@ -33,6 +33,5 @@ bool IsReportUploadKey(std::string_view key);
 
 // The outcome kept by the last FinishReportUploads (attempted = false: none yet).
 ReportUploadOutcome LastReportUpload(StateStore& store, long long device);
-
 
 }  // namespace autoprov

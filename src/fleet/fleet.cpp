@@ -19,6 +19,7 @@
 #include "common/text.hpp"
 #include "config/config_file.hpp"
 #include "engine/device_state.hpp"
+#include "engine/report_upload.hpp"
 #include "engine/restart.hpp"
 #include "engine/schedule.hpp"
 #include "engine/sequence.hpp"
@@ -71,6 +72,13 @@ struct Device {
   std::unique_ptr<DownloadSequence> seq;
   bool restart_run = false;  // the next run is the start-up run after a simulated restart
   bool retry_run = false;    // the next run is a retry after a failed run (S-10.1)
+  // S-10.3: the report uploads after a run, one at a time (null between runs).
+  struct Uploads {
+    std::vector<FetchRequest> requests;
+    std::vector<Expected<FetchResult>> results;
+    RunReport report;
+  };
+  std::unique_ptr<Uploads> uploads;
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -97,7 +105,7 @@ namespace {
 // Live counters of one worker; the progress line sums them from another thread.
 struct Counters {
   std::atomic<long long> started{0}, finished{0}, requests{0}, s200{0}, s304{0}, s4xx{0}, s5xx{0},
-      net{0}, restarts{0}, retries{0};
+      net{0}, restarts{0}, retries{0}, reports{0};
   std::atomic<uint64_t> bytes{0};
   void Add(std::atomic<long long>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
@@ -192,6 +200,8 @@ class Worker {
   void StartDevice(Device& d);
   void Advance(Device& d);
   void Finish(Device& d);
+  void SendNextReport(Device& d);
+  void AfterRun(Device& d, RunReport report);
 
   Shared& sh_;
   FetchQueue queue_;
@@ -260,6 +270,36 @@ void Worker::Advance(Device& d) {
 
 void Worker::Finish(Device& d) {
   RunReport report = d.seq->Finish();
+  // S-10.3: report back as a device does, before the device is done with its run.
+  auto uploads = PrepareReportUploads(report, d.seq->config(), d.seq->env(),
+                                      report.restart != RestartWhen::kNone);
+  if (uploads.empty()) return AfterRun(d, std::move(report));
+  d.uploads = std::make_unique<Device::Uploads>();
+  d.uploads->requests = std::move(uploads);
+  d.uploads->report = std::move(report);
+  SendNextReport(d);
+}
+
+void Worker::SendNextReport(Device& d) {
+  Device::Uploads& u = *d.uploads;
+  bool failed = !u.results.empty() && !u.results.back();
+  if (failed || u.results.size() == u.requests.size()) {
+    auto outcome = FinishReportUploads(sh_.store, d.id, u.requests, u.results);
+    counters.reports.fetch_add(outcome.sent, std::memory_order_relaxed);
+    RunReport report = std::move(u.report);
+    d.uploads.reset();
+    return AfterRun(d, std::move(report));
+  }
+  counters.Add(counters.requests);
+  Device* dp = &d;
+  queue_.Submit(u.requests[u.results.size()], [this, dp](Expected<FetchResult> r) {
+    std::lock_guard lock(sh_.mu);
+    dp->uploads->results.push_back(std::move(r));
+    SendNextReport(*dp);
+  });
+}
+
+void Worker::AfterRun(Device& d, RunReport report) {
   --active_;
   --sh_.running;
   bool run_failed = false;
@@ -441,6 +481,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
       p.net += c.net;
       p.restarts += c.restarts;
       p.retries += c.retries;
+      p.reports += c.reports;
       p.bytes += c.bytes;
     }
     p.elapsed_s = std::chrono::duration<double>(Clock::now() - shared.start).count();
@@ -492,6 +533,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
   summary.bytes = progress.bytes;
   summary.restarts = progress.restarts;
   summary.retries = progress.retries;
+  summary.reports_sent = progress.reports;
   summary.threads = static_cast<int>(threads);
   for (auto& d : devices) {
     summary.runs_completed += d.runs_done;

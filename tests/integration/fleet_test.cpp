@@ -310,5 +310,24 @@ TEST_F(FleetTest, IntervalRandomKeepsAFleetOutOfStep) {
   EXPECT_GE(per_second.size(), 4u);
 }
 
+// S-10.3: simulated devices report back as real ones do: each device's report is PUT to its own
+// URL (nginx's DAV module), one per run.
+TEST_F(FleetTest, SimulatedDevicesUploadTheirReports) {
+  constexpr int kDevices = 40;
+  std::string boot = "IniFileURL = '" + nginx_.Url("/fr/f.ini") + "'\nAupdReportUrl = '" +
+                     nginx_.Url("/reports/fleet/<MAC>.json") + "'\n";
+  WriteText(nginx_.root() / "fr/f.ini", boot);
+  auto j = Fleet("--devices " + std::to_string(kDevices) + " --runs 2 --max-connections 8 " +
+                 Bootstrap(boot));
+  EXPECT_EQ(j["devices_failed"], 0) << j.dump();
+  EXPECT_EQ(j["reports_sent"], 2 * kDevices);
+  for (int i = 0; i < kDevices; ++i) {
+    auto path = nginx_.root() / "reports/fleet" / (Mac(i) + ".json");
+    ASSERT_TRUE(std::filesystem::exists(path)) << path;
+    auto report = nlohmann::json::parse(ReadText(path));
+    EXPECT_EQ(report["steps"][0]["outcome"], "not-modified") << "run 2's report replaced run 1's";
+  }
+}
+
 }  // namespace
 }  // namespace autoprov
