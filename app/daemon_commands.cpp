@@ -16,6 +16,7 @@
 #include "engine/report.hpp"
 #include "store/state_dir.hpp"
 #include "triggers/daemon.hpp"
+#include "triggers/dhcp_hook.hpp"
 #include "triggers/dhcp_options.hpp"
 
 namespace autoprov::app {
@@ -99,32 +100,24 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitUsage;
       return;
     }
-    auto sets = ProvisioningFromLease(DhcpLease{d->tftp_server, d->boot_file, d->option160}, *id);
-    if (sets.empty()) {
-      std::cout << "no provisioning options in this lease; nothing changed\n";
-      return;
-    }
-    // S-9.1: one transaction on the configuration as stored now.
-    bool unusable = false;
-    auto r =
-        WriteConfiguration((*state)->store(), kLocalDevice, (*state)->schema(),
-                           [&](Configuration& c, std::set<std::string>& touched) -> Expected<void> {
-                             for (const auto& [name, value] : sets) {
-                               if (auto s = c.Set(name, value); !s) {
-                                 unusable = true;
-                                 return s;
-                               }
-                               touched.insert(name);
-                             }
-                             return {};
-                           });
-    if (!r) {
-      std::cerr << "autoprov: " << (unusable ? "DHCP gave an unusable value: " : "")
-                << r.error().message << "\n";
+    auto applied = ApplyDhcpLease((*state)->store(), kLocalDevice, (*state)->schema(),
+                                  DhcpLease{d->tftp_server, d->boot_file, d->option160}, *id);
+    if (!applied) {
+      std::cerr << "autoprov: " << applied.error().message << "\n";
       g.exit_code = kExitFailed;
       return;
     }
-    for (const auto& [name, value] : sets) std::cout << name << " = '" << value << "'\n";
+    if (applied->tftp_options_ignored)
+      std::cout << "options 66/67 ignored: DHCPRequestTFTPParams = 0 (S-10.6)\n";
+    for (const auto& why : applied->kept) std::cout << why << "\n";
+    if (applied->set.empty()) {
+      std::cout << "no provisioning option to use in this lease; nothing changed\n";
+      return;
+    }
+    for (const auto& [name, value] : applied->set) std::cout << name << " = '" << value << "'\n";
+    // Zero touch at boot: a running daemon is asked for a run, without waiting for it (a DHCP
+    // client waits for its hook).
+    if (NudgeDaemon((*state)->path(), "dhcp")) std::cout << "the daemon was asked for a run\n";
   });
 }
 

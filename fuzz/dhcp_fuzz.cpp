@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DeviceIdentity id{"Mediant", "00908F000001", "1", "7.20A.250.001"};
   Configuration config(Schema::BuiltIn());
   for (const DhcpLease& lease : {DhcpLease{"", "", text}, DhcpLease{first, rest, ""}}) {
-    for (const auto& [name, value] : ProvisioningFromLease(lease, id))
+    for (const auto& [name, value] : ProvisioningFromLease(lease, id, true))
       (void)config.Set(name, value);
   }
   (void)DecodeOption160(text);

@@ -278,6 +278,11 @@ void Daemon::HandleControl(int listen_fd) {
   line = line.substr(0, line.find('\n'));
   if (line == "run") {
     Request("manual", false, fd);
+  } else if (line == "dhcp") {
+    // S-10.6: a new lease; the hook does not wait for the run.
+    Request("dhcp", false, -1);
+    (void)WriteAll(fd, "{\"queued\":true}\n");
+    ::close(fd);
   } else if (line == "status") {
     (void)WriteAll(fd, StatusJson() + "\n");
     ::close(fd);
@@ -497,6 +502,22 @@ std::string DefaultAgentPath() {
 int RunDaemon(const DaemonOptions& options, std::atomic<bool>& stop) {
   Daemon d(options, stop);
   return d.Run();
+}
+
+bool NudgeDaemon(const std::filesystem::path& state_dir, const std::string& trigger) {
+  auto path = ControlSocketPath(state_dir);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  bool sent = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string line = trigger + "\n";
+    sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size());
+  }
+  ::close(fd);
+  return sent;
 }
 
 Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const std::string& command,

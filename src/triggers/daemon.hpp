@@ -36,6 +36,10 @@ std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir);
 
 // Sends one command ("run", "status") to the daemon and returns its reply (JSON). Fails with
 // kNetwork when no daemon listens.
+// Asks a running daemon for a run under the trigger `trigger` ("dhcp") without waiting for it: true
+// when a daemon took the request. Returns at once.
+bool NudgeDaemon(const std::filesystem::path& state_dir, const std::string& trigger);
+
 Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const std::string& command,
                                 int timeout_s);
 

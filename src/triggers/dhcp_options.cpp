@@ -13,7 +13,8 @@ std::string DecodeOption160(const std::string& value) {
 }
 
 std::vector<std::pair<std::string, std::string>> ProvisioningFromLease(const DhcpLease& lease,
-                                                                       const DeviceIdentity& id) {
+                                                                       const DeviceIdentity& id,
+                                                                       bool tftp_options) {
   std::vector<std::pair<std::string, std::string>> sets;
   if (!lease.option160.empty()) {
     std::string v = DecodeOption160(lease.option160);
@@ -31,7 +32,7 @@ std::vector<std::pair<std::string, std::string>> ProvisioningFromLease(const Dhc
     sets.push_back({"IniFileURL",
                     server + "/" + (config_file.empty() ? id.product + "<MAC>.ini" : config_file)});
     if (!software.empty()) sets.push_back({"AutoCmpFileUrl", server + "/" + software});
-  } else if (!lease.tftp_server.empty() && !lease.boot_file.empty()) {
+  } else if (tftp_options && !lease.tftp_server.empty() && !lease.boot_file.empty()) {
     std::string file = lease.boot_file[0] == '/' ? lease.boot_file.substr(1) : lease.boot_file;
     sets.push_back({"IniFileURL", "tftp://" + lease.tftp_server + "/" + file});
   }

@@ -22,9 +22,10 @@ struct DhcpLease {
 std::string DecodeOption160(const std::string& value);
 
 // The parameters to set, in order: from option 160
-// (<protocol>://<server>[/<software file>][;<configuration file>]) when present, else the TFTP URL
-// of options 66 + 67. Empty: the lease holds no provisioning option.
+// (<protocol>://<server>[/<software file>][;<configuration file>]) when present, else, when
+// `tftp_options` (DHCPRequestTFTPParams = 1), the TFTP URL of options 66 + 67. Empty: the lease
+// holds no provisioning option to use.
 std::vector<std::pair<std::string, std::string>> ProvisioningFromLease(
-    const DhcpLease& lease, const DeviceIdentity& identity);
+    const DhcpLease& lease, const DeviceIdentity& identity, bool tftp_options);
 
 }  // namespace autoprov

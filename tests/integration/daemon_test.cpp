@@ -485,5 +485,24 @@ TEST_F(DaemonTest, TheReportOfARunThatRestartedArrivesAfterTheStartupRun) {
   EXPECT_EQ(last["running_version"], "7.20A.252.011");
 }
 
+// S-10.6: zero touch at boot: the DHCP hook sets the URL, asks the running daemon for a run and
+// returns at once; the run fetches the new URL.
+TEST_F(DaemonTest, TheDhcpHookAsksTheDaemonForARunAndReturnsAtOnce) {
+  WriteText(nginx_.root() / "zt/dev.ini",
+            "INIFileVersion = 'zt'\nSetDefaultOnINIFileProcess = 0\n");
+  Configure("AutoUpdateOnStartup = 0\n");
+  StartDaemon();
+  auto started = std::chrono::steady_clock::now();
+  // <protocol>://<server>;<configuration file>
+  auto hook = RunCommand("dhcp-hook --option160 '" + nginx_.Url(";zt/dev.ini") + "'" + id_);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(hook.exit_code, 0) << hook.out;
+  EXPECT_LT(took, 1.0);
+  EXPECT_NE(hook.out.find("the daemon was asked for a run"), std::string::npos) << hook.out;
+  ASSERT_TRUE(WaitFor([&] { return Requests("/zt/dev.ini") >= 1; }, 5s))
+      << ReadText(dir_ / "daemon.log");
+  EXPECT_NE(ReadText(dir_ / "daemon.log").find("trigger: dhcp"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace autoprov

@@ -124,8 +124,14 @@ namespace {
 TEST(DhcpHookTest, Options66And67AndOption160) {
   auto dir = testing::MakeTempDir("dhcp");
   std::string st = " --state-dir " + (dir / "st").string() + " --product M800B --mac 00908F5B1035";
+  // S-10.6: options 66/67 are ignored unless DHCPRequestTFTPParams = 1 (PXE networks).
   auto r =
       testing::RunCommand("dhcp-hook --tftp-server 127.0.0.1 --boot-file /cfg/device.ini" + st);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("DHCPRequestTFTPParams = 0"), std::string::npos) << r.out;
+  EXPECT_EQ(testing::RunCommand("config show" + st).out.find("IniFileURL"), std::string::npos);
+  ASSERT_EQ(testing::RunCommand("config set DHCPRequestTFTPParams 1" + st).exit_code, 0);
+  r = testing::RunCommand("dhcp-hook --tftp-server 127.0.0.1 --boot-file /cfg/device.ini" + st);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(testing::RunCommand("config show" + st)
                 .out.find("IniFileURL = 'tftp://127.0.0.1/cfg/device.ini'"),
@@ -152,6 +158,34 @@ TEST(DhcpHookTest, Options66And67AndOption160) {
   r = testing::RunCommand("dhcp-hook" + st);
   ::unsetenv("opt160");
   EXPECT_NE(r.out.find("IniFileURL = 'http://127.0.0.1/x.ini'"), std::string::npos) << r.out;
+  std::filesystem::remove_all(dir);
+}
+
+// S-10.6: DHCP sets a URL only where it is empty or still holds what DHCP last gave it: a renew
+// updates its own URL, but a URL the provisioning server (or an operator) set since stays, whatever
+// a later lease (or a rogue DHCP server) says.
+TEST(DhcpHookTest, ALeaseNeverUndoesAUrlSetSinceByAnotherSource) {
+  auto dir = testing::MakeTempDir("dhcp-origin");
+  std::string st = " --state-dir " + (dir / "st").string() + " --product M800B --mac 00908F5B1035";
+  auto r = testing::RunCommand("dhcp-hook --option160 'http://10.0.0.1/;first.ini'" + st);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("IniFileURL = 'http://10.0.0.1/first.ini'"), std::string::npos) << r.out;
+  // A renew with another server: still DHCP's own URL, so it follows.
+  r = testing::RunCommand("dhcp-hook --option160 'http://10.0.0.2/;second.ini'" + st);
+  EXPECT_NE(r.out.find("IniFileURL = 'http://10.0.0.2/second.ini'"), std::string::npos) << r.out;
+  // The provisioning server moves the device; a later lease does not move it back.
+  ASSERT_EQ(testing::RunCommand("config set IniFileURL http://prov.example/dev.ini" + st).exit_code,
+            0);
+  r = testing::RunCommand("dhcp-hook --option160 'http://10.6.6.6/;rogue.ini'" + st);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("IniFileURL was set by another source"), std::string::npos) << r.out;
+  EXPECT_NE(testing::RunCommand("config show" + st)
+                .out.find("IniFileURL = 'http://prov.example/dev.ini'"),
+            std::string::npos);
+  // Cleared: DHCP may set it again.
+  ASSERT_EQ(testing::RunCommand("config set IniFileURL ''" + st).exit_code, 0);
+  r = testing::RunCommand("dhcp-hook --option160 'http://10.0.0.3/;third.ini'" + st);
+  EXPECT_NE(r.out.find("IniFileURL = 'http://10.0.0.3/third.ini'"), std::string::npos) << r.out;
   std::filesystem::remove_all(dir);
 }
 
