@@ -91,7 +91,8 @@ nlohmann::json ToJson(const RunReport& r) {
           {"running_version", r.running_version},
           {"retry_attempt", r.retry_attempt},
           {"next_retry_at", r.next_retry_at},
-          {"report_upload", ToJson(r.upload)}};
+          {"report_upload", ToJson(r.upload)},
+          {"warnings", r.warnings}};
 }
 
 nlohmann::json ToJson(const ReportUploadOutcome& o) {
@@ -117,6 +118,7 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
   r.restart_reasons = j.value("restart_reasons", std::vector<std::string>{});
   r.running_version = j.value("running_version", "");
   r.retry_attempt = j.value("retry_attempt", 0);
+  r.warnings = j.value("warnings", std::vector<std::string>{});
   r.next_retry_at = j.value("next_retry_at", 0LL);
   for (const auto& s : j.value("steps", nlohmann::json::array())) {
     StepReport st;
@@ -171,6 +173,7 @@ std::string FormatReport(const RunReport& r) {
   }
   out += "\n";
   if (!r.running_version.empty()) out += "running version: " + r.running_version + "\n";
+  for (const auto& w : r.warnings) out += "warning: " + w + "\n";
   if (r.next_retry_at > 0) {
     std::time_t at = static_cast<std::time_t>(r.next_retry_at);
     std::tm tm{};

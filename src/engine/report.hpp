@@ -67,6 +67,7 @@ struct RunReport {
   int retry_attempt = 0;        // S-10.1: the number of the retry planned after this run; 0: none
   long long next_retry_at = 0;  // when it comes (unix time); 0: none
   ReportUploadOutcome upload;   // after the report was built: not in the uploaded copy
+  std::vector<std::string> warnings;  // about the run as a whole (the clock, S-10.8)
 
   bool Completed() const;            // no step failed or was rejected
   std::string RestartState() const;  // none, at-end, immediate, pending

@@ -9,6 +9,7 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "engine/clock.hpp"
 #include "engine/device_state.hpp"
 #include "engine/report_upload.hpp"
 
@@ -44,7 +45,13 @@ Expected<RunReport> RunLocalDevice(StateDirectory& state, const IdentityOverride
   if (!identity) return Fail(ErrorCode::kInvalidArgument, identity.error().message);
   auto hooks = LoadHooks(state.path());
   if (!hooks) return Fail(ErrorCode::kInvalidArgument, hooks.error().message);
-  return RunAutomaticUpdate(state, *identity, *hooks, options, fetch);
+  // S-10.8: a clock before the build date is waited for (no lock held meanwhile).
+  LocalRunOptions with_clock = options;
+  if (auto config = state.LoadConfiguration()) {
+    std::string warning = WaitForClock(*config, SystemClock(), BuildEpoch(), options.cancel);
+    if (!warning.empty()) with_clock.warnings.push_back(warning);
+  }
+  return RunAutomaticUpdate(state, *identity, *hooks, with_clock, fetch);
 }
 
 Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdentity& identity,
@@ -70,6 +77,7 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
       break;  // stopping: the remaining steps are not attempted
   }
   RunReport report = (*seq)->Finish();
+  report.warnings.insert(report.warnings.end(), options.warnings.begin(), options.warnings.end());
   if (report.restart != RestartWhen::kNone) {
     std::string reasons;
     for (const auto& r : report.restart_reasons) reasons += (reasons.empty() ? "" : "; ") + r;

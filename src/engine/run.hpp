@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "device/hooks.hpp"
 #include "device/identity.hpp"
@@ -37,6 +38,8 @@ struct LocalRunOptions {
   // The daemon without a reset command: the restart is the daemon's to perform (it re-initialises
   // as a freshly started device, RestartDevice); the report says it was performed.
   bool simulate_restart = false;
+  // Put into the report before it is stored (RunLocalDevice's clock check, S-10.8).
+  std::vector<std::string> warnings;
 };
 
 // Runs the sequence, fetching with `fetch` (one connection-reusing Fetcher for a device), stores

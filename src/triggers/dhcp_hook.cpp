@@ -17,8 +17,7 @@ Expected<DhcpOutcome> ApplyDhcpLease(StateStore& store, long long device, const 
       [&](Configuration& c, std::set<std::string>& touched) -> Expected<void> {
         out = DhcpOutcome{};
         bool tftp = c.GetInt("DHCPRequestTFTPParams") == 1;
-        out.tftp_options_ignored =
-            !tftp && lease.option160.empty() && !lease.tftp_server.empty();
+        out.tftp_options_ignored = !tftp && lease.option160.empty() && !lease.tftp_server.empty();
         for (const auto& [name, value] : ProvisioningFromLease(lease, identity, tftp)) {
           const std::string& now = c.Get(name);
           auto last = store.GetValue(device, OriginKey(name));

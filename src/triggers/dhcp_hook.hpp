@@ -19,9 +19,9 @@ struct DhcpOutcome {
 };
 
 // A parameter is set from DHCP only if it is empty or still holds the value DHCP last gave it: a
-// renew, or a rogue DHCP server, never undoes a URL the provisioning server or an operator set since.
-// What DHCP last gave each parameter is kept in the state database with the change. Options 66/67 are
-// used only with DHCPRequestTFTPParams = 1 (on PXE networks option 67 is a boot loader).
+// renew, or a rogue DHCP server, never undoes a URL the provisioning server or an operator set
+// since. What DHCP last gave each parameter is kept in the state database with the change. Options
+// 66/67 are used only with DHCPRequestTFTPParams = 1 (on PXE networks option 67 is a boot loader).
 Expected<DhcpOutcome> ApplyDhcpLease(StateStore& store, long long device, const Schema& schema,
                                      const DhcpLease& lease, const DeviceIdentity& identity);
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "config/schema.hpp"
+#include "engine/clock.hpp"
 #include "engine/schedule.hpp"
 #include "transfer/retry_after.hpp"
 
@@ -64,6 +65,46 @@ TEST(RetryTest, IntervalRandomAndStartupDelaySpreadAFleet) {
   EXPECT_EQ(StartupDelay(c, 0.5), 60);
   ASSERT_TRUE(c.Set("AupdStartupRandomDelay", "0"));
   EXPECT_EQ(StartupDelay(c, 0.9), 0);
+}
+
+// S-10.8: a clock before the build date (a device without a real-time clock, booted in 1970) is
+// waited for, up to AupdClockSyncWait, until it passes the build date or timesyncd says it is
+// synchronised; otherwise the run goes on with a warning that says so.
+TEST(ClockTest, AClockBeforeTheBuildDateIsWaitedFor) {
+  const long long build = 1'790'000'000;
+  Configuration c(Schema::BuiltIn());
+  ASSERT_TRUE(c.Set("AupdClockSyncWait", "5"));
+  long long now = 86400;  // 2 January 1970
+  int slept_ms = 0;
+  bool synced = false;
+  ClockSource clock{[&] { return now; }, [&] { return synced; }, [&](int ms) { slept_ms += ms; }};
+  // Never synchronised: the whole wait, then the warning.
+  std::string warning = WaitForClock(c, clock, build, nullptr);
+  EXPECT_EQ(slept_ms, 5000);
+  EXPECT_NE(warning.find("1970-01-02"), std::string::npos) << warning;
+  EXPECT_NE(warning.find("AupdClockSyncWait"), std::string::npos);
+  // The clock is set after a second: the run goes on, no warning.
+  slept_ms = 0;
+  clock.sleep = [&](int ms) {
+    slept_ms += ms;
+    if (slept_ms >= 1000) now = build + 10;
+  };
+  EXPECT_EQ(WaitForClock(c, clock, build, nullptr), "");
+  EXPECT_EQ(slept_ms, 1000);
+  // timesyncd's flag counts too; a plausible clock is not waited for at all.
+  now = 86400;
+  synced = true;
+  slept_ms = 0;
+  EXPECT_EQ(WaitForClock(c, clock, build, nullptr), "");
+  EXPECT_EQ(slept_ms, 0);
+  // Stopping (SIGTERM) ends the wait.
+  synced = false;
+  std::atomic<bool> cancel{true};
+  clock.sleep = [&](int ms) { slept_ms += ms; };
+  EXPECT_NE(WaitForClock(c, clock, build, &cancel), "");
+  EXPECT_EQ(slept_ms, 0);
+  EXPECT_LE(BuildEpoch(), static_cast<long long>(std::time(nullptr)));
+  EXPECT_GT(BuildEpoch(), 1'700'000'000LL);
 }
 
 }  // namespace
