@@ -45,10 +45,48 @@ Expected<AtomicFile> AtomicFile::Create(const std::filesystem::path& target, mod
   return AtomicFile(target, temp, fd);
 }
 
+std::filesystem::path AtomicFile::PartialPath(const std::filesystem::path& target) {
+  return target.parent_path() / ("." + target.filename().string() + ".partial");
+}
+
+void AtomicFile::RemovePartial(const std::filesystem::path& target) {
+  ::unlink(PartialPath(target).c_str());
+}
+
+Expected<AtomicFile> AtomicFile::Resume(const std::filesystem::path& target, uint64_t keep,
+                                        mode_t mode) {
+  std::error_code ec;
+  auto dir = target.parent_path();
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return Fail(ErrorCode::kIo, "cannot create directory " + dir.string() + ": " + ec.message());
+  auto temp = PartialPath(target);
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, mode);
+  if (fd < 0) return Unexpected(Errno("cannot open", temp));
+  ::fchmod(fd, mode);
+  if (::ftruncate(fd, static_cast<off_t>(keep)) != 0 ||
+      ::lseek(fd, static_cast<off_t>(keep), SEEK_SET) < 0) {
+    auto e = Errno("cannot cut", temp);
+    ::close(fd);
+    return Unexpected(e);
+  }
+  AtomicFile f(target, temp, fd);
+  f.keep_on_abandon_ = true;
+  f.written_ = f.flushed_ = static_cast<size_t>(keep);
+  return f;
+}
+
+Expected<void> AtomicFile::Sync() {
+  if (fd_ < 0) return Fail(ErrorCode::kInternal, "sync of a closed file " + target_.string());
+  if (::fdatasync(fd_) != 0) return Unexpected(Errno("cannot fdatasync", temp_));
+  return {};
+}
+
 AtomicFile::AtomicFile(AtomicFile&& o) noexcept
     : target_(std::move(o.target_)),
       temp_(std::move(o.temp_)),
       fd_(std::exchange(o.fd_, -1)),
+      keep_on_abandon_(o.keep_on_abandon_),
       written_(o.written_),
       flushed_(o.flushed_) {}
 
@@ -58,7 +96,7 @@ void AtomicFile::Abandon() {
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
-    ::unlink(temp_.c_str());
+    if (!keep_on_abandon_) ::unlink(temp_.c_str());
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -16,6 +17,13 @@ namespace autoprov {
 class AtomicFile {
  public:
   static Expected<AtomicFile> Create(const std::filesystem::path& target, mode_t mode = 0644);
+  // A download that may be resumed (S-10.4): the temporary file has a stable name (PartialPath),
+  // keeps its first `keep` bytes (anything after them, written but perhaps never synced, is cut),
+  // and survives a failure: it is removed only by Commit's rename or by RemovePartial.
+  static Expected<AtomicFile> Resume(const std::filesystem::path& target, uint64_t keep,
+                                     mode_t mode = 0644);
+  static std::filesystem::path PartialPath(const std::filesystem::path& target);
+  static void RemovePartial(const std::filesystem::path& target);
   AtomicFile(AtomicFile&& o) noexcept;
   AtomicFile& operator=(AtomicFile&&) = delete;
   AtomicFile(const AtomicFile&) = delete;
@@ -26,6 +34,8 @@ class AtomicFile {
   Expected<void> Truncate();
   // fsync, rename into place, fsync the directory.
   Expected<void> Commit();
+  // fdatasync: what was written so far is on disk (a resumable download's checkpoint).
+  Expected<void> Sync();
   void Abandon();
 
   const std::filesystem::path& target() const { return target_; }
@@ -38,6 +48,7 @@ class AtomicFile {
   std::filesystem::path target_;
   std::filesystem::path temp_;
   int fd_ = -1;
+  bool keep_on_abandon_ = false;
   size_t written_ = 0;
   size_t flushed_ = 0;  // bytes handed to writeback already
 };

@@ -12,13 +12,12 @@ namespace autoprov {
 long long BuildEpoch() { return AUTOPROV_BUILD_EPOCH; }
 
 ClockSource SystemClock() {
-  return ClockSource{
-      [] { return static_cast<long long>(std::time(nullptr)); },
-      [] {
-        std::error_code ec;
-        return std::filesystem::exists("/run/systemd/timesync/synchronized", ec);
-      },
-      [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }};
+  return ClockSource{[] { return static_cast<long long>(std::time(nullptr)); },
+                     [] {
+                       std::error_code ec;
+                       return std::filesystem::exists("/run/systemd/timesync/synchronized", ec);
+                     },
+                     [](int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }};
 }
 
 std::string WaitForClock(const Configuration& config, const ClockSource& clock,

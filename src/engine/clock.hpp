@@ -1,7 +1,8 @@
 // Wait for the clock (SPEC S-10.8): a device without a real-time clock boots in 1970, where every
-// certificate looks not yet valid and If-Modified-Since means nothing. Before a run, a clock earlier
-// than the agent's build date is waited for, up to AupdClockSyncWait seconds, until it passes the
-// build date or systemd-timesyncd says it is synchronised; then the run goes on with a warning.
+// certificate looks not yet valid and If-Modified-Since means nothing. Before a run, a clock
+// earlier than the agent's build date is waited for, up to AupdClockSyncWait seconds, until it
+// passes the build date or systemd-timesyncd says it is synchronised; then the run goes on with a
+// warning.
 #pragma once
 
 #include <atomic>
@@ -17,8 +18,8 @@ namespace autoprov {
 long long BuildEpoch();
 
 struct ClockSource {
-  std::function<long long()> now;                  // unix time
-  std::function<bool()> synchronized;              // e.g. /run/systemd/timesync/synchronized
+  std::function<long long()> now;      // unix time
+  std::function<bool()> synchronized;  // e.g. /run/systemd/timesync/synchronized
   std::function<void(int milliseconds)> sleep;
 };
 ClockSource SystemClock();

@@ -78,6 +78,7 @@ nlohmann::json ToJson(const RunReport& r) {
     if (!s.version.empty()) j["version"] = s.version;
     if (s.outcome == StepOutcome::kFailed) j["retryable"] = s.retryable;
     if (s.retry_after_s > 0) j["retry_after_s"] = s.retry_after_s;
+    if (s.resumed_from > 0) j["resumed_from"] = s.resumed_from;
     steps.push_back(std::move(j));
   }
   return {{"trigger", r.trigger},
@@ -140,6 +141,7 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
     st.error = s.value("error", "");
     st.retryable = s.value("retryable", false);
     st.retry_after_s = s.value("retry_after_s", 0L);
+    st.resumed_from = s.value("resumed_from", uint64_t{0});
     st.details = s.value("details", std::vector<std::string>{});
     r.steps.push_back(std::move(st));
   }
@@ -160,6 +162,8 @@ std::string FormatReport(const RunReport& r) {
                   static_cast<unsigned long long>(s.bytes), s.seconds, s.url.c_str());
     out += line;
     if (!s.version.empty()) out += "      version " + s.version + "\n";
+    if (s.resumed_from > 0)
+      out += "      resumed at byte " + std::to_string(s.resumed_from) + " (S-10.4)\n";
     if (!s.error.empty()) out += "      error: " + s.error + "\n";
     for (const auto& d : s.details) out += "      " + d + "\n";
   }

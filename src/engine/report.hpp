@@ -31,6 +31,7 @@ struct StepReport {
   StepOutcome outcome = StepOutcome::kSkipped;
   long http_status = 0;
   uint64_t bytes = 0;
+  uint64_t resumed_from = 0;  // S-10.4: bytes kept from an earlier attempt, not fetched again
   std::string sha256;
   std::string version;  // images
   double seconds = 0;

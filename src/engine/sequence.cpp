@@ -256,6 +256,7 @@ void DownloadSequence::Complete(Expected<FetchResult> result) {
   const FetchResult& r = *result;
   step_.http_status = r.status;
   step_.bytes = r.bytes;
+  step_.resumed_from = r.resumed_from;
   step_.seconds = r.seconds;
   if (r.final_url != step_.url && !r.final_url.empty())
     step_.details.push_back("redirected to " + r.final_url);

@@ -61,6 +61,9 @@ struct FetchRequest {
   TransferLimits limits;
   long tftp_block_size = 512;
   bool compute_crc32 = false;  // configuration files need it (S-4); images do not
+  // S-10.4: a file download kept across failures and kills (images): the next request for the same
+  // target and URL asks only for the rest (Range + If-Range under a strong validator).
+  bool resumable = false;
   // An upload instead of a download (S-10.3): "PUT" or "POST" of `upload_body` as `content_type`,
   // over http or https only, never redirected; the answer's body is kept as BodySink::kMemory.
   std::string method;
@@ -83,6 +86,7 @@ struct FetchResult {
   std::string date;       // the server's Date header, if any
   std::string final_url;  // after redirects, without credentials
   int redirects = 0;
+  uint64_t resumed_from = 0;  // S-10.4: the bytes kept from an earlier attempt (0: from the start)
   double seconds = 0;
   std::string body;  // BodySink::kMemory only
 };

@@ -1,10 +1,15 @@
 // `autoprov update`, `status`, `restart` as a user runs them (SPEC S-8): report, JSON, exit status.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "../app/command_runner.hpp"
+#include "common/digest.hpp"
 #include "support/servers.hpp"
 #include "transfer/url.hpp"
 
@@ -377,6 +382,77 @@ TEST_F(UpdateCommandTest, ReportUploadsKeepToHttpAndTheirOwnCredentials) {
   RunCommand("update" + st_);
   EXPECT_EQ(nginx_.Requests("/basic-reports/other.json").back().status, 204)
       << "the report kept after the 401, then this run's";
+}
+
+// S-10.4: an image download killed (kill -9) at about 50% and again at about 80% completes on the
+// third run, which asks only for the rest (Range + If-Range): nginx's log shows a 200 and two 206s
+// and hardly more bytes sent than the image holds; the hash covers the whole file.
+TEST_F(UpdateCommandTest, AnImageCutTwiceResumesAndCompletesInThreeRuns) {
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr uint64_t kSize = 64u << 20;
+#else
+  constexpr uint64_t kSize = 256u << 20;
+#endif
+  const std::string name = "/limited/Mediant_7.40A.100.001.cmp";
+  {
+    std::filesystem::create_directories(nginx_.root() / "limited");
+    std::ofstream out(nginx_.root() / name.substr(1), std::ios::binary);
+    std::mt19937_64 rng(7);
+    std::vector<uint64_t> block(1u << 17);
+    for (uint64_t done = 0; done < kSize; done += block.size() * 8) {
+      for (auto& w : block) w = rng();
+      out.write(reinterpret_cast<const char*>(block.data()), block.size() * 8);
+    }
+  }
+  Bootstrap("AutoCmpFileUrl = '" + nginx_.Url(name) + "'\n");
+  auto offset_file = dir_ / "state/downloads/.auto-firmware.partial.offset";
+  auto kept = [&]() -> uint64_t {
+    std::ifstream in(offset_file);
+    uint64_t v = 0;
+    in >> v;
+    return v;
+  };
+  auto run_until = [&](double fraction) {
+    Process agent;
+    std::vector<std::string> argv = {AUTOPROV_BINARY, "update", "--json"};
+    for (auto w : {"--state-dir", "", "--product", "Mediant", "--mac", "00:90:8f:00:00:07",
+                   "--serial", "77", "--sw-version", "7.20A.250.001"})
+      argv.push_back(w);
+    argv[4] = (dir_ / "state").string();
+    ASSERT_TRUE(agent.Start(argv, dir_ / "agent.log"));
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (kept() < fraction * kSize && agent.Running() && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_TRUE(agent.Running()) << "the download ended before the cut";
+    agent.Kill();  // kill -9 at a checkpoint just passed
+  };
+  run_until(0.5);
+  uint64_t first_cut = kept();
+  EXPECT_GE(first_cut, kSize / 2);
+  run_until(0.8);
+  uint64_t second_cut = kept();
+  EXPECT_GE(second_cut, kSize * 8 / 10);
+  auto done = RunCommand("update --json" + st_);
+  ASSERT_EQ(done.exit_code, 0) << done.out;
+  auto j = nlohmann::json::parse(done.out);
+  auto step = j["steps"][0];
+  EXPECT_EQ(step["outcome"], "applied") << step.dump();
+  EXPECT_EQ(step["resumed_from"], second_cut);
+  EXPECT_EQ(step["bytes"], kSize);
+  EXPECT_EQ(step["sha256"], Sha256Hex(ReadText(nginx_.root() / name.substr(1))));
+  EXPECT_NE(RunCommand("status" + st_).out.find("7.40A.100.001"), std::string::npos);
+  auto log = nginx_.Requests(name);
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0].status, 200);
+  EXPECT_EQ(log[1].status, 206);
+  EXPECT_EQ(log[2].status, 206);
+  long long wire = 0;
+  for (const auto& e : log) wire += e.bytes;
+  std::cout << "bytes on the wire over three runs: " << wire << " for an image of " << kSize << " ("
+            << static_cast<double>(wire) / static_cast<double>(kSize) << "x)\n";
+  EXPECT_LE(static_cast<double>(wire), 1.1 * static_cast<double>(kSize))
+      << "bytes on the wire over three runs";
+  EXPECT_FALSE(std::filesystem::exists(offset_file)) << "nothing kept once the image is in";
 }
 
 }  // namespace

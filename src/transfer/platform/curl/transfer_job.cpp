@@ -1,11 +1,16 @@
 #include "transfer/platform/curl/transfer_job.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 #include "common/log.hpp"
 #include "common/text.hpp"
@@ -16,6 +21,27 @@ namespace {
 
 bool IsHttp(const ParsedUrl& u) { return u.scheme == "http" || u.scheme == "https"; }
 bool IsFtp(const ParsedUrl& u) { return u.scheme == "ftp" || u.scheme == "ftps"; }
+
+// S-10.4: a resumable download keeps, beside its partial file, what it is fetched under (the URL,
+// the validator, the total size: written once) and how many bytes are on disk (rewritten in place
+// at each checkpoint, after the partial file's fdatasync).
+constexpr uint64_t kCheckpoint = 8u << 20;
+std::filesystem::path ResumeRecordPath(const std::filesystem::path& target) {
+  return AtomicFile::PartialPath(target).string() + ".record";
+}
+std::filesystem::path ResumeOffsetPath(const std::filesystem::path& target) {
+  return AtomicFile::PartialPath(target).string() + ".offset";
+}
+void ForgetPartial(const std::filesystem::path& target) {
+  AtomicFile::RemovePartial(target);
+  ::unlink(ResumeRecordPath(target).c_str());
+  ::unlink(ResumeOffsetPath(target).c_str());
+}
+uint64_t ToNumber(std::string_view s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
 
 // An HTTP date (RFC 9110), the form every validator is kept in: FTP modification times too.
 std::string HttpDateOf(long long t) {
@@ -122,6 +148,7 @@ bool TransferJob::Begin() {
     return false;
   }
   conditional_ = IsHttp(origin_) && req_.condition && !req_.condition->empty();
+  if (req_.resumable && req_.sink == BodySink::kFile) LoadResumeState();
   ftp_newer_than_ = 0;
   if (IsFtp(origin_) && req_.condition && !req_.condition->last_modified.empty())
     ftp_newer_than_ =
@@ -178,6 +205,12 @@ void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
                                    ("If-Modified-Since: " + req_.condition->last_modified).c_str());
     if (!req_.condition->etag.empty())
       headers_ = curl_slist_append(headers_, ("If-None-Match: " + req_.condition->etag).c_str());
+  }
+  if (resume_offset_ > 0 && IsHttp(current_)) {
+    curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(resume_offset_));
+    headers_ = curl_slist_append(headers_, ("If-Range: " + if_range_).c_str());
+  } else {
+    curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(0));
   }
   if (!req_.method.empty()) {
     headers_ = curl_slist_append(headers_, ("Content-Type: " + req_.content_type).c_str());
@@ -248,6 +281,8 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
     job->etag_.clear();
     job->date_.clear();
     job->retry_after_.clear();
+    job->content_range_.clear();
+    job->content_length_ = 0;
     if (job->bytes_ > 0) job->ResetBody();
     return size * n;
   }
@@ -269,6 +304,9 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
       if (auto v = HeaderValue(line, "Retry-After"); !v.empty()) job->retry_after_ = std::move(v);
       break;
     case 'c':
+      if (auto v = HeaderValue(line, "Content-Range"); !v.empty()) job->content_range_ = v;
+      if (auto v = HeaderValue(line, "Content-Length"); !v.empty())
+        job->content_length_ = ToNumber(v);
       // S-9.9: a file larger than the free space is refused before its first byte is written.
       if (job->req_.sink == BodySink::kFile && job->status_ == 200) {
         if (auto v = HeaderValue(line, "Content-Length"); !v.empty()) {
@@ -296,7 +334,128 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
   return size * n;
 }
 
+void TransferJob::LoadResumeState() {
+  std::filesystem::path target(req_.target);
+  auto record = ReadFile(ResumeRecordPath(target), 8192);
+  auto offset = ReadFile(ResumeOffsetPath(target), 64);
+  std::string url, validator;
+  uint64_t total = 0, kept = 0;
+  if (record && offset) {
+    std::string_view r(*record);
+    auto line = [&r] {
+      auto nl = r.find('\n');
+      std::string_view l = r.substr(0, nl);
+      r = nl == std::string_view::npos ? std::string_view() : r.substr(nl + 1);
+      return std::string(l);
+    };
+    url = line();
+    validator = line();
+    total = ToNumber(line());
+    kept = ToNumber(Trim(*offset));
+  }
+  struct stat st {};
+  bool on_disk = ::stat(AtomicFile::PartialPath(target).c_str(), &st) == 0 &&
+                 static_cast<uint64_t>(st.st_size) >= kept;
+  if (url == origin_.url_without_credentials && !validator.empty() && kept > 0 && kept < total &&
+      on_disk) {
+    resume_offset_ = kept;
+    resume_total_ = total;
+    if_range_ = validator;
+    return;
+  }
+  // Nothing usable: another URL's part (its URL changed), or nothing recorded.
+  ForgetPartial(target);
+}
+
+bool TransferJob::OpenResumable() {
+  std::filesystem::path target(req_.target);
+  bool partial = status_ == 206;
+  if (partial) {
+    // "bytes START-END/TOTAL": accepted only at the kept offset, of the same total.
+    uint64_t start = 0, total = 0;
+    std::string_view cr = content_range_;
+    if (cr.starts_with("bytes ")) {
+      cr.remove_prefix(6);
+      start = ToNumber(cr.substr(0, cr.find('-')));
+      auto slash = cr.find('/');
+      if (slash != std::string_view::npos) total = ToNumber(cr.substr(slash + 1));
+    }
+    if (resume_offset_ == 0 || start != resume_offset_ || total != resume_total_) {
+      ForgetPartial(target);
+      write_error_ = MakeError(
+          ErrorCode::kTruncated,
+          "the server answered 206 with Content-Range '" + content_range_ + "', not the kept " +
+              std::to_string(resume_offset_) + " of " + std::to_string(resume_total_) +
+              " bytes: the kept part is dropped; the next attempt starts over (S-10.4)");
+      return false;
+    }
+  }
+  uint64_t keep = partial ? resume_offset_ : 0;
+  auto f = AtomicFile::Resume(target, keep);
+  if (!f) {
+    write_error_ = f.error();
+    return false;
+  }
+  file_.emplace(std::move(*f));
+  resumed_ = partial;
+  checkpointed_ = keep;
+  if (partial) {
+    // The hash covers the whole file: the kept part is read and hashed again.
+    int fd = ::open(AtomicFile::PartialPath(target).c_str(), O_RDONLY | O_CLOEXEC);
+    std::vector<char> buf(1u << 20);
+    uint64_t left = keep;
+    while (fd >= 0 && left > 0) {
+      ssize_t n = ::read(fd, buf.data(), std::min<uint64_t>(left, buf.size()));
+      if (n <= 0) break;
+      digest_.Update(buf.data(), static_cast<size_t>(n));
+      left -= static_cast<uint64_t>(n);
+    }
+    if (fd >= 0) ::close(fd);
+    if (left > 0) {
+      ForgetPartial(target);
+      write_error_ = MakeError(ErrorCode::kIo, "cannot read the kept part of " + target.string());
+      return false;
+    }
+    return true;
+  }
+  // A download from the start: resumable only under a strong validator and a known size.
+  if_range_ = !etag_.empty() && !etag_.starts_with("W/") ? etag_ : last_modified_;
+  resume_total_ = content_length_;
+  resume_offset_ = 0;
+  ::unlink(ResumeOffsetPath(target).c_str());
+  if (if_range_.empty() || resume_total_ == 0) {
+    if_range_.clear();
+    ::unlink(ResumeRecordPath(target).c_str());
+    return true;
+  }
+  auto w = WriteFileAtomically(ResumeRecordPath(target), origin_.url_without_credentials + "\n" +
+                                                             if_range_ + "\n" +
+                                                             std::to_string(resume_total_) + "\n");
+  if (!w) if_range_.clear();  // not resumable, still downloadable
+  return true;
+}
+
+void TransferJob::Checkpoint() {
+  if (!file_ || if_range_.empty()) return;
+  if (!file_->Sync()) return;
+  std::filesystem::path path = ResumeOffsetPath(req_.target);
+  bool created = ::access(path.c_str(), F_OK) != 0;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  char line[32];
+  int n =
+      std::snprintf(line, sizeof line, "%020llu\n", static_cast<unsigned long long>(file_->size()));
+  bool ok = ::pwrite(fd, line, static_cast<size_t>(n), 0) == n && ::fdatasync(fd) == 0;
+  ::close(fd);
+  if (ok && created) (void)FsyncDirectory(path.parent_path());
+  if (ok) checkpointed_ = file_->size();
+}
+
 void TransferJob::ResetBody() {
+  if (file_ && req_.resumable) {
+    file_.reset();  // keeps the partial file; the next 2xx body opens it again
+    resumed_ = false;
+  }
   if (file_) (void)file_->Truncate();
   memory_.clear();
   digest_.Reset();
@@ -326,17 +485,23 @@ size_t TransferJob::WriteBody(const char* data, size_t len) {
   switch (req_.sink) {
     case BodySink::kFile: {
       if (!file_) {
-        auto f = AtomicFile::Create(req_.target);
-        if (!f) {
-          write_error_ = f.error();
-          return 0;
+        if (req_.resumable) {
+          if (!OpenResumable()) return 0;
+        } else {
+          auto f = AtomicFile::Create(req_.target);
+          if (!f) {
+            write_error_ = f.error();
+            return 0;
+          }
+          file_.emplace(std::move(*f));
         }
-        file_.emplace(std::move(*f));
       }
       if (auto r = file_->Write(data, len); !r) {
         write_error_ = r.error();
         return 0;
       }
+      if (req_.resumable && !if_range_.empty() && file_->size() - checkpointed_ >= kCheckpoint)
+        Checkpoint();
       break;
     }
     case BodySink::kMemory:
@@ -374,6 +539,7 @@ int TransferJob::OnProgress(void* self, curl_off_t dltotal, curl_off_t dlnow, cu
 }
 
 void TransferJob::Done(Error error) {
+  if (file_ && req_.resumable) Checkpoint();  // S-10.4: what arrived is kept for the next attempt
   if (file_) file_->Abandon();
   file_.reset();
   std::string where =
@@ -474,6 +640,7 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
           status});
       return Next::kDone;
     } else if (status < 200 || status >= 300) {
+      if (status == 416 && resume_offset_ > 0) ForgetPartial(req_.target);  // starts over
       Error e{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status), status};
       e.retry_after_s = RetryAfterSeconds(retry_after_, std::time(nullptr));
       if (e.retry_after_s > 0) e.message += " (Retry-After: " + retry_after_ + ")";
@@ -508,7 +675,12 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
       }
       file_.reset();
     }
-    r.bytes = bytes_;
+    r.bytes = resumed_ ? resume_offset_ + bytes_ : bytes_;
+    r.resumed_from = resumed_ ? resume_offset_ : 0;
+    if (req_.resumable) {
+      ::unlink(ResumeRecordPath(req_.target).c_str());
+      ::unlink(ResumeOffsetPath(req_.target).c_str());
+    }
     digest_.Finish(r.sha256, r.crc32);
     r.body = std::move(memory_);
   }

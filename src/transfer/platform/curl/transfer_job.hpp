@@ -48,6 +48,12 @@ class TransferJob {
   static size_t OnHeader(char* data, size_t size, size_t n, void* self);
   static int OnProgress(void* self, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t);
   size_t WriteBody(const char* data, size_t len);
+  // S-10.4: what an earlier attempt kept for this target, decided before the request.
+  void LoadResumeState();
+  // Opens the resumable file at the first byte of a 200 or 206; false with write_error_ set.
+  bool OpenResumable();
+  // fdatasync the kept bytes, then record how many there are.
+  void Checkpoint();
   void ResetBody();
   void Done(Error error);
   Next Redirect(CURL* handle, long status);
@@ -77,6 +83,15 @@ class TransferJob {
   uint64_t discarded_ = 0;
   std::optional<Error> write_error_;
   bool cancelled_ = false;
+
+  // S-10.4: resuming a download.
+  uint64_t resume_offset_ = 0;   // bytes kept and asked to be skipped (Range)
+  uint64_t resume_total_ = 0;    // the file's size as the attempt that kept them saw it
+  std::string if_range_;         // the validator they were fetched under
+  std::string content_range_;    // of the response
+  uint64_t content_length_ = 0;  // of the response
+  uint64_t checkpointed_ = 0;    // bytes on disk and recorded
+  bool resumed_ = false;         // this response continues the kept bytes
 
   std::optional<Expected<FetchResult>> result_;
 };
