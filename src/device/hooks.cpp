@@ -28,6 +28,8 @@ Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir) {
       hooks.version_command = v;
     else if (IEquals(k, "ResetCommand"))
       hooks.reset_command = v;
+    else if (IEquals(k, "BusyCommand"))
+      hooks.busy_command = v;
     else if (IStartsWith(k, "Apply."))
       hooks.apply_commands[ToLower(k.substr(6))] = v;
     else

@@ -5,6 +5,7 @@
 //   InstallCommand = /usr/sbin/fw-install     ; run as: CMD <image> <version>; exit 0 = installed
 //   VersionCommand = /usr/sbin/fw-version     ; run as: CMD <image>; prints the image's version
 //   ResetCommand   = /sbin/reboot             ; restarts the device
+//   BusyCommand    = /usr/lib/voice/calls-up  ; exit 0 = busy (calls in progress): a restart waits
 //   Apply.cpt      = /usr/lib/voice/load-cpt  ; run as: CMD <file>; exit 0 = applied (any aux kind)
 #pragma once
 
@@ -22,6 +23,7 @@ struct DeviceHooks {
   std::string install_command;
   std::string version_command;
   std::string reset_command;
+  std::string busy_command;                           // S-10.2
   std::map<std::string, std::string> apply_commands;  // kind keyword ("cpt") -> command
 };
 

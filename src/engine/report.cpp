@@ -93,7 +93,11 @@ nlohmann::json ToJson(const RunReport& r) {
           {"retry_attempt", r.retry_attempt},
           {"next_retry_at", r.next_retry_at},
           {"report_upload", ToJson(r.upload)},
-          {"warnings", r.warnings}};
+          {"warnings", r.warnings},
+          {"busy_deferral", r.busy.deferred ? nlohmann::json{{"checks", r.busy.checks},
+                                                             {"seconds", r.busy.seconds},
+                                                             {"outcome", r.busy.outcome}}
+                                            : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json ToJson(const ReportUploadOutcome& o) {
@@ -120,6 +124,12 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
   r.running_version = j.value("running_version", "");
   r.retry_attempt = j.value("retry_attempt", 0);
   r.warnings = j.value("warnings", std::vector<std::string>{});
+  if (auto b = j.find("busy_deferral"); b != j.end() && b->is_object()) {
+    r.busy.deferred = true;
+    r.busy.checks = b->value("checks", 0);
+    r.busy.seconds = b->value("seconds", 0.0);
+    r.busy.outcome = b->value("outcome", "");
+  }
   r.next_retry_at = j.value("next_retry_at", 0LL);
   for (const auto& s : j.value("steps", nlohmann::json::array())) {
     StepReport st;
@@ -178,6 +188,12 @@ std::string FormatReport(const RunReport& r) {
   out += "\n";
   if (!r.running_version.empty()) out += "running version: " + r.running_version + "\n";
   for (const auto& w : r.warnings) out += "warning: " + w + "\n";
+  if (r.busy.deferred) {
+    char waited[64];
+    std::snprintf(waited, sizeof waited, "%.0f s", r.busy.seconds);
+    out += "restart deferred while busy: " + std::string(waited) + ", " +
+           std::to_string(r.busy.checks) + " check(s); " + r.busy.outcome + " (S-10.2)\n";
+  }
   if (r.next_retry_at > 0) {
     std::time_t at = static_cast<std::time_t>(r.next_retry_at);
     std::tm tm{};

@@ -45,6 +45,14 @@ struct StepReport {
 
 enum class RestartWhen { kNone, kAtEnd, kImmediate };
 
+// A restart that waited for the appliance to be idle (S-10.2).
+struct BusyDeferral {
+  bool deferred = false;
+  int checks = 0;       // BusyCommand runs
+  double seconds = 0;   // waited in all
+  std::string outcome;  // how it ended
+};
+
 // The outcome of the report uploads after a run (S-10.3), for `status` and `update --json`.
 struct ReportUploadOutcome {
   bool attempted = false;
@@ -69,6 +77,7 @@ struct RunReport {
   long long next_retry_at = 0;  // when it comes (unix time); 0: none
   ReportUploadOutcome upload;   // after the report was built: not in the uploaded copy
   std::vector<std::string> warnings;  // about the run as a whole (the clock, S-10.8)
+  BusyDeferral busy;                  // S-10.2
 
   bool Completed() const;            // no step failed or was rejected
   std::string RestartState() const;  // none, at-end, immediate, pending

@@ -6,9 +6,11 @@
 
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "engine/busy.hpp"
 #include "engine/clock.hpp"
 #include "engine/device_state.hpp"
 #include "engine/report_upload.hpp"
@@ -57,8 +59,9 @@ Expected<RunReport> RunLocalDevice(StateDirectory& state, const IdentityOverride
 Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdentity& identity,
                                        const DeviceHooks& hooks, const LocalRunOptions& options,
                                        const FetchFunction& fetch) {
-  auto lock = RunLock::Acquire(state.path());
-  if (!lock) return Unexpected(lock.error());
+  auto acquired = RunLock::Acquire(state.path());
+  if (!acquired) return Unexpected(acquired.error());
+  std::optional<RunLock> lock(std::move(*acquired));
   RunEnvironment env;
   env.store = &state.store();
   env.device = kLocalDevice;
@@ -82,6 +85,18 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
     std::string reasons;
     for (const auto& r : report.restart_reasons) reasons += (reasons.empty() ? "" : "; ") + r;
     report.restart_performed = !hooks.reset_command.empty() || options.simulate_restart;
+    if (report.restart_performed && !hooks.busy_command.empty()) {
+      // S-10.2: while the appliance is busy the restart waits, holding no lock (config set, status
+      // and triggers keep working); the run's files that need no restart are already applied.
+      lock.reset();
+      auto verdict = DeferWhileBusy((*seq)->config(), CommandBusyProbe(hooks.busy_command),
+                                    options.cancel, report.busy);
+      if (verdict != BusyVerdict::kGoAhead) {
+        report.restart_performed = false;
+        report.restart_reasons.push_back(report.busy.outcome + " (S-10.2)");
+        reasons += "; " + report.restart_reasons.back();
+      }
+    }
     if (report.restart_performed) {
       auto allowed = CountRestart(state.store(), kLocalDevice, report.finished_at);
       if (!allowed || !*allowed) {

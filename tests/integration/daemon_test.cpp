@@ -7,6 +7,7 @@
 #include <utime.h>
 
 #include <chrono>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -458,7 +459,7 @@ TEST_F(DaemonTest, TheStartupRunWaitsItsRandomDelay) {
   ASSERT_TRUE(WaitFor([&] { return Requests("/sd/i.ini") >= 1; }, 6s))
       << ReadText(dir_ / "daemon.log");
   double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  EXPECT_LE(waited, 4.5);
+  EXPECT_LE(waited, 8.0);  // 1 or 2 s, plus a start and a run on a loaded machine
   EXPECT_NE(ReadText(dir_ / "daemon.log").find("AupdStartupRandomDelay"), std::string::npos);
 }
 
@@ -502,6 +503,98 @@ TEST_F(DaemonTest, TheDhcpHookAsksTheDaemonForARunAndReturnsAtOnce) {
   ASSERT_TRUE(WaitFor([&] { return Requests("/zt/dev.ini") >= 1; }, 5s))
       << ReadText(dir_ / "daemon.log");
   EXPECT_NE(ReadText(dir_ / "daemon.log").find("trigger: dhcp"), std::string::npos);
+}
+
+// S-10.2: a restart waits while the appliance is busy (BusyCommand exits 0 while a flag file
+// exists), asking every second; meanwhile no lock is held (`config set` and `status` work); when
+// the appliance is idle the reset command runs. The report tells the wait.
+TEST_F(DaemonTest, ARestartWaitsWhileTheApplianceIsBusy) {
+  auto flag = dir_ / "calls-in-progress";
+  auto marker = dir_ / "reset-ran";
+  WriteText(flag, "");
+  WriteText(nginx_.root() / "bz/Mediant_7.20A.252.011.cmp", "new image");
+  Configure("AutoCmpFileUrl = '" + nginx_.Url("/bz/Mediant_7.20A.252.011.cmp") +
+            "'\nAupdBusyCheckInterval = 1\nAupdBusyMaxDefer = 60\nAutoUpdateOnStartup = 0\n");
+  WriteText(dir_ / "state/hooks.ini", "BusyCommand = /usr/bin/test -e " + flag.string() +
+                                          "\nResetCommand = /usr/bin/touch " + marker.string() +
+                                          "\n");
+  StartDaemon();
+  auto trigger = std::async(std::launch::async, [&] { return RunCommand("trigger --json" + id_); });
+  // Whatever fails below, the appliance becomes idle first, so the run does not wait for long.
+  std::shared_ptr<void> idle(nullptr, [&](void*) { std::filesystem::remove(flag); });
+  ASSERT_TRUE(
+      WaitFor([&] { return ReadText(dir_ / "daemon.log").find("busy") != std::string::npos; }, 10s))
+      << ReadText(dir_ / "daemon.log");
+  // No lock held while waiting.
+  auto set = RunCommand("config set AupdBusyCheckInterval 1" + id_);
+  EXPECT_EQ(set.exit_code, 0) << set.out;
+  EXPECT_EQ(RunCommand("status" + id_).exit_code, 0);
+  std::this_thread::sleep_for(2s);
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "no restart while busy";
+  std::filesystem::remove(flag);
+  auto report = trigger.get();
+  ASSERT_EQ(report.exit_code, 0) << report.out;
+  auto j = nlohmann::json::parse(report.out);
+  EXPECT_TRUE(std::filesystem::exists(marker)) << "the restart once idle";
+  ASSERT_TRUE(j["busy_deferral"].is_object()) << j.dump();
+  EXPECT_GE(j["busy_deferral"]["checks"].get<int>(), 3);
+  EXPECT_GE(j["busy_deferral"]["seconds"].get<double>(), 2.0);
+  EXPECT_NE(j["busy_deferral"]["outcome"].get<std::string>().find("idle"), std::string::npos);
+}
+
+// S-10.2: busy past AupdBusyMaxDefer under give-up-until-next-run: no restart, and it stays pending
+// in the state database; SIGTERM during a wait stops the daemon promptly, restart still pending.
+TEST_F(DaemonTest, BusyPastTheCapGivesUpAndSigtermStopsAWait) {
+  auto flag = dir_ / "calls-in-progress";
+  auto marker = dir_ / "reset-ran";
+  WriteText(flag, "");
+  WriteText(nginx_.root() / "bg/Mediant_7.20A.252.011.cmp", "new image");
+  Configure("AutoCmpFileUrl = '" + nginx_.Url("/bg/Mediant_7.20A.252.011.cmp") +
+            "'\nAupdBusyCheckInterval = 1\nAupdBusyMaxDefer = 2\nAupdBusyPolicy = 1\n" +
+            "AutoUpdateOnStartup = 0\n");
+  WriteText(dir_ / "state/hooks.ini", "BusyCommand = /usr/bin/test -e " + flag.string() +
+                                          "\nResetCommand = /usr/bin/touch " + marker.string() +
+                                          "\n");
+  StartDaemon();
+  auto report = RunCommand("trigger --json" + id_);
+  ASSERT_EQ(report.exit_code, 0) << report.out;
+  auto j = nlohmann::json::parse(report.out);
+  EXPECT_EQ(j["restart"], "pending") << j.dump();
+  EXPECT_NE(j["busy_deferral"]["outcome"].get<std::string>().find("until the next run"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  auto status = RunCommand("status --json" + id_);
+  EXPECT_NE(status.out.find("restart_pending"), std::string::npos) << status.out;
+  // A longer cap, and SIGTERM in the middle of the wait.
+  Configure("AupdBusyMaxDefer = 600\n");
+  WriteText(nginx_.root() / "bg/Mediant_7.20A.252.011.cmp", "newer image");
+  struct utimbuf later {
+    time(nullptr) + 60, time(nullptr) + 60
+  };
+  ::utime((nginx_.root() / "bg/Mediant_7.20A.252.011.cmp").c_str(), &later);
+  auto waiting = std::async(std::launch::async, [&] { return RunCommand("trigger" + id_); });
+  // Whatever fails below, the daemon stops first, so the run does not wait for long.
+  std::shared_ptr<void> stop(nullptr, [&](void*) { daemon_.Stop(); });
+  size_t before = 0;
+  for (size_t p = 0; (p = ReadText(dir_ / "daemon.log").find("is busy", p)) != std::string::npos;
+       ++p)
+    ++before;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        size_t n = 0;
+        for (size_t p = 0;
+             (p = ReadText(dir_ / "daemon.log").find("is busy", p)) != std::string::npos; ++p)
+          ++n;
+        return n > before;
+      },
+      10s))
+      << ReadText(dir_ / "daemon.log");
+  auto t0 = std::chrono::steady_clock::now();
+  daemon_.Stop();
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(took, 2.5) << "SIGTERM during a deferral stops promptly";
+  waiting.get();
+  EXPECT_FALSE(std::filesystem::exists(marker));
 }
 
 }  // namespace
