@@ -16,8 +16,8 @@ BusyVerdict DeferWhileBusy(const Configuration& config, const BusyProbe& probe,
   const bool give_up = config.GetInt("AupdBusyPolicy") == 1;
   deferral.deferred = true;
   deferral.checks = 1;
-  LogWarning("the appliance is busy: the restart waits (checks every " + std::to_string(interval_s) +
-          " s, at most " + std::to_string(cap_s) + " s; S-10.2)");
+  LogWarning("the appliance is busy: the restart waits (checks every " +
+             std::to_string(interval_s) + " s, at most " + std::to_string(cap_s) + " s; S-10.2)");
   for (;;) {
     // Sleep one interval in short slices, so that SIGTERM stops the wait at once.
     for (long long ms = 0; ms < interval_s * 1000; ms += 100) {
@@ -47,8 +47,8 @@ BusyVerdict DeferWhileBusy(const Configuration& config, const BusyProbe& probe,
 }
 
 BusyProbe CommandBusyProbe(const std::string& busy_command) {
-  auto start = std::make_shared<std::chrono::steady_clock::time_point>(
-      std::chrono::steady_clock::now());
+  auto start =
+      std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
   return BusyProbe{
       [busy_command] {
         auto r = RunCommand(busy_command, {}, 30);

@@ -1,6 +1,7 @@
 // Defer while busy (SPEC S-10.2): a restart waits while the appliance says it is busy (hooks.ini
 // BusyCommand exits 0, e.g. calls in progress), asking again every AupdBusyCheckInterval seconds up
-// to AupdBusyMaxDefer, then follows AupdBusyPolicy. Files that need no restart were applied at once.
+// to AupdBusyMaxDefer, then follows AupdBusyPolicy. Files that need no restart were applied at
+// once.
 #pragma once
 
 #include <atomic>
@@ -13,15 +14,15 @@
 namespace autoprov {
 
 enum class BusyVerdict {
-  kGoAhead,     // not busy (at once or after waiting), or busy past the cap under restart-anyway
-  kGiveUp,      // busy past the cap under give-up-until-next-run: the restart stays pending
-  kStopped,     // SIGTERM while waiting: the restart stays pending
+  kGoAhead,  // not busy (at once or after waiting), or busy past the cap under restart-anyway
+  kGiveUp,   // busy past the cap under give-up-until-next-run: the restart stays pending
+  kStopped,  // SIGTERM while waiting: the restart stays pending
 };
 
 struct BusyProbe {
-  std::function<bool()> busy;                      // runs BusyCommand: true when it exits 0
-  std::function<void(int milliseconds)> sleep;     // waits (tests: simulated time)
-  std::function<double()> elapsed_s;               // since the first probe
+  std::function<bool()> busy;                   // runs BusyCommand: true when it exits 0
+  std::function<void(int milliseconds)> sleep;  // waits (tests: simulated time)
+  std::function<double()> elapsed_s;            // since the first probe
 };
 
 // Asks, and while busy waits; `deferral` is filled in for the report (nothing when not busy).

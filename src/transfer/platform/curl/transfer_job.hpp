@@ -91,7 +91,8 @@ class TransferJob {
   std::string content_range_;    // of the response
   uint64_t content_length_ = 0;  // of the response
   uint64_t checkpointed_ = 0;    // bytes on disk and recorded
-  bool resumed_ = false;         // this response continues the kept bytes
+  std::chrono::steady_clock::time_point last_checkpoint_;
+  bool resumed_ = false;  // this response continues the kept bytes
 
   std::optional<Expected<FetchResult>> result_;
 };
