@@ -16,15 +16,6 @@ constexpr uint64_t kAuxLimit = 256ull << 20;
 
 }  // namespace
 
-std::string HttpDate(long long t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
-}
-
 void SetCredentials(FetchRequest& req, std::string_view user_password) {
   auto colon = user_password.find(':');
   req.username = std::string(user_password.substr(0, colon));

@@ -7,15 +7,13 @@
 #include <string_view>
 
 #include "engine/plan.hpp"
+#include "transfer/http_time.hpp"  // HttpDate
 #include "transfer/transfer.hpp"
 
 namespace autoprov {
 
 struct RunEnvironment;
 class Configuration;
-
-// An HTTP date (RFC 9110 IMF-fixdate) of a unix time.
-std::string HttpDate(long long unix_time);
 
 // "user:password" as a request's credentials.
 void SetCredentials(FetchRequest& req, std::string_view user_password);

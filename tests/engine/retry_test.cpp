@@ -8,7 +8,7 @@
 #include "engine/busy.hpp"
 #include "engine/clock.hpp"
 #include "engine/schedule.hpp"
-#include "transfer/retry_after.hpp"
+#include "transfer/http_time.hpp"
 
 namespace autoprov {
 namespace {

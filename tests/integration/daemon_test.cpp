@@ -98,6 +98,23 @@ class DaemonTest : public ::testing::Test {
     return out;
   }
 
+  // S-10.2: a device whose appliance is busy while the returned flag file exists, whose reset
+  // command creates the returned marker, with an image to install under /<dir>/.
+  std::pair<std::filesystem::path, std::filesystem::path> BusyDevice(const std::string& dir,
+                                                                     const std::string& config) {
+    auto flag = dir_ / "calls-in-progress";
+    auto marker = dir_ / "reset-ran";
+    WriteText(flag, "");
+    std::string image = "/" + dir + "/Mediant_7.20A.252.011.cmp";
+    WriteText(nginx_.root() / image.substr(1), "new image");
+    Configure("AutoCmpFileUrl = '" + nginx_.Url(image) +
+              "'\nAupdBusyCheckInterval = 1\nAutoUpdateOnStartup = 0\n" + config);
+    WriteText(dir_ / "state/hooks.ini", "BusyCommand = /usr/bin/test -e " + flag.string() +
+                                            "\nResetCommand = /usr/bin/touch " + marker.string() +
+                                            "\n");
+    return {flag, marker};
+  }
+
   Nginx nginx_;
   std::filesystem::path dir_;
   std::string id_;
@@ -509,15 +526,7 @@ TEST_F(DaemonTest, TheDhcpHookAsksTheDaemonForARunAndReturnsAtOnce) {
 // exists), asking every second; meanwhile no lock is held (`config set` and `status` work); when
 // the appliance is idle the reset command runs. The report tells the wait.
 TEST_F(DaemonTest, ARestartWaitsWhileTheApplianceIsBusy) {
-  auto flag = dir_ / "calls-in-progress";
-  auto marker = dir_ / "reset-ran";
-  WriteText(flag, "");
-  WriteText(nginx_.root() / "bz/Mediant_7.20A.252.011.cmp", "new image");
-  Configure("AutoCmpFileUrl = '" + nginx_.Url("/bz/Mediant_7.20A.252.011.cmp") +
-            "'\nAupdBusyCheckInterval = 1\nAupdBusyMaxDefer = 60\nAutoUpdateOnStartup = 0\n");
-  WriteText(dir_ / "state/hooks.ini", "BusyCommand = /usr/bin/test -e " + flag.string() +
-                                          "\nResetCommand = /usr/bin/touch " + marker.string() +
-                                          "\n");
+  auto [flag, marker] = BusyDevice("bz", "AupdBusyMaxDefer = 60\n");
   StartDaemon();
   auto trigger = std::async(std::launch::async, [&] { return RunCommand("trigger --json" + id_); });
   // Whatever fails below, the appliance becomes idle first, so the run does not wait for long.
@@ -545,16 +554,7 @@ TEST_F(DaemonTest, ARestartWaitsWhileTheApplianceIsBusy) {
 // S-10.2: busy past AupdBusyMaxDefer under give-up-until-next-run: no restart, and it stays pending
 // in the state database; SIGTERM during a wait stops the daemon promptly, restart still pending.
 TEST_F(DaemonTest, BusyPastTheCapGivesUpAndSigtermStopsAWait) {
-  auto flag = dir_ / "calls-in-progress";
-  auto marker = dir_ / "reset-ran";
-  WriteText(flag, "");
-  WriteText(nginx_.root() / "bg/Mediant_7.20A.252.011.cmp", "new image");
-  Configure("AutoCmpFileUrl = '" + nginx_.Url("/bg/Mediant_7.20A.252.011.cmp") +
-            "'\nAupdBusyCheckInterval = 1\nAupdBusyMaxDefer = 2\nAupdBusyPolicy = 1\n" +
-            "AutoUpdateOnStartup = 0\n");
-  WriteText(dir_ / "state/hooks.ini", "BusyCommand = /usr/bin/test -e " + flag.string() +
-                                          "\nResetCommand = /usr/bin/touch " + marker.string() +
-                                          "\n");
+  auto [flag, marker] = BusyDevice("bg", "AupdBusyMaxDefer = 2\nAupdBusyPolicy = 1\n");
   StartDaemon();
   auto report = RunCommand("trigger --json" + id_);
   ASSERT_EQ(report.exit_code, 0) << report.out;

@@ -14,7 +14,7 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
-#include "transfer/retry_after.hpp"
+#include "transfer/http_time.hpp"
 
 namespace autoprov::curl {
 namespace {
@@ -45,16 +45,6 @@ uint64_t ToNumber(std::string_view s) {
   uint64_t v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
   return v;
-}
-
-// An HTTP date (RFC 9110), the form every validator is kept in: FTP modification times too.
-std::string HttpDateOf(long long t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
 }
 
 std::string DefaultPort(const ParsedUrl& u) {
@@ -662,7 +652,7 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
     curl_off_t filetime = -1;
     curl_easy_getinfo(h, CURLINFO_FILETIME_T, &filetime);
     if (filetime > 0)
-      last_modified_ = HttpDateOf(static_cast<long long>(filetime));
+      last_modified_ = HttpDate(static_cast<long long>(filetime));
     else if (r.outcome == FetchOutcome::kNotModified)
       last_modified_ = req_.condition->last_modified;
   }

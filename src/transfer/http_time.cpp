@@ -1,4 +1,4 @@
-#include "transfer/retry_after.hpp"
+#include "transfer/http_time.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -9,6 +9,15 @@ namespace autoprov {
 
 namespace {
 constexpr long kMaxRetryAfter = 86400;
+}
+
+std::string HttpDate(long long t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
 }
 
 long RetryAfterSeconds(std::string_view value, std::time_t now) {
