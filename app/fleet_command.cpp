@@ -37,6 +37,8 @@ nlohmann::json FleetJson(const FleetSummary& s, const FleetOptions& o) {
       {"restarts", s.restarts},
       {"retries", s.retries},
       {"reports_sent", s.reports_sent},
+      {"busy_deferrals", s.busy_deferrals},
+      {"restarts_given_up", s.restarts_given_up},
       {"wall_s", s.wall_s},
       {"threads", s.threads},
       {"durability", "relaxed: simulated devices share one SQLite database with synchronous=OFF"},
@@ -68,6 +70,11 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       ->check(CLI::Range(1L, 31L * 86400));
   fleet->add_option("--spread", o->spread_s,
                     "spread each round's device starts randomly over SECONDS");
+  fleet->add_option("--busy-fraction", o->busy_fraction,
+                    "with --duration: this fraction of the devices is busy (S-10.2), their "
+                    "restarts wait as a BusyCommand would make them");
+  fleet->add_option("--busy-for", o->busy_for_s,
+                    "how long the busy devices stay busy from the start, seconds");
   fleet
       ->add_option("--max-connections", o->max_connections,
                    "at most C connections at once (default 256)")

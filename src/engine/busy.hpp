@@ -19,6 +19,16 @@ enum class BusyVerdict {
   kStopped,  // SIGTERM while waiting: the restart stays pending
 };
 
+// One ask of the rule: the appliance answered `busy` after `waited_s` seconds of deferral. The
+// daemon's agent loops on it with real sleeps; the fleet simulator schedules its next ask.
+struct BusyDecision {
+  BusyVerdict verdict = BusyVerdict::kGoAhead;
+  bool wait = false;  // ask again after wait_s
+  long long wait_s = 0;
+  std::string outcome;  // when it ends: for the report
+};
+BusyDecision DecideBusy(const Configuration& config, bool busy, double waited_s);
+
 struct BusyProbe {
   std::function<bool()> busy;                   // runs BusyCommand: true when it exits 0
   std::function<void(int milliseconds)> sleep;  // waits (tests: simulated time)

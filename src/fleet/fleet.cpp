@@ -18,6 +18,7 @@
 #include "common/atomic_file.hpp"
 #include "common/text.hpp"
 #include "config/config_file.hpp"
+#include "engine/busy.hpp"
 #include "engine/device_state.hpp"
 #include "engine/report_upload.hpp"
 #include "engine/restart.hpp"
@@ -79,6 +80,12 @@ struct Device {
     RunReport report;
   };
   std::unique_ptr<Uploads> uploads;
+  // S-10.2: a restart waiting for the device to be idle (null otherwise).
+  struct Deferral {
+    Clock::time_point since;
+    Configuration config;
+  };
+  std::unique_ptr<Deferral> deferral;
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -105,7 +112,7 @@ namespace {
 // Live counters of one worker; the progress line sums them from another thread.
 struct Counters {
   std::atomic<long long> started{0}, finished{0}, requests{0}, s200{0}, s304{0}, s4xx{0}, s5xx{0},
-      net{0}, restarts{0}, retries{0}, reports{0};
+      net{0}, restarts{0}, retries{0}, reports{0}, deferrals{0}, given_up{0};
   std::atomic<uint64_t> bytes{0};
   void Add(std::atomic<long long>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
@@ -147,6 +154,12 @@ struct Shared {
       Schedule(d, base, in);
     }
     work_cv.notify_all();
+  }
+  // S-10.2: whether a simulated device is busy now.
+  bool Busy(const Device& d, Clock::time_point now) const {
+    if (o.busy_fraction <= 0 || now - start >= std::chrono::duration<double>(o.busy_for_s))
+      return false;
+    return StartOffset(o.seed ^ 0xb5b5, d.id, 0, 1.0) < o.busy_fraction;
   }
   // A device's reproducible draws in [0, 1), apart from those of its periodic spread.
   double StartupDraw(long long id, int run) const {
@@ -202,6 +215,8 @@ class Worker {
   void Finish(Device& d);
   void SendNextReport(Device& d);
   void AfterRun(Device& d, RunReport report);
+  void Restart(Device& d, const Configuration& config);
+  void BusyCheck(Device& d);
 
   Shared& sh_;
   FetchQueue queue_;
@@ -299,6 +314,41 @@ void Worker::SendNextReport(Device& d) {
   });
 }
 
+// A simulated restart: the pending image becomes the running one, then the start-up trigger.
+void Worker::Restart(Device& d, const Configuration& config) {
+  counters.Add(counters.restarts);
+  auto startup = RestartDevice(sh_.store, d.id, sh_.schema);
+  if (!startup || !*startup) return;
+  d.restart_run = true;
+  double delay = sh_.o.duration_s > 0
+                     ? static_cast<double>(StartupDelay(config, sh_.StartupDraw(d.id, d.runs_done)))
+                     : 0;
+  sh_.Schedule(d, Clock::now(), delay);
+  StartDue();
+}
+
+void Worker::BusyCheck(Device& d) {
+  auto now = Clock::now();
+  double waited = std::chrono::duration<double>(now - d.deferral->since).count();
+  BusyDecision decision = DecideBusy(d.deferral->config, sh_.Busy(d, now), waited);
+  if (decision.wait) {
+    sh_.Schedule(d, now, static_cast<double>(decision.wait_s));  // StartDue comes back here
+    return;
+  }
+  std::unique_ptr<Device::Deferral> deferral = std::move(d.deferral);
+  if (decision.verdict == BusyVerdict::kGoAhead) {
+    Restart(d, deferral->config);
+    if (d.restart_run) return;
+  } else {
+    counters.Add(counters.given_up);  // the restart stays pending in the state database
+  }
+  if (sh_.o.duration_s > 0) {
+    double in = NextTriggerIn(deferral->config, sh_.o.seed, d.id, d.runs_done, std::time(nullptr),
+                              std::time(nullptr));
+    if (in >= 0) sh_.Schedule(d, Clock::now(), in);
+  }
+}
+
 void Worker::AfterRun(Device& d, RunReport report) {
   --active_;
   --sh_.running;
@@ -321,19 +371,16 @@ void Worker::AfterRun(Device& d, RunReport report) {
   counters.Add(counters.finished);
   std::unique_ptr<DownloadSequence> seq = std::move(d.seq);
   if (restarting) {
-    // A simulated restart: the pending image becomes the running one, then the start-up trigger.
-    counters.Add(counters.restarts);
-    auto startup = RestartDevice(sh_.store, d.id, sh_.schema);
-    if (startup && *startup) {
-      d.restart_run = true;
-      double delay =
-          sh_.o.duration_s > 0
-              ? static_cast<double>(StartupDelay(seq->config(), sh_.StartupDraw(d.id, d.runs_done)))
-              : 0;
-      sh_.Schedule(d, Clock::now(), delay);
-      StartDue();
-      return;
+    if (sh_.Busy(d, Clock::now())) {
+      // S-10.2: the restart waits while the device is busy, asking as the rule says.
+      counters.Add(counters.deferrals);
+      d.deferral =
+          std::make_unique<Device::Deferral>(Device::Deferral{Clock::now(), seq->config()});
+      sh_.DoneWithRun();
+      return BusyCheck(d);
     }
+    Restart(d, seq->config());
+    if (d.restart_run) return;
   }
   if (sh_.o.duration_s > 0) {
     // Real time: the next periodic run counts from this run's start (S-10.7); a planned retry
@@ -361,6 +408,10 @@ void Worker::StartDue() {
          now < sh_.deadline) {
     Device* d = sh_.due.top().second;
     sh_.due.pop();
+    if (d->deferral) {
+      BusyCheck(*d);
+      continue;
+    }
     if (!d->restart_run) counters.Add(counters.started);
     StartDevice(*d);
   }
@@ -400,6 +451,11 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
   if (o.devices < 1) return Fail(ErrorCode::kInvalidArgument, "--devices must be at least 1");
   if (o.max_connections < 1)
     return Fail(ErrorCode::kInvalidArgument, "--max-connections must be at least 1");
+  if (o.busy_fraction < 0 || o.busy_fraction > 1)
+    return Fail(ErrorCode::kInvalidArgument, "--busy-fraction is between 0 and 1");
+  if (o.busy_fraction > 0 && o.duration_s <= 0)
+    return Fail(ErrorCode::kInvalidArgument,
+                "--busy-fraction needs --duration: a restart waits in real time (S-10.2)");
   if (o.threads < 0) return Fail(ErrorCode::kInvalidArgument, "--threads must be at least 1");
   std::error_code ec;
   std::filesystem::create_directories(o.state_dir, ec);
@@ -482,6 +538,8 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
       p.restarts += c.restarts;
       p.retries += c.retries;
       p.reports += c.reports;
+      p.deferrals += c.deferrals;
+      p.given_up += c.given_up;
       p.bytes += c.bytes;
     }
     p.elapsed_s = std::chrono::duration<double>(Clock::now() - shared.start).count();
@@ -534,6 +592,8 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
   summary.restarts = progress.restarts;
   summary.retries = progress.retries;
   summary.reports_sent = progress.reports;
+  summary.busy_deferrals = progress.deferrals;
+  summary.restarts_given_up = progress.given_up;
   summary.threads = static_cast<int>(threads);
   for (auto& d : devices) {
     summary.runs_completed += d.runs_done;

@@ -34,6 +34,10 @@ struct FleetOptions {
   uint64_t seed = 1;
   long long shard_index = 0, shard_count = 1;
   std::vector<std::string> schema_files;
+  // S-10.2: this fraction of the devices (drawn by the seed) is busy for the first busy_for_s
+  // seconds of the simulation: their restarts wait as a real BusyCommand would make them.
+  double busy_fraction = 0;
+  double busy_for_s = 0;
 };
 
 struct LatencySummary {
@@ -59,6 +63,7 @@ struct FleetSummary {
   long long restarts = 0;
   long long retries = 0;       // runs that were retries after a failed run (S-10.1)
   long long reports_sent = 0;  // run reports uploaded to AupdReportUrl (S-10.3)
+  long long busy_deferrals = 0, restarts_given_up = 0;  // S-10.2
   double wall_s = 0;
   int threads = 0;
   std::vector<LatencySummary> latency;  // per file kind
@@ -69,7 +74,7 @@ struct FleetSummary {
 struct FleetProgress {
   long long started = 0, finished = 0, devices = 0;
   long long requests = 0, s200 = 0, s304 = 0, s4xx = 0, s5xx = 0, net = 0, restarts = 0,
-            retries = 0, reports = 0;
+            retries = 0, reports = 0, deferrals = 0, given_up = 0;
   uint64_t bytes = 0;
   double elapsed_s = 0;
 };

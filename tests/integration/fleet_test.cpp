@@ -23,8 +23,10 @@ using namespace testing;
 
 #if defined(__SANITIZE_ADDRESS__)
 constexpr int kFleet = 60;  // the asan preset runs a smaller fleet
+constexpr int kStormFleet = 200;
 #else
 constexpr int kFleet = 200;
+constexpr int kStormFleet = 1000;  // S-10.1: the fleet of a thousand
 #endif
 
 std::string Mac(int i) { return *MacForIndex("00908F000000", i); }
@@ -254,7 +256,7 @@ std::map<std::string, std::vector<double>> TimesByDevice(const std::vector<Acces
 // failed run), spread over the whole jitter window, not all at once: the retry storm an operator
 // would see. Counted from nginx's log.
 TEST_F(FleetTest, AnOutageIsRetriedSpreadOverTheJitterWindow) {
-  constexpr int kDevices = 200;
+  constexpr int kDevices = kStormFleet;
   WriteText(nginx_.root() / "outage/f.ini", "AupdRetrySchedule = '2+4'\n");
   WriteText(nginx_.root() / "outage.flag", "");  // the whole run: every request answers 503
   auto j = Fleet("--devices " + std::to_string(kDevices) +
@@ -282,11 +284,11 @@ TEST_F(FleetTest, AnOutageIsRetriedSpreadOverTheJitterWindow) {
   }
 }
 
-// S-10.1, S-10.7: 200 devices started together (a mass power-up) with AupdIntervalRandom = 4 do not
-// stay in step: their second runs spread over the 4 s after the 3 s interval, no second with more
-// than twice the mean request rate (counted from nginx's log).
+// S-10.1, S-10.7: 1,000 devices started together (a mass power-up) with AupdIntervalRandom = 4 do
+// not stay in step: their second runs spread over the 4 s after the 3 s interval, no second with
+// more than twice the mean request rate (counted from nginx's log).
 TEST_F(FleetTest, IntervalRandomKeepsAFleetOutOfStep) {
-  constexpr int kDevices = 200;
+  constexpr int kDevices = kStormFleet;
   WriteText(
       nginx_.root() / "iv/f.ini",
       "AutoUpdateFreqencySeconds = 3\nAupdIntervalRandom = 4\nSetDefaultOnINIFileProcess = 0\n");
@@ -327,6 +329,41 @@ TEST_F(FleetTest, SimulatedDevicesUploadTheirReports) {
     auto report = nlohmann::json::parse(ReadText(path));
     EXPECT_EQ(report["steps"][0]["outcome"], "not-modified") << "run 2's report replaced run 1's";
   }
+}
+
+// S-10.2: a fraction of the simulated devices is busy for the first 3 s; their restarts wait,
+// asking every second, and the start-up runs after them come once they are idle; under
+// give-up-until-next-run with a 1 s cap they never restart. Counted from nginx's log.
+TEST_F(FleetTest, BusyDevicesDeferTheirRestarts) {
+  constexpr int kDevices = 100;
+  WriteText(nginx_.root() / "fb/Mediant_7.20A.252.011.cmp", "new image");
+  std::string boot = "AutoCmpFileUrl = '" + nginx_.Url("/fb/Mediant_7.20A.252.011.cmp") +
+                     "'\nAutoUpdateFreqencySeconds = 3600\nAupdBusyCheckInterval = 1\n";
+  auto j = Fleet("--devices " + std::to_string(kDevices) +
+                 " --duration 7 --busy-fraction 0.3 --busy-for 3 --seed 11 " +
+                 Bootstrap(boot + "AupdBusyMaxDefer = 60\n"));
+  long long deferred = j["busy_deferrals"];
+  EXPECT_GT(deferred, kDevices / 10) << j.dump();
+  EXPECT_LT(deferred, kDevices / 2);
+  EXPECT_EQ(j["restarts"], kDevices) << "every device restarts, the busy ones later";
+  EXPECT_EQ(j["restarts_given_up"], 0);
+  auto times = TimesByDevice(nginx_.Requests("/fb/Mediant_7.20A.252.011.cmp"));
+  ASSERT_EQ(times.size(), static_cast<size_t>(kDevices));
+  long long late = 0;
+  for (const auto& [mac, t] : times) {
+    ASSERT_EQ(t.size(), 2u) << mac << ": the run, then the start-up run after the restart";
+    if (t[1] - t[0] >= 2.5) ++late;
+  }
+  EXPECT_EQ(late, deferred) << "the busy devices' start-up runs come after they are idle";
+
+  // Give up after 1 s: the busy devices do not restart (their restart stays pending).
+  std::filesystem::remove_all(dir_ / "state");
+  auto g = Fleet("--devices " + std::to_string(kDevices) +
+                 " --duration 4 --busy-fraction 0.3 --busy-for 30 --seed 11 " +
+                 Bootstrap(boot + "AupdBusyMaxDefer = 1\nAupdBusyPolicy = 1\n"));
+  EXPECT_EQ(g["busy_deferrals"], deferred) << "the same devices are busy for the same seed";
+  EXPECT_EQ(g["restarts_given_up"], deferred);
+  EXPECT_EQ(g["restarts"].get<long long>(), kDevices - deferred);
 }
 
 }  // namespace
