@@ -14,6 +14,8 @@ constexpr const char* kRestartTimes = "restart_times";
 constexpr const char* kLastRestartCause = "last_restart_cause";
 constexpr const char* kSeeded = "seeded";
 constexpr const char* kRetryAttempt = "retry_attempt";
+constexpr const char* kIniFallbacks = "dhcp_ini_fallbacks";
+std::string DhcpKey(const std::string& param) { return "dhcp_set:" + param; }
 
 }  // namespace
 
@@ -78,6 +80,36 @@ Expected<void> DeviceState::SetRetryAttempt(int attempt) {
   if (now && *now == attempt) return {};
   if (attempt == 0) return store_.DeleteValue(device_, kRetryAttempt);
   return store_.PutValue(device_, kRetryAttempt, std::to_string(attempt));
+}
+
+Expected<std::optional<std::string>> DeviceState::DhcpValue(const std::string& param) {
+  return store_.GetValue(device_, DhcpKey(param));
+}
+
+Expected<void> DeviceState::SetDhcpValue(const std::string& param, const std::string& value) {
+  return store_.PutValue(device_, DhcpKey(param), value);
+}
+
+Expected<std::vector<std::string>> DeviceState::IniFallbacks() {
+  auto v = store_.GetValue(device_, kIniFallbacks);
+  if (!v) return Unexpected(v.error());
+  std::vector<std::string> out;
+  if (!v->has_value()) return out;
+  std::string_view rest = **v;
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    if (nl != 0) out.emplace_back(rest.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    rest.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+Expected<void> DeviceState::SetIniFallbacks(const std::vector<std::string>& urls) {
+  if (urls.empty()) return store_.DeleteValue(device_, kIniFallbacks);
+  std::string joined;
+  for (const auto& u : urls) joined += u + "\n";
+  return store_.PutValue(device_, kIniFallbacks, joined);
 }
 
 Expected<void> DeviceState::MarkSeeded() { return store_.PutValue(device_, kSeeded, "1"); }

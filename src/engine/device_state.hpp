@@ -31,6 +31,13 @@ class DeviceState {
   // Failed runs in a row that were worth retrying (S-10.1); 0 after a run that went well.
   Expected<int> RetryAttempt();
   Expected<void> SetRetryAttempt(int attempt);  // writes only when it changes
+  // S-10.6: the value DHCP last gave a parameter (nothing: DHCP never set it).
+  Expected<std::optional<std::string>> DhcpValue(const std::string& param);
+  Expected<void> SetDhcpValue(const std::string& param, const std::string& value);
+  // S-10.6: the configuration files to try after IniFileURL when DHCP option 160 set it and it is
+  // not found (<Product><MAC>.ini, then <Product>.ini), placeholders unexpanded.
+  Expected<std::vector<std::string>> IniFallbacks();
+  Expected<void> SetIniFallbacks(const std::vector<std::string>& urls);
   // A simulated device's bootstrap configuration has been stored.
   Expected<bool> Seeded();
   Expected<void> MarkSeeded();

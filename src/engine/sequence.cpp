@@ -135,6 +135,13 @@ void DownloadSequence::Record(StepOutcome outcome, std::string error) {
 }
 
 std::optional<FetchRequest> DownloadSequence::Next() {
+  if (again_) {
+    // S-10.6: the same step again: another attempt, or the next file of the DHCP chain.
+    current_ = std::move(again_);
+    again_.reset();
+    step_.url = RedactUrl(current_->url);
+    return requests_.Build(*current_, config_, env_, step_.if_modified_since);
+  }
   const auto& order = DownloadOrder();
   while (next_index_ < order.size()) {
     FileKind kind = order[next_index_++].kind;
@@ -231,6 +238,43 @@ Expected<void> DownloadSequence::InstallFile(const FetchResult& r,
   return FsyncDirectory(dest.parent_path());
 }
 
+// S-10.6: the configuration file that DHCP option 160 named (or <Product><MAC>.ini) and the ones
+// after it in the vendor's chain: a file not found moves on to the next; another failure is tried
+// again, up to three attempts for each file, and never moves on (a server error is not a missing
+// file). Only while IniFileURL is still what DHCP set.
+bool DownloadSequence::TryIniFallback(const Error& e) {
+  if (current_->kind != FileKind::kIni) return false;
+  if (ini_chain_.empty()) {
+    DeviceState device(*env_.store, env_.device);
+    auto dhcp = device.DhcpValue("IniFileURL");
+    if (!dhcp || !dhcp->has_value() || **dhcp != config_.Get("IniFileURL")) return false;
+    auto rest = device.IniFallbacks();
+    if (!rest || rest->empty()) return false;
+    ini_chain_.push_back(**dhcp);
+    ini_chain_.insert(ini_chain_.end(), rest->begin(), rest->end());
+  }
+  bool not_found =
+      e.code == ErrorCode::kNotFound ||
+      (e.code == ErrorCode::kHttpStatus && (e.http_status == 404 || e.http_status == 410));
+  PlaceholderValues values;
+  values.mac = env_.identity.mac;
+  if (not_found) {
+    if (ini_link_ + 1 >= ini_chain_.size()) return false;
+    ++ini_link_;
+    ini_attempt_ = 1;
+    step_.details.push_back(RedactUrl(current_->url) + " not found: trying " +
+                            RedactUrl(ini_chain_[ini_link_]) + " (S-10.6)");
+  } else {
+    if (!IsRetryable(e) || ini_attempt_ >= 3) return false;
+    ++ini_attempt_;
+    step_.details.push_back(e.message + ": attempt " + std::to_string(ini_attempt_) + " of 3");
+  }
+  again_ = PlannedStep{FileKind::kIni, ExpandUrl(ini_chain_[ini_link_], values),
+                       DownloadMode::kPeriodic, false};
+  current_.reset();
+  return true;
+}
+
 // S-10.5: a periodic file downloaded without a validator to ask with (TFTP, file:, FTP without a
 // modification time, an HTTP server that sends neither Last-Modified nor ETag) whose content equals
 // the last one applied from the same URL. The vendor's CRC check decides for configuration files
@@ -245,6 +289,7 @@ bool DownloadSequence::SameContentAsLastApplied(const FetchResult& r) {
 
 void DownloadSequence::Complete(Expected<FetchResult> result) {
   if (!current_) return;
+  if (!result && TryIniFallback(result.error())) return;
   if (!result) {
     // S-2.3: reported, nothing applied, a one-time URL stays; the next step goes on.
     step_.http_status = result.error().http_status;

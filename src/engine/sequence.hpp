@@ -86,6 +86,7 @@ class DownloadSequence final : public StepContext {
   DownloadSequence(RunEnvironment env, RunOptions options, Configuration config);
   ApplyPolicy& PolicyFor(FileKind kind);
   bool SameContentAsLastApplied(const FetchResult& r);
+  bool TryIniFallback(const Error& e);
   // The restart the run's files and its trigger ask for (S-2.2, S-9.8).
   void DecideRestart();
 
@@ -97,6 +98,10 @@ class DownloadSequence final : public StepContext {
   RunReport report_;
   size_t next_index_ = 0;
   std::optional<PlannedStep> current_;
+  std::optional<PlannedStep> again_;    // S-10.6: the current step once more (another URL)
+  std::vector<std::string> ini_chain_;  // IniFileURL, then DHCP's fallbacks (unexpanded)
+  size_t ini_link_ = 0;
+  int ini_attempt_ = 1;
   long long plan_generation_ =
       0;  // of the current one-time step's URL parameter when it was planned
   StepReport step_;

@@ -3,12 +3,9 @@
 #include <set>
 
 #include "engine/config_writer.hpp"
+#include "engine/device_state.hpp"
 
 namespace autoprov {
-namespace {
-std::string OriginKey(const std::string& param) { return "dhcp_set:" + param; }
-}  // namespace
-
 Expected<DhcpOutcome> ApplyDhcpLease(StateStore& store, long long device, const Schema& schema,
                                      const DhcpLease& lease, const DeviceIdentity& identity) {
   DhcpOutcome out;
@@ -20,7 +17,7 @@ Expected<DhcpOutcome> ApplyDhcpLease(StateStore& store, long long device, const 
         out.tftp_options_ignored = !tftp && lease.option160.empty() && !lease.tftp_server.empty();
         for (const auto& [name, value] : ProvisioningFromLease(lease, identity, tftp)) {
           const std::string& now = c.Get(name);
-          auto last = store.GetValue(device, OriginKey(name));
+          auto last = DeviceState(store, device).DhcpValue(name);
           if (!last) return Unexpected(last.error());
           bool dhcps = last->has_value() && **last == now;
           if (!now.empty() && !dhcps) {
@@ -29,7 +26,11 @@ Expected<DhcpOutcome> ApplyDhcpLease(StateStore& store, long long device, const 
           }
           if (auto s = c.Set(name, value); !s)
             return Unexpected(s.error().WithContext("DHCP gave an unusable " + name));
-          if (auto p = store.PutValue(device, OriginKey(name), c.Get(name)); !p) return p;
+          if (auto p = DeviceState(store, device).SetDhcpValue(name, c.Get(name)); !p) return p;
+          if (name == "IniFileURL")
+            if (auto f = DeviceState(store, device).SetIniFallbacks(IniFallbacks(lease, identity));
+                !f)
+              return f;
           touched.insert(name);
           out.set.push_back({name, c.Get(name)});
         }

@@ -39,4 +39,18 @@ std::vector<std::pair<std::string, std::string>> ProvisioningFromLease(const Dhc
   return sets;
 }
 
+std::vector<std::string> IniFallbacks(const DhcpLease& lease, const DeviceIdentity& id) {
+  if (lease.option160.empty()) return {};
+  std::string v = DecodeOption160(lease.option160);
+  bool named = v.find(';') != std::string::npos && v.find(';') + 1 < v.size();
+  v = v.substr(0, v.find(';'));
+  auto scheme_end = v.find("://");
+  auto slash = scheme_end == std::string::npos ? std::string::npos : v.find('/', scheme_end + 3);
+  std::string server = slash == std::string::npos ? v : v.substr(0, slash);
+  std::vector<std::string> out;
+  if (named) out.push_back(server + "/" + id.product + "<MAC>.ini");
+  out.push_back(server + "/" + id.product + ".ini");
+  return out;
+}
+
 }  // namespace autoprov

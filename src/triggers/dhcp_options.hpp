@@ -28,4 +28,8 @@ std::string DecodeOption160(const std::string& value);
 std::vector<std::pair<std::string, std::string>> ProvisioningFromLease(
     const DhcpLease& lease, const DeviceIdentity& identity, bool tftp_options);
 
+// S-10.6: the configuration files tried after the one option 160 names when it is not found (the
+// vendor's chain: <file>, then <Product><MAC>.ini, then <Product>.ini); empty without option 160.
+std::vector<std::string> IniFallbacks(const DhcpLease& lease, const DeviceIdentity& identity);
+
 }  // namespace autoprov

@@ -32,6 +32,12 @@ class UpdateCommandTest : public ::testing::Test {
     auto r = RunCommand("config load " + (dir_ / "boot.ini").string() + st_);
     ASSERT_EQ(r.exit_code, 0) << r.out;
   }
+  // `update --json`'s report alone (warnings go to stderr).
+  nlohmann::json UpdateJson() {
+    auto r = RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " update --json" + st_ +
+                        " 2>/dev/null'");
+    return nlohmann::json::parse(r.out);
+  }
   Nginx nginx_;
   std::filesystem::path dir_;
   std::string st_;
@@ -265,13 +271,7 @@ TEST_F(UpdateCommandTest, InMemoryBodyStaysWithinItsLimit) {
 TEST_F(UpdateCommandTest, RetryAfterFromARealServer) {
   Bootstrap("IniFileURL = '" + nginx_.Url("/status/503-retry-after") +
             "'\nAupdRetrySchedule = '5+5'\n");
-  // The report alone (the warnings go to stderr).
-  auto update = [&] {
-    auto r = RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " update --json" + st_ +
-                        " 2>/dev/null'");
-    return nlohmann::json::parse(r.out);
-  };
-  auto j = update();
+  auto j = UpdateJson();
   EXPECT_EQ(j["steps"][0]["http_status"], 503);
   EXPECT_EQ(j["steps"][0]["retryable"], true);
   EXPECT_EQ(j["steps"][0]["retry_after_s"], 120);
@@ -281,13 +281,13 @@ TEST_F(UpdateCommandTest, RetryAfterFromARealServer) {
   EXPECT_NE(text.out.find("next retry:"), std::string::npos) << text.out;
 
   Bootstrap("IniFileURL = '" + nginx_.Url("/status/429") + "'\nAupdRetrySchedule = '5+5'\n");
-  j = update();
+  j = UpdateJson();
   EXPECT_EQ(j["steps"][0]["retry_after_s"], 30);
   EXPECT_EQ(j["retry_attempt"], 2) << "the second failed run in a row";
   EXPECT_EQ(j["next_retry_at"].get<long long>() - j["finished_at"].get<long long>(), 30);
 
   Bootstrap("IniFileURL = '" + nginx_.Url("/nothing/here.ini") + "'\nAupdRetrySchedule = '5+5'\n");
-  j = update();
+  j = UpdateJson();
   EXPECT_EQ(j["steps"][0]["http_status"], 404);
   EXPECT_EQ(j["steps"][0]["retryable"], false);
   EXPECT_EQ(j["next_retry_at"], 0);
@@ -453,6 +453,39 @@ TEST_F(UpdateCommandTest, AnImageCutTwiceResumesAndCompletesInThreeRuns) {
   EXPECT_LE(static_cast<double>(wire), 1.1 * static_cast<double>(kSize))
       << "bytes on the wire over three runs";
   EXPECT_FALSE(std::filesystem::exists(offset_file)) << "nothing kept once the image is in";
+}
+
+// S-10.6: the option-160 chain: the named file, else <Product><MAC>.ini, else <Product>.ini, moving
+// on only when a file is not found; a server error is tried three times and never moves on.
+TEST_F(UpdateCommandTest, TheOption160ChainMovesOnOnlyWhenAFileIsNotFound) {
+  std::string server = "http://127.0.0.1:" + std::to_string(nginx_.port());
+  WriteText(nginx_.root() / "Mediant.ini",
+            "INIFileVersion = 'product-wide'\nSetDefaultOnINIFileProcess = 0\n");
+  auto hook = RunCommand("dhcp-hook --option160 '" + server + ";chain/missing.ini'" + st_);
+  ASSERT_EQ(hook.exit_code, 0) << hook.out;
+  auto run = RunCommand("update --json" + st_);
+  ASSERT_EQ(run.exit_code, 0) << run.out;
+  auto j = nlohmann::json::parse(run.out);
+  EXPECT_EQ(j["steps"][0]["outcome"], "applied") << j.dump();
+  EXPECT_EQ(j["steps"][0]["url"], server + "/Mediant.ini");
+  EXPECT_EQ(nginx_.Requests("/chain/missing.ini").size(), 1u);
+  EXPECT_EQ(nginx_.Requests("/Mediant00908F000007.ini").size(), 1u);
+  EXPECT_EQ(nginx_.Requests("/Mediant.ini").size(), 1u);
+  EXPECT_NE(RunCommand("config show" + st_).out.find("product-wide"), std::string::npos);
+  // A per-device file appears: it comes before the product-wide one.
+  WriteText(nginx_.root() / "Mediant00908F000007.ini",
+            "INIFileVersion = 'per-device'\nSetDefaultOnINIFileProcess = 0\n");
+  j = nlohmann::json::parse(RunCommand("update --json" + st_).out);
+  EXPECT_EQ(j["steps"][0]["url"], server + "/Mediant00908F000007.ini") << j.dump();
+  EXPECT_NE(RunCommand("config show" + st_).out.find("per-device"), std::string::npos);
+  // A server error is not a missing file: three attempts at the same file, none at the next.
+  hook = RunCommand("dhcp-hook --option160 '" + server + ";status/500'" + st_);
+  ASSERT_EQ(hook.exit_code, 0) << hook.out;
+  size_t per_device_before = nginx_.Requests("/Mediant00908F000007.ini").size();
+  j = UpdateJson();
+  EXPECT_EQ(j["steps"][0]["outcome"], "failed") << j.dump();
+  EXPECT_EQ(nginx_.Requests("/status/500").size(), 3u);
+  EXPECT_EQ(nginx_.Requests("/Mediant00908F000007.ini").size(), per_device_before);
 }
 
 }  // namespace
