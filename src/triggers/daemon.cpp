@@ -109,6 +109,7 @@ class Daemon {
   std::chrono::steady_clock::time_point next_retry_due_;
   int next_retry_attempt_ = 0;
   std::optional<std::time_t> next_startup_;  // S-10.1: a start-up run waiting its random delay
+  std::chrono::steady_clock::time_point next_startup_due_;
   std::mt19937_64 rng_{std::random_device{}()};
   double Draw() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
   void StartupRun();
@@ -185,7 +186,8 @@ void Daemon::StartupRun() {
   if (!config) LogError("start-up run: " + config.error().message);
   long long delay = config ? StartupDelay(*config, Draw()) : 0;
   if (delay <= 0) return Request("start-up", false, -1);
-  next_startup_ = std::time(nullptr) + delay;
+  next_startup_ = std::time(nullptr) + delay;  // for status; the wait counts from now
+  next_startup_due_ = std::chrono::steady_clock::now() + std::chrono::seconds(delay);
   LogInfo("start-up run in " + std::to_string(delay) + " s (AupdStartupRandomDelay), at " +
           TimeText(*next_startup_));
 }
@@ -442,7 +444,7 @@ int Daemon::Run() {
       Request(next_periodic_kind_, false, -1);
       next_periodic_ = NextPeriodicTrigger(schedule, last_run_, now, Draw());
     }
-    if (next_startup_ && now >= *next_startup_) {
+    if (next_startup_ && std::chrono::steady_clock::now() >= next_startup_due_) {
       next_startup_.reset();
       Request("start-up", false, -1);
     }
