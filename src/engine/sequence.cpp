@@ -15,6 +15,7 @@
 #include "engine/config_writer.hpp"
 #include "engine/device_state.hpp"
 #include "engine/retry.hpp"
+#include "transfer/resume.hpp"
 #include "transfer/url.hpp"
 
 namespace autoprov {
@@ -367,6 +368,11 @@ void DownloadSequence::DecideRestart() {
 
 RunReport DownloadSequence::Finish() {
   while (Next()) Complete(Fail(ErrorCode::kCancelled, "not attempted: the run was stopped"));
+  // S-10.4: a partial image whose URL is no longer configured is dropped (it could be a GiB).
+  if (env_.keep_files)
+    for (FileKind kind : {FileKind::kPeriodicImage, FileKind::kOneTimeImage})
+      if (!PlanStep(kind, config_, env_.identity))
+        ForgetResumable(env_.state_dir / "downloads" / std::string(InfoOf(kind).name));
   DecideRestart();
   report_.finished_at = Now();
   report_.running_version = env_.identity.sw_version;

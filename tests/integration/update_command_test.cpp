@@ -32,6 +32,29 @@ class UpdateCommandTest : public ::testing::Test {
     auto r = RunCommand("config load " + (dir_ / "boot.ini").string() + st_);
     ASSERT_EQ(r.exit_code, 0) << r.out;
   }
+  // S-10.4: the bytes a resumable download has recorded as kept.
+  static uint64_t KeptBytes(const std::filesystem::path& offset_file) {
+    std::ifstream in(offset_file);
+    uint64_t v = 0;
+    in >> v;
+    return v;
+  }
+  // Starts `update`, and kills it (SIGKILL) as soon as `bytes` are recorded as kept.
+  void KillUpdateOnceKept(const std::filesystem::path& offset_file, double bytes) {
+    Process agent;
+    std::vector<std::string> argv = {AUTOPROV_BINARY, "update", "--json"};
+    for (auto w : {"--state-dir", "", "--product", "Mediant", "--mac", "00:90:8f:00:00:07",
+                   "--serial", "77", "--sw-version", "7.20A.250.001"})
+      argv.push_back(w);
+    argv[4] = (dir_ / "state").string();
+    ASSERT_TRUE(agent.Start(argv, dir_ / "agent.log"));
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (static_cast<double>(KeptBytes(offset_file)) < bytes && agent.Running() &&
+           std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_TRUE(agent.Running()) << "the download ended before the cut";
+    agent.Kill();  // kill -9 at a checkpoint just passed
+  }
   // `update --json`'s report alone (warnings go to stderr).
   nlohmann::json UpdateJson() {
     auto r = RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " update --json" + st_ +
@@ -406,26 +429,8 @@ TEST_F(UpdateCommandTest, AnImageCutTwiceResumesAndCompletesInThreeRuns) {
   }
   Bootstrap("AutoCmpFileUrl = '" + nginx_.Url(name) + "'\n");
   auto offset_file = dir_ / "state/downloads/.auto-firmware.partial.offset";
-  auto kept = [&]() -> uint64_t {
-    std::ifstream in(offset_file);
-    uint64_t v = 0;
-    in >> v;
-    return v;
-  };
-  auto run_until = [&](double fraction) {
-    Process agent;
-    std::vector<std::string> argv = {AUTOPROV_BINARY, "update", "--json"};
-    for (auto w : {"--state-dir", "", "--product", "Mediant", "--mac", "00:90:8f:00:00:07",
-                   "--serial", "77", "--sw-version", "7.20A.250.001"})
-      argv.push_back(w);
-    argv[4] = (dir_ / "state").string();
-    ASSERT_TRUE(agent.Start(argv, dir_ / "agent.log"));
-    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (kept() < fraction * kSize && agent.Running() && std::chrono::steady_clock::now() < end)
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    ASSERT_TRUE(agent.Running()) << "the download ended before the cut";
-    agent.Kill();  // kill -9 at a checkpoint just passed
-  };
+  auto kept = [&] { return KeptBytes(offset_file); };
+  auto run_until = [&](double fraction) { KillUpdateOnceKept(offset_file, fraction * kSize); };
   run_until(0.5);
   uint64_t first_cut = kept();
   EXPECT_GE(first_cut, kSize / 2);
@@ -486,6 +491,23 @@ TEST_F(UpdateCommandTest, TheOption160ChainMovesOnOnlyWhenAFileIsNotFound) {
   EXPECT_EQ(j["steps"][0]["outcome"], "failed") << j.dump();
   EXPECT_EQ(nginx_.Requests("/status/500").size(), 3u);
   EXPECT_EQ(nginx_.Requests("/Mediant00908F000007.ini").size(), per_device_before);
+}
+
+// S-10.4: a partial image whose URL is no longer configured is dropped by the next run, not kept on
+// the disk for ever.
+TEST_F(UpdateCommandTest, APartialImageIsDroppedWhenItsUrlGoes) {
+  constexpr uint64_t kSize = 48u << 20;
+  std::filesystem::create_directories(nginx_.root() / "limited");
+  WriteText(nginx_.root() / "limited/Mediant_7.50A.100.001.cmp", std::string(kSize, 'i'));
+  Bootstrap("AutoCmpFileUrl = '" + nginx_.Url("/limited/Mediant_7.50A.100.001.cmp") + "'\n");
+  auto offset_file = dir_ / "state/downloads/.auto-firmware.partial.offset";
+  KillUpdateOnceKept(offset_file, kSize / 4.0);
+  auto partial = dir_ / "state/downloads/.auto-firmware.partial";
+  ASSERT_TRUE(std::filesystem::exists(partial));
+  ASSERT_EQ(RunCommand("config set AutoCmpFileUrl ''" + st_).exit_code, 0);
+  RunCommand("update" + st_);
+  EXPECT_FALSE(std::filesystem::exists(partial));
+  EXPECT_FALSE(std::filesystem::exists(offset_file));
 }
 
 }  // namespace

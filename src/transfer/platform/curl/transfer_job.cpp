@@ -15,6 +15,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "transfer/http_time.hpp"
+#include "transfer/resume.hpp"
 
 namespace autoprov::curl {
 namespace {
@@ -30,17 +31,6 @@ bool IsFtp(const ParsedUrl& u) { return u.scheme == "ftp" || u.scheme == "ftps";
 // most a second's worth.
 constexpr uint64_t kCheckpoint = 8u << 20;
 constexpr auto kCheckpointEvery = std::chrono::seconds(1);
-std::filesystem::path ResumeRecordPath(const std::filesystem::path& target) {
-  return AtomicFile::PartialPath(target).string() + ".record";
-}
-std::filesystem::path ResumeOffsetPath(const std::filesystem::path& target) {
-  return AtomicFile::PartialPath(target).string() + ".offset";
-}
-void ForgetPartial(const std::filesystem::path& target) {
-  AtomicFile::RemovePartial(target);
-  ::unlink(ResumeRecordPath(target).c_str());
-  ::unlink(ResumeOffsetPath(target).c_str());
-}
 uint64_t ToNumber(std::string_view s) {
   uint64_t v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
@@ -358,7 +348,7 @@ void TransferJob::LoadResumeState() {
     return;
   }
   // Nothing usable: another URL's part (its URL changed), or nothing recorded.
-  ForgetPartial(target);
+  ForgetResumable(target);
 }
 
 bool TransferJob::OpenResumable() {
@@ -375,7 +365,7 @@ bool TransferJob::OpenResumable() {
       if (slash != std::string_view::npos) total = ToNumber(cr.substr(slash + 1));
     }
     if (resume_offset_ == 0 || start != resume_offset_ || total != resume_total_) {
-      ForgetPartial(target);
+      ForgetResumable(target);
       write_error_ = MakeError(
           ErrorCode::kTruncated,
           "the server answered 206 with Content-Range '" + content_range_ + "', not the kept " +
@@ -407,7 +397,7 @@ bool TransferJob::OpenResumable() {
     }
     if (fd >= 0) ::close(fd);
     if (left > 0) {
-      ForgetPartial(target);
+      ForgetResumable(target);
       write_error_ = MakeError(ErrorCode::kIo, "cannot read the kept part of " + target.string());
       return false;
     }
@@ -637,7 +627,7 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
           status});
       return Next::kDone;
     } else if (status < 200 || status >= 300) {
-      if (status == 416 && resume_offset_ > 0) ForgetPartial(req_.target);  // starts over
+      if (status == 416 && resume_offset_ > 0) ForgetResumable(req_.target);  // starts over
       Error e{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status), status};
       e.retry_after_s = RetryAfterSeconds(retry_after_, std::time(nullptr));
       if (e.retry_after_s > 0) e.message += " (Retry-After: " + retry_after_ + ")";
