@@ -325,6 +325,13 @@ TEST_F(TransferTest, HttpErrorsLeaveTheTargetUntouched) {
   auto err = fetcher_.Fetch(Request(nginx_->Url("/status/500")));
   ASSERT_FALSE(err);
   EXPECT_EQ(err.error().http_status, 500);
+  // S-10.4: a 206 to a request without Range is a part of the file, never the file.
+  auto part = fetcher_.Fetch(Request(nginx_->Url("/status/206")));
+  ASSERT_FALSE(part);
+  EXPECT_EQ(part.error().http_status, 206);
+  auto in_memory = Request(nginx_->Url("/status/206"));
+  in_memory.sink = BodySink::kMemory;
+  EXPECT_FALSE(fetcher_.Fetch(in_memory));
   EXPECT_EQ(ReadText(dir_ / "out.bin"), "previous\n");
   EXPECT_EQ(OtherFiles("out.bin"), 0u);
 }

@@ -626,6 +626,11 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
               (username_.empty() ? " (no credentials configured)" : " (credentials rejected)"),
           status});
       return Next::kDone;
+    } else if (status == 206 && resume_offset_ == 0) {
+      // A part of the file to a request for the whole: never taken as the file.
+      Done(Error{ErrorCode::kHttpStatus,
+                 "HTTP 206 (a part of the file) to a request for the whole file", status});
+      return Next::kDone;
     } else if (status < 200 || status >= 300) {
       if (status == 416 && resume_offset_ > 0) ForgetResumable(req_.target);  // starts over
       Error e{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status), status};
