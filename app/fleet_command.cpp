@@ -39,6 +39,7 @@ nlohmann::json FleetJson(const FleetSummary& s, const FleetOptions& o) {
       {"reports_sent", s.reports_sent},
       {"busy_deferrals", s.busy_deferrals},
       {"restarts_given_up", s.restarts_given_up},
+      {"resumed", s.resumed},
       {"wall_s", s.wall_s},
       {"threads", s.threads},
       {"durability", "relaxed: simulated devices share one SQLite database with synchronous=OFF"},
@@ -133,10 +134,10 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       std::printf(
           "requests: %lld (%.0f/s)  200: %lld  304: %lld  4xx: %lld  5xx: %lld  network: %lld  "
           "bytes: %llu  "
-          "restarts: %lld  retries: %lld\n",
+          "restarts: %lld  retries: %lld  resumed: %lld\n",
           s.requests, s.wall_s > 0 ? s.requests / s.wall_s : 0.0, s.status_200, s.status_304,
           s.status_4xx, s.status_5xx, s.network_errors, static_cast<unsigned long long>(s.bytes),
-          s.restarts, s.retries);
+          s.restarts, s.retries, s.resumed);
       std::printf("%-16s %8s %10s %10s %10s\n", "KIND", "COUNT", "P50 ms", "P95 ms", "P99 ms");
       for (const auto& l : s.latency)
         std::printf("%-16s %8zu %10.2f %10.2f %10.2f\n", l.kind.c_str(), l.count, l.p50_ms,

@@ -48,7 +48,8 @@ FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration&
       req.target = (env.state_dir / "downloads" / std::string(InfoOf(kind).name)).string();
     req.limits.max_bytes = IsImage(kind) ? kImageLimit : kAuxLimit;
     // S-10.4: an image cut short (network, time limit, kill) resumes where it stopped.
-    req.resumable = env.keep_files && IsImage(kind);
+    req.resumable = IsImage(kind) && (env.keep_files || env.image_resume);
+    if (req.resumable && !env.keep_files) req.resume_point = &env.image_resume();
   }
   if (plan.mode == DownloadMode::kPeriodic) {
     // S-3.1: the validators of this URL's last download; the download time when the server gave

@@ -36,6 +36,9 @@ struct RunEnvironment {
   std::filesystem::path state_dir;  // files/, downloads/, images/
   // false for simulated devices: images and auxiliary files are hashed, not kept on disk.
   bool keep_files = true;
+  // S-10.4 for a device that keeps no files: where its image download keeps its place between
+  // runs, asked for only when an image is fetched (empty: images are not resumed).
+  std::function<ResumePoint&()> image_resume;
   std::function<long long()> now;  // unix time; the system clock when empty
   const std::atomic<bool>* cancel = nullptr;
   std::function<bool(uint64_t, uint64_t)> progress;

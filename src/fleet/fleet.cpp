@@ -86,6 +86,9 @@ struct Device {
     Configuration config;
   };
   std::unique_ptr<Deferral> deferral;
+  // S-10.4: where an image download cut short stands (null when none is kept): a simulated device
+  // keeps no image bytes, only how many it has and their hash, and asks for the rest next time.
+  std::unique_ptr<ResumePoint> resume;
 };
 
 double Percentile(std::vector<double>& v, double p) {
@@ -112,7 +115,7 @@ namespace {
 // Live counters of one worker; the progress line sums them from another thread.
 struct Counters {
   std::atomic<long long> started{0}, finished{0}, requests{0}, s200{0}, s304{0}, s4xx{0}, s5xx{0},
-      net{0}, restarts{0}, retries{0}, reports{0}, deferrals{0}, given_up{0};
+      net{0}, restarts{0}, retries{0}, reports{0}, deferrals{0}, given_up{0}, resumed{0};
   std::atomic<uint64_t> bytes{0};
   void Add(std::atomic<long long>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
@@ -232,6 +235,10 @@ void Worker::StartDevice(Device& d) {
   env.identity = d.identity;
   env.state_dir = sh_.o.state_dir;
   env.keep_files = false;
+  env.image_resume = [dp = &d]() -> ResumePoint& {
+    if (!dp->resume) dp->resume = std::make_unique<ResumePoint>();
+    return *dp->resume;
+  };
   env.on_step = [this](const StepReport& s) {
     if (s.outcome != StepOutcome::kFailed && s.outcome != StepOutcome::kSkipped)
       latency[s.kind].push_back(s.seconds);
@@ -271,7 +278,8 @@ void Worker::Advance(Device& d) {
         counters.Add(counters.s200);
       else if (s == 304)
         counters.Add(counters.s304);
-      counters.bytes.fetch_add(r->bytes, std::memory_order_relaxed);
+      counters.bytes.fetch_add(r->bytes - r->resumed_from, std::memory_order_relaxed);
+      if (r->resumed_from > 0) counters.Add(counters.resumed);
     } else {
       long s = r.error().http_status;
       counters.Add(s >= 500 ? counters.s5xx : s >= 400 ? counters.s4xx : counters.net);
@@ -352,6 +360,7 @@ void Worker::BusyCheck(Device& d) {
 void Worker::AfterRun(Device& d, RunReport report) {
   --active_;
   --sh_.running;
+  if (d.resume && d.resume->kept == 0) d.resume.reset();  // nothing kept: no memory held
   bool run_failed = false;
   for (const auto& s : report.steps) {
     if (s.outcome == StepOutcome::kFailed || s.outcome == StepOutcome::kRejected) {
@@ -540,6 +549,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
       p.reports += c.reports;
       p.deferrals += c.deferrals;
       p.given_up += c.given_up;
+      p.resumed += c.resumed;
       p.bytes += c.bytes;
     }
     p.elapsed_s = std::chrono::duration<double>(Clock::now() - shared.start).count();
@@ -594,6 +604,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
   summary.reports_sent = progress.reports;
   summary.busy_deferrals = progress.deferrals;
   summary.restarts_given_up = progress.given_up;
+  summary.resumed = progress.resumed;
   summary.threads = static_cast<int>(threads);
   for (auto& d : devices) {
     summary.runs_completed += d.runs_done;

@@ -64,6 +64,7 @@ struct FleetSummary {
   long long retries = 0;       // runs that were retries after a failed run (S-10.1)
   long long reports_sent = 0;  // run reports uploaded to AupdReportUrl (S-10.3)
   long long busy_deferrals = 0, restarts_given_up = 0;  // S-10.2
+  long long resumed = 0;  // image downloads that continued a part kept from a cut (S-10.4)
   double wall_s = 0;
   int threads = 0;
   std::vector<LatencySummary> latency;  // per file kind
@@ -74,7 +75,7 @@ struct FleetSummary {
 struct FleetProgress {
   long long started = 0, finished = 0, devices = 0;
   long long requests = 0, s200 = 0, s304 = 0, s4xx = 0, s5xx = 0, net = 0, restarts = 0,
-            retries = 0, reports = 0, deferrals = 0, given_up = 0;
+            retries = 0, reports = 0, deferrals = 0, given_up = 0, resumed = 0;
   uint64_t bytes = 0;
   double elapsed_s = 0;
 };

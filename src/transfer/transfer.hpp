@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "common/digest.hpp"
 #include "common/error.hpp"
 
 namespace autoprov {
@@ -49,6 +50,24 @@ enum class BodySink {
   kDiscard  // only counted and hashed (a simulated device that keeps no image bytes)
 };
 
+// S-10.4 for a sink that keeps no bytes (a simulated device): where a resumable download stands,
+// kept by the caller in memory across attempts instead of in files beside a target. The transfer
+// updates it as bytes arrive and clears it when the file is complete; the caller keeps it alive
+// while the transfer runs and must not share it between transfers running at once.
+struct ResumePoint {
+  std::string url;              // without credentials
+  std::string validator;        // sent as If-Range: a strong ETag or a Last-Modified
+  uint64_t total = 0;           // the file's size when the kept bytes were fetched
+  uint64_t kept = 0;            // bytes received so far
+  std::unique_ptr<Sha256> sha;  // of the kept bytes: the hash covers the whole file
+  void Clear() {
+    url.clear();
+    validator.clear();
+    total = kept = 0;
+    sha.reset();
+  }
+};
+
 struct FetchRequest {
   std::string url;  // may carry user:password@
   BodySink sink = BodySink::kFile;
@@ -64,6 +83,8 @@ struct FetchRequest {
   // S-10.4: a file download kept across failures and kills (images): the next request for the same
   // target and URL asks only for the rest (Range + If-Range under a strong validator).
   bool resumable = false;
+  // With BodySink::kDiscard, where the resumable download keeps its place (null: not resumable).
+  ResumePoint* resume_point = nullptr;
   // An upload instead of a download (S-10.3): "PUT" or "POST" of `upload_body` as `content_type`,
   // over http or https only, never redirected; the answer's body is kept as BodySink::kMemory.
   std::string method;

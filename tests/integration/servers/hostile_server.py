@@ -12,6 +12,9 @@ Each path is one case, in the spirit of curl's test servers:
   /every10th/<name>  every 10th request (counted over all such paths) answers 500
   /control/heal      from now on /every10th/ never fails
   /ok/<name>         200 with a small body
+  /cut/<size>/<name> a file of <size> bytes (a fixed pattern, strong ETag) that honours Range with
+                     If-Range, but every response ends after 40% of the file: cut twice, a client
+                     that resumes has it on its third request (logged with the bytes sent)
 Every request is logged as "<path> <status> <authorization>" to --log.
 """
 import argparse
@@ -39,9 +42,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def record(self, status):
+    def record(self, status, extra=""):
         with lock, open(self.server.log_path, "a") as f:
-            f.write("%s %d %s\n" % (self.path, status, self.headers.get("Authorization", "-")))
+            f.write("%s %d %s%s\n" % (self.path, status, self.headers.get("Authorization", "-"), extra))
 
     def send_body(self, status, body, extra=None):
         self.record(status)
@@ -158,13 +161,51 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if n % 10 == 0 and not healed:
                 return self.send_body(500, b"failing on purpose\n")
             return self.send_body(200, ("# content of %s\n" % p).encode())
+        if p.startswith("/cut/"):
+            return self.cut(p)
         if p.startswith("/ok/"):
             return self.send_body(200, ("# content of %s\n" % p).encode())
         return self.send_body(404, b"not found\n")
 
 
+    def cut(self, p):
+        parts = p.split("/")
+        size = int(parts[2])
+        etag = '"cut-%d"' % size
+        if self.headers.get("If-None-Match") == etag and not self.headers.get("Range"):
+            return self.send_body(304, b"", {"ETag": etag})
+        start = 0
+        rng = self.headers.get("Range", "")
+        if rng.startswith("bytes=") and rng.endswith("-") and self.headers.get("If-Range") == etag:
+            start = int(rng[6:-1])
+        if start >= size:
+            return self.send_body(416, b"", {"Content-Range": "bytes */%d" % size})
+        status = 206 if start > 0 else 200
+        self.send_response(status)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(size - start))
+        if status == 206:
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, size - 1, size))
+        self.end_headers()
+        end = min(size, start + (size * 4 + 9) // 10)
+        pattern = bytes(range(256)) * 256
+        sent = 0
+        try:
+            pos = start
+            while pos < end:
+                n = min(end - pos, len(pattern) - pos % len(pattern))
+                self.wfile.write(pattern[pos % len(pattern):pos % len(pattern) + n])
+                pos += n
+                sent += n
+            self.wfile.flush()
+        except OSError:
+            pass
+        self.record(status, " sent=%d" % sent)
+        self.close_connection = True
+
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # a fleet connects many at once
     allow_reuse_address = True
 
 

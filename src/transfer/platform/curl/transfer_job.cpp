@@ -133,6 +133,8 @@ bool TransferJob::Begin() {
   }
   conditional_ = IsHttp(origin_) && req_.condition && !req_.condition->empty();
   if (req_.resumable && req_.sink == BodySink::kFile) LoadResumeState();
+  point_mode_ = req_.resumable && req_.sink == BodySink::kDiscard && req_.resume_point;
+  if (point_mode_) LoadResumePoint();
   ftp_newer_than_ = 0;
   if (IsFtp(origin_) && req_.condition && !req_.condition->last_modified.empty())
     ftp_newer_than_ =
@@ -351,28 +353,70 @@ void TransferJob::LoadResumeState() {
   ForgetResumable(target);
 }
 
+bool TransferJob::RangeContinuesKept() {
+  // "bytes START-END/TOTAL": accepted only at the kept offset, of the same total.
+  uint64_t start = 0, total = 0;
+  std::string_view cr = content_range_;
+  if (cr.starts_with("bytes ")) {
+    cr.remove_prefix(6);
+    start = ToNumber(cr.substr(0, cr.find('-')));
+    auto slash = cr.find('/');
+    if (slash != std::string_view::npos) total = ToNumber(cr.substr(slash + 1));
+  }
+  if (resume_offset_ > 0 && start == resume_offset_ && total == resume_total_) return true;
+  write_error_ = MakeError(
+      ErrorCode::kTruncated,
+      "the server answered 206 with Content-Range '" + content_range_ + "', not the kept " +
+          std::to_string(resume_offset_) + " of " + std::to_string(resume_total_) +
+          " bytes: the kept part is dropped; the next attempt starts over (S-10.4)");
+  return false;
+}
+
+void TransferJob::LoadResumePoint() {
+  ResumePoint& p = *req_.resume_point;
+  if (p.url == origin_.url_without_credentials && !p.validator.empty() && p.kept > 0 &&
+      p.kept < p.total && p.sha) {
+    resume_offset_ = p.kept;
+    resume_total_ = p.total;
+    if_range_ = p.validator;
+    return;
+  }
+  p.Clear();  // another URL's part, or nothing kept
+}
+
+bool TransferJob::OpenResumePoint() {
+  ResumePoint& p = *req_.resume_point;
+  if (status_ == 206) {
+    if (p.kept != resume_offset_ || !p.sha || !RangeContinuesKept()) {
+      if (!write_error_)
+        write_error_ =
+            MakeError(ErrorCode::kTruncated, "the kept part changed during the transfer");
+      p.Clear();
+      return false;
+    }
+    resumed_ = true;
+  } else {
+    // From the start: resumable later only under a strong validator and a known size.
+    p.Clear();
+    p.validator = !etag_.empty() && !etag_.starts_with("W/") ? etag_ : last_modified_;
+    p.total = content_length_;
+    if (p.validator.empty() || p.total == 0)
+      p.validator.clear();
+    else
+      p.url = origin_.url_without_credentials;
+    p.sha = std::make_unique<Sha256>();
+    resumed_ = false;
+  }
+  point_open_ = true;
+  return true;
+}
+
 bool TransferJob::OpenResumable() {
   std::filesystem::path target(req_.target);
   bool partial = status_ == 206;
-  if (partial) {
-    // "bytes START-END/TOTAL": accepted only at the kept offset, of the same total.
-    uint64_t start = 0, total = 0;
-    std::string_view cr = content_range_;
-    if (cr.starts_with("bytes ")) {
-      cr.remove_prefix(6);
-      start = ToNumber(cr.substr(0, cr.find('-')));
-      auto slash = cr.find('/');
-      if (slash != std::string_view::npos) total = ToNumber(cr.substr(slash + 1));
-    }
-    if (resume_offset_ == 0 || start != resume_offset_ || total != resume_total_) {
-      ForgetResumable(target);
-      write_error_ = MakeError(
-          ErrorCode::kTruncated,
-          "the server answered 206 with Content-Range '" + content_range_ + "', not the kept " +
-              std::to_string(resume_offset_) + " of " + std::to_string(resume_total_) +
-              " bytes: the kept part is dropped; the next attempt starts over (S-10.4)");
-      return false;
-    }
+  if (partial && !RangeContinuesKept()) {
+    ForgetResumable(target);
+    return false;
   }
   uint64_t keep = partial ? resume_offset_ : 0;
   auto f = AtomicFile::Resume(target, keep);
@@ -438,6 +482,10 @@ void TransferJob::Checkpoint() {
 }
 
 void TransferJob::ResetBody() {
+  if (point_open_) {
+    point_open_ = false;  // the point followed a body now dropped: a 206 after it is refused
+    resumed_ = false;
+  }
   if (file_ && req_.resumable) {
     file_.reset();  // keeps the partial file; the next 2xx body opens it again
     resumed_ = false;
@@ -503,6 +551,13 @@ size_t TransferJob::WriteBody(const char* data, size_t len) {
       memory_.append(data, len);
       break;
     case BodySink::kDiscard:
+      if (point_mode_) {
+        if (!point_open_ && !OpenResumePoint()) return 0;
+        req_.resume_point->kept += len;
+        req_.resume_point->sha->Update(data, len);
+        bytes_ += len;
+        return len;
+      }
       break;
   }
   digest_.Update(data, len);
@@ -619,6 +674,7 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
         return Next::kDone;
       }
       r.outcome = FetchOutcome::kNotModified;
+      if (point_mode_) req_.resume_point->Clear();  // the kept part is not of the applied file
     } else if (status == 401 || status == 403 || status == 407) {
       Done(Error{
           ErrorCode::kAuth,
@@ -632,7 +688,12 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
                  "HTTP 206 (a part of the file) to a request for the whole file", status});
       return Next::kDone;
     } else if (status < 200 || status >= 300) {
-      if (status == 416 && resume_offset_ > 0) ForgetResumable(req_.target);  // starts over
+      if (status == 416 && resume_offset_ > 0) {  // starts over
+        if (point_mode_)
+          req_.resume_point->Clear();
+        else
+          ForgetResumable(req_.target);
+      }
       Error e{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status), status};
       e.retry_after_s = RetryAfterSeconds(retry_after_, std::time(nullptr));
       if (e.retry_after_s > 0) e.message += " (Retry-After: " + retry_after_ + ")";
@@ -673,7 +734,13 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
       ::unlink(ResumeRecordPath(req_.target).c_str());
       ::unlink(ResumeOffsetPath(req_.target).c_str());
     }
-    digest_.Finish(r.sha256, r.crc32);
+    if (point_mode_) {
+      ResumePoint& p = *req_.resume_point;
+      r.sha256 = point_open_ && p.sha ? p.sha->HexDigest() : Sha256Hex("");
+      p.Clear();  // complete: nothing kept
+    } else {
+      digest_.Finish(r.sha256, r.crc32);
+    }
     r.body = std::move(memory_);
   }
   // The job is done with them: moved, not copied.

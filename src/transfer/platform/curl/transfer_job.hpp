@@ -52,6 +52,12 @@ class TransferJob {
   void LoadResumeState();
   // Opens the resumable file at the first byte of a 200 or 206; false with write_error_ set.
   bool OpenResumable();
+  // The same two for a sink that keeps no bytes: the caller's ResumePoint instead of files.
+  void LoadResumePoint();
+  bool OpenResumePoint();
+  // A 206 continues the kept bytes: its Content-Range starts at the kept offset and names the
+  // same total. Else write_error_ is set.
+  bool RangeContinuesKept();
   // fdatasync the kept bytes, then record how many there are.
   void Checkpoint();
   void ResetBody();
@@ -92,7 +98,9 @@ class TransferJob {
   uint64_t content_length_ = 0;  // of the response
   uint64_t checkpointed_ = 0;    // bytes on disk and recorded
   std::chrono::steady_clock::time_point last_checkpoint_;
-  bool resumed_ = false;  // this response continues the kept bytes
+  bool resumed_ = false;     // this response continues the kept bytes
+  bool point_mode_ = false;  // resumable into req_.resume_point (BodySink::kDiscard)
+  bool point_open_ = false;  // the point follows this response's body
 
   std::optional<Expected<FetchResult>> result_;
 };
