@@ -507,5 +507,54 @@ TEST_F(UpdateCommandTest, APartialImageIsDroppedWhenItsUrlGoes) {
   EXPECT_FALSE(std::filesystem::exists(offset_file));
 }
 
+// S-10.8: a device that boots in 1970 (no real-time clock; libfaketime stands in for it) waits
+// up to AupdClockSyncWait for the clock, then runs with a warning in the report; a clock that is
+// set during the wait (here: the fake time file switched to the real time) ends the wait at once,
+// without a warning.
+TEST_F(UpdateCommandTest, ARunWaitsForAClockStillIn1970) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "libfaketime cannot be preloaded before the sanitizer runtime";
+#endif
+  const std::string lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+  if (!std::filesystem::exists(lib)) GTEST_SKIP() << "libfaketime is not installed";
+  if (std::filesystem::exists("/run/systemd/timesync/synchronized"))
+    GTEST_SKIP() << "this machine's clock is marked synchronised: the agent would not wait";
+  WriteText(nginx_.root() / "clock.ini", "INIFileVersion = 'after-the-wait'\n");
+  Bootstrap("IniFileURL = '" + nginx_.Url("/clock.ini") + "'\nAupdClockSyncWait = 2\n");
+  auto fake = dir_ / "faketime";
+  WriteText(fake, "@1970-01-02 00:00:00\n");
+  auto run = [&] {
+    auto begin = std::chrono::steady_clock::now();
+    auto r = RunProgram("sh -c 'LD_PRELOAD=" + lib + " FAKETIME_TIMESTAMP_FILE=" + fake.string() +
+                        " FAKETIME_NO_CACHE=1 " + AUTOPROV_BINARY + " update --json" + st_ +
+                        " 2>/dev/null'");
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    return std::make_pair(r, s);
+  };
+  auto [stuck, stuck_s] = run();
+  ASSERT_EQ(stuck.exit_code, 0) << stuck.out;
+  auto j = nlohmann::json::parse(stuck.out);
+  EXPECT_GE(stuck_s, 2.0) << "the agent waited AupdClockSyncWait";
+  ASSERT_EQ(j["warnings"].size(), 1u) << j.dump();
+  EXPECT_NE(j["warnings"][0].get<std::string>().find("1970-01-02"), std::string::npos);
+  EXPECT_NE(j["warnings"][0].get<std::string>().find("AupdClockSyncWait"), std::string::npos);
+  EXPECT_EQ(j["steps"][0]["outcome"], "applied") << "the run goes on after the wait";
+  // A clock that is set during a long wait ends it.
+  ASSERT_EQ(RunCommand("config set AupdClockSyncWait 60" + st_).exit_code, 0);
+  WriteText(nginx_.root() / "clock.ini", "INIFileVersion = 'clock-set'\n");
+  std::thread set_clock([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    WriteText(fake, "+0\n");  // the real time from now on
+  });
+  auto [synced, synced_s] = run();
+  set_clock.join();
+  ASSERT_EQ(synced.exit_code, 0) << synced.out;
+  j = nlohmann::json::parse(synced.out);
+  EXPECT_GE(synced_s, 1.4);
+  EXPECT_LT(synced_s, 20.0) << "the wait ended when the clock was set, not after 60 s";
+  EXPECT_TRUE(j["warnings"].empty()) << j.dump();
+  EXPECT_NE(RunCommand("config show" + st_).out.find("clock-set"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace autoprov
