@@ -26,6 +26,11 @@ struct GlobalOptions {
 };
 
 void AddGlobalOptions(CLI::App& app, GlobalOptions& g);
+// For a parse error: "unknown subcommand 'updte'; did you mean 'update'?" (or an unknown option),
+// found by walking the command line; empty when the error is another one (app/guidance.cpp).
+std::string ExplainUsageError(CLI::App& app, int argc, char** argv);
+// --version: the version, the git commit it was built from, and the libraries' versions.
+std::string VersionText();
 void RegisterCommands(CLI::App& app, GlobalOptions& g);
 void RegisterConfigCommands(CLI::App& app, GlobalOptions& g);
 void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g);

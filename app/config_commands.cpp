@@ -1,5 +1,6 @@
 // autoprov config load|show|set|reset (SPEC S-7).
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "common/atomic_file.hpp"
@@ -8,6 +9,7 @@
 #include "config/config_file.hpp"
 #include "config/ini.hpp"
 #include "engine/config_writer.hpp"
+#include "engine/schedule.hpp"
 #include "store/state_dir.hpp"
 
 namespace autoprov::app {
@@ -26,6 +28,42 @@ std::unique_ptr<StateDirectory> OpenState(
 
 void PrintDiagnostics(const std::vector<Diagnostic>& list, std::string_view prefix) {
   for (const auto& d : list) std::cerr << prefix << d.ToString() << "\n";
+}
+
+// "unknown parameter 'IniFileUrll'; did you mean 'IniFileURL'?"
+std::string UnknownParameter(const Schema& schema, const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& p : schema.params()) {
+    names.push_back(p.name);
+    if (!p.cli_command.empty()) names.push_back(p.cli_command);
+  }
+  std::string match = ClosestMatch(name, names);
+  return "unknown parameter '" + name + "'" +
+         (match.empty() ? "" : "; did you mean '" + match + "'?");
+}
+
+nlohmann::json ConfigurationJson(const Configuration& c) {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& p : c.schema().params()) {
+    auto it = c.scalars().find(p.name);
+    bool set = it != c.scalars().end();
+    params[p.name] = {{"value", p.value.secret && set ? "***" : c.Get(p.name)}, {"default", !set}};
+  }
+  nlohmann::json tables = nlohmann::json::object();
+  for (const auto& [name, rows] : c.tables()) {
+    nlohmann::json list = nlohmann::json::array();
+    const TableSpec* spec = c.schema().FindTable(name);
+    for (const auto& [key, row] : rows) {
+      nlohmann::json r = nlohmann::json::object();
+      for (size_t i = 0; i < key.size(); ++i)
+        r[spec && i < spec->index_columns.size() ? spec->index_columns[i]
+                                                 : "Index" + std::to_string(i)] = key[i];
+      for (const auto& [col, v] : row) r[col] = v;
+      list.push_back(r);
+    }
+    tables[name] = list;
+  }
+  return {{"parameters", params}, {"tables", tables}};
 }
 
 }  // namespace
@@ -112,9 +150,12 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
 
   auto format = std::make_shared<std::string>("ini");
   auto* show = config->add_subcommand("show", "print the running configuration");
-  show->add_option("--format", *format, "ini or cli")->check(CLI::IsMember({"ini", "cli"}));
+  show->add_option("--format", *format, "ini, cli or json")
+      ->check(CLI::IsMember({"ini", "cli", "json"}));
+  auto show_json = std::make_shared<bool>(false);
+  show->add_flag("--json", *show_json, "the same as --format json");
   show->fallthrough();
-  show->callback([&g, format] {
+  show->callback([&g, format, show_json] {
     auto state = OpenState(g, StateDirectory::Access::kReadOnly);
     if (!state) return;
     auto current = state->LoadConfiguration();
@@ -123,7 +164,83 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitFailed;
       return;
     }
-    std::cout << (*format == "ini" ? WriteIni(*current) : WriteCli(*current));
+    if (*show_json || *format == "json")
+      std::cout << ConfigurationJson(*current).dump(2) << "\n";
+    else
+      std::cout << (*format == "ini" ? WriteIni(*current) : WriteCli(*current));
+  });
+
+  auto get_name = std::make_shared<std::string>();
+  auto* get = config->add_subcommand("get", "print one parameter's value (its default if not set)");
+  get->add_option("name", *get_name, "parameter name (ini or CLI), e.g. IniFileURL")->required();
+  get->fallthrough();
+  get->callback([&g, get_name] {
+    auto state = OpenState(g, StateDirectory::Access::kReadOnly);
+    if (!state) return;
+    const ParamSpec* spec = state->schema().FindParamOrCommand(*get_name);
+    if (!spec) {
+      std::cerr << "autoprov: " << UnknownParameter(state->schema(), *get_name) << "\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    auto current = state->LoadConfiguration();
+    if (!current) {
+      std::cerr << "autoprov: " << current.error().message << "\n";
+      g.exit_code = kExitFailed;
+      return;
+    }
+    bool set = current->scalars().count(spec->name) > 0;
+    std::cout << (spec->value.secret && set ? "***" : current->Get(spec->name)) << "\n";
+  });
+
+  // An operator's lint before publishing a file: the same parser and checks as a run, on the
+  // built-in schema plus --schema files (and the state directory's schema.d/ when it exists),
+  // touching no state.
+  auto vo = std::make_shared<std::pair<std::string, std::string>>("", "auto");
+  auto* validate = config->add_subcommand(
+      "validate", "check an ini file or CLI script as a run would, changing nothing");
+  validate->add_option("file", vo->first, "ini file or CLI script ('-' for standard input)")
+      ->required();
+  validate->add_option("--format", vo->second, "ini, cli or auto (from the extension or content)")
+      ->check(CLI::IsMember({"auto", "ini", "cli"}));
+  validate->fallthrough();
+  validate->callback([&g, vo] {
+    std::string text;
+    if (vo->first == "-") {
+      text.assign(std::istreambuf_iterator<char>(std::cin), {});
+    } else {
+      auto r = ReadFile(vo->first);
+      if (!r) {
+        std::cerr << "autoprov: " << r.error().message << "\n";
+        g.exit_code = kExitUsage;
+        return;
+      }
+      text = std::move(*r);
+    }
+    auto schema = LoadSchema(g.state_dir, g.schema_files);
+    if (!schema) {
+      std::cerr << "autoprov: " << schema.error().message << "\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    ConfigFormat format = vo->second == "auto"  ? DetectConfigFormat(vo->first, text)
+                          : vo->second == "cli" ? ConfigFormat::kCli
+                                                : ConfigFormat::kIni;
+    std::string origin = vo->first == "-" ? "<stdin>" : vo->first;
+    Configuration empty(*schema);
+    auto r = LoadConfigurationFile(text, origin, format, empty, ConfigLoadMode::kIncremental);
+    PrintDiagnostics(r.warnings, "warning: ");
+    PrintDiagnostics(r.errors, "error: ");
+    if (!r.errors.empty()) {
+      std::cerr << "autoprov: " << origin << ": " << r.errors.size() << " error(s), "
+                << r.warnings.size() << " warning(s); a device would reject it\n";
+      g.exit_code = kExitFailed;
+      return;
+    }
+    if (auto sched = ScheduleFrom(r.config); !sched.error.empty())
+      std::cerr << "warning: " << sched.error << "\n";
+    std::cout << origin << ": valid (" << (format == ConfigFormat::kCli ? "cli" : "ini") << ", "
+              << r.warnings.size() << " warning(s))\n";
   });
 
   auto kv = std::make_shared<std::pair<std::string, std::string>>();
@@ -137,7 +254,7 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
     if (!state) return;
     const ParamSpec* spec = state->schema().FindParamOrCommand(kv->first);
     if (!spec) {
-      std::cerr << "autoprov: unknown parameter '" << kv->first << "'\n";
+      std::cerr << "autoprov: " << UnknownParameter(state->schema(), kv->first) << "\n";
       g.exit_code = kExitUsage;
       return;
     }

@@ -1,7 +1,11 @@
 // autoprov fleet: many simulated devices against a real provisioning server.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -90,7 +94,7 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
   fleet->add_flag("--json", *json, "print the summary as one JSON object");
   fleet->get_option("--runs")->excludes("--duration");
   fleet->fallthrough();
-  fleet->callback([&g, o, shard, json] {
+  fleet->callback([&g, &app, o, shard, json] {
     auto parsed = ParseShard(*shard);
     if (!parsed) {
       std::cerr << "autoprov: " << parsed.error().message << "\n";
@@ -99,6 +103,21 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
     }
     std::tie(o->shard_index, o->shard_count) = *parsed;
     o->state_dir = g.state_dir;
+    // Never the production state directory by default: without --state-dir (or
+    // AUTOPROV_STATE_DIR) the simulated devices live in a new temporary directory, named.
+    if (app.get_option("--state-dir")->count() == 0 && !std::getenv("AUTOPROV_STATE_DIR")) {
+      std::string tmpl =
+          (std::filesystem::temp_directory_path() / "autoprov-fleet-XXXXXX").string();
+      if (!::mkdtemp(tmpl.data())) {
+        std::cerr << "autoprov: cannot create a temporary state directory: " << std::strerror(errno)
+                  << " (give one with --state-dir)\n";
+        g.exit_code = kExitFailed;
+        return;
+      }
+      o->state_dir = tmpl;
+      std::cerr << "autoprov: no --state-dir given: the simulated devices' state is in " << tmpl
+                << "\n";
+    }
     o->schema_files = g.schema_files;
     if (!g.product.empty()) o->product = g.product;
     if (!g.sw_version.empty()) o->sw_version = g.sw_version;

@@ -12,12 +12,19 @@ int main(int argc, char** argv) {
   CLI::App app{"autoprov: automatic provisioning agent (AudioCodes-style Automatic Update)"};
   app.require_subcommand(1);
   app.fallthrough();
-  app.set_version_flag("--version", AUTOPROV_VERSION);
+  app.set_version_flag("--version", std::function<std::string()>(autoprov::app::VersionText));
   autoprov::app::AddGlobalOptions(app, global);
   autoprov::app::RegisterCommands(app, global);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      std::string why = autoprov::app::ExplainUsageError(app, argc, argv);
+      if (!why.empty()) {
+        std::cerr << "autoprov: " << why << "\nRun with --help for more information.\n";
+        return autoprov::app::kExitUsage;
+      }
+    }
     int rc = app.exit(e);
     return rc == 0 ? 0 : autoprov::app::kExitUsage;
   }

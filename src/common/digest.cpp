@@ -1,5 +1,6 @@
 #include "common/digest.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <zlib.h>
 
@@ -188,5 +189,7 @@ void StreamDigest::Finish(std::string& sha256_hex, uint32_t& crc32) {
   sha256_hex = impl_->sha->HexDigest();
   crc32 = impl_->with_crc ? impl_->crc.value() : 0;
 }
+
+std::string CryptoLibraryVersion() { return OpenSSL_version(OPENSSL_VERSION); }
 
 }  // namespace autoprov

@@ -72,4 +72,7 @@ class StreamDigest {
   std::unique_ptr<Impl> impl_;
 };
 
+// "OpenSSL 3.0.15 3 Sep 2024": for --version.
+std::string CryptoLibraryVersion();
+
 }  // namespace autoprov

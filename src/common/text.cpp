@@ -47,4 +47,40 @@ std::vector<std::string_view> SplitWhitespace(std::string_view s) {
   return out;
 }
 
+size_t EditDistance(std::string_view a, std::string_view b) {
+  // Optimal string alignment distance over three rows.
+  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  auto low = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); };
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = low(a[i - 1]) == low(b[j - 1]) ? 0 : 1;
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && low(a[i - 1]) == low(b[j - 2]) && low(a[i - 2]) == low(b[j - 1]))
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+    }
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates) {
+  size_t limit = std::max<size_t>(2, word.size() / 3);
+  size_t best = limit + 1;
+  std::string match;
+  for (const auto& c : candidates) {
+    size_t d = EditDistance(word, c);
+    if (d < best) {
+      best = d;
+      match = c;
+    }
+  }
+  if (!match.empty() || word.size() < 3) return match;
+  for (const auto& c : candidates)
+    if (IStartsWith(c, word)) return c;
+  return {};
+}
+
 }  // namespace autoprov

@@ -13,6 +13,14 @@ bool IEquals(std::string_view a, std::string_view b);
 bool IStartsWith(std::string_view s, std::string_view prefix);
 std::vector<std::string_view> SplitWhitespace(std::string_view s);
 
+// Edit distance (insertions, deletions, substitutions, and a swap of two neighbours counting one),
+// case-insensitive.
+size_t EditDistance(std::string_view a, std::string_view b);
+// The candidate closest to a mistyped `word` ("did you mean ...?"), or empty when none is close:
+// at most 2 edits, or a third of the word's length for long words; a candidate that starts with
+// the word (an abbreviation) also counts.
+std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
+
 // The lines of a text, numbered from 1 (the last may lack its newline).
 class LineReader {
  public:

@@ -360,6 +360,13 @@ Expected<std::string> NormalizeValue(const ValueSpec& spec, std::string_view raw
         for (char c : raw.substr(0, pos))
           if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.')
             return Fail(ErrorCode::kValidation, "'" + RedactUrl(raw) + "' has an invalid scheme");
+        // What the transfer layer speaks (S-3.1): another scheme would only fail at the run.
+        std::string scheme = ToLower(raw.substr(0, pos));
+        if (scheme != "http" && scheme != "https" && scheme != "ftp" && scheme != "ftps" &&
+            scheme != "tftp" && scheme != "file")
+          return Fail(ErrorCode::kValidation, "'" + RedactUrl(raw) + "': unsupported scheme '" +
+                                                  scheme +
+                                                  "' (http, https, ftp, ftps, tftp or file)");
         if (raw.find_first_of(" \t") != std::string_view::npos)
           return Fail(ErrorCode::kValidation, "a URL cannot contain spaces");
         // S-9.5: a URL parser would split such a userinfo elsewhere than its writer meant.

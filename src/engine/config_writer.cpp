@@ -1,6 +1,8 @@
 #include "engine/config_writer.hpp"
 
+#include "common/text.hpp"
 #include "engine/plan.hpp"
+#include "engine/schedule.hpp"
 
 namespace autoprov {
 namespace {
@@ -111,6 +113,23 @@ Expected<ConfigWrite> SetParameter(StateStore& store, long long device, const Sc
         if (!spec) return Fail(ErrorCode::kInvalidArgument, "unknown parameter '" + name + "'");
         if (auto s = c.Set(spec->name, raw, from_cli); !s) return s;
         touched.insert(spec->name);
+        // A command is checked as a run would check it: an interval and a daily time exclude each
+        // other (S-6.3), so the second one set is refused, naming the first.
+        if (from_cli) {
+          static const char* const kSchedule[] = {
+              "AutoUpdateFreqencySeconds", "AutoUpdateFrequency", "AutoUpdatePredefinedTime"};
+          for (const char* p : kSchedule)
+            if (IEquals(spec->name, p) && !ScheduleFrom(c).error.empty())
+              return Fail(
+                  ErrorCode::kValidation,
+                  spec->name +
+                      ": an update interval and a daily time exclude each other "
+                      "(S-6.3); clear " +
+                      (IEquals(p, "AutoUpdatePredefinedTime")
+                           ? std::string("AutoUpdateFrequency and AutoUpdateFreqencySeconds")
+                           : std::string("AutoUpdatePredefinedTime")) +
+                      " first");
+        }
         return {};
       });
 }

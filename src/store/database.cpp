@@ -285,4 +285,6 @@ Expected<void> Database::Migrate() {
   return {};
 }
 
+std::string DatabaseLibraryVersion() { return std::string("SQLite ") + sqlite3_libversion(); }
+
 }  // namespace autoprov

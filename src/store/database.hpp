@@ -111,4 +111,7 @@ class Database {
   std::unique_ptr<sqlite3, Closer> db_;
 };
 
+// "SQLite 3.40.1": for --version.
+std::string DatabaseLibraryVersion();
+
 }  // namespace autoprov

@@ -58,6 +58,12 @@ Expected<std::unique_ptr<StateDirectory>> StateDirectory::Open(
     const std::filesystem::path& dir, const std::vector<std::string>& extra_schema_files,
     Access access) {
   std::error_code ec;
+  if (access == Access::kReadOnly && !std::filesystem::is_directory(dir, ec))
+    // A reader never creates a state directory: a mistyped --state-dir is an error, not a new
+    // device.
+    return Fail(ErrorCode::kIo, "no state directory " + dir.string() +
+                                    ": nothing has been configured there (check --state-dir or "
+                                    "AUTOPROV_STATE_DIR)");
   if (access == Access::kReadOnly) {
     // A reader opens like a writer where it can (the database is created or migrated as usual), and
     // read-only where it cannot: a read-only file system, a full disk, no write permission.

@@ -55,4 +55,7 @@ struct ParsedUrl {
 // Parses with libcurl's URL parser; refuses schemes outside SupportedSchemes().
 Expected<ParsedUrl> ParseUrl(std::string_view url);
 
+// "libcurl 7.88.1 (OpenSSL/3.0.15)": for --version.
+std::string TransferLibraryVersion();
+
 }  // namespace autoprov

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -530,7 +531,18 @@ Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const st
   a.sun_family = AF_UNIX;
   std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    int err = errno;
     ::close(fd);
+    if (err == EACCES || err == EPERM) {
+      // The state directory is 0700: only its owner reaches the socket. Not "no daemon".
+      struct stat st {};
+      std::string owner =
+          ::stat(state_dir.c_str(), &st) == 0 ? " (uid " + std::to_string(st.st_uid) + ")" : "";
+      return Fail(ErrorCode::kAuth, "permission denied on " + path.string() +
+                                        ": the daemon's control socket is open to the owner of " +
+                                        state_dir.string() + owner +
+                                        " only; run as that user or as root (e.g. with sudo)");
+    }
     return Fail(ErrorCode::kNetwork, "no autoprov daemon is running on " + state_dir.string());
   }
   std::string line = command + "\n";

@@ -336,4 +336,10 @@ size_t FetchQueue::Run(long max_ms) {
   }
 }
 
+std::string TransferLibraryVersion() {
+  const curl_version_info_data* v = curl_version_info(CURLVERSION_NOW);
+  return std::string("libcurl ") + v->version +
+         (v->ssl_version ? std::string(" (") + v->ssl_version + ")" : "");
+}
+
 }  // namespace autoprov
