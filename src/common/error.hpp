@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -38,8 +39,11 @@ std::string_view ErrorCodeName(ErrorCode code);
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
-  long http_status = 0;    // only for kHttpStatus/kAuth
+  long http_status = 0;    // the response's status: an error status, or a 2xx cut short
   long retry_after_s = 0;  // the server's Retry-After (429, 503), in seconds from now; 0: none
+  // A transfer that failed: how long it ran and the bytes it received (for the report).
+  double seconds = 0;
+  uint64_t bytes = 0;
 
   // Prefixes where the error happened ("loading config.ini: ...").
   Error WithContext(std::string_view context) const {

@@ -294,6 +294,8 @@ void DownloadSequence::Complete(Expected<FetchResult> result) {
   if (!result) {
     // S-2.3: reported, nothing applied, a one-time URL stays; the next step goes on.
     step_.http_status = result.error().http_status;
+    step_.seconds = result.error().seconds;
+    step_.bytes = result.error().bytes;
     step_.retryable = IsRetryable(result.error());
     step_.retry_after_s = result.error().retry_after_s;
     Record(StepOutcome::kFailed, result.error().message);

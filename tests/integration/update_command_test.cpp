@@ -556,5 +556,25 @@ TEST_F(UpdateCommandTest, ARunWaitsForAClockStillIn1970) {
   EXPECT_NE(RunCommand("config show" + st_).out.find("clock-set"), std::string::npos);
 }
 
+// A failed step reports what it cost: its real duration, the HTTP status it got and the bytes it
+// received (a 200 cut short after 500 of 1000 bytes; a 503).
+TEST_F(UpdateCommandTest, AFailedStepReportsItsDurationStatusAndBytes) {
+  HostileServer hostile;
+  ASSERT_TRUE(hostile.ok());
+  Bootstrap("IniFileURL = '" + hostile.Url("/truncated") + "'\nCptFileURL = '" +
+            nginx_.Url("/status/503-retry-after") + "'\n");
+  auto j = UpdateJson();
+  ASSERT_EQ(j["steps"].size(), 2u) << j.dump();
+  auto ini = j["steps"][0];
+  EXPECT_EQ(ini["outcome"], "failed") << ini.dump();
+  EXPECT_EQ(ini["http_status"], 200) << ini.dump();
+  EXPECT_EQ(ini["bytes"], 500) << ini.dump();
+  EXPECT_GT(ini["duration_s"].get<double>(), 0.0) << ini.dump();
+  auto cpt = j["steps"][1];
+  EXPECT_EQ(cpt["outcome"], "failed") << cpt.dump();
+  EXPECT_EQ(cpt["http_status"], 503) << cpt.dump();
+  EXPECT_GT(cpt["duration_s"].get<double>(), 0.0) << cpt.dump();
+}
+
 }  // namespace
 }  // namespace autoprov

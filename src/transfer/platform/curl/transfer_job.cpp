@@ -584,6 +584,11 @@ void TransferJob::Done(Error error) {
   if (file_ && req_.resumable) Checkpoint();  // S-10.4: what arrived is kept for the next attempt
   if (file_) file_->Abandon();
   file_.reset();
+  // The report shows what a failed transfer cost: its time, its bytes and the status it got.
+  error.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  error.bytes = bytes_;
+  if (error.http_status == 0 && IsHttp(current_)) error.http_status = status_;
   std::string where =
       (req_.method.empty() ? "GET " : req_.method + " ") + current_.url_without_credentials;
   if (hops_ > 0) where += " (redirected from " + origin_.url_without_credentials + ")";
