@@ -14,6 +14,10 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
   app.add_option("--sw-version", g.sw_version,
                  "running software version (<VER>), overrides identity.ini");
   app.add_flag("-v,--verbose", g.verbose, "log each step to stderr");
+  app.add_option("--log-level", g.log_level,
+                 "debug, info, warning or error (default: hooks.ini's LogLevel, else warning; "
+                 "info with -v)")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}, CLI::ignore_case));
 }
 
 void RegisterCommands(CLI::App& app, GlobalOptions& g) {

@@ -22,6 +22,7 @@ struct GlobalOptions {
   std::vector<std::string> schema_files;
   std::string product, mac, serial, sw_version;
   bool verbose = false;
+  std::string log_level;  // --log-level; empty: hooks.ini's LogLevel, else -v
   int exit_code = kExitOk;
 };
 

@@ -42,6 +42,62 @@ std::string UnknownParameter(const Schema& schema, const std::string& name) {
          (match.empty() ? "" : "; did you mean '" + match + "'?");
 }
 
+const char* TypeName(ValueType t) {
+  switch (t) {
+    case ValueType::kInteger:
+      return "integer";
+    case ValueType::kEnum:
+      return "enum";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kUrl:
+      return "url";
+    case ValueType::kTime:
+      return "time";
+    case ValueType::kList:
+      return "list";
+  }
+  return "string";
+}
+
+// Every parameter of the schema as the agent reads it (built-in, schema.d/, --schema): the source
+// of the parameter reference (docs/parameters.md, autoprov-parameters(7)) and of completion.
+nlohmann::json SchemaJson(const Schema& schema) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& p : schema.params()) {
+    nlohmann::json j = {{"name", p.name},
+                        {"type", TypeName(p.value.type)},
+                        {"default", p.value.secret ? "" : p.value.default_value},
+                        {"restart", p.restart},
+                        {"lifeline", p.lifeline},
+                        {"secret", p.value.secret},
+                        {"transient", p.transient},
+                        {"description", p.description}};
+    if (p.value.type == ValueType::kInteger) {
+      j["min"] = p.value.min;
+      j["max"] = p.value.max;
+    }
+    if (p.value.max_length > 0) j["max_length"] = p.value.max_length;
+    if (!p.value.format.empty()) j["format"] = p.value.format;
+    if (!p.value.choices.empty()) {
+      nlohmann::json c = nlohmann::json::array();
+      for (const auto& ch : p.value.choices)
+        c.push_back({{"name", ch.cli_name}, {"value", ch.value}});
+      j["choices"] = c;
+    }
+    if (!p.value.allowed.empty()) j["allowed"] = p.value.allowed;
+    if (!p.cli_command.empty()) {
+      std::string path;
+      for (const auto& m : p.cli_modes) path += m + " / ";
+      j["cli"] = path + p.cli_command;
+    }
+    list.push_back(j);
+  }
+  nlohmann::json tables = nlohmann::json::array();
+  for (const auto& t : schema.tables()) tables.push_back(t.name);
+  return {{"parameters", list}, {"tables", tables}};
+}
+
 nlohmann::json ConfigurationJson(const Configuration& c) {
   nlohmann::json params = nlohmann::json::object();
   for (const auto& p : c.schema().params()) {
@@ -168,6 +224,34 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       std::cout << ConfigurationJson(*current).dump(2) << "\n";
     else
       std::cout << (*format == "ini" ? WriteIni(*current) : WriteCli(*current));
+  });
+
+  auto params_mode = std::make_shared<std::string>("text");
+  auto* params = config->add_subcommand(
+      "params", "list every parameter the agent knows (built-in, schema.d/, --schema)");
+  params->add_flag_callback(
+      "--json", [params_mode] { *params_mode = "json"; },
+      "as JSON: type, range, default, CLI path, restart-needed");
+  params->add_flag_callback(
+      "--names", [params_mode] { *params_mode = "names"; },
+      "names only, one per line (for completion)");
+  params->fallthrough();
+  params->callback([&g, params_mode] {
+    auto schema = LoadSchema(g.state_dir, g.schema_files);  // reads, never creates
+    if (!schema) {
+      std::cerr << "autoprov: " << schema.error().message << "\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    if (*params_mode == "names") {
+      for (const auto& p : schema->params()) std::cout << p.name << "\n";
+      for (const auto& t : schema->tables()) std::cout << t.name << "\n";
+    } else if (*params_mode == "json") {
+      std::cout << SchemaJson(*schema).dump(2) << "\n";
+    } else {
+      for (const auto& p : schema->params())
+        std::cout << p.name << (p.restart ? " (restart)" : "") << ": " << p.description << "\n";
+    }
   });
 
   auto get_name = std::make_shared<std::string>();

@@ -48,6 +48,7 @@ void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g) {
           std::pair{"--sip-listen", *sip}})
       if (!value.empty()) args.insert(args.end(), {flag, value});
     if (g.verbose) args.push_back("--verbose");
+    if (!g.log_level.empty()) args.insert(args.end(), {"--log-level", g.log_level});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -3,7 +3,6 @@
 // agent binary, so it links neither libcurl nor OpenSSL and holds little memory while it waits.
 // `autoprov daemon` executes it.
 #include <signal.h>
-#include <syslog.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -11,6 +10,8 @@
 #include <iostream>
 
 #include "common/log.hpp"
+#include "common/systemd.hpp"
+#include "device/hooks.hpp"
 #include "device/identity.hpp"
 #include "triggers/daemon.hpp"
 
@@ -41,6 +42,10 @@ int main(int argc, char** argv) {
   app.add_option("--agent", o.agent,
                  "the agent binary each run executes (default: autoprov beside this one)");
   app.add_flag("-v,--verbose", o.verbose, "runs log each step");
+  std::string log_level;
+  app.add_option("--log-level", log_level,
+                 "debug, info, warning or error (default: hooks.ini's LogLevel, else info)")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}, CLI::ignore_case));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -49,16 +54,19 @@ int main(int argc, char** argv) {
   }
   o.state_dir = state_dir;
   if (o.agent.empty()) o.agent = DefaultAgentPath();
-  // One line per event to stderr and to syslog (journald under systemd).
-  openlog("autoprov", LOG_PID, LOG_DAEMON);
-  SetLogLevel(LogLevel::kInfo);
-  SetLogSink([](LogLevel level, std::string_view m) {
-    int prio = level == LogLevel::kError     ? LOG_ERR
-               : level == LogLevel::kWarning ? LOG_WARNING
-                                             : LOG_INFO;
-    syslog(prio, "%.*s", static_cast<int>(m.size()), m.data());
-    std::fprintf(stderr, "autoprov: %.*s\n", static_cast<int>(m.size()), m.data());
-  });
+  // One entry per event: natively to the journal (priorities and fields) when started by systemd,
+  // else to stderr with a time and a level. The runs (agent processes) log the same way.
+  LogLevel level = LogLevel::kInfo;
+  if (!log_level.empty()) {
+    ParseLogLevel(log_level, level);
+  } else if (auto hooks = LoadHooks(o.state_dir); hooks && !hooks->log_level.empty()) {
+    ParseLogLevel(hooks->log_level, level);
+  }
+  // Each run logs at the daemon's level: every step's outcome reaches the journal.
+  static const char* const kNames[] = {"debug", "info", "warning", "error"};
+  o.log_level = kNames[static_cast<int>(level)];
+  SetLogLevel(level);
+  SetLogSink(SystemLogSink());
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);

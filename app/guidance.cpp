@@ -36,8 +36,8 @@ std::string ExplainUsageError(CLI::App& app, int argc, char** argv) {
     std::string t = argv[i];
     if (t == "--") break;
     if (t.starts_with("--")) {
-      std::string name = t.substr(2, t.find('=') == std::string::npos ? std::string::npos
-                                                                        : t.find('=') - 2);
+      std::string name =
+          t.substr(2, t.find('=') == std::string::npos ? std::string::npos : t.find('=') - 2);
       CLI::Option* o = FindOption(path, name, true);
       if (!o) {
         std::vector<std::string> names;

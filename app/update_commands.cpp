@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "common/log.hpp"
+#include "common/systemd.hpp"
 #include "device/hooks.hpp"
 #include "engine/device_state.hpp"
 #include "engine/restart.hpp"
@@ -48,13 +49,25 @@ std::optional<DeviceIdentity> IdentityOrReport(GlobalOptions& g) {
 }
 
 void SetUpLogging(const GlobalOptions& g) {
-  SetLogLevel(g.verbose ? LogLevel::kInfo : LogLevel::kWarning);
-  SetLogSink([](LogLevel level, std::string_view m) {
-    const char* tag = level == LogLevel::kError     ? "error"
-                      : level == LogLevel::kWarning ? "warning"
-                                                    : "info";
-    std::fprintf(stderr, "autoprov: %s: %.*s\n", tag, static_cast<int>(m.size()), m.data());
-  });
+  // --log-level, else hooks.ini's LogLevel, else -v (info), else warnings and errors.
+  LogLevel level = g.verbose ? LogLevel::kInfo : LogLevel::kWarning;
+  if (!g.log_level.empty()) {
+    ParseLogLevel(g.log_level, level);  // checked by the option
+  } else if (auto hooks = LoadHooks(g.state_dir); hooks && !hooks->log_level.empty()) {
+    ParseLogLevel(hooks->log_level, level);
+  }
+  SetLogLevel(level);
+  LogSink sink = SystemLogSink();
+  if (std::getenv("NOTIFY_SOCKET")) {
+    // A run of the daemon under systemd (NotifyAccess=all): STATUS says which step it is at.
+    sink = [sink](LogLevel l, std::string_view m, const LogContext& c) {
+      sink(l, m, c);
+      if (c.event == "step")
+        SdNotify("STATUS=running step " + std::string(c.step) + " (" + std::string(c.kind) +
+                 "): " + std::string(c.outcome));
+    };
+  }
+  SetLogSink(std::move(sink));
 }
 
 void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {

@@ -6,21 +6,33 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 jobs=$(nproc)
 
-echo "== format check (.clang-format, 100 columns)"
+# Each stage says how long it took.
+stage_start=$SECONDS
+stage() {
+  [ -z "${stage_name:-}" ] || echo "== $stage_name: $((SECONDS - stage_start)) s"
+  stage_name=$1
+  stage_start=$SECONDS
+  echo "== $1"
+}
+
+stage "format check (.clang-format, 100 columns)"
 bash scripts/format.sh --check
 
-echo "== dev build and tests"
+stage "dev build and tests"
 cmake --preset dev >/dev/null
 cmake --build --preset dev -j "$jobs"
-ctest --preset dev -j "$jobs"
+ctest --preset dev -j "$jobs" -LE package
 
-echo "== asan build and tests"
+stage "Debian package and systemd unit (nspawn)"
+ctest --preset dev -L package --output-on-failure
+
+stage "asan build and tests"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --preset asan -j "$jobs" -LE bench
+  ctest --preset asan -j "$jobs" -LE "bench|package"
 
-echo "== fuzz smoke"
+stage "fuzz smoke"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$jobs"
 for target in ini cli sip dhcp; do
@@ -28,4 +40,5 @@ for target in ini cli sip dhcp; do
   build/fuzz/fuzz/${target}_fuzz -max_total_time=15 -print_final_stats=0 "$work" "fuzz/corpus/$target" 2>&1 | tail -n 1
   rm -rf "$work"
 done
-echo "all test stages passed"
+stage "done"
+echo "all test stages passed in $SECONDS s"

@@ -21,11 +21,14 @@ void SetLogLevel(LogLevel min_level) { g_level = static_cast<int>(min_level); }
 
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level; }
 
-void Log(LogLevel level, std::string_view message) {
+void Log(LogLevel level, std::string_view message, const LogContext& context) {
   if (static_cast<int>(level) < g_level) return;
-  std::string safe = RedactText(message);  // S-9.5: every log line
+  std::string safe = RedactText(message);  // S-9.5: every log line, and its URL field
+  std::string url = context.url.empty() ? std::string() : RedactText(context.url);
+  LogContext c = context;
+  c.url = url;
   std::lock_guard lock(g_mutex);
-  if (g_sink) g_sink(level, safe);
+  if (g_sink) g_sink(level, safe, c);
 }
 
 }  // namespace autoprov

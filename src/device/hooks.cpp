@@ -16,9 +16,8 @@ namespace autoprov {
 
 Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir) {
   DeviceHooks hooks;
-  auto file = state_dir / "hooks.ini";
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec)) return hooks;
+  auto file = LocateDeviceFile(state_dir, "hooks.ini");
+  if (file.empty()) return hooks;
   auto kv = ReadKeyValueFile(file);
   if (!kv) return Unexpected(kv.error());
   for (const auto& [k, v] : *kv) {
@@ -30,7 +29,13 @@ Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir) {
       hooks.reset_command = v;
     else if (IEquals(k, "BusyCommand"))
       hooks.busy_command = v;
-    else if (IStartsWith(k, "Apply."))
+    else if (IEquals(k, "LogLevel")) {
+      std::string level = ToLower(v);
+      if (level != "debug" && level != "info" && level != "warning" && level != "error")
+        return Fail(ErrorCode::kParse, file.string() + ": LogLevel '" + v +
+                                           "' is not one of debug, info, warning, error");
+      hooks.log_level = level;
+    } else if (IStartsWith(k, "Apply."))
       hooks.apply_commands[ToLower(k.substr(6))] = v;
     else
       return Fail(ErrorCode::kParse, file.string() + ": unknown key '" + k + "'");

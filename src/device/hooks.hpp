@@ -7,6 +7,10 @@
 //   ResetCommand   = /sbin/reboot             ; restarts the device
 //   BusyCommand    = /usr/lib/voice/calls-up  ; exit 0 = busy (calls in progress): a restart waits
 //   Apply.cpt      = /usr/lib/voice/load-cpt  ; run as: CMD <file>; exit 0 = applied (any aux kind)
+//   LogLevel       = info                     ; debug, info, warning or error
+//
+// On a packaged device with the default state directory, /etc/autoprov/hooks.ini stands in for a
+// missing <state-dir>/hooks.ini (identity.ini likewise).
 #pragma once
 
 #include <filesystem>
@@ -23,7 +27,8 @@ struct DeviceHooks {
   std::string install_command;
   std::string version_command;
   std::string reset_command;
-  std::string busy_command;                           // S-10.2
+  std::string busy_command;  // S-10.2
+  std::string log_level;     // "debug", "info", "warning", "error"; empty: the command line's
   std::map<std::string, std::string> apply_commands;  // kind keyword ("cpt") -> command
 };
 

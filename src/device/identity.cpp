@@ -63,12 +63,22 @@ std::string DetectMac() {
   return "000000000000";
 }
 
+std::filesystem::path LocateDeviceFile(const std::filesystem::path& state_dir,
+                                       const std::string& name) {
+  std::error_code ec;
+  if (std::filesystem::exists(state_dir / name, ec)) return state_dir / name;
+  if (state_dir.lexically_normal() == std::filesystem::path(kDefaultStateDir)) {
+    auto packaged = std::filesystem::path(kPackageConfigDir) / name;
+    if (std::filesystem::exists(packaged, ec)) return packaged;
+  }
+  return {};
+}
+
 Expected<DeviceIdentity> LoadIdentity(const std::filesystem::path& state_dir,
                                       const IdentityOverrides& o) {
   DeviceIdentity id;
-  auto file = state_dir / "identity.ini";
-  std::error_code ec;
-  if (std::filesystem::exists(file, ec)) {
+  auto file = LocateDeviceFile(state_dir, "identity.ini");
+  if (!file.empty()) {
     auto kv = ReadKeyValueFile(file);
     if (!kv) return Unexpected(kv.error());
     for (const auto& [k, v] : *kv) {

@@ -27,6 +27,15 @@ Expected<std::string> NormalizeMac(std::string_view mac);
 // The MAC of the first non-loopback interface with a non-zero address, if any.
 std::string DetectMac();
 
+// The packaged defaults: the state directory, and where the package keeps identity.ini and
+// hooks.ini for it.
+inline constexpr const char* kDefaultStateDir = "/var/lib/autoprov";
+inline constexpr const char* kPackageConfigDir = "/etc/autoprov";
+// <state_dir>/<name>; for the default state directory only, /etc/autoprov/<name> when the state
+// directory has none (the packaged device's files). Empty when neither exists.
+std::filesystem::path LocateDeviceFile(const std::filesystem::path& state_dir,
+                                       const std::string& name);
+
 struct IdentityOverrides {
   std::string product, mac, serial, sw_version;
 };

@@ -127,7 +127,8 @@ void DownloadSequence::Record(StepOutcome outcome, std::string error) {
     std::string line =
         "step " + step_.kind + " " + step_.url + ": " + std::string(OutcomeName(outcome));
     if (!step_.error.empty()) line += ": " + step_.error;
-    Log(level, line);
+    std::string number = std::to_string(next_index_) + "/" + std::to_string(DownloadOrder().size());
+    Log(level, line, LogContext{"step", number, step_.kind, step_.url, OutcomeName(outcome)});
   }
   if (env_.on_step) env_.on_step(step_);
   report_.steps.push_back(std::move(step_));

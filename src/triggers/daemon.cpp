@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/log.hpp"
+#include "common/systemd.hpp"
 #include "device/hooks.hpp"
 #include "engine/report.hpp"
 #include "engine/restart.hpp"
@@ -32,19 +33,6 @@
 
 namespace autoprov {
 namespace {
-
-void NotifySystemd(const char* state) {
-  const char* path = std::getenv("NOTIFY_SOCKET");
-  if (!path || !*path) return;
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, path, sizeof a.sun_path - 1);
-  if (a.sun_path[0] == '@') a.sun_path[0] = '\0';  // abstract namespace
-  (void)::sendto(fd, state, std::strlen(state), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::close(fd);
-}
 
 std::string TimeText(std::time_t t) {
   char buf[64];
@@ -111,10 +99,28 @@ class Daemon {
   int next_retry_attempt_ = 0;
   std::optional<std::time_t> next_startup_;  // S-10.1: a start-up run waiting its random delay
   std::chrono::steady_clock::time_point next_startup_due_;
+  // What systemd shows (STATUS=), sent when it changes; the watchdog, pinged from the main loop.
+  std::string DescribeState();
+  std::string sd_status_;
+  std::chrono::microseconds watchdog_{0};
+  std::chrono::steady_clock::time_point last_ping_;
   std::mt19937_64 rng_{std::random_device{}()};
   double Draw() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
   void StartupRun();
 };
+
+std::string Daemon::DescribeState() {
+  {
+    std::lock_guard lock(m_);
+    if (running_) return "running (" + running_->trigger + ")";
+  }
+  if (next_startup_) return "start-up run at " + TimeText(*next_startup_);
+  std::string s = "idle";
+  if (next_retry_)
+    s += "; retry " + std::to_string(next_retry_attempt_) + " at " + TimeText(*next_retry_);
+  if (next_periodic_) s += "; next " + next_periodic_kind_ + " run at " + TimeText(*next_periodic_);
+  return s;
+}
 
 void Daemon::Request(const std::string& trigger, bool reboot, int client, bool reboot_if_changed) {
   // Any run stands for a planned retry: its own report says whether another one follows.
@@ -144,6 +150,7 @@ std::vector<std::string> Daemon::AgentArgs(const RunRequest& req) const {
   if (req.reboot) args.push_back("--reboot");
   if (req.reboot_if_changed) args.push_back("--reboot-if-changed");
   if (o_.verbose) args.push_back("--verbose");
+  if (!o_.log_level.empty()) args.insert(args.end(), {"--log-level", o_.log_level});
   return args;
 }
 
@@ -414,7 +421,9 @@ int Daemon::Run() {
   if (sip >= 0 && CurrentSipPolicy().allow_any)
     LogWarning("SipNotifyAllowFrom = any: a SIP NOTIFY from any host that reaches " +
                o_.sip_listen + " is obeyed; name the PBX or proxy instead (S-9.6)");
-  NotifySystemd("READY=1");
+  SdNotify("READY=1");
+  watchdog_ = WatchdogInterval();
+  last_ping_ = std::chrono::steady_clock::now();
 
   PeriodicSchedule schedule;
   std::string reported_error;
@@ -454,6 +463,14 @@ int Daemon::Run() {
       Request("retry", false, -1);  // clears next_retry_
       LogInfo("retry " + std::to_string(attempt) + " after a failed run");
     }
+    if (std::string status = DescribeState(); status != sd_status_) {
+      sd_status_ = status;
+      SdNotify("STATUS=" + status);
+    }
+    if (watchdog_.count() > 0 && std::chrono::steady_clock::now() - last_ping_ >= watchdog_ / 2) {
+      last_ping_ = std::chrono::steady_clock::now();
+      SdNotify("WATCHDOG=1");
+    }
     pollfd fds[3] = {{control, POLLIN, 0}, {done_pipe_[0], POLLIN, 0}, {sip, POLLIN, 0}};
     int n = ::poll(fds, sip >= 0 ? 3 : 2, 200);
     if (n <= 0) continue;
@@ -462,6 +479,7 @@ int Daemon::Run() {
       while (::read(done_pipe_[0], buf, sizeof buf) > 0) {
       }
       FinishRun();
+      sd_status_.clear();  // the run's own STATUS lines came last: say again what the daemon does
     }
     if (fds[0].revents & POLLIN) HandleControl(control);
     if (sip >= 0 && (fds[2].revents & POLLIN)) HandleSip(sip);
@@ -485,7 +503,7 @@ int Daemon::Run() {
   ::unlink(sock_path.c_str());
   if (sip >= 0) ::close(sip);
   ::close(lock_fd);
-  NotifySystemd("STOPPING=1");
+  SdNotify("STOPPING=1");
   return 0;
 }
 

@@ -21,6 +21,7 @@ struct DaemonOptions {
   std::string sip_listen;  // "127.0.0.1:5060"; empty: no SIP listener
   std::string agent;       // the agent binary each run is executed with (`<agent> ... run-once`)
   bool verbose = false;
+  std::string log_level;  // passed on to each run (--log-level); empty: the run's own default
 };
 
 // The agent binary beside the running executable (or $AUTOPROV_AGENT when set).

@@ -108,8 +108,7 @@ TEST_F(GuidanceTest, ConfigValidateLintsAFileAndTouchesNoState) {
   auto r = RunCommand("config validate " + (dir_ / "good.ini").string() + st_);
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("valid (ini, 1 warning(s))"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("good.ini:2: unknown parameter 'UnknownThing'"), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("good.ini:2: unknown parameter 'UnknownThing'"), std::string::npos) << r.out;
   WriteText(dir_ / "bad.ini",
             "; a comment\nAutoUpdateFrequency = abc\nIniFileURL = 'gopher://x/y'\n");
   r = RunCommand("config validate " + (dir_ / "bad.ini").string() + st_);
@@ -138,11 +137,10 @@ TEST_F(GuidanceTest, ReadOnlyCommandsNeverCreateAStateDirectory) {
 
 TEST_F(GuidanceTest, FleetWithoutStateDirUsesATemporaryOneAndSaysWhere) {
   WriteText(dir_ / "boot.ini", "IniFileURL = 'file://" + (dir_ / "none.ini").string() + "'\n");
-  auto r = RunProgram("env -u AUTOPROV_STATE_DIR TMPDIR=" + dir_.string() + " " +
-                      AUTOPROV_BINARY + " fleet --devices 2 --bootstrap " +
-                      (dir_ / "boot.ini").string());
-  EXPECT_NE(r.out.find("no --state-dir given: the simulated devices' state is in " +
-                       dir_.string() + "/autoprov-fleet-"),
+  auto r = RunProgram("env -u AUTOPROV_STATE_DIR TMPDIR=" + dir_.string() + " " + AUTOPROV_BINARY +
+                      " fleet --devices 2 --bootstrap " + (dir_ / "boot.ini").string());
+  EXPECT_NE(r.out.find("no --state-dir given: the simulated devices' state is in " + dir_.string() +
+                       "/autoprov-fleet-"),
             std::string::npos)
       << r.out;
   bool found = false;

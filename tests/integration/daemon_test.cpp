@@ -2,11 +2,16 @@
 // without a restart, the control socket, SIP NOTIFY from sipp, the restart cycle, and SIGTERM
 // mid-download.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <utime.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -595,6 +600,54 @@ TEST_F(DaemonTest, BusyPastTheCapGivesUpAndSigtermStopsAWait) {
   EXPECT_LT(took, 2.5) << "SIGTERM during a deferral stops promptly";
   waiting.get();
   EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
+// Under systemd (Type=notify, WatchdogSec): READY once the daemon listens, STATUS saying what it
+// does (idle and its next run; a run's step), WATCHDOG pings at half the interval, STOPPING.
+TEST_F(DaemonTest, NotifiesSystemdReadyStatusWatchdogAndStopping) {
+  WriteText(nginx_.root() / "sd.ini", "INIFileVersion = 'sd'\nAutoUpdateFrequency = 60\n");
+  Configure("IniFileURL = '" + nginx_.Url("/sd.ini") + "'\nAutoUpdateFrequency = 60\n");
+  auto sock_path = dir_ / "notify.sock";
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, sock_path.c_str(), sizeof a.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ::setenv("NOTIFY_SOCKET", sock_path.c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "400000", 1);
+  StartDaemon();
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  std::vector<std::string> got;
+  auto collect = [&](std::chrono::milliseconds for_how_long) {
+    auto end = std::chrono::steady_clock::now() + for_how_long;
+    while (std::chrono::steady_clock::now() < end) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      char buf[4096];
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) got.emplace_back(buf, static_cast<size_t>(n));
+    }
+  };
+  collect(1500ms);
+  ASSERT_EQ(RunCommand("trigger" + id_).exit_code, 0);
+  collect(1200ms);
+  daemon_.Stop();
+  collect(200ms);
+  ::close(fd);
+  auto count = [&](const std::string& prefix) {
+    return std::count_if(got.begin(), got.end(),
+                         [&](const std::string& m) { return m.starts_with(prefix); });
+  };
+  std::string all;
+  for (const auto& m : got) all += m + " | ";
+  EXPECT_EQ(count("READY=1"), 1) << all;
+  EXPECT_GE(count("WATCHDOG=1"), 5) << "every 200 ms over about 3 s: " << all;
+  EXPECT_GE(count("STATUS=idle; next interval run at "), 1) << all;
+  EXPECT_GE(count("STATUS=running (manual)"), 1) << all;
+  EXPECT_GE(count("STATUS=running step 1/"), 1) << "the run's own status: " << all;
+  EXPECT_EQ(count("STOPPING=1"), 1) << all;
 }
 
 }  // namespace

@@ -206,7 +206,7 @@ TEST_F(TransferTest, CredentialsNeverLeakIntoErrorsOrLogs) {
   std::vector<std::string> lines;
   std::mutex m;
   SetLogLevel(LogLevel::kDebug);
-  SetLogSink([&](LogLevel, std::string_view s) {
+  SetLogSink([&](LogLevel, std::string_view s, const LogContext&) {
     std::lock_guard l(m);
     lines.emplace_back(s);
   });
@@ -289,7 +289,7 @@ TEST_F(TransferTest, HttpsVerifiesAgainstTrustAnchors) {
 
 TEST_F(TransferTest, VerificationOffIsExplicitAndWarns) {
   std::vector<std::string> warnings;
-  SetLogSink([&](LogLevel level, std::string_view s) {
+  SetLogSink([&](LogLevel level, std::string_view s, const LogContext&) {
     if (level == LogLevel::kWarning) warnings.emplace_back(s);
   });
   auto req =

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds the Debian package (debian/, debhelper compat 13) from a clean copy of the source tree:
+#   scripts/build-deb.sh [OUTDIR]    -> OUTDIR/autoprov_<version>_<arch>.deb (+ -dbgsym)
+# DEB_BUILD_OPTIONS=nocheck is implied: the test suite runs on its own (.ci/run). Needs the packages
+# scripts/setup.sh installs (debhelper, scdoc, the build dependencies in debian/control).
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+out=$(mkdir -p "${1:-$src/build/deb}" && cd "${1:-$src/build/deb}" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/autoprov"
+# The files git knows (or every file but build/ outside a checkout), and the commit for --version.
+if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+  (cd "$src" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/autoprov")
+  commit=$(git -C "$src" rev-parse --short=12 HEAD)
+else
+  (cd "$src" && tar --exclude=./build -cf - .) | (cd "$work/autoprov" && tar -xf -)
+  commit=""
+fi
+cd "$work/autoprov"
+export DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}"
+export AUTOPROV_GIT_COMMIT="$commit"
+dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
+cp "$work"/*.deb "$out"/
+ls "$out"/*.deb
