@@ -2,33 +2,57 @@
 
 #include <dlfcn.h>
 
-#include <cstdlib>
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 
 namespace autoprov::app {
 namespace {
 
-using CompletionFn = char** (*)(const char*, int, int);
-using GeneratorFn = char* (*)(const char*, int);
+// From libedit's histedit.h (a stable ABI, libedit.so.2); the header is not needed to build.
+struct EditLine;
+struct History;
+struct LineInfo {
+  const char* buffer;
+  const char* cursor;
+  const char* lastchar;
+};
+struct HistEvent {
+  int num;
+  const char* str;
+};
+constexpr int kElPrompt = 0, kElEditor = 2, kElSignal = 3, kElBind = 4, kElAddFn = 9, kElHist = 10,
+              kElClientData = 14;
+constexpr int kHSetSize = 1, kHEnter = 10, kHSetUnique = 20;
+constexpr unsigned char kCcRefresh = 4, kCcError = 6, kCcRedisplay = 8;
 
-std::vector<std::string> g_matches;
+using ElFunction = unsigned char (*)(EditLine*, int);
+using PromptFunction = const char* (*)(EditLine*);
 
 }  // namespace
 
-// libedit's readline interface, resolved by name.
 struct LineEditor::Lib {
   void* handle = nullptr;
-  char* (*readline)(const char*) = nullptr;
-  int (*add_history)(const char*) = nullptr;
-  void (*using_history)() = nullptr;
-  char** (*completion_matches)(const char*, GeneratorFn) = nullptr;
-  char** line_buffer = nullptr;  // rl_line_buffer
-  int* point = nullptr;          // rl_point
-  int* completion_over = nullptr;
-  CompletionFn* completion_function = nullptr;
+  EditLine* (*el_init)(const char*, FILE*, FILE*, FILE*) = nullptr;
+  void (*el_end)(EditLine*) = nullptr;
+  int (*el_set)(EditLine*, int, ...) = nullptr;
+  int (*el_get)(EditLine*, int, ...) = nullptr;
+  const char* (*el_gets)(EditLine*, int*) = nullptr;
+  const LineInfo* (*el_line)(EditLine*) = nullptr;
+  int (*el_insertstr)(EditLine*, const char*) = nullptr;
+  History* (*history_init)() = nullptr;
+  void (*history_end)(History*) = nullptr;
+  int (*history)(History*, HistEvent*, int, ...) = nullptr;
+  EditLine* el = nullptr;
+  History* hist = nullptr;
+  std::string prompt;
   Completer completer;
+  Helper helper;
   ~Lib() {
+    if (el) el_end(el);
+    if (hist) history_end(hist);
     if (handle) ::dlclose(handle);
   }
   template <class T>
@@ -36,23 +60,61 @@ struct LineEditor::Lib {
     out = reinterpret_cast<T>(::dlsym(handle, name));
     return out != nullptr;
   }
+  std::string LineToCursor() const {
+    const LineInfo* li = el_line(el);
+    return std::string(li->buffer, static_cast<size_t>(li->cursor - li->buffer));
+  }
 };
 
 namespace {
 
-LineEditor::Lib* g_lib = nullptr;  // the editor whose completer Tab calls
+LineEditor::Lib* g_lib = nullptr;  // for the C callbacks, which get only the EditLine
 
-char* Generator(const char*, int state) {
-  if (state == 0)
-    g_matches =
-        g_lib->completer(std::string(*g_lib->line_buffer, static_cast<size_t>(*g_lib->point)));
-  if (static_cast<size_t>(state) >= g_matches.size()) return nullptr;
-  return ::strdup(g_matches[static_cast<size_t>(state)].c_str());
+const char* Prompt(EditLine*) { return g_lib ? g_lib->prompt.c_str() : "# "; }
+
+// Tab: a single candidate is completed (and a space added); several extend to their common prefix,
+// or are listed when there is nothing to extend.
+unsigned char OnTab(EditLine*, int) {
+  LineEditor::Lib* lib = g_lib;
+  if (!lib || !lib->completer) return kCcError;
+  std::string line = lib->LineToCursor();
+  auto candidates = lib->completer(line);
+  if (candidates.empty()) return kCcError;
+  size_t start = line.find_last_of(' ');
+  std::string typed = start == std::string::npos ? line : line.substr(start + 1);
+  std::string common = candidates[0];
+  for (const auto& c : candidates) {
+    size_t n = 0;
+    while (n < common.size() && n < c.size() && std::tolower(common[n]) == std::tolower(c[n])) ++n;
+    common.resize(n);
+  }
+  if (candidates.size() == 1) common += " ";
+  if (common.size() > typed.size()) {
+    lib->el_insertstr(lib->el, common.substr(typed.size()).c_str());
+    return kCcRefresh;
+  }
+  std::string list = "\n";
+  for (const auto& c : candidates) list += "  " + c + "\n";
+  std::fputs(list.c_str(), stdout);
+  std::fflush(stdout);
+  return kCcRedisplay;
 }
 
-char** Complete(const char* text, int, int) {
-  *g_lib->completion_over = 1;
-  return g_lib->completion_matches(text, Generator);
+// `?`: what can follow, at once (no Enter), then the line as it was. Inside a quoted value a `?` is
+// just a character (URLs have them).
+unsigned char OnQuestion(EditLine*, int) {
+  LineEditor::Lib* lib = g_lib;
+  if (!lib) return kCcError;
+  std::string line = lib->LineToCursor();
+  if (std::count(line.begin(), line.end(), '\'') % 2 == 1 ||
+      std::count(line.begin(), line.end(), '"') % 2 == 1 || !lib->helper) {
+    lib->el_insertstr(lib->el, "?");
+    return kCcRefresh;
+  }
+  std::string text = "?\n" + lib->helper(line);
+  std::fputs(text.c_str(), stdout);
+  std::fflush(stdout);
+  return kCcRedisplay;
 }
 
 }  // namespace
@@ -61,15 +123,32 @@ LineEditor::LineEditor() {
   auto lib = std::make_unique<Lib>();
   lib->handle = ::dlopen("libedit.so.2", RTLD_NOW | RTLD_LOCAL);
   if (!lib->handle) return;
-  bool ok = lib->Get(lib->readline, "readline") && lib->Get(lib->add_history, "add_history") &&
-            lib->Get(lib->using_history, "using_history") &&
-            lib->Get(lib->completion_matches, "rl_completion_matches") &&
-            lib->Get(lib->line_buffer, "rl_line_buffer") && lib->Get(lib->point, "rl_point") &&
-            lib->Get(lib->completion_over, "rl_attempted_completion_over") &&
-            lib->Get(lib->completion_function, "rl_attempted_completion_function");
+  bool ok = lib->Get(lib->el_init, "el_init") && lib->Get(lib->el_end, "el_end") &&
+            lib->Get(lib->el_set, "el_set") && lib->Get(lib->el_get, "el_get") &&
+            lib->Get(lib->el_gets, "el_gets") && lib->Get(lib->el_line, "el_line") &&
+            lib->Get(lib->el_insertstr, "el_insertstr") &&
+            lib->Get(lib->history_init, "history_init") &&
+            lib->Get(lib->history_end, "history_end") && lib->Get(lib->history, "history");
   if (!ok) return;
-  lib->using_history();
+  lib->el = lib->el_init("autoprov", stdin, stdout, stderr);
+  lib->hist = lib->history_init();
+  if (!lib->el || !lib->hist) return;
+  HistEvent ev{};
+  lib->history(lib->hist, &ev, kHSetSize, 500);
+  lib->history(lib->hist, &ev, kHSetUnique, 1);
+  lib->el_set(lib->el, kElEditor, "emacs");
+  lib->el_set(lib->el, kElSignal, 1);
+  lib->el_set(lib->el, kElClientData, lib.get());
+  lib->el_set(lib->el, kElPrompt, static_cast<PromptFunction>(Prompt));
+  lib->el_set(lib->el, kElHist, lib->history, lib->hist);
+  lib->el_set(lib->el, kElAddFn, "autoprov-complete", "complete the word",
+              static_cast<ElFunction>(OnTab));
+  lib->el_set(lib->el, kElAddFn, "autoprov-help", "what can follow",
+              static_cast<ElFunction>(OnQuestion));
+  lib->el_set(lib->el, kElBind, "^I", "autoprov-complete", nullptr);
+  lib->el_set(lib->el, kElBind, "?", "autoprov-help", nullptr);
   lib_ = std::move(lib);
+  g_lib = lib_.get();
 }
 
 LineEditor::~LineEditor() {
@@ -79,10 +158,11 @@ LineEditor::~LineEditor() {
 bool LineEditor::editing() const { return lib_ != nullptr; }
 
 void LineEditor::SetCompleter(Completer completer) {
-  if (!lib_) return;
-  lib_->completer = std::move(completer);
-  g_lib = lib_.get();
-  *lib_->completion_function = Complete;
+  if (lib_) lib_->completer = std::move(completer);
+}
+
+void LineEditor::SetHelper(Helper helper) {
+  if (lib_) lib_->helper = std::move(helper);
 }
 
 std::optional<std::string> LineEditor::ReadLine(const std::string& prompt) {
@@ -92,11 +172,16 @@ std::optional<std::string> LineEditor::ReadLine(const std::string& prompt) {
     if (!std::getline(std::cin, line)) return std::nullopt;
     return line;
   }
-  char* input = lib_->readline(prompt.c_str());
-  if (!input) return std::nullopt;
-  std::string line(input);
-  std::free(input);
-  if (!line.empty()) lib_->add_history(line.c_str());
+  lib_->prompt = prompt;
+  int count = 0;
+  const char* input = lib_->el_gets(lib_->el, &count);
+  if (!input || count <= 0) return std::nullopt;
+  std::string line(input, static_cast<size_t>(count));
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  if (!line.empty()) {
+    HistEvent ev{};
+    lib_->history(lib_->hist, &ev, kHEnter, line.c_str());
+  }
   return line;
 }
 

@@ -1,7 +1,8 @@
-// Line editing for the interactive shell: libedit (history, Tab completion), loaded when a person
-// types at a terminal and not before: every other command, a daemon's run above all, starts without
-// it (loading libedit and what it needs costs about a millisecond per process). Without libedit the
-// shell still works, without editing.
+// Line editing for the interactive shell: libedit's native API (history, Tab completion, and `?`
+// answered at once, as on the device), loaded when a person types at a terminal and not before:
+// every other command, a daemon's run above all, starts without it (loading libedit and what it
+// needs costs about a millisecond per process). Without libedit the shell still works, without
+// editing.
 #pragma once
 
 #include <functional>
@@ -14,13 +15,16 @@ namespace autoprov::app {
 
 class LineEditor {
  public:
-  // Completions of the line up to the cursor.
+  // Completions of the last word of the line up to the cursor.
   using Completer = std::function<std::vector<std::string>(const std::string& line)>;
+  // What `?` shows for the line up to the cursor (what can follow the words typed so far).
+  using Helper = std::function<std::string(const std::string& line)>;
   LineEditor();
   ~LineEditor();
   // A line, or nothing at the end of input.
   std::optional<std::string> ReadLine(const std::string& prompt);
   void SetCompleter(Completer completer);
+  void SetHelper(Helper helper);
   bool editing() const;  // libedit was loaded
 
   struct Lib;  // libedit's functions, resolved at run time

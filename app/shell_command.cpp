@@ -43,12 +43,24 @@ void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
     };
     Shell shell(*st, run, status);
     int errors = 0;
+    // A failed line: interactively, a caret under the offending word (below the prompt and the
+    // line as typed) and the message; from -c or standard input, on stderr, with the line number.
     auto execute = [&](const std::string& line, int n, const std::string& origin) {
+      std::string prompt = shell.Prompt();
       auto r = shell.Execute(line, n);
-      std::cout << r.output << std::flush;
-      if (!r.ok) {
-        ++errors;
-        if (!origin.empty()) std::cerr << "error: " << origin << ":" << n << ": " << line << "\n";
+      if (r.ok) {
+        std::cout << r.output << std::flush;
+        return r.quit;
+      }
+      ++errors;
+      size_t col = Shell::ErrorColumn(line, r.output);
+      if (origin.empty()) {
+        std::cout << std::string(prompt.size() + col, ' ') << "^\n" << r.output << std::flush;
+      } else {
+        std::cerr << origin << ":" << n
+                  << ": error: " << (r.output.starts_with("% ") ? r.output.substr(2) : r.output)
+                  << "  " << line << "\n  " << std::string(col, ' ') << "^\n"
+                  << std::flush;
       }
       return r.quit;
     };
@@ -64,6 +76,7 @@ void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
     } else {
       LineEditor editor;
       editor.SetCompleter([&shell](const std::string& line) { return shell.Complete(line); });
+      editor.SetHelper([&shell](const std::string& line) { return shell.HelpFor(line); });
       for (int n = 1;; ++n) {
         auto line = editor.ReadLine(shell.Prompt());
         if (!line) {
@@ -73,7 +86,9 @@ void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
         if (execute(*line, n, "")) break;
       }
     }
-    g.exit_code = errors ? kExitFailed : kExitOk;
+    // A script fails if a line failed; a person's session does not fail for a typo corrected since.
+    bool interactive = commands->empty() && ::isatty(0);
+    g.exit_code = errors && !interactive ? kExitFailed : kExitOk;
   });
 }
 

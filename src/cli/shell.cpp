@@ -1,6 +1,8 @@
 #include "cli/shell.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <map>
 #include <set>
 
 #include "common/text.hpp"
@@ -22,44 +24,114 @@ void Shell::Refresh() {
   for (const auto& m : path) (void)session_->Execute(m, 0);
 }
 
+size_t Shell::ErrorColumn(const std::string& line, const std::string& message) {
+  for (size_t q = message.find('\''); q != std::string::npos;) {
+    size_t end = message.find('\'', q + 1);
+    if (end == std::string::npos) break;
+    std::string quoted = message.substr(q + 1, end - q - 1);
+    if (!quoted.empty()) {
+      // The quoted text as a whole word of the line (not inside another word).
+      for (size_t at = line.find(quoted); at != std::string::npos; at = line.find(quoted, at + 1))
+        if ((at == 0 || line[at - 1] == ' ' || line[at - 1] == '\'')) return at;
+    }
+    q = message.find('\'', end + 1);
+  }
+  size_t first = line.find_first_not_of(' ');
+  return first == std::string::npos ? 0 : first;
+}
+
 std::string Shell::Prompt() const { return "autoprov" + session_->PromptMode() + "# "; }
 
-std::string Shell::Help() const {
-  std::string out;
+std::string Shell::Describe(const std::string& c) const {
   const Schema& schema = state_.schema();
   auto path = session_->mode_path();
-  for (const auto& c : session_->Completions()) {
-    std::string desc;
-    for (const auto& p : schema.params()) {
-      if (p.cli_command != c || p.cli_modes.size() != path.size()) continue;
-      desc = p.description;
-      if (p.value.type == ValueType::kEnum) {
-        std::string names;
-        for (const auto& ch : p.value.choices) names += (names.empty() ? "" : "|") + ch.cli_name;
-        desc += " {" + names + "}";
-      }
+  std::string desc;
+  for (const auto& p : schema.params()) {
+    if (!IEquals(p.cli_command, c) || p.cli_modes.size() != path.size()) continue;
+    desc = p.description;
+    if (p.value.type == ValueType::kEnum) {
+      std::string names;
+      for (const auto& ch : p.value.choices) names += (names.empty() ? "" : "|") + ch.cli_name;
+      desc += " {" + names + "}";
     }
-    if (desc.empty()) {
-      if (c == "exit")
-        desc = "leave this mode";
-      else if (c == "end")
-        desc = "back to the top level";
-      else if (c == "no")
-        desc = "return a setting to its default";
-      else if (c == "activate")
-        desc = "accepted; settings apply as they are typed";
-      else if (c == "reload")
-        desc = "restart request (provisioning scripts)";
-      else
-        desc = "enter mode";
-    }
-    char line[256];
-    std::snprintf(line, sizeof line, "  %-26s %s\n", c.c_str(), desc.c_str());
-    out += line;
   }
-  out +=
-      "  show running-config [automatic-update]\n  show automatic-update status\n  "
-      "automatic-update run\n";
+  if (!desc.empty()) return desc;
+  if (c == "exit") return "leave this mode";
+  if (c == "end") return "back to the top level";
+  if (c == "no") return "return a setting to its default";
+  if (c == "activate") return "accepted; settings apply as they are typed";
+  if (c == "reload") return "restart request (provisioning scripts)";
+  return "enter mode";
+}
+
+std::vector<Shell::Phrase> Shell::Phrases() const {
+  auto split = [](std::string_view text) {
+    auto sv = SplitWhitespace(text);
+    return std::vector<std::string>(sv.begin(), sv.end());
+  };
+  std::vector<Phrase> out;
+  auto path = session_->mode_path();
+  for (const auto& c : session_->Completions()) {
+    out.push_back({split(c), Describe(c)});
+    if (c == "no") continue;
+    // A parameter command's values (enum names, list items).
+    for (const auto& p : state_.schema().params()) {
+      if (!IEquals(p.cli_command, c) || p.cli_modes.size() != path.size()) continue;
+      for (const auto& ch : p.value.choices) out.push_back({{c, ch.cli_name}, ""});
+      for (const auto& a : p.value.allowed) out.push_back({{c, a}, ""});
+    }
+  }
+  for (const auto& c : session_->Completions())
+    if (c != "no" && c != "exit" && c != "end" && c != "activate" && c != "reload")
+      out.push_back({{"no", c}, "return " + c + " to its default"});
+  out.push_back({{"show", "running-config"}, "the running configuration"});
+  out.push_back({{"show", "running-config", "automatic-update"}, "its automatic-update part"});
+  out.push_back({{"show", "automatic-update", "status"}, "the daemon, the last run, per URL"});
+  out.push_back({{"automatic-update", "run"}, "run the Automatic Update now"});
+  if (!path.empty() && IEquals(path.back(), "automatic-update"))
+    out.push_back({{"run"}, "run the Automatic Update now"});
+  if (!path.empty()) out.push_back({{"do"}, "a top-level command (do show ...)"});
+  return out;
+}
+
+std::string Shell::HelpFor(const std::string& line) const {
+  auto words_sv = SplitWhitespace(line);
+  std::vector<std::string> words(words_sv.begin(), words_sv.end());
+  bool new_word = line.empty() || line.back() == ' ';
+  std::string prefix = new_word || words.empty() ? "" : words.back();
+  if (!new_word && !words.empty()) words.pop_back();
+  if (!words.empty() && IEquals(words[0], "do") && !session_->mode_path().empty())
+    words.erase(words.begin());
+  std::map<std::string, std::string> next;  // word -> what it does (the shortest phrase's)
+  bool complete = false;
+  for (const auto& ph : Phrases()) {
+    bool match = ph.words.size() >= words.size();
+    for (size_t i = 0; match && i < words.size(); ++i) match = IEquals(ph.words[i], words[i]);
+    if (!match) continue;
+    if (ph.words.size() == words.size()) {
+      complete = complete || !words.empty();
+      continue;
+    }
+    const std::string& w = ph.words[words.size()];
+    if (!IStartsWith(w, prefix)) continue;
+    std::string desc = ph.words.size() == words.size() + 1 ? ph.description : "";
+    auto [it, added] = next.emplace(w, desc);
+    if (!added && it->second.empty()) it->second = desc;
+  }
+  // A parameter command takes a value the schema does not enumerate.
+  if (words.size() == 1 && next.empty() && prefix.empty()) {
+    for (const auto& p : state_.schema().params())
+      if (IEquals(p.cli_command, words[0]) && p.cli_modes.size() == session_->mode_path().size())
+        next.emplace("<value>", p.description);
+  }
+  std::string out;
+  for (const auto& [w, desc] : next) {
+    char buf[320];
+    std::snprintf(buf, sizeof buf, "  %-26s %s\n", w.c_str(), desc.c_str());
+    out += buf;
+  }
+  if (complete && prefix.empty()) out += "  <cr>\n";
+  if (out.empty()) out = "% nothing can follow '" + line + "' here\n";
   return out;
 }
 
@@ -97,7 +169,8 @@ Shell::Result Shell::Show(const std::vector<std::string>& words) {
 Shell::Result Shell::Execute(const std::string& raw, int line_no) {
   std::string line(Trim(raw));
   if (line.empty() || line[0] == '#' || line[0] == '!') return {};
-  if (line.back() == '?') return {Help(), true, false};
+  if (line.back() == '?')
+    return {HelpFor(std::string(Trim(raw)).substr(0, Trim(raw).size() - 1)), true, false};
   auto words_sv = SplitWhitespace(line);
   std::vector<std::string> words(words_sv.begin(), words_sv.end());
   std::string first = ToLower(words[0]);
@@ -122,7 +195,17 @@ Shell::Result Shell::Execute(const std::string& raw, int line_no) {
   if (!session_->in_row()) Refresh();
   Configuration before = session_->config();
   auto r = session_->Execute(line, line_no);
-  if (!r) return {"% " + r.error().message + "\n", false, false};
+  if (!r) {
+    std::string message = r.error().message;
+    if (message.starts_with("unknown command")) {
+      // "did you mean ...?": the closest command of this mode to the first word.
+      std::vector<std::string> names;
+      for (const auto& ph : Phrases()) names.push_back(ph.words[0]);
+      std::string match = ClosestMatch(words[0], names);
+      if (!match.empty()) message += "; did you mean '" + match + "'?";
+    }
+    return {"% " + message + "\n", false, false};
+  }
   // A row being edited is stored when its mode is left; everything else at once.
   if (!session_->in_row() && !(session_->config() == before)) {
     Configuration after = session_->config();
@@ -141,36 +224,17 @@ std::vector<std::string> Shell::Complete(const std::string& line) const {
   std::vector<std::string> words(words_sv.begin(), words_sv.end());
   bool new_word = line.empty() || line.back() == ' ';
   std::string prefix = new_word || words.empty() ? "" : words.back();
-  size_t index = new_word ? words.size() : words.size() - 1;
+  if (!new_word && !words.empty()) words.pop_back();
+  if (!words.empty() && IEquals(words[0], "do") && !session_->mode_path().empty())
+    words.erase(words.begin());
   std::set<std::string> candidates;
-  if (index == 0) {
-    for (const auto& c : session_->Completions()) candidates.insert(c);
-    candidates.insert("show");
-    candidates.insert("automatic-update");
-    candidates.insert("do");
-  } else if (IEquals(words[0], "show")) {
-    if (index == 1) candidates = {"running-config", "automatic-update"};
-    if (index == 2 && words.size() > 1 && IEquals(words[1], "running-config"))
-      candidates = {"automatic-update"};
-    if (index == 2 && words.size() > 1 && IEquals(words[1], "automatic-update"))
-      candidates = {"status"};
-  } else if (IEquals(words[0], "no") && index == 1) {
-    for (const auto& c : session_->Completions())
-      if (c != "no" && c != "exit" && c != "end") candidates.insert(c);
-  } else if (index == 1) {
-    // Enum values of a parameter command.
-    for (const auto& p : state_.schema().params()) {
-      if (!IEquals(p.cli_command, words[0]) || p.cli_modes.size() != session_->mode_path().size())
-        continue;
-      for (const auto& c : p.value.choices) candidates.insert(c.cli_name);
-      for (const auto& a : p.value.allowed) candidates.insert(a);
-    }
-    if (IEquals(words[0], "automatic-update")) candidates.insert("run");
+  for (const auto& ph : Phrases()) {
+    bool match = ph.words.size() > words.size();
+    for (size_t i = 0; match && i < words.size(); ++i) match = IEquals(ph.words[i], words[i]);
+    if (match && IStartsWith(ph.words[words.size()], prefix))
+      candidates.insert(ph.words[words.size()]);
   }
-  std::vector<std::string> out;
-  for (const auto& c : candidates)
-    if (IStartsWith(c, prefix)) out.push_back(c);
-  return out;
+  return {candidates.begin(), candidates.end()};
 }
 
 }  // namespace autoprov

@@ -30,11 +30,24 @@ class Shell {
   };
   Result Execute(const std::string& line, int line_no = 0);
   std::string Prompt() const;  // "autoprov(config-system)# "
-  // Candidates for the last word of `line` (what Tab offers).
+  // Where in `line` the word an error is about starts (for a caret under it): the first word the
+  // message quotes ('...') that the line holds, else the first word.
+  static size_t ErrorColumn(const std::string& line, const std::string& message);
+  // Candidates for the last word of `line` (what Tab offers), at every level: `configure <Tab>`
+  // offers the modes, a parameter command its values.
   std::vector<std::string> Complete(const std::string& line) const;
+  // What `?` shows after `line`: each word that can follow (or that the last, partial word can
+  // become) with what it does; "<cr>" when the line is a complete command.
+  std::string HelpFor(const std::string& line) const;
 
  private:
-  std::string Help() const;
+  // A command of the current mode as words, with what it does.
+  struct Phrase {
+    std::vector<std::string> words;
+    std::string description;
+  };
+  std::vector<Phrase> Phrases() const;
+  std::string Describe(const std::string& command) const;
   Result Show(const std::vector<std::string>& words);
   // S-9.1: starts again from the configuration as stored now, in the same mode.
   void Refresh();

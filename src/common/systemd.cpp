@@ -154,11 +154,16 @@ LogSink SystemLogSink() {
 
 bool ParseLogLevel(std::string_view text, LogLevel& level) {
   std::string t = ToLower(text);
-  if (t == "debug") level = LogLevel::kDebug;
-  else if (t == "info") level = LogLevel::kInfo;
-  else if (t == "warning") level = LogLevel::kWarning;
-  else if (t == "error") level = LogLevel::kError;
-  else return false;
+  if (t == "debug")
+    level = LogLevel::kDebug;
+  else if (t == "info")
+    level = LogLevel::kInfo;
+  else if (t == "warning")
+    level = LogLevel::kWarning;
+  else if (t == "error")
+    level = LogLevel::kError;
+  else
+    return false;
   return true;
 }
 

@@ -29,7 +29,8 @@ std::map<std::string, std::string> ParseEntry(const std::string& e) {
       i = nl + 1;
     } else {
       uint64_t n = 0;
-      for (int b = 0; b < 8; ++b) n |= static_cast<uint64_t>(static_cast<unsigned char>(e[nl + 1 + b])) << (8 * b);
+      for (int b = 0; b < 8; ++b)
+        n |= static_cast<uint64_t>(static_cast<unsigned char>(e[nl + 1 + b])) << (8 * b);
       out[line] = e.substr(nl + 9, n);
       i = nl + 9 + n + 1;
     }
@@ -63,7 +64,8 @@ TEST(SystemdTest, AMultiLineMessageUsesTheBinaryForm) {
 }
 
 TEST(SystemdTest, EntriesReachTheSocketRedacted) {
-  auto dir = std::filesystem::temp_directory_path() / ("autoprov-journal-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("autoprov-journal-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto path = (dir / "journal.sock").string();
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -177,5 +177,94 @@ TEST_F(ShellTest, InteractiveInAPseudoTerminal) {
       << "crc-check regular, typed with Tab completion, was applied";
 }
 
+// The shell as on the device: `?` answers without Enter with what can follow the words typed so
+// far (then the line as it was), Tab completes at every level, an error shows a caret under the
+// offending word, and a person's session does not end in failure for a typo corrected since.
+TEST_F(ShellTest, QuestionMarkAndTabAnswerForTheWordsTypedSoFar) {
+  std::string session = "autoprov-help-" + std::to_string(::getpid());
+  std::string tmux = "tmux -L " + session + " ";
+  auto send = [&](const std::string& keys) {
+    Shell(tmux + "send-keys -t " + session + " " + keys);
+  };
+  auto screen = [&] {
+    Shell(tmux + "capture-pane -p -t " + session + " > " + (dir_ / "screen.txt").string());
+    return ReadText(dir_ / "screen.txt");
+  };
+  auto wait_for = [&](const std::string& text) {
+    for (int i = 0; i < 100; ++i) {
+      if (screen().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  auto clear = [&] {
+    send("C-u");
+    Shell(tmux + "clear-history -t " + session);
+    send("C-l");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  };
+  ASSERT_EQ(Shell(tmux + "new-session -d -s " + session + " -x 160 -y 50 '" + AUTOPROV_BINARY +
+                  " cli" + st_ + "; echo exit-status $?; sleep 30'"),
+            0);
+  ASSERT_TRUE(wait_for("autoprov#")) << screen();
+  send("'configure ?'");  // no Enter
+  EXPECT_TRUE(wait_for("system")) << screen();
+  EXPECT_TRUE(wait_for("autoprov# configure ")) << "the line is shown again: " << screen();
+  EXPECT_EQ(screen().find("show"), std::string::npos)
+      << "only what follows 'configure': " << screen();
+  clear();
+  send("'show ?'");
+  EXPECT_TRUE(wait_for("running-config")) << screen();
+  EXPECT_TRUE(wait_for("automatic-update")) << screen();
+  clear();
+  send("'configure sy' Tab");
+  EXPECT_TRUE(wait_for("autoprov# configure system")) << "configure <Tab> completes: " << screen();
+  send("Enter");
+  EXPECT_TRUE(wait_for("autoprov(config-system)#")) << screen();
+  send("'automatic-update' Enter");
+  EXPECT_TRUE(wait_for("autoprov(automatic-update)#")) << screen();
+  clear();
+  send("'crc-check ?'");
+  EXPECT_TRUE(wait_for("regular")) << "a command's values: " << screen();
+  clear();
+  send("'update-firmware maybe' Enter");
+  EXPECT_TRUE(wait_for("% update-firmware: 'maybe' is not one of off|on")) << screen();
+  {
+    // The caret stands under 'maybe', below the prompt and the line.
+    std::string text = screen();
+    std::string typed = "autoprov(automatic-update)# update-firmware maybe";
+    size_t at = text.find(typed);
+    ASSERT_NE(at, std::string::npos) << text;
+    size_t next_line = text.find('\n', at) + 1;
+    size_t caret = text.find('^', next_line);
+    ASSERT_NE(caret, std::string::npos) << text;
+    EXPECT_EQ(caret - next_line, typed.find("maybe")) << text;
+  }
+  for (int i = 0; i < 3; ++i) send("exit Enter");  // (tmux reads "end" as the End key)
+  EXPECT_TRUE(wait_for("exit-status 0"))
+      << "a corrected typo does not fail the session: " << screen();
+  Shell(tmux + "kill-server 2>/dev/null");
+}
+
+// From -c or standard input, errors go to stderr with the line number and a caret; the output of
+// the lines that worked stays on stdout.
+TEST_F(ShellTest, ScriptErrorsGoToStderrWithLineNumberAndCaret) {
+  WriteText(dir_ / "script.cli", "configure system\nautomatic-update\nupdate-firmware maybe\n");
+  auto out = RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " cli" + st_ + " < " +
+                        (dir_ / "script.cli").string() + " 2>/dev/null'");
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_EQ(out.out.find("maybe"), std::string::npos) << "stdout: " << out.out;
+  auto err = RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " cli" + st_ + " < " +
+                        (dir_ / "script.cli").string() + " >/dev/null'");
+  EXPECT_NE(err.out.find("<stdin>:3: error: update-firmware: 'maybe' is not one of off|on"),
+            std::string::npos)
+      << err.out;
+  EXPECT_NE(err.out.find("  update-firmware maybe\n                  ^"), std::string::npos)
+      << err.out;
+  auto typo = Cli({"configure system", "automatic-update", "crc-chek regular"});
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_NE(typo.out.find("did you mean 'crc-check'?"), std::string::npos) << typo.out;
+}
+
 }  // namespace
 }  // namespace autoprov
