@@ -160,7 +160,10 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
     SetUpLogging(g);
     auto state = OpenStateOrReport(g);
     if (!state) return;
-    auto startup = RestartDevice(state->store(), kLocalDevice, state->schema());
+    auto hooks = LoadHooks(state->path());
+    if (!hooks) return PrintError(g, hooks.error(), kExitUsage);
+    auto startup = RestartDevice(state->store(), kLocalDevice, state->schema(),
+                                 hooks->running_version_command);
     if (!startup) return PrintError(g, startup.error(), kExitFailed);
     auto identity = IdentityOrReport(g);
     if (!identity) return;

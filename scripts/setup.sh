@@ -5,7 +5,8 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       libcurl4-openssl-dev libsqlite3-dev libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libedit2 clang clang-format libclang-rt-14-dev
       nginx-light tftpd-hpa vsftpd sip-tester openssl curl python3 procps wrk tmux strace fiu-utils
-      faketime scdoc debhelper lintian fakeroot dpkg-dev mmdebstrap systemd-container man-db)
+      faketime scdoc debhelper lintian fakeroot dpkg-dev mmdebstrap systemd-container man-db
+      swupdate cpio rauc squashfs-tools dbus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

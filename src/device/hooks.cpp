@@ -29,6 +29,8 @@ Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir) {
       hooks.reset_command = v;
     else if (IEquals(k, "BusyCommand"))
       hooks.busy_command = v;
+    else if (IEquals(k, "RunningVersionCommand"))
+      hooks.running_version_command = v;
     else if (IEquals(k, "LogLevel")) {
       std::string level = ToLower(v);
       if (level != "debug" && level != "info" && level != "warning" && level != "error")
@@ -48,7 +50,16 @@ Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir) {
 // it runs, up to a bound; the hook runs in its own process group, killed as a whole only on
 // timeout.
 Expected<CommandResult> RunCommand(const std::string& command, const std::vector<std::string>& args,
-                                   int timeout_s) {
+                                   int timeout_s, const std::vector<std::string>& env) {
+  // The child's environment is made before fork: the child only calls async-signal-safe functions.
+  std::vector<std::string> env_strings;
+  std::vector<char*> cenv;
+  if (!env.empty()) {
+    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+    env_strings.insert(env_strings.end(), env.begin(), env.end());
+    for (auto& e : env_strings) cenv.push_back(e.data());
+    cenv.push_back(nullptr);
+  }
   constexpr size_t kOutputLimit = 4096;
   std::vector<std::string> argv;
   for (auto w : SplitWhitespace(command)) argv.emplace_back(w);
@@ -72,7 +83,10 @@ Expected<CommandResult> RunCommand(const std::string& command, const std::vector
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
-    ::execvp(cargv[0], cargv.data());
+    if (cenv.empty())
+      ::execvp(cargv[0], cargv.data());
+    else
+      ::execvpe(cargv[0], cargv.data(), cenv.data());
     std::fprintf(stderr, "cannot run %s: %s\n", cargv[0], std::strerror(errno));
     ::_exit(127);
   }

@@ -6,6 +6,7 @@
 //   VersionCommand = /usr/sbin/fw-version     ; run as: CMD <image>; prints the image's version
 //   ResetCommand   = /sbin/reboot             ; restarts the device
 //   BusyCommand    = /usr/lib/voice/calls-up  ; exit 0 = busy (calls in progress): a restart waits
+//   RunningVersionCommand = /usr/sbin/fw-running  ; prints the version that runs (after a restart)
 //   Apply.cpt      = /usr/lib/voice/load-cpt  ; run as: CMD <file>; exit 0 = applied (any aux kind)
 //   LogLevel       = info                     ; debug, info, warning or error
 //
@@ -27,8 +28,9 @@ struct DeviceHooks {
   std::string install_command;
   std::string version_command;
   std::string reset_command;
-  std::string busy_command;  // S-10.2
-  std::string log_level;     // "debug", "info", "warning", "error"; empty: the command line's
+  std::string running_version_command;  // S-11.2: prints the version that actually runs
+  std::string busy_command;             // S-10.2
+  std::string log_level;  // "debug", "info", "warning", "error"; empty: the command line's
   std::map<std::string, std::string> apply_commands;  // kind keyword ("cpt") -> command
 };
 
@@ -39,8 +41,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr, truncated to 4 KiB
 };
 
-// Runs `command` (split on spaces, no shell) with extra arguments; waits at most `timeout_s`.
+// Runs `command` (split on spaces, no shell) with extra arguments and, besides the agent's own
+// environment, `env` ("NAME=value"); waits at most `timeout_s`.
 Expected<CommandResult> RunCommand(const std::string& command, const std::vector<std::string>& args,
-                                   int timeout_s = 600);
+                                   int timeout_s = 600, const std::vector<std::string>& env = {});
 
 }  // namespace autoprov

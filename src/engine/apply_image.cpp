@@ -52,6 +52,14 @@ void ImagePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   ctx.report().version = version;
   // Compared with the pending image if one waits for a restart, else with the running one.
   DeviceState device(*env.store, env.device);
+  // S-11.2: an image that was installed and did not come up is not installed again.
+  if (auto f = device.LastInstallFailure(); f && f->has_value() && (*f)->sha256 == r.sha256) {
+    (void)ctx.CommitRejected(r);
+    return ctx.Record(StepOutcome::kRejected, "not installed again: this image (" + version +
+                                                  ") was installed and the device came back on " +
+                                                  (*f)->running +
+                                                  " (S-11.2); a changed file is installed");
+  }
   std::string against_version = env.identity.sw_version;
   std::string against_sha;
   if (auto p = device.PendingImageVersion(); p && p->has_value()) against_version = **p;
@@ -69,7 +77,10 @@ void ImagePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   }
   std::filesystem::path installed;
   if (!env.hooks.install_command.empty() && env.keep_files) {
-    auto out = RunCommand(env.hooks.install_command, {ctx.Staging(), version});
+    // S-11.1: the image, its version, and what autoprov verified.
+    auto out =
+        RunCommand(env.hooks.install_command, {ctx.Staging(), version}, 600,
+                   {"AUTOPROV_IMAGE_SHA256=" + r.sha256, "AUTOPROV_IMAGE_URL=" + ctx.report().url});
     if (!out) return ctx.Record(StepOutcome::kFailed, "installer: " + out.error().message);
     if (out->exit_code != 0)
       return ctx.Record(StepOutcome::kFailed, "installer exited with " +
@@ -85,6 +96,7 @@ void ImagePolicy::Apply(StepContext& ctx, const FetchResult& r) {
       [&]() -> Expected<void> {
         KindState k{"", r.sha256, version, installed.string(), ctx.Now()};
         if (auto e = env.store->PutKindState(env.device, "image", k); !e) return e;
+        if (auto e = device.ClearInstallFailure(); !e) return e;
         return device.SetPendingImageVersion(version);
       },
       one_time);

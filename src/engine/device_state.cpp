@@ -1,6 +1,7 @@
 #include "engine/device_state.hpp"
 
 #include <cstdlib>
+#include <ctime>
 
 #include "common/text.hpp"
 
@@ -15,6 +16,8 @@ constexpr const char* kLastRestartCause = "last_restart_cause";
 constexpr const char* kSeeded = "seeded";
 constexpr const char* kRetryAttempt = "retry_attempt";
 constexpr const char* kIniFallbacks = "dhcp_ini_fallbacks";
+// version \n running \n sha256 \n time [\n "reported"]
+constexpr const char* kInstallFailure = "install_failure";
 std::string DhcpKey(const std::string& param) { return "dhcp_set:" + param; }
 
 }  // namespace
@@ -114,16 +117,58 @@ Expected<void> DeviceState::SetIniFallbacks(const std::vector<std::string>& urls
 
 Expected<void> DeviceState::MarkSeeded() { return store_.PutValue(device_, kSeeded, "1"); }
 
-Expected<void> DeviceState::ActivatePendingImage() {
+Expected<void> DeviceState::ActivatePendingImage(const std::optional<std::string>& actual) {
   return store_.Transaction([&]() -> Expected<void> {
     auto pending = PendingImageVersion();
     if (!pending) return Unexpected(pending.error());
-    if (pending->has_value()) {
-      if (auto r = store_.PutValue(device_, kRunningVersion, **pending); !r) return r;
-      if (auto r = store_.DeleteValue(device_, kPendingImageVersion); !r) return r;
+    if (pending->has_value() && actual && *actual != **pending) {
+      // S-11.2: the image was installed, the device came back on another version.
+      std::string sha;
+      if (auto k = store_.GetKindState(device_, "image"); k && k->has_value()) sha = (*k)->sha256;
+      std::string record = **pending + "\n" + *actual + "\n" + sha + "\n" +
+                           std::to_string(static_cast<long long>(std::time(nullptr)));
+      if (auto r = store_.PutValue(device_, kInstallFailure, record); !r) return r;
     }
+    std::optional<std::string> running = actual                 ? actual
+                                         : pending->has_value() ? *pending
+                                                                : std::optional<std::string>();
+    if (running)
+      if (auto r = store_.PutValue(device_, kRunningVersion, *running); !r) return r;
+    if (pending->has_value())
+      if (auto r = store_.DeleteValue(device_, kPendingImageVersion); !r) return r;
     return store_.DeleteValue(device_, kRestartPending);
   });
+}
+
+Expected<std::optional<DeviceState::InstallFailure>> DeviceState::LastInstallFailure() {
+  auto v = store_.GetValue(device_, kInstallFailure);
+  if (!v) return Unexpected(v.error());
+  if (!v->has_value() || (*v)->empty()) return std::optional<InstallFailure>();
+  InstallFailure f;
+  std::string_view rest = **v;
+  auto next = [&rest] {
+    auto nl = rest.find('\n');
+    std::string part(rest.substr(0, nl));
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    return part;
+  };
+  f.version = next();
+  f.running = next();
+  f.sha256 = next();
+  f.at = std::atoll(next().c_str());
+  f.reported = next() == "reported";
+  return std::optional<InstallFailure>(f);
+}
+
+Expected<void> DeviceState::MarkInstallFailureReported() {
+  auto v = store_.GetValue(device_, kInstallFailure);
+  if (!v) return Unexpected(v.error());
+  if (!v->has_value() || (*v)->empty() || (*v)->ends_with("\nreported")) return {};
+  return store_.PutValue(device_, kInstallFailure, **v + "\nreported");
+}
+
+Expected<void> DeviceState::ClearInstallFailure() {
+  return store_.DeleteValue(device_, kInstallFailure);
 }
 
 }  // namespace autoprov

@@ -42,8 +42,19 @@ class DeviceState {
   Expected<bool> Seeded();
   Expected<void> MarkSeeded();
   // A restart: the pending image becomes the running one and nothing is pending any more. One
-  // transaction.
-  Expected<void> ActivatePendingImage();
+  // transaction. With `actual_running` (what the appliance's RunningVersionCommand says runs), that
+  // is the running version; when an image was pending and another version runs, the install failed
+  // (an A/B installer fell back to the old slot, S-11.2): it is recorded with the image's SHA-256.
+  Expected<void> ActivatePendingImage(const std::optional<std::string>& actual_running = {});
+  // S-11.2: the last image that was installed and did not come up, if any.
+  struct InstallFailure {
+    std::string version, running, sha256;
+    long long at = 0;
+    bool reported = false;  // a run's report has said so
+  };
+  Expected<std::optional<InstallFailure>> LastInstallFailure();
+  Expected<void> MarkInstallFailureReported();
+  Expected<void> ClearInstallFailure();
 
  private:
   StateStore& store_;

@@ -17,8 +17,11 @@ Expected<bool> CountRestart(StateStore& store, long long device, long long now);
 // Whether a freshly started device runs the start-up update (AutoUpdateOnStartup).
 bool StartupRunFollows(const Configuration& config);
 
-// The device (re)starts: activates the pending image. Returns whether the start-up run follows,
-// from the configuration as stored now.
-Expected<bool> RestartDevice(StateStore& store, long long device, const Schema& schema);
+// The device (re)starts: activates the pending image. With the appliance's RunningVersionCommand
+// (S-11.2), the version it says runs is the running version, and a pending image that did not come
+// up is recorded as a failed install. Returns whether the start-up run follows, from the
+// configuration as stored now.
+Expected<bool> RestartDevice(StateStore& store, long long device, const Schema& schema,
+                             const std::string& running_version_command = "");
 
 }  // namespace autoprov

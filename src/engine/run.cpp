@@ -53,6 +53,15 @@ Expected<RunReport> RunLocalDevice(StateDirectory& state, const IdentityOverride
     std::string warning = WaitForClock(*config, SystemClock(), BuildEpoch(), options.cancel);
     if (!warning.empty()) with_clock.warnings.push_back(warning);
   }
+  // S-11.2: the first run after an install that did not come up says so.
+  DeviceState device(state.store(), kLocalDevice);
+  if (auto f = device.LastInstallFailure(); f && f->has_value() && !(*f)->reported) {
+    if (device.MarkInstallFailureReported())
+      with_clock.warnings.push_back("the image " + (*f)->version +
+                                    " was installed but the device came back on " + (*f)->running +
+                                    " (RunningVersionCommand): the install failed (S-11.2); the "
+                                    "same image is not installed again until its file changes");
+  }
   return RunAutomaticUpdate(state, *identity, *hooks, with_clock, fetch);
 }
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/redact.hpp"
+#include "engine/device_state.hpp"
 #include "engine/report.hpp"
 #include "engine/report_upload.hpp"
 
@@ -70,7 +71,13 @@ Expected<std::string> StatusJson(StateStore& store, long long device) {
                         {"installed_at", k.installed_at}};
   j["device"] = nlohmann::json::object();
   for (const auto& [k, v] : s->values)
-    if (!IsReportUploadKey(k)) j["device"][k] = v;
+    if (!IsReportUploadKey(k) && k != "install_failure") j["device"][k] = v;
+  j["install_failure"] = nullptr;
+  if (auto f = DeviceState(store, device).LastInstallFailure(); f && f->has_value())
+    j["install_failure"] = {{"version", (*f)->version},
+                            {"running", (*f)->running},
+                            {"sha256", (*f)->sha256},
+                            {"at", (*f)->at}};
   j["report_upload"] = ToJson(LastReportUpload(store, device));
   return RedactText(j.dump(2));  // S-9.5
 }
@@ -113,7 +120,11 @@ Expected<std::string> FormatStatus(StateStore& store, long long device) {
            (k.version.empty() ? "" : " version " + k.version) +
            (k.sha256.empty() ? "" : " sha256 " + k.sha256.substr(0, 16) + "…") + "\n";
   for (const auto& [k, v] : s->values)
-    if (!IsReportUploadKey(k)) out += "  " + k + ": " + v + "\n";
+    if (!IsReportUploadKey(k) && k != "install_failure") out += "  " + k + ": " + v + "\n";
+  if (auto f = DeviceState(store, device).LastInstallFailure(); f && f->has_value())
+    out += "install failed: image " + (*f)->version + " was installed at " + UtcTimeText((*f)->at) +
+           " but the device came back on " + (*f)->running +
+           "; it is not installed again until its file changes (S-11.2)\n";
   ReportUploadOutcome up = LastReportUpload(store, device);
   if (up.attempted)
     out += "report upload: " + UtcTimeText(up.at) + " to " + up.url + ": " +

@@ -101,6 +101,7 @@ class Daemon {
   std::chrono::steady_clock::time_point next_startup_due_;
   // What systemd shows (STATUS=), sent when it changes; the watchdog, pinged from the main loop.
   std::string DescribeState();
+  std::string RunningVersionCommand() const;  // hooks.ini's, read at each restart
   std::string sd_status_;
   std::chrono::microseconds watchdog_{0};
   std::chrono::steady_clock::time_point last_ping_;
@@ -108,6 +109,11 @@ class Daemon {
   double Draw() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
   void StartupRun();
 };
+
+std::string Daemon::RunningVersionCommand() const {
+  auto hooks = LoadHooks(o_.state_dir);
+  return hooks ? hooks->running_version_command : "";
+}
 
 std::string Daemon::DescribeState() {
   {
@@ -167,6 +173,7 @@ void Daemon::Worker() {
       running_->clients = std::move(req.clients);
     }
     LogInfo("run started (" + req.trigger + ")");
+    SdNotify("STATUS=running (" + req.trigger + ")");  // at once: a short run ends between loops
     // S-6: each run is a process of its own; the daemon only waits for its report.
     AgentProcessResult run = RunAgentProcess(AgentArgs(req), req.trigger, cancel_);
     if (run.died) LogError(run.report.steps.back().error);
@@ -182,7 +189,8 @@ void Daemon::Worker() {
 // S-2.2: a restart the daemon performs itself (no reset command): it re-initialises as a freshly
 // started device; the start-up run follows unless AutoUpdateOnStartup = 0.
 void Daemon::Restart() {
-  auto startup = RestartDevice(state_->store(), kLocalDevice, state_->schema());
+  auto startup =
+      RestartDevice(state_->store(), kLocalDevice, state_->schema(), RunningVersionCommand());
   if (!startup) return LogError(startup.error().message);
   LogInfo("restart (simulated): the agent re-initialises as a freshly started device");
   if (*startup && !stop_) StartupRun();
@@ -412,7 +420,9 @@ int Daemon::Run() {
 
   std::thread worker([this] { Worker(); });
   // A freshly started device: a pending image becomes the running one, then the start-up trigger.
-  if (auto startup = RestartDevice(state_->store(), kLocalDevice, state_->schema()); !startup)
+  if (auto startup =
+          RestartDevice(state_->store(), kLocalDevice, state_->schema(), RunningVersionCommand());
+      !startup)
     LogError(startup.error().message);
   else if (*startup)
     StartupRun();
