@@ -1,7 +1,7 @@
 // Real A/B installers behind InstallCommand (SPEC S-11): SWUpdate and RAUC install what autoprov
 // downloads from nginx, signed by a test CA; a corrupted or foreign-signed image fails the step and
-// changes nothing; and with RunningVersionCommand, a device that comes back on its old slot marks the
-// install failed and the same image is not installed again (S-11.2). The hooks are the shipped
+// changes nothing; and with RunningVersionCommand, a device that comes back on its old slot marks
+// the install failed and the same image is not installed again (S-11.2). The hooks are the shipped
 // examples (examples/hooks/). These tests need swupdate, rauc, cpio, dbus-daemon and openssl: a
 // missing one fails the test, it does not skip.
 #include <gtest/gtest.h>
@@ -43,9 +43,13 @@ class InstallerTest : public ::testing::Test {
       std::string d = (dir_ / ca).string();
       ASSERT_EQ(Shell("mkdir -p " + d + " && cd " + d +
                       " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem "
-                      "-subj '/CN=" + ca + " update CA' -days 30 2>/dev/null"
+                      "-subj '/CN=" +
+                      ca +
+                      " update CA' -days 30 2>/dev/null"
                       " && openssl req -newkey rsa:2048 -nodes -keyout signer.key -out signer.csr "
-                      "-subj '/CN=" + ca + " signer' 2>/dev/null"
+                      "-subj '/CN=" +
+                      ca +
+                      " signer' 2>/dev/null"
                       " && printf 'extendedKeyUsage=emailProtection\\nkeyUsage=digitalSignature\\n'"
                       " > ext.cnf && openssl x509 -req -in signer.csr -CA ca.pem -CAkey ca.key"
                       " -CAcreateserial -out signer.pem -days 30 -extfile ext.cnf 2>/dev/null"),
@@ -99,19 +103,21 @@ class InstallerTest : public ::testing::Test {
     }
     std::string desc = "software =\n{\n\tversion = \"" + version +
                        "\";\n\thardware-compatibility = [ \"1.0\" ];\n\timages: (\n\t\t{\n"
-                       "\t\t\tfilename = \"rootfs.img\";\n\t\t\tdevice = \"" + target.string() +
-                       "\";\n\t\t\ttype = \"raw\";\n\t\t\tsha256 = \"" + sha + "\";\n\t\t}\n\t);\n}\n";
+                       "\t\t\tfilename = \"rootfs.img\";\n\t\t\tdevice = \"" +
+                       target.string() + "\";\n\t\t\ttype = \"raw\";\n\t\t\tsha256 = \"" + sha +
+                       "\";\n\t\t}\n\t);\n}\n";
     WriteText(work / "sw-description", desc);
     std::string d = (dir_ / ca).string();
     ASSERT_EQ(Shell("cd " + work.string() +
-                    " && openssl cms -sign -in sw-description -out sw-description.sig -signer " + d +
-                    "/signer.pem -inkey " + d + "/signer.key -outform DER -nosmimecap -binary"),
+                    " && openssl cms -sign -in sw-description -out sw-description.sig -signer " +
+                    d + "/signer.pem -inkey " + d + "/signer.key -outform DER -nosmimecap -binary"),
               0);
     // Corrupted after signing: the description no longer matches its signature.
     if (corrupt) WriteText(work / "sw-description", desc + "\n");
     ASSERT_EQ(Shell("cd " + work.string() +
                     " && printf 'sw-description\\nsw-description.sig\\nrootfs.img\\n' | cpio -o -H "
-                    "newc --quiet > " + out.string()),
+                    "newc --quiet > " +
+                    out.string()),
               0);
   }
 
@@ -125,14 +131,15 @@ class InstallerTest : public ::testing::Test {
       WriteText(d / "slot-a.img", std::string(2 << 20, '\0'));
       WriteText(d / "slot-b.img", std::string(2 << 20, '\0'));
       WriteText(d / "bootloader.sh",
-                "#!/bin/sh\ndir=" + d.string() + "\necho \"$*\" >> $dir/bootloader.log\n"
-                "case \"$1\" in\n"
-                "  get-primary) cat $dir/primary 2>/dev/null || echo A ;;\n"
-                "  set-primary) echo \"$2\" > $dir/primary ;;\n"
-                "  get-state) cat $dir/state.$2 2>/dev/null || echo good ;;\n"
-                "  set-state) echo \"$3\" > $dir/state.$2 ;;\n"
-                "  get-current) cat $dir/booted ;;\n"
-                "esac\n");
+                "#!/bin/sh\ndir=" + d.string() +
+                    "\necho \"$*\" >> $dir/bootloader.log\n"
+                    "case \"$1\" in\n"
+                    "  get-primary) cat $dir/primary 2>/dev/null || echo A ;;\n"
+                    "  set-primary) echo \"$2\" > $dir/primary ;;\n"
+                    "  get-state) cat $dir/state.$2 2>/dev/null || echo good ;;\n"
+                    "  set-state) echo \"$3\" > $dir/state.$2 ;;\n"
+                    "  get-current) cat $dir/booted ;;\n"
+                    "esac\n");
       std::filesystem::permissions(d / "bootloader.sh", std::filesystem::perms::owner_all);
       WriteText(d / "system.conf",
                 "[system]\ncompatible=autoprov-test\nbootloader=custom\nmountprefix=" +
@@ -165,9 +172,9 @@ class InstallerTest : public ::testing::Test {
   }
   std::string RaucEnv() {
     auto d = dir_ / "rauc";
-    return "RAUC_CONF=" + (d / "system.conf").string() + " DBUS_SESSION_BUS_ADDRESS=unix:path=" +
-           (d / "bus.sock").string() + " DBUS_STARTER_BUS_TYPE=session AUTOPROV_OS_RELEASE=" +
-           (d / "os-release").string();
+    return "RAUC_CONF=" + (d / "system.conf").string() +
+           " DBUS_SESSION_BUS_ADDRESS=unix:path=" + (d / "bus.sock").string() +
+           " DBUS_STARTER_BUS_TYPE=session AUTOPROV_OS_RELEASE=" + (d / "os-release").string();
   }
   void BuildBundle(const std::string& version, const std::string& payload, const std::string& ca,
                    const std::filesystem::path& out) {
@@ -178,10 +185,10 @@ class InstallerTest : public ::testing::Test {
               "[update]\ncompatible=autoprov-test\nversion=" + version +
                   "\n\n[bundle]\nformat=plain\n\n[image.rootfs]\nfilename=rootfs.img\n");
     std::string d = (dir_ / ca).string();
-    ASSERT_EQ(Shell("rauc bundle --cert=" + d + "/signer.pem --key=" + d + "/signer.key --keyring=" +
-                    d + "/ca.pem " + (work / "content").string() + " " + out.string() +
-                    " >/dev/null 2>&1"),
-              0);
+    ASSERT_EQ(
+        Shell("rauc bundle --cert=" + d + "/signer.pem --key=" + d + "/signer.key --keyring=" + d +
+              "/ca.pem " + (work / "content").string() + " " + out.string() + " >/dev/null 2>&1"),
+        0);
   }
   int Count(const std::filesystem::path& file, const std::string& line) {
     std::ifstream in(file);
@@ -198,9 +205,9 @@ class InstallerTest : public ::testing::Test {
   int builds_ = 0;
 };
 
-// S-11.1: SWUpdate installs the .swu autoprov downloaded: the target written, the version the one in
-// sw-description (the URL names none); a corrupted .swu and one signed by another CA fail the step
-// and leave the target and the running version as they were.
+// S-11.1: SWUpdate installs the .swu autoprov downloaded: the target written, the version the one
+// in sw-description (the URL names none); a corrupted .swu and one signed by another CA fail the
+// step and leave the target and the running version as they were.
 TEST_F(InstallerTest, SwupdateInstallsASignedImageAndRefusesABadOne) {
   auto target = dir_ / "slot-b.img";
   WriteText(target, std::string(2 << 20, '\0'));
@@ -220,8 +227,8 @@ TEST_F(InstallerTest, SwupdateInstallsASignedImageAndRefusesABadOne) {
   EXPECT_NE(Status().find("running_version: 7.40A.100.001"), std::string::npos) << Status();
 
   // Corrupted: the signature no longer matches sw-description.
-  BuildSwu("7.50A.100.001", RandomBytes(1 << 20, 2), "ca", target,
-           nginx_.root() / "fw/corrupt.swu", /*corrupt=*/true);
+  BuildSwu("7.50A.100.001", RandomBytes(1 << 20, 2), "ca", target, nginx_.root() / "fw/corrupt.swu",
+           /*corrupt=*/true);
   Set("AutoCmpFileUrl", nginx_.Url("/fw/corrupt.swu"));
   j = Update(env);
   EXPECT_EQ(j["steps"][0]["outcome"], "failed") << j.dump();
@@ -251,7 +258,8 @@ TEST_F(InstallerTest, RaucInstallsABundleAndAFallbackMarksTheInstallFailed) {
   std::string v1 = RandomBytes(1 << 20, 4);
   std::filesystem::create_directories(nginx_.root() / "fw");
   BuildBundle("7.40A.100.001", v1, "ca", nginx_.root() / "fw/v1.raucb");
-  WriteText(dir_ / "reset-hook", "#!/bin/sh\necho reset >> " + (dir_ / "reset.log").string() + "\n");
+  WriteText(dir_ / "reset-hook",
+            "#!/bin/sh\necho reset >> " + (dir_ / "reset.log").string() + "\n");
   std::filesystem::permissions(dir_ / "reset-hook", std::filesystem::perms::owner_all);
   Hooks("InstallCommand = " + kHooks + "/rauc-install\nVersionCommand = " + kHooks +
         "/rauc-version\nRunningVersionCommand = " + kHooks + "/rauc-running-version\n" +
@@ -267,7 +275,8 @@ TEST_F(InstallerTest, RaucInstallsABundleAndAFallbackMarksTheInstallFailed) {
   EXPECT_EQ(Count(dir_ / "reset.log", "reset"), 1) << "the reset hook, once, at the end of the run";
 
   // A bundle signed by another CA: refused, nothing changes.
-  BuildBundle("7.50A.100.001", RandomBytes(1 << 20, 5), "other", nginx_.root() / "fw/foreign.raucb");
+  BuildBundle("7.50A.100.001", RandomBytes(1 << 20, 5), "other",
+              nginx_.root() / "fw/foreign.raucb");
   Set("AutoCmpFileUrl", nginx_.Url("/fw/foreign.raucb"));
   j = Update(RaucEnv());
   // Refused by rauc-version (`rauc info` checks the signature) before the installer is asked.
@@ -298,9 +307,9 @@ TEST_F(InstallerTest, RaucInstallsABundleAndAFallbackMarksTheInstallFailed) {
   EXPECT_NE(restart.out.find("the install failed (S-11.2)"), std::string::npos) << restart.out;
   std::string status = Status();
   EXPECT_NE(status.find("install failed: image 7.50A.100.001"), std::string::npos) << status;
-  auto sj = nlohmann::json::parse(
-      RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " status --json" + st_ + " 2>/dev/null'")
-          .out);
+  auto sj = nlohmann::json::parse(RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) +
+                                             " status --json" + st_ + " 2>/dev/null'")
+                                      .out);
   EXPECT_EQ(sj["install_failure"]["version"], "7.50A.100.001") << sj.dump();
   EXPECT_EQ(sj["install_failure"]["running"], "7.40A.100.001");
   // The next run says so, and does not install the same bundle again, even from another URL.
