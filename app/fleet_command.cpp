@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "common/atomic_file.hpp"
 #include "fleet/fleet.hpp"
+#include "fleet/timeline.hpp"
 
 namespace autoprov::app {
 
@@ -57,14 +59,46 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
   auto json = std::make_shared<bool>(false);
   auto* fleet = app.add_subcommand(
       "fleet", "simulate many devices, each running the real agent, against a server");
-  fleet->add_option("--devices", o->devices, "number of simulated devices")
-      ->required()
+  // Required unless a subcommand (plot) is used: checked in the callback.
+  fleet->add_option("--devices", o->devices, "number of simulated devices (required)")
       ->check(CLI::Range(1LL, 10000000LL));
   fleet
       ->add_option("--bootstrap", o->bootstrap_file,
-                   "ini file or CLI script every new device starts from")
+                   "ini file or CLI script every new device starts from (required)")
+      ->check(CLI::ExistingFile);
+  auto timeline_csv = std::make_shared<std::string>();
+  fleet->add_option("--timeline", *timeline_csv,
+                    "write requests per second by status class and latency percentiles per "
+                    "second to this CSV file (draw it with `fleet plot`)");
+  fleet->require_subcommand(0, 1);
+  auto plot_in = std::make_shared<std::string>();
+  auto plot_out = std::make_shared<std::string>();
+  auto plot_title = std::make_shared<std::string>("autoprov fleet: requests per second");
+  auto* plot = fleet->add_subcommand(
+      "plot", "draw a --timeline CSV as an SVG picture: requests/s stacked by status, p99 latency");
+  plot->add_option("csv", *plot_in, "the CSV written by fleet --timeline")
       ->required()
       ->check(CLI::ExistingFile);
+  plot->add_option("-o,--output", *plot_out, "the picture to write (.svg)")->required();
+  plot->add_option("--title", *plot_title, "the picture's title");
+  plot->callback([&g, plot_in, plot_out, plot_title] {
+    auto text = ReadFile(*plot_in);
+    if (!text) {
+      std::cerr << "autoprov: " << text.error().message << "\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    auto rows = ParseTimelineCsv(*text, *plot_in);
+    if (!rows) {
+      std::cerr << "autoprov: " << rows.error().message << "\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    if (auto w = WriteFileAtomically(*plot_out, TimelineSvg(*rows, *plot_title)); !w) {
+      std::cerr << "autoprov: " << w.error().message << "\n";
+      g.exit_code = kExitFailed;
+    }
+  });
   fleet->add_option("--mac-base", o->mac_base,
                     "MAC of device 0; the others count up (default 00908F000000)");
   fleet->add_option("--runs", o->runs, "rounds: each device runs once per round (default 1)")
@@ -94,7 +128,15 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
   fleet->add_flag("--json", *json, "print the summary as one JSON object");
   fleet->get_option("--runs")->excludes("--duration");
   fleet->fallthrough();
-  fleet->callback([&g, &app, o, shard, json] {
+  fleet->callback([&g, &app, fleet, plot, o, shard, json, timeline_csv] {
+    if (plot->parsed()) return;
+    for (const char* required : {"--devices", "--bootstrap"})
+      if (fleet->get_option(required)->count() == 0) {
+        std::cerr << "autoprov: fleet: " << required << " is required\n";
+        g.exit_code = kExitUsage;
+        return;
+      }
+    o->timeline = !timeline_csv->empty();
     auto parsed = ParseShard(*shard);
     if (!parsed) {
       std::cerr << "autoprov: " << parsed.error().message << "\n";
@@ -143,6 +185,12 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       return;
     }
     const FleetSummary& s = *summary;
+    if (!timeline_csv->empty()) {
+      if (auto w = WriteFileAtomically(*timeline_csv, s.timeline.Csv()); !w) {
+        std::cerr << "autoprov: " << w.error().message << "\n";
+        g.exit_code = kExitFailed;
+      }
+    }
     if (*json) {
       std::cout << FleetJson(s, *o).dump(2) << "\n";
     } else {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package (debian/, debhelper compat 13) from a clean copy of the source tree:
-#   scripts/build-deb.sh [OUTDIR]    -> OUTDIR/autoprov_<version>_<arch>.deb (+ -dbgsym)
+#   scripts/build-deb.sh [OUTDIR] [--arch ARCH]    -> OUTDIR/autoprov_<version>_<arch>.deb (+ -dbgsym)
+# --arch arm64 cross-builds (scripts/setup-cross.sh installs what it needs).
 # DEB_BUILD_OPTIONS=nocheck is implied: the test suite runs on its own (.ci/run). Needs the packages
 # scripts/setup.sh installs (debhelper, scdoc, the build dependencies in debian/control).
 set -euo pipefail
@@ -20,6 +21,11 @@ fi
 cd "$work/autoprov"
 export DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}"
 export AUTOPROV_GIT_COMMIT="$commit"
-dpkg-buildpackage -us -uc -b >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
+arch_args=()
+if [ "${2:-}" = "--arch" ]; then
+  arch_args=(-a "$3" -d)  # the :ARCH build dependencies are checked by scripts/setup-cross.sh
+  export DEB_BUILD_PROFILES="cross nocheck"
+fi
+dpkg-buildpackage -us -uc -b "${arch_args[@]}" >"$work/build.log" 2>&1 || { tail -50 "$work/build.log"; exit 1; }
 cp "$work"/*.deb "$out"/
 ls "$out"/*.deb

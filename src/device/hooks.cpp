@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,44 +52,51 @@ Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir) {
 // timeout.
 Expected<CommandResult> RunCommand(const std::string& command, const std::vector<std::string>& args,
                                    int timeout_s, const std::vector<std::string>& env) {
-  // The child's environment is made before fork: the child only calls async-signal-safe functions.
-  std::vector<std::string> env_strings;
-  std::vector<char*> cenv;
-  if (!env.empty()) {
-    for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-    env_strings.insert(env_strings.end(), env.begin(), env.end());
-    for (auto& e : env_strings) cenv.push_back(e.data());
-    cenv.push_back(nullptr);
-  }
   constexpr size_t kOutputLimit = 4096;
   std::vector<std::string> argv;
   for (auto w : SplitWhitespace(command)) argv.emplace_back(w);
   if (argv.empty()) return Fail(ErrorCode::kInvalidArgument, "empty command");
   argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> cenv;
+  for (auto& e : env_strings) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0)
     return Fail(ErrorCode::kIo, std::string("pipe: ") + std::strerror(errno));
-  pid_t pid = ::fork();
-  if (pid < 0) {
+  // posix_spawn, not fork: nothing runs in a copy of this (multi-threaded) process, and it works
+  // where fork does not (user-mode emulators). The hook gets its own process group, the pipe as
+  // stdout and stderr, /dev/null as stdin.
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, pipefd[1], 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, cargv[0], &actions, &attr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
     ::close(pipefd[0]);
     ::close(pipefd[1]);
-    return Fail(ErrorCode::kIo, std::string("fork: ") + std::strerror(errno));
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::dup2(pipefd[1], 1);
-    ::dup2(pipefd[1], 2);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    if (cenv.empty())
-      ::execvp(cargv[0], cargv.data());
-    else
-      ::execvpe(cargv[0], cargv.data(), cenv.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", cargv[0], std::strerror(errno));
-    ::_exit(127);
+    if (rc == ENOENT || rc == EACCES)
+      return CommandResult{127, "cannot run " + argv[0] + ": " + std::strerror(rc)};
+    return Fail(ErrorCode::kIo, "cannot run " + argv[0] + ": " + std::strerror(rc));
   }
   ::setpgid(pid, pid);  // also here: no race with the child's own call
   ::close(pipefd[1]);

@@ -207,6 +207,7 @@ class Worker {
   void Run();
 
   Counters counters;
+  Timeline timeline;  // --timeline: this worker's requests per second
   std::map<std::string, std::vector<double>> latency;
   std::vector<DeviceFailure> failures;
 
@@ -272,18 +273,26 @@ void Worker::Advance(Device& d) {
   counters.Add(counters.requests);
   Device* dp = &d;
   queue_.Submit(std::move(*req), [this, dp](Expected<FetchResult> r) {
+    StatusClass status = StatusClass::kOther;
     if (r) {
       long s = r->status;
-      if (s == 200 || (s == 0 && r->outcome == FetchOutcome::kDownloaded))
+      if (s == 200 || (s == 0 && r->outcome == FetchOutcome::kDownloaded)) {
         counters.Add(counters.s200);
-      else if (s == 304)
+        status = StatusClass::k200;
+      } else if (s == 304 || (s == 0 && r->outcome == FetchOutcome::kNotModified)) {
         counters.Add(counters.s304);
+        status = StatusClass::k304;
+      }
       counters.bytes.fetch_add(r->bytes - r->resumed_from, std::memory_order_relaxed);
       if (r->resumed_from > 0) counters.Add(counters.resumed);
     } else {
       long s = r.error().http_status;
       counters.Add(s >= 500 ? counters.s5xx : s >= 400 ? counters.s4xx : counters.net);
+      status = s >= 500 ? StatusClass::k5xx : s >= 400 ? StatusClass::k4xx : StatusClass::kNetwork;
     }
+    if (sh_.o.timeline)
+      timeline.Record(std::chrono::duration<double>(Clock::now() - sh_.start).count(), status,
+                      r ? r->seconds : r.error().seconds);
     std::lock_guard lock(sh_.mu);
     sh_.MaybeCommit();
     dp->seq->Complete(std::move(r));
@@ -316,6 +325,15 @@ void Worker::SendNextReport(Device& d) {
   counters.Add(counters.requests);
   Device* dp = &d;
   queue_.Submit(u.requests[u.results.size()], [this, dp](Expected<FetchResult> r) {
+    if (sh_.o.timeline) {
+      long s = r ? r->status : r.error().http_status;
+      StatusClass c = r          ? StatusClass::k200  // a 2xx to the upload
+                      : s >= 500 ? StatusClass::k5xx
+                      : s >= 400 ? StatusClass::k4xx
+                                 : StatusClass::kNetwork;
+      timeline.Record(std::chrono::duration<double>(Clock::now() - sh_.start).count(), c,
+                      r ? r->seconds : r.error().seconds);
+    }
     std::lock_guard lock(sh_.mu);
     dp->uploads->results.push_back(std::move(r));
     SendNextReport(*dp);
@@ -606,6 +624,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
   summary.restarts_given_up = progress.given_up;
   summary.resumed = progress.resumed;
   summary.threads = static_cast<int>(threads);
+  for (const auto& w : workers) summary.timeline.Merge(w->timeline);
   for (auto& d : devices) {
     summary.runs_completed += d.runs_done;
     summary.devices_failed += d.failed;

@@ -16,6 +16,7 @@
 #include "common/error.hpp"
 #include "config/configuration.hpp"
 #include "config/schema.hpp"
+#include "fleet/timeline.hpp"
 
 namespace autoprov {
 
@@ -38,6 +39,7 @@ struct FleetOptions {
   // seconds of the simulation: their restarts wait as a real BusyCommand would make them.
   double busy_fraction = 0;
   double busy_for_s = 0;
+  bool timeline = false;  // record requests and latency per second (FleetSummary::timeline)
 };
 
 struct LatencySummary {
@@ -69,6 +71,7 @@ struct FleetSummary {
   int threads = 0;
   std::vector<LatencySummary> latency;  // per file kind
   std::vector<DeviceFailure> failures;
+  Timeline timeline;  // with FleetOptions::timeline
 };
 
 // Live figures for a progress line.

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -16,6 +18,7 @@
 #include "config/ini.hpp"
 #include "engine/device_state.hpp"
 #include "engine/sequence.hpp"
+#include "fleet/timeline.hpp"
 #include "store/state_store.hpp"
 #include "support/servers.hpp"
 #include "transfer/fetcher.hpp"
@@ -433,6 +436,77 @@ TEST_F(FleetTest, BusyDevicesDeferTheirRestarts) {
   EXPECT_EQ(g["busy_deferrals"], deferred) << "the same devices are busy for the same seed";
   EXPECT_EQ(g["restarts_given_up"], deferred);
   EXPECT_EQ(g["restarts"].get<long long>(), kDevices - deferred);
+}
+
+// The load over time: --timeline writes requests per second by status class with latency
+// percentiles; its per-second totals add up to the summary's counts, and `fleet plot` draws it.
+TEST_F(FleetTest, TheTimelineAddsUpToTheRequestCountsAndIsDrawn) {
+  for (int i = 0; i < kFleet; ++i)
+    WriteText(
+        nginx_.root() / "tl" / (Mac(i) + ".ini"),
+        "INIFileVersion = 'tl'\nAutoCmpFileUrl = '" + nginx_.Url("/tl/Mediant_9.9.cmp") + "'\n");
+  auto csv = dir_ / "timeline.csv";
+  auto j = Fleet("--devices " + std::to_string(kFleet) + " --runs 2 --spread 2 --timeline " +
+                     csv.string() + " " +
+                     Bootstrap("IniFileURL = '" + nginx_.Url("/tl/<MAC>.ini") + "'\n"),
+                 1);  // the image is missing: 404s, failed devices
+  auto rows = ParseTimelineCsv(ReadText(csv), csv.string());
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_GE(rows->size(), 2u) << "a run of more than a second";
+  long long requests = 0, s200 = 0, s304 = 0, s4xx = 0;
+  for (const auto& r : *rows) {
+    requests += static_cast<long long>(r.requests);
+    s200 += static_cast<long long>(r.s200);
+    s304 += static_cast<long long>(r.s304);
+    s4xx += static_cast<long long>(r.s4xx);
+    EXPECT_EQ(r.requests, r.s200 + r.s304 + r.s4xx + r.s5xx + r.network) << "second " << r.second;
+    if (r.requests > 0) {
+      EXPECT_GT(r.p99_ms, 0) << "second " << r.second;
+    }
+    EXPECT_LE(r.p50_ms, r.p99_ms) << "second " << r.second;
+  }
+  EXPECT_EQ(requests, j["requests"].get<long long>());
+  EXPECT_EQ(s200, j["status"]["200"].get<long long>());
+  EXPECT_EQ(s304, j["status"]["304"].get<long long>());
+  EXPECT_EQ(s4xx, j["status"]["4xx"].get<long long>());
+  EXPECT_EQ(s200, kFleet) << "each device's ini once";
+  auto svg = dir_ / "timeline.svg";
+  auto plot =
+      RunCommand("fleet plot " + csv.string() + " -o " + svg.string() + " --title 'a test fleet'");
+  ASSERT_EQ(plot.exit_code, 0) << plot.out;
+  std::string picture = ReadText(svg);
+  EXPECT_TRUE(picture.starts_with("<svg")) << picture.substr(0, 100);
+  for (const char* text : {"a test fleet", "requests per second", "p99 latency", "304", "4xx",
+                           "seconds since the start"})
+    EXPECT_NE(picture.find(text), std::string::npos) << text;
+  EXPECT_NE(picture.find("fill=\"#59a14f\""), std::string::npos) << "304 bars are drawn";
+  WriteText(dir_ / "bad.csv", "second,requests\n1,2\n");
+  auto bad = RunCommand("fleet plot " + (dir_ / "bad.csv").string() + " -o " + svg.string());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("bad.csv:2: not a timeline row"), std::string::npos) << bad.out;
+}
+
+// The latency histogram's percentiles stay within its precision (about 9%) of the exact ones, and
+// histograms of parts merge into the whole's.
+TEST(LatencyHistogramTest, PercentilesWithinPrecisionAndMergeable) {
+  std::mt19937 rng(3);
+  std::lognormal_distribution<double> d(std::log(0.02), 0.8);
+  std::vector<double> all;
+  LatencyHistogram a, b, whole;
+  for (int i = 0; i < 20000; ++i) {
+    double v = d(rng);
+    all.push_back(v);
+    (i % 2 ? a : b).Add(v);
+    whole.Add(v);
+  }
+  a.Merge(b);
+  std::sort(all.begin(), all.end());
+  for (double p : {0.5, 0.9, 0.99}) {
+    double exact = all[static_cast<size_t>(std::ceil(p * all.size())) - 1] * 1000;
+    EXPECT_NEAR(a.PercentileMs(p), exact, exact * 0.09) << p;
+    EXPECT_EQ(a.PercentileMs(p), whole.PercentileMs(p)) << p;
+  }
+  EXPECT_EQ(a.count(), 20000u);
 }
 
 }  // namespace
