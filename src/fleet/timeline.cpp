@@ -108,8 +108,8 @@ Expected<std::vector<TimelineRow>> ParseTimelineCsv(std::string_view text,
     TimelineRow r;
     unsigned long long v[7] = {};
     std::string copy(line);
-    if (std::sscanf(copy.c_str(), "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%lf,%lf", &v[0], &v[1],
-                    &v[2], &v[3], &v[4], &v[5], &v[6], &r.p50_ms, &r.p99_ms) != 9)
+    if (std::sscanf(copy.c_str(), "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%lf,%lf", &v[0], &v[1], &v[2],
+                    &v[3], &v[4], &v[5], &v[6], &r.p50_ms, &r.p99_ms) != 9)
       return Fail(ErrorCode::kParse,
                   std::string(origin) + ":" + std::to_string(lines.line_no()) +
                       ": not a timeline row (second,requests,status_200,status_304,status_4xx,"
@@ -151,10 +151,14 @@ std::string Number(double v) {
 std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else out += c;
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out += c;
   }
   return out;
 }
@@ -209,9 +213,8 @@ std::string TimelineSvg(const std::vector<TimelineRow>& rows, const std::string&
     o += buf;
   }
   for (double v = 0; v <= p99_top + 1e-9; v += p99_step) {
-    std::snprintf(buf, sizeof buf,
-                  "<text x=\"%.1f\" y=\"%.1f\" fill=\"#b07aa1\">%s</text>\n", left + pw + 6,
-                  y_p99(v) + 4, Number(v).c_str());
+    std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#b07aa1\">%s</text>\n",
+                  left + pw + 6, y_p99(v) + 4, Number(v).c_str());
     o += buf;
   }
   for (double s = 0; s <= static_cast<double>(seconds) + 1e-9; s += time_step) {
@@ -236,16 +239,24 @@ std::string TimelineSvg(const std::vector<TimelineRow>& rows, const std::string&
       base += v;
     }
   }
-  // p99 latency.
+  // p99 latency: one line per stretch of seconds with requests (no line across a quiet gap).
   std::string points;
+  long previous = -2;
+  auto flush = [&] {
+    if (!points.empty())
+      o += "<polyline fill=\"none\" stroke=\"#b07aa1\" stroke-width=\"2\" points=\"" + points +
+           "\"/>\n";
+    points.clear();
+  };
   for (const auto& r : rows) {
     if (r.requests == 0) continue;
+    if (r.second != previous + 1) flush();
+    previous = r.second;
     std::snprintf(buf, sizeof buf, "%.1f,%.1f ", x(static_cast<double>(r.second) + 0.5),
                   y_p99(r.p99_ms));
     points += buf;
   }
-  o += "<polyline fill=\"none\" stroke=\"#b07aa1\" stroke-width=\"2\" points=\"" + points +
-       "\"/>\n";
+  flush();
   // Axes, their titles, the legend.
   std::snprintf(buf, sizeof buf,
                 "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "

@@ -1,5 +1,5 @@
-// The load over time (issue: the fleet at internet scale): per second of a fleet run, the requests by
-// status class and their latency, as a CSV (`fleet --timeline`) and as a picture (`fleet plot`):
+// The load over time (issue: the fleet at internet scale): per second of a fleet run, the requests
+// by status class and their latency, as a CSV (`fleet --timeline`) and as a picture (`fleet plot`):
 // requests per second stacked by 200/304/4xx/5xx/network error, the p99 latency on a second axis.
 #pragma once
 
