@@ -94,14 +94,21 @@ std::vector<Shell::Phrase> Shell::Phrases() const {
   return out;
 }
 
-std::string Shell::HelpFor(const std::string& line) const {
+Shell::Typed Shell::Split(const std::string& line) const {
   auto words_sv = SplitWhitespace(line);
-  std::vector<std::string> words(words_sv.begin(), words_sv.end());
+  Typed t{{words_sv.begin(), words_sv.end()}, ""};
   bool new_word = line.empty() || line.back() == ' ';
-  std::string prefix = new_word || words.empty() ? "" : words.back();
-  if (!new_word && !words.empty()) words.pop_back();
-  if (!words.empty() && IEquals(words[0], "do") && !session_->mode_path().empty())
-    words.erase(words.begin());
+  if (!new_word && !t.words.empty()) {
+    t.prefix = t.words.back();
+    t.words.pop_back();
+  }
+  if (!t.words.empty() && IEquals(t.words[0], "do") && !session_->mode_path().empty())
+    t.words.erase(t.words.begin());
+  return t;
+}
+
+std::string Shell::HelpFor(const std::string& line) const {
+  auto [words, prefix] = Split(line);
   std::map<std::string, std::string> next;  // word -> what it does (the shortest phrase's)
   bool complete = false;
   for (const auto& ph : Phrases()) {
@@ -220,13 +227,7 @@ Shell::Result Shell::Execute(const std::string& raw, int line_no) {
 }
 
 std::vector<std::string> Shell::Complete(const std::string& line) const {
-  auto words_sv = SplitWhitespace(line);
-  std::vector<std::string> words(words_sv.begin(), words_sv.end());
-  bool new_word = line.empty() || line.back() == ' ';
-  std::string prefix = new_word || words.empty() ? "" : words.back();
-  if (!new_word && !words.empty()) words.pop_back();
-  if (!words.empty() && IEquals(words[0], "do") && !session_->mode_path().empty())
-    words.erase(words.begin());
+  auto [words, prefix] = Split(line);
   std::set<std::string> candidates;
   for (const auto& ph : Phrases()) {
     bool match = ph.words.size() > words.size();

@@ -47,6 +47,12 @@ class Shell {
     std::string description;
   };
   std::vector<Phrase> Phrases() const;
+  // The words typed before the cursor's word (without a leading `do`), and the cursor's word.
+  struct Typed {
+    std::vector<std::string> words;
+    std::string prefix;
+  };
+  Typed Split(const std::string& line) const;
   std::string Describe(const std::string& command) const;
   Result Show(const std::vector<std::string>& words);
   // S-9.1: starts again from the configuration as stored now, in the same mode.

@@ -135,26 +135,39 @@ TEST_F(ShellTest, ErrorsAreReportedWithLineNumbersAndChangeNothing) {
   EXPECT_EQ(Cli({"show running-config", "copy startup-script from x"}).exit_code, 1);
 }
 
-TEST_F(ShellTest, InteractiveInAPseudoTerminal) {
-  std::string session = "autoprov-test-" + std::to_string(::getpid());
-  std::string tmux = "tmux -L " + session + " ";
-  auto send = [&](const std::string& keys) {
-    Shell(tmux + "send-keys -t " + session + " " + keys);
-  };
-  auto screen = [&] {
-    Shell(tmux + "capture-pane -p -t " + session + " > " + (dir_ / "screen.txt").string());
-    return ReadText(dir_ / "screen.txt");
-  };
-  auto wait_for = [&](const std::string& text) {
+// A shell in a pseudo-terminal (tmux): keys in, the screen out.
+struct Terminal {
+  std::string session, tmux;
+  std::filesystem::path shot;
+  Terminal(const std::string& name, const std::filesystem::path& dir)
+      : session(name + "-" + std::to_string(::getpid())),
+        tmux("tmux -L " + session + " "),
+        shot(dir / "screen.txt") {}
+  ~Terminal() { Shell(tmux + "kill-server 2>/dev/null"); }
+  int Start(const std::string& command) {
+    return Shell(tmux + "new-session -d -s " + session + " -x 160 -y 50 '" + command + "'");
+  }
+  void Send(const std::string& keys) { Shell(tmux + "send-keys -t " + session + " " + keys); }
+  std::string Screen() {
+    Shell(tmux + "capture-pane -p -t " + session + " > " + shot.string());
+    return ReadText(shot);
+  }
+  bool WaitFor(const std::string& text) {
     for (int i = 0; i < 100; ++i) {
-      if (screen().find(text) != std::string::npos) return true;
+      if (Screen().find(text) != std::string::npos) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
-  };
-  ASSERT_EQ(Shell(tmux + "new-session -d -s " + session + " -x 160 -y 50 '" + AUTOPROV_BINARY +
-                  " cli" + st_ + "'"),
-            0);
+  }
+  bool Alive() { return Shell(tmux + "has-session -t " + session + " 2>/dev/null") == 0; }
+};
+
+TEST_F(ShellTest, InteractiveInAPseudoTerminal) {
+  Terminal term("autoprov-test", dir_);
+  auto send = [&](const std::string& keys) { term.Send(keys); };
+  auto screen = [&] { return term.Screen(); };
+  auto wait_for = [&](const std::string& text) { return term.WaitFor(text); };
+  ASSERT_EQ(term.Start(std::string(AUTOPROV_BINARY) + " cli" + st_), 0);
   ASSERT_TRUE(wait_for("autoprov#")) << screen();
   send("'configure system' Enter");
   EXPECT_TRUE(wait_for("autoprov(config-system)#")) << screen();
@@ -169,9 +182,8 @@ TEST_F(ShellTest, InteractiveInAPseudoTerminal) {
   EXPECT_TRUE(wait_for("template-files-list")) << screen();
   send("end Enter");
   send("exit Enter");
-  for (int i = 0; i < 100 && Shell(tmux + "has-session -t " + session + " 2>/dev/null") == 0; ++i)
+  for (int i = 0; i < 100 && term.Alive(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  Shell(tmux + "kill-server 2>/dev/null");
   EXPECT_NE(RunCommand("config show" + st_).out.find("AUPDCheckIfIniChanged = 1"),
             std::string::npos)
       << "crc-check regular, typed with Tab completion, was applied";
@@ -181,31 +193,19 @@ TEST_F(ShellTest, InteractiveInAPseudoTerminal) {
 // far (then the line as it was), Tab completes at every level, an error shows a caret under the
 // offending word, and a person's session does not end in failure for a typo corrected since.
 TEST_F(ShellTest, QuestionMarkAndTabAnswerForTheWordsTypedSoFar) {
-  std::string session = "autoprov-help-" + std::to_string(::getpid());
-  std::string tmux = "tmux -L " + session + " ";
-  auto send = [&](const std::string& keys) {
-    Shell(tmux + "send-keys -t " + session + " " + keys);
-  };
-  auto screen = [&] {
-    Shell(tmux + "capture-pane -p -t " + session + " > " + (dir_ / "screen.txt").string());
-    return ReadText(dir_ / "screen.txt");
-  };
-  auto wait_for = [&](const std::string& text) {
-    for (int i = 0; i < 100; ++i) {
-      if (screen().find(text) != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  };
+  Terminal term("autoprov-help", dir_);
+  auto send = [&](const std::string& keys) { term.Send(keys); };
+  auto screen = [&] { return term.Screen(); };
+  auto wait_for = [&](const std::string& text) { return term.WaitFor(text); };
   auto clear = [&] {
     send("C-u");
-    Shell(tmux + "clear-history -t " + session);
+    Shell(term.tmux + "clear-history -t " + term.session);
     send("C-l");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   };
-  ASSERT_EQ(Shell(tmux + "new-session -d -s " + session + " -x 160 -y 50 '" + AUTOPROV_BINARY +
-                  " cli" + st_ + "; echo exit-status $?; sleep 30'"),
-            0);
+  ASSERT_EQ(
+      term.Start(std::string(AUTOPROV_BINARY) + " cli" + st_ + "; echo exit-status $?; sleep 30"),
+      0);
   ASSERT_TRUE(wait_for("autoprov#")) << screen();
   send("'configure ?'");  // no Enter
   EXPECT_TRUE(wait_for("system")) << screen();
@@ -243,7 +243,6 @@ TEST_F(ShellTest, QuestionMarkAndTabAnswerForTheWordsTypedSoFar) {
   for (int i = 0; i < 3; ++i) send("exit Enter");  // (tmux reads "end" as the End key)
   EXPECT_TRUE(wait_for("exit-status 0"))
       << "a corrected typo does not fail the session: " << screen();
-  Shell(tmux + "kill-server 2>/dev/null");
 }
 
 // From -c or standard input, errors go to stderr with the line number and a caret; the output of
