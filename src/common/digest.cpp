@@ -64,9 +64,11 @@ uint32_t Crc32Of(std::string_view data) {
 }  // namespace autoprov
 
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -139,8 +141,24 @@ struct StreamDigest::Impl {
   }
 };
 
+namespace {
+
+// A helper thread only pays where there is a second core to run it. AUTOPROV_DIGEST_THREAD=0 keeps
+// the hashing on the transfer's thread (single-core appliances; user-mode emulators that cannot
+// start threads, see scripts/test-cross.sh).
+bool DigestThreadAllowed() {
+  static const bool allowed = [] {
+    const char* env = std::getenv("AUTOPROV_DIGEST_THREAD");
+    if (env && std::string_view(env) == "0") return false;
+    return std::thread::hardware_concurrency() > 1;
+  }();
+  return allowed;
+}
+
+}  // namespace
+
 StreamDigest::StreamDigest(bool with_crc32, bool threaded)
-    : with_crc32_(with_crc32), threaded_(threaded) {}
+    : with_crc32_(with_crc32), threaded_(threaded && DigestThreadAllowed()) {}
 
 StreamDigest::Impl& StreamDigest::impl() {
   if (!impl_) {
