@@ -11,7 +11,7 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
 fi
 pkgs=(crossbuild-essential-arm64 qemu-user-static
       libcurl4-openssl-dev:arm64 libsqlite3-dev:arm64 libssl-dev:arm64 zlib1g-dev:arm64
-      libgtest-dev:arm64 libgmock-dev:arm64 libedit2:arm64)
+      libgtest-dev:arm64 libgmock-dev:arm64 libedit2:arm64 pkg-config:arm64)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
