@@ -1,6 +1,7 @@
 // autoprov config load|show|set|reset (SPEC S-7).
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "commands.hpp"
 #include "common/atomic_file.hpp"
@@ -24,6 +25,18 @@ std::unique_ptr<StateDirectory> OpenState(
     return nullptr;
   }
   return std::move(*state);
+}
+
+// A file's text, or standard input's for "-"; nothing after reporting why (a usage error).
+std::optional<std::string> ReadInput(GlobalOptions& g, const std::string& file) {
+  if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
+  auto r = ReadFile(file);
+  if (!r) {
+    std::cerr << "autoprov: " << r.error().message << "\n";
+    g.exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  return std::move(*r);
 }
 
 void PrintDiagnostics(const std::vector<Diagnostic>& list, std::string_view prefix) {
@@ -151,18 +164,9 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitUsage;
       return;
     }
-    std::string text;
-    if (lo->file == "-") {
-      text.assign(std::istreambuf_iterator<char>(std::cin), {});
-    } else {
-      auto r = ReadFile(lo->file);
-      if (!r) {
-        std::cerr << "autoprov: " << r.error().message << "\n";
-        g.exit_code = kExitUsage;
-        return;
-      }
-      text = std::move(*r);
-    }
+    auto input = ReadInput(g, lo->file);
+    if (!input) return;
+    std::string text = std::move(*input);
     auto state = OpenState(g);
     if (!state) return;
     ConfigFormat format = lo->format == "auto"  ? DetectConfigFormat(lo->file, text)
@@ -289,18 +293,9 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       ->check(CLI::IsMember({"auto", "ini", "cli"}));
   validate->fallthrough();
   validate->callback([&g, vo] {
-    std::string text;
-    if (vo->first == "-") {
-      text.assign(std::istreambuf_iterator<char>(std::cin), {});
-    } else {
-      auto r = ReadFile(vo->first);
-      if (!r) {
-        std::cerr << "autoprov: " << r.error().message << "\n";
-        g.exit_code = kExitUsage;
-        return;
-      }
-      text = std::move(*r);
-    }
+    auto input = ReadInput(g, vo->first);
+    if (!input) return;
+    std::string text = std::move(*input);
     auto schema = LoadSchema(g.state_dir, g.schema_files);
     if (!schema) {
       std::cerr << "autoprov: " << schema.error().message << "\n";
