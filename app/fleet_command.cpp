@@ -12,46 +12,50 @@
 #include "commands.hpp"
 #include "common/atomic_file.hpp"
 #include "fleet/fleet.hpp"
+#include "fleet/summary.hpp"
 #include "fleet/timeline.hpp"
 
 namespace autoprov::app {
 
-nlohmann::json FleetJson(const FleetSummary& s, const FleetOptions& o) {
-  nlohmann::json lat = nlohmann::json::object();
+namespace {
+
+// The summary as text, for a person (--json: FleetSummaryJson).
+void PrintFleetSummary(const FleetSummary& s, const std::string& state) {
+  if (s.shards_merged > 1)
+    std::printf(
+        "fleet: %d shards merged: %lld devices (from #%lld), %d threads, %lld runs, %.2f s\n",
+        s.shards_merged, s.devices, s.first_index, s.threads, s.runs_completed, s.wall_s);
+  else
+    std::printf(
+        "fleet: %lld devices (from #%lld, shard %lld/%lld), %d threads, %lld runs, %.2f s\n",
+        s.devices, s.first_index, s.shard_index, s.shard_count, s.threads, s.runs_completed,
+        s.wall_s);
+  std::printf(
+      "requests: %lld (%.0f/s)  200: %lld  304: %lld  4xx: %lld  5xx: %lld  network: %lld  "
+      "bytes: %llu  "
+      "restarts: %lld  retries: %lld  resumed: %lld\n",
+      s.requests, s.wall_s > 0 ? static_cast<double>(s.requests) / s.wall_s : 0.0, s.status_200,
+      s.status_304, s.status_4xx, s.status_5xx, s.network_errors,
+      static_cast<unsigned long long>(s.bytes), s.restarts, s.retries, s.resumed);
+  std::printf("%-16s %8s %10s %10s %10s\n", "KIND", "COUNT", "P50 ms", "P95 ms", "P99 ms");
   for (const auto& l : s.latency)
-    lat[l.kind] = {
-        {"count", l.count}, {"p50_ms", l.p50_ms}, {"p95_ms", l.p95_ms}, {"p99_ms", l.p99_ms}};
-  nlohmann::json failures = nlohmann::json::array();
-  for (const auto& f : s.failures)
-    failures.push_back(
-        {{"mac", f.mac}, {"run", f.run}, {"step", f.step}, {"url", f.url}, {"error", f.error}});
-  return {
-      {"devices", s.devices},
-      {"first_device", s.first_index},
-      {"shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)},
-      {"runs_completed", s.runs_completed},
-      {"devices_failed", s.devices_failed},
-      {"requests", s.requests},
-      {"requests_per_s", s.wall_s > 0 ? s.requests / s.wall_s : 0},
-      {"status",
-       {{"200", s.status_200},
-        {"304", s.status_304},
-        {"4xx", s.status_4xx},
-        {"5xx", s.status_5xx},
-        {"network_errors", s.network_errors}}},
-      {"bytes", s.bytes},
-      {"restarts", s.restarts},
-      {"retries", s.retries},
-      {"reports_sent", s.reports_sent},
-      {"busy_deferrals", s.busy_deferrals},
-      {"restarts_given_up", s.restarts_given_up},
-      {"resumed", s.resumed},
-      {"wall_s", s.wall_s},
-      {"threads", s.threads},
-      {"durability", "relaxed: simulated devices share one SQLite database with synchronous=OFF"},
-      {"latency_ms", lat},
-      {"failures", failures}};
+    std::printf("%-16s %8zu %10.2f %10.2f %10.2f\n", l.kind.c_str(), l.count, l.p50_ms, l.p95_ms,
+                l.p99_ms);
+  if (!state.empty())
+    std::printf("state: %s/fleet.db (durability relaxed: synchronous=OFF)\n", state.c_str());
+  size_t shown = 0;
+  for (const auto& f : s.failures) {
+    if (++shown > 20) {
+      std::printf("... %zu failures in all (--json lists them)\n", s.failures.size());
+      break;
+    }
+    std::printf("FAILED %s run %d %s %s: %s\n", f.mac.c_str(), f.run, f.step.c_str(), f.url.c_str(),
+                f.error.c_str());
+  }
+  std::printf("devices with a failed step: %lld\n", s.devices_failed);
 }
+
+}  // namespace
 
 void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
   auto o = std::make_shared<FleetOptions>();
@@ -70,7 +74,59 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
   fleet->add_option("--timeline", *timeline_csv,
                     "write requests per second by status class and latency percentiles per "
                     "second to this CSV file (draw it with `fleet plot`)");
+  auto json_out = std::make_shared<std::string>();
+  fleet->add_option("--json-out", *json_out,
+                    "also write the summary as JSON to this file (one per shard; add them up "
+                    "with `fleet merge`)");
   fleet->require_subcommand(0, 1);
+  auto merge_in = std::make_shared<std::vector<std::string>>();
+  auto merge_json = std::make_shared<bool>(false);
+  auto* merge = fleet->add_subcommand(
+      "merge",
+      "add up the --json-out summaries of shards into one: exact counts, latency "
+      "percentiles from the merged histograms");
+  merge->add_option("files", *merge_in, "the shards' summary files")
+      ->required()
+      ->check(CLI::ExistingFile);
+  merge->add_flag("--json", *merge_json, "print the merged summary as one JSON object");
+  merge->callback([&g, merge_in, merge_json] {
+    std::vector<FleetSummary> parts;
+    for (const auto& file : *merge_in) {
+      auto text = ReadFile(file);
+      if (!text) {
+        std::cerr << "autoprov: " << text.error().message << "\n";
+        g.exit_code = kExitUsage;
+        return;
+      }
+      auto j = nlohmann::json::parse(*text, nullptr, false);
+      if (j.is_discarded()) {
+        std::cerr << "autoprov: " << file << ": not JSON (write a summary with fleet --json-out)\n";
+        g.exit_code = kExitUsage;
+        return;
+      }
+      auto s = FleetSummaryFromJson(j, file);
+      if (!s) {
+        std::cerr << "autoprov: " << s.error().message << "\n";
+        g.exit_code = kExitUsage;
+        return;
+      }
+      parts.push_back(std::move(*s));
+    }
+    auto merged = MergeFleetSummaries(parts, *merge_in);
+    if (!merged) {
+      std::cerr << "autoprov: " << merged.error().message << "\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    if (merged->shard_count > 1 && merged->shards_merged != merged->shard_count)
+      std::cerr << "autoprov: warning: " << merged->shards_merged << " of " << merged->shard_count
+                << " shards merged\n";
+    if (*merge_json)
+      std::cout << FleetSummaryJson(*merged).dump(2) << "\n";
+    else
+      PrintFleetSummary(*merged, "");
+    g.exit_code = merged->devices_failed == 0 ? kExitOk : kExitFailed;
+  });
   auto plot_in = std::make_shared<std::string>();
   auto plot_out = std::make_shared<std::string>();
   auto plot_title = std::make_shared<std::string>("autoprov fleet: requests per second");
@@ -128,8 +184,8 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
   fleet->add_flag("--json", *json, "print the summary as one JSON object");
   fleet->get_option("--runs")->excludes("--duration");
   fleet->fallthrough();
-  fleet->callback([&g, &app, fleet, plot, o, shard, json, timeline_csv] {
-    if (plot->parsed()) return;
+  fleet->callback([&g, &app, fleet, plot, merge, o, shard, json, json_out, timeline_csv] {
+    if (plot->parsed() || merge->parsed()) return;
     for (const char* required : {"--devices", "--bootstrap"})
       if (fleet->get_option(required)->count() == 0) {
         std::cerr << "autoprov: fleet: " << required << " is required\n";
@@ -191,37 +247,17 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
         g.exit_code = kExitFailed;
       }
     }
-    if (*json) {
-      std::cout << FleetJson(s, *o).dump(2) << "\n";
-    } else {
-      std::printf(
-          "fleet: %lld devices (from #%lld, shard %lld/%lld), %d threads, %lld runs, %.2f s\n",
-          s.devices, s.first_index, o->shard_index, o->shard_count, s.threads, s.runs_completed,
-          s.wall_s);
-      std::printf(
-          "requests: %lld (%.0f/s)  200: %lld  304: %lld  4xx: %lld  5xx: %lld  network: %lld  "
-          "bytes: %llu  "
-          "restarts: %lld  retries: %lld  resumed: %lld\n",
-          s.requests, s.wall_s > 0 ? s.requests / s.wall_s : 0.0, s.status_200, s.status_304,
-          s.status_4xx, s.status_5xx, s.network_errors, static_cast<unsigned long long>(s.bytes),
-          s.restarts, s.retries, s.resumed);
-      std::printf("%-16s %8s %10s %10s %10s\n", "KIND", "COUNT", "P50 ms", "P95 ms", "P99 ms");
-      for (const auto& l : s.latency)
-        std::printf("%-16s %8zu %10.2f %10.2f %10.2f\n", l.kind.c_str(), l.count, l.p50_ms,
-                    l.p95_ms, l.p99_ms);
-      std::printf("state: %s/fleet.db (durability relaxed: synchronous=OFF)\n",
-                  o->state_dir.c_str());
-      size_t shown = 0;
-      for (const auto& f : s.failures) {
-        if (++shown > 20) {
-          std::printf("... %zu failures in all (--json lists them)\n", s.failures.size());
-          break;
-        }
-        std::printf("FAILED %s run %d %s %s: %s\n", f.mac.c_str(), f.run, f.step.c_str(),
-                    f.url.c_str(), f.error.c_str());
+    if (!json_out->empty()) {
+      if (auto w = WriteFileAtomically(*json_out, FleetSummaryJson(s).dump(2) + "\n"); !w) {
+        std::cerr << "autoprov: " << w.error().message << "\n";
+        g.exit_code = kExitFailed;
+        return;
       }
-      std::printf("devices with a failed step: %lld\n", s.devices_failed);
     }
+    if (*json)
+      std::cout << FleetSummaryJson(s).dump(2) << "\n";
+    else
+      PrintFleetSummary(s, o->state_dir.string());
     g.exit_code = s.devices_failed == 0 ? kExitOk : kExitFailed;
   });
 }

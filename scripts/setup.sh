@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libcurl4-openssl-dev libsqlite3-dev libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libedit2 clang clang-format libclang-rt-14-dev
-      nginx-light tftpd-hpa vsftpd sip-tester openssl curl python3 procps wrk tmux strace fiu-utils
+      nginx-light tftpd-hpa vsftpd sip-tester openssl curl python3 python3-yaml procps wrk tmux strace fiu-utils
       faketime scdoc debhelper lintian fakeroot dpkg-dev mmdebstrap systemd-container man-db
       swupdate cpio rauc squashfs-tools dbus)
 missing=()

@@ -24,6 +24,7 @@
 #include "engine/restart.hpp"
 #include "engine/schedule.hpp"
 #include "engine/sequence.hpp"
+#include "fleet/summary.hpp"
 #include "store/state_dir.hpp"
 #include "store/state_store.hpp"
 #include "transfer/fetcher.hpp"
@@ -90,13 +91,6 @@ struct Device {
   // keeps no image bytes, only how many it has and their hash, and asks for the rest next time.
   std::unique_ptr<ResumePoint> resume;
 };
-
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  size_t k = static_cast<size_t>(p * (v.size() - 1) + 0.5);
-  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
-  return v[k] * 1000.0;
-}
 
 // Seconds until the next trigger of a device whose run just ended, from its own configuration, by
 // the same rule as the daemon (NextRun); <0: none. The random spread is the device's own,
@@ -207,8 +201,8 @@ class Worker {
   void Run();
 
   Counters counters;
-  Timeline timeline;  // --timeline: this worker's requests per second
-  std::map<std::string, std::vector<double>> latency;
+  Timeline timeline;                                // --timeline: this worker's requests per second
+  std::map<std::string, LatencyHistogram> latency;  // per file kind
   std::vector<DeviceFailure> failures;
 
  private:
@@ -242,7 +236,7 @@ void Worker::StartDevice(Device& d) {
   };
   env.on_step = [this](const StepReport& s) {
     if (s.outcome != StepOutcome::kFailed && s.outcome != StepOutcome::kSkipped)
-      latency[s.kind].push_back(s.seconds);
+      latency[s.kind].Add(s.seconds);
   };
   RunOptions opts;
   opts.trigger = d.restart_run || d.runs_done == 0 ? "start-up"
@@ -606,6 +600,8 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
   FleetSummary summary;
   summary.devices = last - first;
   summary.first_index = first;
+  summary.shard_index = o.shard_index;
+  summary.shard_count = o.shard_count;
   summary.wall_s = std::chrono::duration<double>(Clock::now() - shared.start).count();
   progress = snapshot();
   progress.elapsed_s = summary.wall_s;
@@ -629,19 +625,18 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
     summary.runs_completed += d.runs_done;
     summary.devices_failed += d.failed;
   }
-  std::map<std::string, std::vector<double>> latency;
+  std::map<std::string, LatencyHistogram> latency;
   for (auto& w : workers) {
-    for (auto& [kind, v] : w->latency)
-      latency[kind].insert(latency[kind].end(), v.begin(), v.end());
+    for (auto& [kind, h] : w->latency) latency[kind].Merge(h);
     for (auto& f : w->failures)
       if (summary.failures.size() < 10000) summary.failures.push_back(std::move(f));
   }
-  for (auto& [kind, v] : latency) {
-    LatencySummary l{kind, v.size(), 0, 0, 0};
-    l.p50_ms = Percentile(v, 0.50);
-    l.p95_ms = Percentile(v, 0.95);
-    l.p99_ms = Percentile(v, 0.99);
-    summary.latency.push_back(l);
+  for (auto& [kind, h] : latency) {
+    LatencySummary l;
+    l.kind = kind;
+    l.histogram = std::move(h);
+    SetPercentiles(l);
+    summary.latency.push_back(std::move(l));
   }
   return summary;
 }

@@ -45,7 +45,8 @@ struct FleetOptions {
 struct LatencySummary {
   std::string kind;
   size_t count = 0;
-  double p50_ms = 0, p95_ms = 0, p99_ms = 0;
+  double p50_ms = 0, p95_ms = 0, p99_ms = 0;  // from the histogram
+  LatencyHistogram histogram;                 // mergeable across shards (fleet merge)
 };
 
 struct DeviceFailure {
@@ -56,6 +57,8 @@ struct DeviceFailure {
 
 struct FleetSummary {
   long long devices = 0, first_index = 0;
+  long long shard_index = 0, shard_count = 1;
+  int shards_merged = 1;  // fleet merge: how many shard summaries this one adds up
   long long runs_completed = 0;
   long long devices_failed = 0;
   long long requests = 0;

@@ -24,6 +24,27 @@ void LatencyHistogram::Merge(const LatencyHistogram& other) {
   count_ += other.count_;
 }
 
+std::vector<std::pair<int, uint64_t>> LatencyHistogram::Buckets() const {
+  std::vector<std::pair<int, uint64_t>> out;
+  for (size_t i = 0; i < counts_.size(); ++i)
+    if (counts_[i] != 0) out.emplace_back(static_cast<int>(i), counts_[i]);
+  return out;
+}
+
+Expected<LatencyHistogram> LatencyHistogram::FromBuckets(
+    const std::vector<std::pair<int, uint64_t>>& buckets) {
+  LatencyHistogram h;
+  for (const auto& [i, n] : buckets) {
+    if (i < 0 || i >= 32 * kSubBuckets || n > UINT32_MAX)
+      return Fail(ErrorCode::kParse, "latency bucket " + std::to_string(i) + " = " +
+                                         std::to_string(n) + " is out of range");
+    if (h.counts_.empty()) h.counts_.assign(32 * kSubBuckets, 0);
+    h.counts_[static_cast<size_t>(i)] += static_cast<uint32_t>(n);
+    h.count_ += n;
+  }
+  return h;
+}
+
 double LatencyHistogram::PercentileMs(double p) const {
   if (count_ == 0) return 0;
   uint64_t rank = static_cast<uint64_t>(std::ceil(std::clamp(p, 0.0, 1.0) * count_));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -21,8 +22,13 @@ class LatencyHistogram {
   uint64_t count() const { return count_; }
   double PercentileMs(double p) const;  // p in [0, 1]; 0 when empty
 
- private:
+  // The non-empty buckets as (index, count), for a summary file; FromBuckets reads them back
+  // (bucket i holds latencies in [2^(i/8), 2^((i+1)/8)) microseconds).
   static constexpr int kSubBuckets = 8;
+  std::vector<std::pair<int, uint64_t>> Buckets() const;
+  static Expected<LatencyHistogram> FromBuckets(const std::vector<std::pair<int, uint64_t>>& b);
+
+ private:
   std::vector<uint32_t> counts_;  // allocated at the first sample
   uint64_t count_ = 0;
 };

@@ -18,6 +18,7 @@
 #include "config/ini.hpp"
 #include "engine/device_state.hpp"
 #include "engine/sequence.hpp"
+#include "fleet/summary.hpp"
 #include "fleet/timeline.hpp"
 #include "store/state_store.hpp"
 #include "support/servers.hpp"
@@ -507,6 +508,137 @@ TEST(LatencyHistogramTest, PercentilesWithinPrecisionAndMergeable) {
     EXPECT_EQ(a.PercentileMs(p), whole.PercentileMs(p)) << p;
   }
   EXPECT_EQ(a.count(), 20000u);
+}
+
+// Shards on any job runner (issue: the fleet at internet scale): four shard processes at once
+// against one nginx, each writing its --json-out summary, merged by `fleet merge`, count exactly
+// what one run of the four-times-larger fleet counts; the merged latency histograms hold every
+// request.
+TEST_F(FleetTest, FourShardsMergedCountAsOneFourTimesLargerRun) {
+  const int n = kFleet;  // devices in all
+  for (int i = 0; i < n; ++i)
+    WriteText(nginx_.root() / "sh" / (Mac(i) + ".ini"),
+              "INIFileVersion = 'sh-" + Mac(i) + "'\nAUPDCheckIfIniChanged = 1\nCptFileURL = '" +
+                  nginx_.Url("/sh/tones.dat") + "'\nAutoCmpFileUrl = '" +
+                  nginx_.Url("/sh/Mediant_7.20A.250.001.cmp") + "'\n");
+  WriteText(nginx_.root() / "sh/tones.dat", "tones\n");
+  WriteText(nginx_.root() / "sh/Mediant_7.20A.250.001.cmp", std::string(20000, 'i'));
+  std::string boot = Bootstrap("IniFileURL = '" + nginx_.Url("/sh/<MAC>.ini") + "'\n");
+  std::string common = " --devices " + std::to_string(n) +
+                       " --runs 2 --max-connections 8 --sw-version 7.20A.100.001 " + boot;
+  std::string script;
+  for (int i = 0; i < 4; ++i)
+    script += std::string(AUTOPROV_BINARY) + " fleet --shard " + std::to_string(i) +
+              "/4 --state-dir " + (dir_ / ("s" + std::to_string(i))).string() + " --json-out " +
+              (dir_ / ("shard-" + std::to_string(i) + ".json")).string() + common +
+              " >/dev/null 2>&1 & ";
+  auto shards = RunProgram("sh -c '" + script + "wait'");
+  ASSERT_EQ(shards.exit_code, 0) << shards.out;
+  auto whole = Fleet(common);
+  ASSERT_EQ(whole["devices"], n);
+
+  std::string files;
+  for (int i = 3; i >= 0; --i)
+    files += " " + (dir_ / ("shard-" + std::to_string(i) + ".json")).string();
+  auto merged_run = RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " fleet merge --json" +
+                               files + " 2>" + (dir_ / "merge.err").string() + "'");
+  ASSERT_EQ(merged_run.exit_code, 0) << merged_run.out << ReadText(dir_ / "merge.err");
+  auto merged = nlohmann::json::parse(merged_run.out);
+  EXPECT_EQ(merged["shards_merged"], 4);
+  EXPECT_EQ(merged["first_device"], 0);
+  for (const char* key : {"devices", "runs_completed", "devices_failed", "requests", "bytes",
+                          "restarts", "retries", "reports_sent", "resumed"})
+    EXPECT_EQ(merged[key], whole[key]) << key;
+  EXPECT_EQ(merged["status"], whole["status"]);
+  EXPECT_EQ(whole["status"]["200"], 3 * n) << "ini, tones and image once per device";
+  EXPECT_EQ(whole["restarts"], n);
+  ASSERT_EQ(merged["latency_ms"].size(), whole["latency_ms"].size());
+  for (const auto& [kind, l] : whole["latency_ms"].items()) {
+    EXPECT_EQ(merged["latency_ms"][kind]["count"], l["count"]) << kind;
+    long long in_buckets = 0;
+    for (const auto& b : merged["latency_ms"][kind]["histogram"])
+      in_buckets += b[1].get<long long>();
+    EXPECT_EQ(in_buckets, l["count"].get<long long>()) << kind;
+  }
+  // A merge that adds up to the whole also reads back and merges again unchanged.
+  WriteText(dir_ / "merged.json", merged_run.out);
+  auto again = RunCommand("fleet merge --json " + (dir_ / "merged.json").string());
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(nlohmann::json::parse(again.out)["requests"], merged["requests"]);
+  // A shard given twice, or a file that is no summary: refused, naming the file.
+  auto twice = RunCommand("fleet merge " + (dir_ / "shard-1.json").string() + " " +
+                          (dir_ / "shard-1.json").string());
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.out.find("overlap"), std::string::npos) << twice.out;
+  WriteText(dir_ / "not.json", "{\"devices\": 3}");
+  auto bad = RunCommand("fleet merge " + (dir_ / "not.json").string());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("not.json: not a fleet summary: no \"first_device\""), std::string::npos)
+      << bad.out;
+  // Three of four shards: merged, with a warning that one is missing.
+  auto partial =
+      RunCommand("fleet merge " + (dir_ / "shard-0.json").string() + " " +
+                 (dir_ / "shard-1.json").string() + " " + (dir_ / "shard-3.json").string());
+  EXPECT_EQ(partial.exit_code, 0) << partial.out;
+  EXPECT_NE(partial.out.find("3 of 4 shards merged"), std::string::npos) << partial.out;
+}
+
+// The summary file's histograms: written, read back bucket for bucket, and merged; the merge's
+// percentiles are those of all the samples within the histogram's precision.
+TEST(FleetSummaryTest, HistogramsRoundTripAndMergeToThePercentilesOfTheUnion) {
+  std::mt19937 rng(7);
+  std::lognormal_distribution<double> d(std::log(0.005), 1.0);
+  std::vector<FleetSummary> parts(3);
+  std::vector<double> all;
+  for (int p = 0; p < 3; ++p) {
+    parts[p].devices = 10;
+    parts[p].first_index = 10 * p;
+    parts[p].shard_index = p;
+    parts[p].shard_count = 3;
+    parts[p].requests = 1000 * (p + 1);
+    parts[p].status_304 = 1000 * (p + 1);
+    LatencySummary l;
+    l.kind = "ini";
+    for (int i = 0; i < 1000 * (p + 1); ++i) {
+      double v = d(rng) * (p + 1);  // each shard slower than the last: the union differs from each
+      all.push_back(v);
+      l.histogram.Add(v);
+    }
+    SetPercentiles(l);
+    parts[p].latency.push_back(l);
+    auto back = FleetSummaryFromJson(nlohmann::json::parse(FleetSummaryJson(parts[p]).dump()), "x");
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->latency.at(0).histogram.Buckets(), l.histogram.Buckets());
+    EXPECT_EQ(back->latency.at(0).p99_ms, l.p99_ms);
+    parts[p] = *back;
+  }
+  auto m = MergeFleetSummaries(parts, {"a", "b", "c"});
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->devices, 30);
+  EXPECT_EQ(m->requests, 6000);
+  EXPECT_EQ(m->status_304, 6000);
+  EXPECT_EQ(m->shards_merged, 3);
+  std::sort(all.begin(), all.end());
+  for (double p : {0.5, 0.95, 0.99}) {
+    double exact =
+        all[static_cast<size_t>(std::ceil(p * static_cast<double>(all.size()))) - 1] * 1000;
+    double merged = p == 0.5    ? m->latency[0].p50_ms
+                    : p == 0.95 ? m->latency[0].p95_ms
+                                : m->latency[0].p99_ms;
+    EXPECT_NEAR(merged, exact, exact * 0.05) << p;
+  }
+  parts[1].first_index = 5;  // overlaps the first
+  auto overlap = MergeFleetSummaries(parts, {"a.json", "b.json", "c.json"});
+  ASSERT_FALSE(overlap);
+  EXPECT_NE(
+      overlap.error().message.find("a.json (devices 0..9) and b.json (from device 5) overlap"),
+      std::string::npos)
+      << overlap.error().message;
+  auto wrong = FleetSummaryFromJson(nlohmann::json::parse(R"({"devices": 1, "first_device": 0,
+      "shard": "0/1", "runs_completed": 1, "devices_failed": 0, "requests": "many"})"),
+                                    "w.json");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().message, "w.json: not a fleet summary: \"requests\" is not a number");
 }
 
 }  // namespace

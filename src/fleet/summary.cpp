@@ -1,0 +1,247 @@
+#include "fleet/summary.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace autoprov {
+
+void SetPercentiles(LatencySummary& l) {
+  l.count = static_cast<size_t>(l.histogram.count());
+  l.p50_ms = l.histogram.PercentileMs(0.50);
+  l.p95_ms = l.histogram.PercentileMs(0.95);
+  l.p99_ms = l.histogram.PercentileMs(0.99);
+}
+
+nlohmann::json FleetSummaryJson(const FleetSummary& s) {
+  nlohmann::json lat = nlohmann::json::object();
+  for (const auto& l : s.latency) {
+    nlohmann::json buckets = nlohmann::json::array();
+    for (const auto& [i, n] : l.histogram.Buckets()) buckets.push_back({i, n});
+    lat[l.kind] = {{"count", l.count},
+                   {"p50_ms", l.p50_ms},
+                   {"p95_ms", l.p95_ms},
+                   {"p99_ms", l.p99_ms},
+                   {"histogram", buckets}};
+  }
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& f : s.failures)
+    failures.push_back(
+        {{"mac", f.mac}, {"run", f.run}, {"step", f.step}, {"url", f.url}, {"error", f.error}});
+  return {
+      {"devices", s.devices},
+      {"first_device", s.first_index},
+      {"shard", s.shards_merged > 1
+                    ? std::string("merged")
+                    : std::to_string(s.shard_index) + "/" + std::to_string(s.shard_count)},
+      {"shard_count", s.shard_count},
+      {"shards_merged", s.shards_merged},
+      {"runs_completed", s.runs_completed},
+      {"devices_failed", s.devices_failed},
+      {"requests", s.requests},
+      {"requests_per_s", s.wall_s > 0 ? static_cast<double>(s.requests) / s.wall_s : 0},
+      {"status",
+       {{"200", s.status_200},
+        {"304", s.status_304},
+        {"4xx", s.status_4xx},
+        {"5xx", s.status_5xx},
+        {"network_errors", s.network_errors},
+        {"other", s.other}}},
+      {"bytes", s.bytes},
+      {"restarts", s.restarts},
+      {"retries", s.retries},
+      {"reports_sent", s.reports_sent},
+      {"busy_deferrals", s.busy_deferrals},
+      {"restarts_given_up", s.restarts_given_up},
+      {"resumed", s.resumed},
+      {"wall_s", s.wall_s},
+      {"threads", s.threads},
+      {"durability", "relaxed: simulated devices share one SQLite database with synchronous=OFF"},
+      {"latency_histogram_buckets",
+       "bucket i counts the latencies in [2^(i/8), 2^((i+1)/8)) microseconds"},
+      {"latency_ms", lat},
+      {"failures", failures}};
+}
+
+namespace {
+
+// Reads the fields one by one so that a wrong file says which field is wrong.
+class Reader {
+ public:
+  Reader(const nlohmann::json& j, std::string_view origin) : j_(j), origin_(origin) {}
+  template <typename T>
+  void Get(const nlohmann::json& obj, const char* key, T& out, const std::string& where = "") {
+    if (!error_.empty()) return;
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) {
+      error_ = "no \"" + where + key + "\"";
+      return;
+    }
+    try {
+      out = it->get<T>();
+    } catch (const nlohmann::json::exception&) {
+      error_ = "\"" + where + key + "\" is not a " +
+               (std::is_same_v<T, std::string> ? "string" : "number");
+    }
+  }
+  const nlohmann::json& j() const { return j_; }
+  std::string error() const {
+    return error_.empty() ? "" : std::string(origin_) + ": not a fleet summary: " + error_;
+  }
+  void Fail(std::string e) {
+    if (error_.empty()) error_ = std::move(e);
+  }
+
+ private:
+  const nlohmann::json& j_;
+  std::string_view origin_;
+  std::string error_;
+};
+
+}  // namespace
+
+Expected<FleetSummary> FleetSummaryFromJson(const nlohmann::json& j, std::string_view origin) {
+  if (!j.is_object())
+    return Fail(ErrorCode::kParse,
+                std::string(origin) + ": not a fleet summary (write one with fleet --json-out)");
+  FleetSummary s;
+  Reader r(j, origin);
+  r.Get(j, "devices", s.devices);
+  r.Get(j, "first_device", s.first_index);
+  std::string shard;
+  r.Get(j, "shard", shard);
+  if (auto p = ParseShard(shard); p)
+    std::tie(s.shard_index, s.shard_count) = *p;
+  else if (shard != "merged" && r.error().empty())
+    r.Fail("\"shard\" is not I/M: " + shard);
+  if (j.contains("shard_count")) r.Get(j, "shard_count", s.shard_count);
+  if (j.contains("shards_merged")) r.Get(j, "shards_merged", s.shards_merged);
+  r.Get(j, "runs_completed", s.runs_completed);
+  r.Get(j, "devices_failed", s.devices_failed);
+  r.Get(j, "requests", s.requests);
+  if (auto st = j.find("status"); st != j.end() && st->is_object()) {
+    r.Get(*st, "200", s.status_200, "status.");
+    r.Get(*st, "304", s.status_304, "status.");
+    r.Get(*st, "4xx", s.status_4xx, "status.");
+    r.Get(*st, "5xx", s.status_5xx, "status.");
+    r.Get(*st, "network_errors", s.network_errors, "status.");
+    if (st->contains("other")) r.Get(*st, "other", s.other, "status.");
+  } else {
+    r.Fail("no \"status\" object");
+  }
+  r.Get(j, "bytes", s.bytes);
+  r.Get(j, "restarts", s.restarts);
+  r.Get(j, "retries", s.retries);
+  r.Get(j, "reports_sent", s.reports_sent);
+  r.Get(j, "busy_deferrals", s.busy_deferrals);
+  r.Get(j, "restarts_given_up", s.restarts_given_up);
+  r.Get(j, "resumed", s.resumed);
+  r.Get(j, "wall_s", s.wall_s);
+  r.Get(j, "threads", s.threads);
+  if (auto lat = j.find("latency_ms"); lat != j.end() && lat->is_object()) {
+    for (const auto& [kind, l] : lat->items()) {
+      std::vector<std::pair<int, uint64_t>> buckets;
+      auto h = l.find("histogram");
+      if (h == l.end() || !h->is_array()) {
+        r.Fail("latency_ms." + kind + " has no histogram (a summary of an older autoprov?)");
+        break;
+      }
+      for (const auto& b : *h) {
+        if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() ||
+            !b[1].is_number_unsigned()) {
+          r.Fail("latency_ms." + kind + ".histogram holds [bucket, count] pairs, not " + b.dump());
+          break;
+        }
+        buckets.emplace_back(b[0].get<int>(), b[1].get<uint64_t>());
+      }
+      auto hist = LatencyHistogram::FromBuckets(buckets);
+      if (!hist) {
+        r.Fail("latency_ms." + kind + ": " + hist.error().message);
+        break;
+      }
+      LatencySummary ls;
+      ls.kind = kind;
+      ls.histogram = std::move(*hist);
+      SetPercentiles(ls);
+      s.latency.push_back(std::move(ls));
+    }
+  } else {
+    r.Fail("no \"latency_ms\" object");
+  }
+  if (auto f = j.find("failures"); f != j.end() && f->is_array()) {
+    for (const auto& e : *f) {
+      DeviceFailure d;
+      r.Get(e, "mac", d.mac, "failures[].");
+      r.Get(e, "run", d.run, "failures[].");
+      r.Get(e, "step", d.step, "failures[].");
+      r.Get(e, "url", d.url, "failures[].");
+      r.Get(e, "error", d.error, "failures[].");
+      s.failures.push_back(std::move(d));
+    }
+  }
+  if (!r.error().empty()) return Fail(ErrorCode::kParse, r.error());
+  if (s.devices < 0 || s.first_index < 0)
+    return Fail(ErrorCode::kParse, std::string(origin) + ": negative device range");
+  return s;
+}
+
+Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& parts,
+                                           const std::vector<std::string>& origins) {
+  if (parts.empty()) return Fail(ErrorCode::kInvalidArgument, "nothing to merge");
+  // Disjoint device ranges: a shard given twice would count its devices twice.
+  std::vector<size_t> order(parts.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return parts[a].first_index < parts[b].first_index; });
+  for (size_t k = 1; k < order.size(); ++k) {
+    const FleetSummary& a = parts[order[k - 1]];
+    const FleetSummary& b = parts[order[k]];
+    if (a.first_index + a.devices > b.first_index)
+      return Fail(ErrorCode::kInvalidArgument,
+                  origins[order[k - 1]] + " (devices " + std::to_string(a.first_index) + ".." +
+                      std::to_string(a.first_index + a.devices - 1) + ") and " + origins[order[k]] +
+                      " (from device " + std::to_string(b.first_index) +
+                      ") overlap: give each shard once");
+  }
+  FleetSummary m;
+  m.first_index = parts[order[0]].first_index;
+  m.shard_count = parts[0].shard_count;
+  m.shards_merged = 0;
+  std::map<std::string, LatencyHistogram> latency;
+  for (const FleetSummary& p : parts) {
+    m.devices += p.devices;
+    m.shards_merged += p.shards_merged;
+    if (p.shard_count != m.shard_count) m.shard_count = 0;  // mixed: no single M
+    m.runs_completed += p.runs_completed;
+    m.devices_failed += p.devices_failed;
+    m.requests += p.requests;
+    m.status_200 += p.status_200;
+    m.status_304 += p.status_304;
+    m.status_4xx += p.status_4xx;
+    m.status_5xx += p.status_5xx;
+    m.network_errors += p.network_errors;
+    m.other += p.other;
+    m.bytes += p.bytes;
+    m.restarts += p.restarts;
+    m.retries += p.retries;
+    m.reports_sent += p.reports_sent;
+    m.busy_deferrals += p.busy_deferrals;
+    m.restarts_given_up += p.restarts_given_up;
+    m.resumed += p.resumed;
+    m.wall_s = std::max(m.wall_s, p.wall_s);  // the shards run side by side
+    m.threads += p.threads;
+    for (const auto& l : p.latency) latency[l.kind].Merge(l.histogram);
+    for (const auto& f : p.failures)
+      if (m.failures.size() < 10000) m.failures.push_back(f);
+  }
+  if (m.shard_count == 0) m.shard_count = 1;
+  for (auto& [kind, h] : latency) {
+    LatencySummary l;
+    l.kind = kind;
+    l.histogram = std::move(h);
+    SetPercentiles(l);
+    m.latency.push_back(std::move(l));
+  }
+  return m;
+}
+
+}  // namespace autoprov

@@ -1,0 +1,26 @@
+// A fleet run's summary as a file, and shards' summaries added up (issue: the fleet at internet
+// scale). `fleet --json`/`--json-out` write FleetSummaryJson; `fleet merge` reads shards' files
+// back with FleetSummaryFromJson and adds them up with MergeFleetSummaries: counts exactly,
+// latencies by their histograms (so the merged percentiles are those of all the requests, within
+// the histogram's precision of about 9%).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+#include "fleet/fleet.hpp"
+
+namespace autoprov {
+
+nlohmann::json FleetSummaryJson(const FleetSummary& s);
+// Errors name the file (`origin`) and the field.
+Expected<FleetSummary> FleetSummaryFromJson(const nlohmann::json& j, std::string_view origin);
+// The shards must cover disjoint device ranges; `origins` name them in errors.
+Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& parts,
+                                           const std::vector<std::string>& origins);
+// Fills p50/p95/p99 from the histogram.
+void SetPercentiles(LatencySummary& l);
+
+}  // namespace autoprov
