@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# 10,000 simulated devices against nginx on loopback: each has a per-MAC ini (~2 KB), a CLI script, a
+# 10,000 simulated devices against nginx on loopback: each asks for its per-MAC ini (~2 KB, one file served for
+# every MAC), a CLI script, a
 # periodic image (~64 KB) and two one-time auxiliary files. Run 1 downloads everything, run 2 is all 304.
 # Prints the fleet's figures (wall time, requests/s, peak RSS, CPU) and, against the same nginx, wrk's
 # rate of 304 answers for comparison.
@@ -20,14 +21,13 @@ python3 - "$work/root" "$base" "$devices" <<'PY'
 import os, sys
 root, base, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 pad = "".join("; padding line %02d of the per-device configuration file, as exports carry comments\n" % i for i in range(22))
-for i in range(n):
-    mac = "00908F%06X" % i
-    with open(os.path.join(root, "cfg", mac + ".ini"), "w") as f:
-        f.write("[SYSTEM Params]\n" + pad +
-                "IniFileURL = '%s/cfg/<MAC>.ini'\nCliScriptURL = '%s/cfg/common.cli'\n"
-                "AutoCmpFileUrl = '%s/fw/Mediant_7.20A.250.001.cmp'\nCptFileURL = '%s/aux/tones.dat'\n"
-                "DialPlanFileURL = '%s/aux/dialplan.txt'\nAUPDCheckIfIniChanged = 1\nINIFileVersion = 'v-%s'\n"
-                % (base, base, base, base, base, mac))
+# One file for every MAC (nginx maps /cfg/<MAC>.ini to it: bench/nginx-bench.conf.in).
+with open(os.path.join(root, "cfg", "device.ini"), "w") as f:
+    f.write("[SYSTEM Params]\n" + pad +
+            "IniFileURL = '%s/cfg/<MAC>.ini'\nCliScriptURL = '%s/cfg/common.cli'\n"
+            "AutoCmpFileUrl = '%s/fw/Mediant_7.20A.250.001.cmp'\nCptFileURL = '%s/aux/tones.dat'\n"
+            "DialPlanFileURL = '%s/aux/dialplan.txt'\nAUPDCheckIfIniChanged = 1\nINIFileVersion = 'v-1'\n"
+            % (base, base, base, base, base))
 with open(os.path.join(root, "cfg", "common.cli"), "w") as f:
     f.write("configure system\n automatic-update\n  tftp-block-size 1428\n exit\nexit\n")
 with open(os.path.join(root, "fw", "Mediant_7.20A.250.001.cmp"), "wb") as f:
@@ -42,7 +42,10 @@ start_nginx "$work" "$work/root" "$port"
 trap 'kill $NGINX_PID 2>/dev/null; wait $NGINX_PID 2>/dev/null; rm -rf "$work"' EXIT
 
 run_fleet() {
-  /usr/bin/time -f '%e %M %U %S' -o "$work/time.$1" "$build/app/autoprov" fleet --json --devices "$devices" \
+  # FLEET_WRAP_2, e.g. "perf record -g -o /tmp/fleet.perf": run 2 under a profiler.
+  local wrap=""
+  [ "$1" = 2 ] && wrap=${FLEET_WRAP_2:-}
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time.$1" $wrap "$build/app/autoprov" fleet --json --devices "$devices" \
     --runs 1 --max-connections "$conns" --sw-version 7.20A.250.001 --product Mediant --state-dir "$work/state" \
     --bootstrap "$work/boot.ini" > "$work/run.$1.json"
   python3 - "$work/run.$1.json" "$work/time.$1" "$1" <<'PY'
@@ -50,11 +53,17 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 wall, rss_kb, user, sys_ = open(sys.argv[2]).read().split()
 s = j["status"]
-print("run %s: %d devices, %d requests in %.2f s = %.0f req/s (200: %d, 304: %d, 4xx: %d, 5xx: %d, net: %d), "
-      "%.1f MiB, peak RSS %.1f MiB, CPU user %.2f s + sys %.2f s, failed devices %d" %
-      (sys.argv[3], j["devices"], j["requests"], j["wall_s"], j["requests_per_s"], s["200"], s["304"], s["4xx"],
-       s["5xx"], s["network_errors"], j["bytes"] / 1048576, int(rss_kb) / 1024, float(user), float(sys_),
-       j["devices_failed"]))
+print("run %s: %d devices, start-up %.1f s, %d requests in %.2f s = %.0f req/s (200: %d, 304: %d, 4xx: %d, "
+      "5xx: %d, net: %d), %.1f MiB, peak RSS %.1f MiB, CPU user %.2f s + sys %.2f s, failed devices %d" %
+      (sys.argv[3], j["devices"], j["startup_s"], j["requests"], j["wall_s"], j["requests_per_s"], s["200"],
+       s["304"], s["4xx"], s["5xx"], s["network_errors"], j["bytes"] / 1048576, int(rss_kb) / 1024, float(user),
+       float(sys_), j["devices_failed"]))
+m = j["memory_bytes"]
+n = max(1, j["devices"])
+print("   memory: devices %.1f MiB (%d B each), state cache entries %.1f MiB + words %.1f MiB (%.0f B a device), "
+      "string pool %.1f MiB (%d strings)" % (m["devices"] / 1048576, m["devices"] // n, m["cache_entries"] / 1048576,
+      m["cache_words"] / 1048576, (m["cache_entries"] + m["cache_words"]) / n, m["string_pool"] / 1048576,
+      m["pool_strings"]))
 for kind, l in sorted(j["latency_ms"].items()):
     print("   %-14s n=%-6d p50 %.2f ms  p95 %.2f ms  p99 %.2f ms" % (kind, l["count"], l["p50_ms"], l["p95_ms"], l["p99_ms"]))
 PY

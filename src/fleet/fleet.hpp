@@ -55,6 +55,15 @@ struct DeviceFailure {
   std::string step, url, error;
 };
 
+// Where a fleet's memory goes (the largest parts), in bytes at the end of the run.
+struct FleetMemory {
+  size_t devices = 0;        // the simulator's record of each device
+  size_t cache_entries = 0;  // the state cache: one entry per device
+  size_t cache_words = 0;    // its per-device words (ids of strings)
+  size_t string_pool = 0;    // the strings, each kept once
+  size_t pool_strings = 0;   // how many
+};
+
 struct FleetSummary {
   long long devices = 0, first_index = 0;
   long long shard_index = 0, shard_count = 1;
@@ -71,10 +80,12 @@ struct FleetSummary {
   long long busy_deferrals = 0, restarts_given_up = 0;  // S-10.2
   long long resumed = 0;  // image downloads that continued a part kept from a cut (S-10.4)
   double wall_s = 0;
+  double startup_s = 0;  // before the first run: the schema, the database, the device states
   int threads = 0;
   std::vector<LatencySummary> latency;  // per file kind
   std::vector<DeviceFailure> failures;
   Timeline timeline;  // with FleetOptions::timeline
+  FleetMemory memory;
 };
 
 // Live figures for a progress line.

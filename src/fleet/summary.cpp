@@ -54,8 +54,15 @@ nlohmann::json FleetSummaryJson(const FleetSummary& s) {
       {"restarts_given_up", s.restarts_given_up},
       {"resumed", s.resumed},
       {"wall_s", s.wall_s},
+      {"startup_s", s.startup_s},
       {"threads", s.threads},
       {"durability", "relaxed: simulated devices share one SQLite database with synchronous=OFF"},
+      {"memory_bytes",
+       {{"devices", s.memory.devices},
+        {"cache_entries", s.memory.cache_entries},
+        {"cache_words", s.memory.cache_words},
+        {"string_pool", s.memory.string_pool},
+        {"pool_strings", s.memory.pool_strings}}},
       {"latency_histogram_buckets",
        "bucket i counts the latencies in [2^(i/8), 2^((i+1)/8)) microseconds"},
       {"latency_ms", lat},
@@ -137,6 +144,7 @@ Expected<FleetSummary> FleetSummaryFromJson(const nlohmann::json& j, std::string
   r.Get(j, "resumed", s.resumed);
   r.Get(j, "wall_s", s.wall_s);
   r.Get(j, "threads", s.threads);
+  if (j.contains("startup_s")) r.Get(j, "startup_s", s.startup_s);
   if (auto lat = j.find("latency_ms"); lat != j.end() && lat->is_object()) {
     for (const auto& [kind, l] : lat->items()) {
       std::vector<std::pair<int, uint64_t>> buckets;
@@ -228,6 +236,7 @@ Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& part
     m.restarts_given_up += p.restarts_given_up;
     m.resumed += p.resumed;
     m.wall_s = std::max(m.wall_s, p.wall_s);  // the shards run side by side
+    m.startup_s = std::max(m.startup_s, p.startup_s);
     m.threads += p.threads;
     for (const auto& l : p.latency) latency[l.kind].Merge(l.histogram);
     for (const auto& f : p.failures)

@@ -53,58 +53,118 @@ Expected<StateStore> StateStore::Open(const std::filesystem::path& db_path, Dura
   return StateStore(std::move(*db));
 }
 
-StateStore::DeviceCache* StateStore::Cached(long long device) {
-  if (cache_max_ == 0) return nullptr;
-  auto it = cache_.find(device);
-  if (it != cache_.end()) return &it->second;
-  if (cache_.size() >= cache_max_) cache_.clear();
-  return &cache_[device];
-}
-
-Expected<void> StateStore::PreloadCache(long long first, long long last, const Schema& schema) {
-  if (cache_max_ == 0 || last - first > static_cast<long long>(cache_max_)) return {};
-  cache_.clear();
-  for (long long d = first; d < last; ++d) {
-    DeviceCache& c = cache_[d];
-    c.config.emplace(schema);
-    c.complete = true;
-  }
-  auto scan =
-      [&](const char* sql,
-          const std::function<void(DeviceCache&, const Statement&)>& apply) -> Expected<void> {
-    auto st = db_.Prepare(sql);
-    if (!st) return Unexpected(st.error());
-    st->Bind(1, first).Bind(2, last);
-    // Every device of [first, last) has its entry already.
-    return st->EachRow([&](const Statement& row) { apply(cache_.at(row.Int(0)), row); });
-  };
-  Expected<void> r = scan("SELECT device, name, value FROM param WHERE device >= ? AND device < ?",
-                          [&](DeviceCache& c, const Statement& row) {
-                            ApplyParamRow(*c.config, schema, row.Text(1), row.Text(2));
-                          });
-  if (r)
-    r = scan("SELECT device, tbl, idx, data FROM table_row WHERE device >= ? AND device < ?",
-             [&](DeviceCache& c, const Statement& row) {
-               ApplyTableRow(*c.config, schema, row.Text(1), row.Text(2), row.Text(3));
-             });
-  if (r)
-    r = scan(
-        "SELECT device, url, last_modified, etag, downloaded_at, sha256, kind FROM url_state WHERE "
-        "device >= ? AND device < ?",
-        [&](DeviceCache& c, const Statement& row) {
-          c.urls[row.Text(1)] =
-              UrlState{row.Text(2), row.Text(3), row.Int(4), row.Text(5), row.Text(6)};
-        });
-  if (r)
-    r = scan("SELECT device, key, value FROM device_state WHERE device >= ? AND device < ?",
-             [&](DeviceCache& c, const Statement& row) { c.values[row.Text(1)] = row.Text(2); });
-  if (!r) cache_.clear();
+Expected<void> StateStore::Transaction(const std::function<Expected<void>()>& body) {
+  size_t mark = touched_.size();
+  ++depth_;
+  auto r = db_.Transaction(body);
+  --depth_;
+  if (!r)
+    Undo(mark);  // rolled back: what the cache took from its writes did not happen
+  else if (depth_ == 0)
+    touched_.resize(mark);
   return r;
 }
 
-Expected<Configuration> StateStore::LoadConfiguration(long long device, const Schema& schema) {
-  DeviceCache* cached = Cached(device);
-  if (cached && cached->config && &cached->config->schema() == &schema) return *cached->config;
+Expected<void> StateStore::Discard(const std::function<void()>& body) {
+  if (auto r = db_.Exec("SAVEPOINT discard"); !r) return r;
+  size_t mark = touched_.size();
+  ++depth_;
+  body();
+  --depth_;
+  auto r = db_.Exec("ROLLBACK TO discard");
+  if (auto released = db_.Exec("RELEASE discard"); r && !released) r = released;
+  Undo(mark);
+  return r;
+}
+
+void StateStore::Undo(size_t mark) {
+  for (size_t i = mark; i < touched_.size(); ++i) cache_.Invalidate(touched_[i]);
+  touched_.resize(mark);
+}
+
+bool StateStore::Cached(long long device, const Schema* schema) {
+  if (!cache_schema_ || !cache_.Covers(device)) return false;
+  if (schema && schema != cache_schema_) return false;
+  if (cache_.Loaded(device)) return true;
+  // Load the device's entry from the database (after a write that failed or a rollback).
+  auto config = ReadConfiguration(device, *cache_schema_);
+  if (!config) return false;
+  cache_.SetConfiguration(device, *config);
+  auto urls = ListUrlStates(device);
+  auto values = ListValues(device);
+  if (!urls || !values) {
+    cache_.Invalidate(device);
+    return false;
+  }
+  for (const auto& [url, state] : *urls) cache_.PutUrl(device, url, state);
+  for (const auto& [key, value] : *values) cache_.PutValue(device, key, value);
+  cache_.MarkLoaded(device);
+  return true;
+}
+
+Expected<void> StateStore::PreloadCache(long long first, long long last, const Schema& schema) {
+  cache_schema_ = nullptr;
+  cache_.Reset(first, last);
+  // One pass over each table, in device order: a device's configuration is built from its rows,
+  // then kept in the cache's compact form.
+  long long current = -1;
+  Configuration config(schema);
+  auto flush = [&] {
+    if (current >= 0) cache_.SetConfiguration(current, config);
+    config.ResetAll();
+  };
+  auto st = db_.Prepare(
+      "SELECT device, name, value FROM param WHERE device >= ? AND device < ? ORDER BY device");
+  if (!st) return Unexpected(st.error());
+  st->Bind(1, first).Bind(2, last);
+  auto r = st->EachRow([&](const Statement& row) {
+    if (row.Int(0) != current) {
+      flush();
+      current = row.Int(0);
+    }
+    ApplyParamRow(config, schema, row.Text(1), row.Text(2));
+  });
+  if (!r) return r;
+  flush();
+  // Devices with table rows: their configuration again with the rows (rare: read one by one).
+  auto tables = db_.Prepare(
+      "SELECT DISTINCT device FROM table_row WHERE device >= ? AND device < ? ORDER BY device");
+  if (!tables) return Unexpected(tables.error());
+  tables->Bind(1, first).Bind(2, last);
+  std::vector<long long> with_rows;
+  if (auto t = tables->EachRow([&](const Statement& row) { with_rows.push_back(row.Int(0)); }); !t)
+    return t;
+  for (long long d : with_rows) {
+    auto c = ReadConfiguration(d, schema);
+    if (!c) return Unexpected(c.error());
+    cache_.SetConfiguration(d, *c);
+  }
+  // Devices without parameters have their (empty) configuration too.
+  for (long long d = first; d < last; ++d)
+    if (cache_.stamp(d) == 0) cache_.SetConfiguration(d, Configuration(schema));
+  auto urls = db_.Prepare(
+      "SELECT device, url, last_modified, etag, downloaded_at, sha256, kind FROM url_state WHERE "
+      "device >= ? AND device < ?");
+  if (!urls) return Unexpected(urls.error());
+  urls->Bind(1, first).Bind(2, last);
+  r = urls->EachRow([&](const Statement& row) {
+    cache_.PutUrl(row.Int(0), row.Text(1),
+                  UrlState{row.Text(2), row.Text(3), row.Int(4), row.Text(5), row.Text(6)});
+  });
+  if (!r) return r;
+  auto values =
+      db_.Prepare("SELECT device, key, value FROM device_state WHERE device >= ? AND device < ?");
+  if (!values) return Unexpected(values.error());
+  values->Bind(1, first).Bind(2, last);
+  r = values->EachRow(
+      [&](const Statement& row) { cache_.PutValue(row.Int(0), row.Text(1), row.Text(2)); });
+  if (!r) return r;
+  for (long long d = first; d < last; ++d) cache_.MarkLoaded(d);
+  cache_schema_ = &schema;
+  return {};
+}
+
+Expected<Configuration> StateStore::ReadConfiguration(long long device, const Schema& schema) {
   Configuration config(schema);
   auto st = db_.Prepare("SELECT name, value FROM param WHERE device = ?");
   if (!st) return Unexpected(st.error());
@@ -119,49 +179,40 @@ Expected<Configuration> StateStore::LoadConfiguration(long long device, const Sc
     ApplyTableRow(config, schema, row.Text(0), row.Text(1), row.Text(2));
   });
   if (!table_rows) return Unexpected(table_rows.error());
-  if (cached) {
-    cached->config = config;
-    cached->config_stamp = next_stamp_++;
-  }
   return config;
+}
+
+Expected<Configuration> StateStore::LoadConfiguration(long long device, const Schema& schema) {
+  if (Cached(device, &schema)) return cache_.GetConfiguration(device, schema);
+  return ReadConfiguration(device, schema);
 }
 
 Expected<void> StateStore::RefreshConfiguration(long long device, const Schema& schema,
                                                 Configuration& config, unsigned long long& stamp) {
-  DeviceCache* cached = Cached(device);
-  if (cached && cached->config && &cached->config->schema() == &schema) {
-    if (cached->config_stamp == 0) cached->config_stamp = next_stamp_++;  // preloaded
-    if (cached->config_stamp != stamp) {
-      config = *cached->config;
-      stamp = cached->config_stamp;
+  if (Cached(device, &schema)) {
+    if (cache_.stamp(device) != stamp) {
+      config = cache_.GetConfiguration(device, schema);
+      stamp = cache_.stamp(device);
     }
     return {};
   }
   // Without the cache: read again only if the database changed since `config` was read.
   Database::ChangeToken now = db_.Token();
-  bool known = !cached && stamp != 0 && uncached_device_ == device && uncached_stamp_ == stamp &&
+  bool known = stamp != 0 && uncached_device_ == device && uncached_stamp_ == stamp &&
                uncached_token_ == now && &config.schema() == &schema;
   if (known) return {};
-  auto fresh = LoadConfiguration(device, schema);
+  auto fresh = ReadConfiguration(device, schema);
   if (!fresh) return Unexpected(fresh.error());
   config = std::move(*fresh);
-  cached = Cached(device);
-  if (cached && cached->config) {
-    stamp = cached->config_stamp;
-  } else {
-    uncached_device_ = device;
-    uncached_token_ = now;
-    stamp = uncached_stamp_ = next_stamp_++;
-  }
+  uncached_device_ = device;
+  uncached_token_ = now;
+  stamp = uncached_stamp_ = next_stamp_++;
   return {};
 }
 
 Expected<void> StateStore::SaveConfiguration(long long device, const Configuration& config) {
-  return WriteThrough(WriteConfiguration(device, config), device, [&](DeviceCache& cached) {
-    cached.config = config;
-    cached.config->DropEmptyTables();  // as loading it back would give it
-    cached.config_stamp = next_stamp_++;
-  });
+  return WriteThrough(WriteConfiguration(device, config), device,
+                      [&] { cache_.SetConfiguration(device, config); });
 }
 
 Expected<void> StateStore::WriteConfiguration(long long device, const Configuration& config) {
@@ -193,11 +244,9 @@ Expected<void> StateStore::WriteConfiguration(long long device, const Configurat
 
 Expected<std::optional<UrlState>> StateStore::GetUrlState(long long device,
                                                           const std::string& url) {
-  DeviceCache* cached = Cached(device);
-  if (cached) {
-    if (auto it = cached->urls.find(url); it != cached->urls.end()) return it->second;
-    if (cached->complete) return std::optional<UrlState>();
-  }
+  bool cached = Cached(device);
+  if (cached)
+    if (auto known = cache_.GetUrl(device, url)) return *known;
   auto st = db_.Prepare(
       "SELECT last_modified, etag, downloaded_at, sha256, kind FROM url_state WHERE device = ? AND "
       "url = ?");
@@ -207,7 +256,7 @@ Expected<std::optional<UrlState>> StateStore::GetUrlState(long long device,
   if (!row) return Unexpected(row.error());
   std::optional<UrlState> state;
   if (*row) state = UrlState{st->Text(0), st->Text(1), st->Int(2), st->Text(3), st->Text(4)};
-  if (cached) cached->urls[url] = state;
+  if (cached) cache_.PutUrl(device, url, state);
   return state;
 }
 
@@ -226,7 +275,7 @@ Expected<void> StateStore::PutUrlState(long long device, const std::string& url,
                           .Bind(6, s.sha256)
                           .Bind(7, s.kind)
                           .Run(),
-                      device, [&](DeviceCache& cached) { cached.urls[url] = s; });
+                      device, [&] { cache_.PutUrl(device, url, s); });
 }
 
 Expected<std::vector<std::pair<std::string, UrlState>>> StateStore::ListUrlStates(
@@ -251,10 +300,7 @@ Expected<void> StateStore::ForgetUrlStates(long long device, const std::string& 
   if (!st) return Unexpected(st.error());
   st->Bind(1, device);
   if (!kind.empty()) st->Bind(2, kind);
-  return WriteThrough(st->Run(), device, [&](DeviceCache& cached) {
-    cached.urls.clear();  // read again from the database on demand
-    cached.complete = false;
-  });
+  return WriteThrough(st->Run(), device, [&] { cache_.ForgetUrls(device); });
 }
 
 Expected<void> StateStore::ForgetKindState(long long device, const std::string& kind) {
@@ -346,11 +392,9 @@ Expected<void> StateStore::PutKindState(long long device, const std::string& kin
 
 Expected<std::optional<std::string>> StateStore::GetValue(long long device,
                                                           const std::string& key) {
-  DeviceCache* cached = Cached(device);
-  if (cached) {
-    if (auto it = cached->values.find(key); it != cached->values.end()) return it->second;
-    if (cached->complete) return std::optional<std::string>();
-  }
+  bool cached = Cached(device);
+  if (cached)
+    if (auto known = cache_.GetValue(device, key)) return *known;
   auto st = db_.Prepare("SELECT value FROM device_state WHERE device = ? AND key = ?");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device).Bind(2, key);
@@ -358,7 +402,7 @@ Expected<std::optional<std::string>> StateStore::GetValue(long long device,
   if (!row) return Unexpected(row.error());
   std::optional<std::string> value;
   if (*row) value = st->Text(0);
-  if (cached) cached->values[key] = value;
+  if (cached) cache_.PutValue(device, key, value);
   return value;
 }
 
@@ -368,14 +412,14 @@ Expected<void> StateStore::PutValue(long long device, const std::string& key,
       db_.Prepare("INSERT OR REPLACE INTO device_state (device, key, value) VALUES (?, ?, ?)");
   if (!st) return Unexpected(st.error());
   return WriteThrough(st->Bind(1, device).Bind(2, key).Bind(3, value).Run(), device,
-                      [&](DeviceCache& cached) { cached.values[key] = value; });
+                      [&] { cache_.PutValue(device, key, value); });
 }
 
 Expected<void> StateStore::DeleteValue(long long device, const std::string& key) {
   auto st = db_.Prepare("DELETE FROM device_state WHERE device = ? AND key = ?");
   if (!st) return Unexpected(st.error());
   return WriteThrough(st->Bind(1, device).Bind(2, key).Run(), device,
-                      [&](DeviceCache& cached) { cached.values[key] = std::nullopt; });
+                      [&] { cache_.PutValue(device, key, std::nullopt); });
 }
 
 Expected<void> StateStore::AddRun(long long device, long long started_at,

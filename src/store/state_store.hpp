@@ -12,6 +12,7 @@
 
 #include "config/configuration.hpp"
 #include "store/database.hpp"
+#include "store/read_cache.hpp"
 
 namespace autoprov {
 
@@ -38,24 +39,17 @@ class StateStore {
                                    bool read_only = false);
 
   // Runs `body` as one transaction.
-  Expected<void> Transaction(const std::function<Expected<void>()>& body) {
-    auto r = db_.Transaction(body);
-    if (!r)
-      cache_.clear();  // rolled back: what the cache took from the writes may not have happened
-    return r;
-  }
+  Expected<void> Transaction(const std::function<Expected<void>()>& body);
+  // Runs `body` and then undoes every write it made, as a power cut before their commit would
+  // (the fleet's --power-loss): the state is what it was before.
+  Expected<void> Discard(const std::function<void()>& body);
 
   // Keeps an in-memory copy of what every run reads (the configuration, URL validators, device
-  // values) for up to `max_devices` devices, updated by every write through this object. Only for a
-  // process that is the database's one writer: the fleet simulator. Beyond the bound the cache
-  // starts again empty.
-  void EnableReadCache(size_t max_devices) {
-    cache_max_ = max_devices;
-    cache_.clear();
-  }
-  // Fills the cache for devices [first, last) with one pass over each table (when they fit in its
-  // bound).
+  // values) of devices [first, last), updated by every write through this object, filled with one
+  // pass over each table. Only for a process that is the database's one writer: the fleet
+  // simulator. The configurations are those of `schema`.
   Expected<void> PreloadCache(long long first, long long last, const Schema& schema);
+  ReadCache::Usage CacheUsage() const { return cache_.usage(); }
 
   Expected<Configuration> LoadConfiguration(long long device, const Schema& schema);
   // Makes `config` the configuration as stored now. With the read cache, `stamp` remembers which
@@ -105,15 +99,7 @@ class StateStore {
 
  private:
   explicit StateStore(Database db) : db_(std::move(db)) {}
-  struct DeviceCache {
-    std::optional<Configuration> config;
-    std::unordered_map<std::string, std::optional<UrlState>> urls;
-    std::unordered_map<std::string, std::optional<std::string>> values;
-    bool complete =
-        false;  // preloaded: a URL or value not in the maps is not in the database either
-    unsigned long long config_stamp = 0;  // which stored version `config` is (0: none)
-  };
-  unsigned long long next_stamp_ = 1;
+  unsigned long long next_stamp_ = 1u << 31;  // the uncached path's (the cache's are below)
   // Without the cache, the configuration a caller last refreshed: which device, its stamp, and the
   // database's change token when it was read.
   long long uncached_device_ = -1;
@@ -121,21 +107,29 @@ class StateStore {
   Database::ChangeToken uncached_token_;
   Expected<void> InsertRun(long long device, long long started_at, const std::string& report_json);
   Expected<void> WriteConfiguration(long long device, const Configuration& config);
-  // The device's cache entry, or nullptr when caching is off.
-  DeviceCache* Cached(long long device);
-  // After a write: the cache takes it when it went to the database, and is dropped when it did not.
+  Expected<Configuration> ReadConfiguration(long long device, const Schema& schema);
+  // Whether the device's reads come from the cache (its entry loaded from the database first).
+  bool Cached(long long device, const Schema* schema = nullptr);
+  // After a write: the cache takes it when it went to the database, and drops the device's entry
+  // when it did not; a transaction that rolls back drops the entries of the devices it wrote.
   template <class Update>
   Expected<void> WriteThrough(Expected<void> written, long long device, Update update) {
-    if (!written)
-      cache_.clear();
-    else if (DeviceCache* cached = Cached(device))
-      update(*cached);
+    if (!cache_schema_ || !cache_.Covers(device)) return written;
+    if (!written) {
+      cache_.Invalidate(device);
+    } else if (cache_.Loaded(device)) {
+      update();
+      if (depth_ > 0) touched_.push_back(device);
+    }
     return written;
   }
+  void Undo(size_t mark);
 
   Database db_;
-  size_t cache_max_ = 0;  // 0: no cache
-  std::unordered_map<long long, DeviceCache> cache_;
+  const Schema* cache_schema_ = nullptr;  // null: no cache
+  ReadCache cache_;
+  int depth_ = 0;                   // Transaction() and Discard() nesting
+  std::vector<long long> touched_;  // devices whose cache entries the open ones changed
 };
 
 }  // namespace autoprov

@@ -124,9 +124,8 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
   {
     auto store = StateStore::Open(dir_ / "state.db", Durability::kRelaxed);
     ASSERT_TRUE(store);
-    store->EnableReadCache(100);
     ASSERT_TRUE(store->PreloadCache(1, 3, schema));
-    for (long long d = 0; d < 4; ++d) {  // 1 and 2 preloaded, 0 and 3 read on demand
+    for (long long d = 0; d < 4; ++d) {  // 1 and 2 cached, 0 and 3 read from the database
       auto config = store->LoadConfiguration(d, schema);
       ASSERT_TRUE(config);
       EXPECT_EQ(*config, c);
@@ -159,6 +158,22 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
     EXPECT_EQ((*store->GetUrlState(2, "http://s/a"))->etag, "\"e2\"");
     EXPECT_EQ(**store->GetValue(2, "running_version"), "1.2");
     EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "2.0");
+    // --power-loss: Discard undoes every write of its body, in the database and in the cache;
+    // the writes of another device before it stay.
+    ASSERT_TRUE(store->Discard([&] {
+      ASSERT_TRUE(store->SaveConfiguration(1, changed));
+      ASSERT_TRUE(store->PutUrlState(1, "http://s/b", UrlState{"", "\"b\"", 9, "", "cpt"}));
+      ASSERT_TRUE(store->PutValue(1, "pending_image_version", "3.0"));
+      EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "3.0");
+    }));
+    EXPECT_EQ(*store->LoadConfiguration(1, schema), c);
+    EXPECT_FALSE(store->GetUrlState(1, "http://s/b")->has_value());
+    EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "2.0");
+    // Strings shared by devices are kept once: a thousand equal URLs cost one string.
+    auto before = store->CacheUsage();
+    for (int i = 0; i < 1000; ++i)
+      ASSERT_TRUE(store->PutValue(2, "k" + std::to_string(i % 2), "v"));
+    EXPECT_EQ(store->CacheUsage().pool_strings, before.pool_strings + 3) << "k0, k1 and v once";
   }
   // What the cache served is what a fresh reader of the database sees (the fleet's lock is
   // exclusive).
