@@ -14,6 +14,7 @@
 #include "fleet/fleet.hpp"
 #include "fleet/summary.hpp"
 #include "fleet/timeline.hpp"
+#include "store/state_store.hpp"
 
 namespace autoprov::app {
 
@@ -53,6 +54,12 @@ void PrintFleetSummary(const FleetSummary& s, const std::string& state) {
                 f.error.c_str());
   }
   std::printf("devices with a failed step: %lld\n", s.devices_failed);
+  if (s.invariants_checked || s.power_cuts > 0) {
+    std::printf("power cuts: %lld, invariant violations: %zu%s\n", s.power_cuts,
+                s.violations.size(), s.invariants_checked ? "" : " (not checked)");
+    for (const auto& v : s.violations)
+      std::printf("VIOLATION %s %s: %s\n", v.mac.c_str(), v.invariant.c_str(), v.detail.c_str());
+  }
 }
 
 }  // namespace
@@ -125,7 +132,7 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       std::cout << FleetSummaryJson(*merged).dump(2) << "\n";
     else
       PrintFleetSummary(*merged, "");
-    g.exit_code = merged->devices_failed == 0 ? kExitOk : kExitFailed;
+    g.exit_code = merged->devices_failed == 0 && merged->violations.empty() ? kExitOk : kExitFailed;
   });
   auto plot_in = std::make_shared<std::string>();
   auto plot_out = std::make_shared<std::string>();
@@ -154,6 +161,60 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       std::cerr << "autoprov: " << w.error().message << "\n";
       g.exit_code = kExitFailed;
     }
+  });
+  fleet
+      ->add_option("--power-loss", o->power_loss,
+                   "cut each run's power at a random point with probability P (0..1), power the "
+                   "device up again, add a round without cuts, and check every device's "
+                   "invariants")
+      ->check(CLI::Range(0.0, 1.0));
+  auto check_json = std::make_shared<bool>(false);
+  auto* check = fleet->add_subcommand(
+      "check",
+      "check every simulated device's invariants in a fleet state directory: stored "
+      "values valid, no one-time URL cleared without its file");
+  check->add_flag("--json", *check_json, "print the violations as one JSON object");
+  check->fallthrough();  // --mac-base, --state-dir
+  check->callback([&g, o, check_json] {
+    auto schema = LoadSchema(g.state_dir, g.schema_files);
+    if (!schema) {
+      std::cerr << "autoprov: " << schema.error().message << "\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    auto db = std::filesystem::path(g.state_dir) / "fleet.db";
+    if (!std::filesystem::exists(db)) {
+      std::cerr << "autoprov: no fleet state in " << g.state_dir
+                << " (give the --state-dir of a fleet run)\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    auto store = StateStore::Open(db, Durability::kRelaxed, true);
+    auto range = store ? FleetDeviceRange(*store)
+                       : Expected<std::pair<long long, long long>>(Unexpected(store.error()));
+    auto found =
+        range ? CheckDeviceInvariants(*store, *schema, range->first, range->second, o->mac_base)
+              : Expected<std::vector<InvariantViolation>>(Unexpected(range.error()));
+    if (!found) {
+      std::cerr << "autoprov: " << found.error().message << "\n";
+      g.exit_code = kExitFailed;
+      return;
+    }
+    long long devices = range->second - range->first;
+    if (*check_json) {
+      nlohmann::json vs = nlohmann::json::array();
+      for (const auto& v : *found)
+        vs.push_back(nlohmann::json{{"device", v.device},
+                                    {"mac", v.mac},
+                                    {"invariant", v.invariant},
+                                    {"detail", v.detail}});
+      std::cout << nlohmann::json{{"devices", devices}, {"violations", vs}}.dump(2) << "\n";
+    } else {
+      for (const auto& v : *found)
+        std::printf("VIOLATION %s %s: %s\n", v.mac.c_str(), v.invariant.c_str(), v.detail.c_str());
+      std::printf("%lld devices checked, %zu invariant violations\n", devices, found->size());
+    }
+    g.exit_code = found->empty() ? kExitOk : kExitFailed;
   });
   fleet->add_option("--mac-base", o->mac_base,
                     "MAC of device 0; the others count up (default 00908F000000)");
@@ -184,8 +245,8 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
   fleet->add_flag("--json", *json, "print the summary as one JSON object");
   fleet->get_option("--runs")->excludes("--duration");
   fleet->fallthrough();
-  fleet->callback([&g, &app, fleet, plot, merge, o, shard, json, json_out, timeline_csv] {
-    if (plot->parsed() || merge->parsed()) return;
+  fleet->callback([&g, &app, fleet, plot, merge, check, o, shard, json, json_out, timeline_csv] {
+    if (plot->parsed() || merge->parsed() || check->parsed()) return;
     for (const char* required : {"--devices", "--bootstrap"})
       if (fleet->get_option(required)->count() == 0) {
         std::cerr << "autoprov: fleet: " << required << " is required\n";
@@ -258,7 +319,7 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       std::cout << FleetSummaryJson(s).dump(2) << "\n";
     else
       PrintFleetSummary(s, o->state_dir.string());
-    g.exit_code = s.devices_failed == 0 ? kExitOk : kExitFailed;
+    g.exit_code = s.devices_failed == 0 && s.violations.empty() ? kExitOk : kExitFailed;
   });
 }
 

@@ -74,13 +74,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// --power-loss: where the current run's power cut falls, and the configurations it may leave.
+struct PowerCut {
+  int at = 0;  // when this many of the run's requests have completed (one more: at the run's end)
+  int completions = 0;
+  bool in_commit = false;      // in the state transaction of that result (else during its transfer)
+  std::vector<size_t> states;  // the stored configuration at each step boundary of the run
+};
+
 struct Device {
   long long id = 0;  // global index: the device column and the MAC offset
   int runs_done = 0;
   bool failed = false;
-  bool restart_run = false;  // the next run is the start-up run after a simulated restart
-  bool retry_run = false;    // the next run is a retry after a failed run (S-10.1)
+  bool restart_run = false;   // the next run is the start-up run after a simulated restart
+  bool retry_run = false;     // the next run is a retry after a failed run (S-10.1)
+  bool power_up = false;      // the next run is the start-up run after a power cut
+  bool last_failed = false;   // its last run had a failed step
+  uint8_t cuts = 0;           // power cuts since the last complete run
+  uint8_t requests = 0;       // of the current run
+  uint8_t last_requests = 5;  // of the last complete run
   std::unique_ptr<DownloadSequence> seq;
+  std::unique_ptr<PowerCut> cut;  // --power-loss: this run's cut (null: none)
   // S-10.3: the report uploads after a run, one at a time (null between runs).
   struct Uploads {
     std::vector<FetchRequest> requests;
@@ -116,7 +130,8 @@ namespace {
 // Live counters of one worker; the progress line sums them from another thread.
 struct Counters {
   std::atomic<long long> started{0}, finished{0}, requests{0}, s200{0}, s304{0}, s4xx{0}, s5xx{0},
-      net{0}, restarts{0}, retries{0}, reports{0}, deferrals{0}, given_up{0}, resumed{0};
+      net{0}, restarts{0}, retries{0}, reports{0}, deferrals{0}, given_up{0}, resumed{0},
+      power_cuts{0};
   std::atomic<uint64_t> bytes{0};
   void Add(std::atomic<long long>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
@@ -142,6 +157,7 @@ struct Shared {
   size_t running = 0;        // devices in a run, on any worker
   size_t done_in_round = 0;  // --runs: devices done with the current round
   int round = 1;
+  bool verifying = false;  // --power-loss: the last round, without cuts
   const Configuration* bootstrap = nullptr;
 
   void Schedule(Device& d, Clock::time_point at) { due.emplace(at, &d); }
@@ -180,11 +196,41 @@ struct Shared {
   double RetryDraw(long long id, int run) const {
     return StartOffset(o.seed ^ 0x2e72, id, run, 1.0);
   }
+  double Draw(uint64_t salt, long long id, int n) const {
+    return StartOffset(o.seed ^ salt, id, n, 1.0);
+  }
+  // A digest of the device's stored configuration (--power-loss compares them).
+  size_t ConfigHash(long long id) {
+    auto c = store.LoadConfiguration(id, schema);
+    if (!c) return 0;
+    size_t h = 0;
+    auto mix = [&](std::string_view v) { h = h * 1000003u ^ std::hash<std::string_view>{}(v); };
+    for (const auto& [name, value] : c->scalars()) {
+      mix(name);
+      mix(value);
+    }
+    for (const auto& [table, rows] : c->tables()) {
+      mix(table);
+      for (const auto& [key, values] : rows) {
+        for (const auto& k : key) mix(k);
+        for (const auto& [column, value] : values) {
+          mix(column);
+          mix(value);
+        }
+      }
+    }
+    return h;
+  }
   // A device is done with its run (and any restart run after it): with --runs, the next round
   // starts when every device is done with this one.
   void DoneWithRun() {
     if (o.duration_s > 0) return;
-    if (++done_in_round < devices.size() || round >= o.runs) return;
+    if (++done_in_round < devices.size()) return;
+    if (round >= o.runs) {
+      // --power-loss: one more round without cuts: the run after the last cut completes.
+      if (o.power_loss <= 0 || verifying) return;
+      verifying = true;
+    }
     done_in_round = 0;
     ++round;
     ScheduleRound(Clock::now());
@@ -219,6 +265,7 @@ class Worker {
   Timeline timeline;                                // --timeline: this worker's requests per second
   std::map<std::string, LatencyHistogram> latency;  // per file kind
   std::vector<DeviceFailure> failures;
+  std::vector<InvariantViolation> violations;  // --power-loss
 
  private:
   // The four below run with sh_.mu held.
@@ -230,6 +277,9 @@ class Worker {
   void AfterRun(Device& d, RunReport report);
   void Restart(Device& d, const Configuration& config);
   void BusyCheck(Device& d);
+  // --power-loss: the power goes now (`result`: the request that just completed, else the run's
+  // end), then comes back.
+  void CutPower(Device& d, Expected<FetchResult>* result);
 
   Shared& sh_;
   FetchQueue queue_;
@@ -254,12 +304,14 @@ void Worker::StartDevice(Device& d) {
       latency[s.kind].Add(s.seconds);
   };
   RunOptions opts;
-  opts.trigger = d.restart_run || d.runs_done == 0 ? "start-up"
-                 : d.retry_run                     ? "retry"
-                 : sh_.o.duration_s > 0            ? "interval"
-                                                   : "round";
+  opts.trigger = d.restart_run || d.power_up || d.runs_done == 0 ? "start-up"
+                 : d.retry_run                                   ? "retry"
+                 : sh_.o.duration_s > 0                          ? "interval"
+                                                                 : "round";
   opts.retry_random = sh_.RetryDraw(d.id, d.runs_done);
   d.retry_run = false;
+  d.power_up = false;
+  d.requests = 0;
   auto seq = DownloadSequence::Start(std::move(env), opts);
   if (!seq) {
     d.failed = true;
@@ -273,13 +325,23 @@ void Worker::StartDevice(Device& d) {
   ++active_;
   ++sh_.running;
   d.seq = std::move(*seq);
+  constexpr int kMaxCutsInARow = 3;
+  const int n = d.runs_done * 8 + d.cuts;
+  if (sh_.o.power_loss > 0 && !sh_.verifying && d.cuts < kMaxCutsInARow &&
+      sh_.Draw(0xc07, d.id, n) < sh_.o.power_loss) {
+    d.cut = std::make_unique<PowerCut>();
+    d.cut->at = 1 + static_cast<int>(sh_.Draw(0xa7, d.id, n) * (d.last_requests + 1));
+    d.cut->in_commit = sh_.Draw(0x1c, d.id, n) < 0.5;
+    d.cut->states.push_back(sh_.ConfigHash(d.id));
+  }
   Advance(d);
 }
 
 void Worker::Advance(Device& d) {
   auto req = d.seq->Next();
-  if (!req) return Finish(d);
+  if (!req) return d.cut ? CutPower(d, nullptr) : Finish(d);
   counters.Add(counters.requests);
+  if (d.requests < UINT8_MAX) ++d.requests;
   Device* dp = &d;
   queue_.Submit(std::move(*req), [this, dp](Expected<FetchResult> r) {
     StatusClass status = StatusClass::kOther;
@@ -304,7 +366,9 @@ void Worker::Advance(Device& d) {
                       r ? r->seconds : r.error().seconds);
     std::lock_guard lock(sh_.mu);
     sh_.MaybeCommit();
+    if (dp->cut && ++dp->cut->completions >= dp->cut->at) return CutPower(*dp, &r);
     dp->seq->Complete(std::move(r));
+    if (dp->cut) dp->cut->states.push_back(sh_.ConfigHash(dp->id));
     Advance(*dp);
   });
 }
@@ -362,6 +426,47 @@ void Worker::Restart(Device& d, const Configuration& config) {
   StartDue();
 }
 
+void Worker::CutPower(Device& d, Expected<FetchResult>* result) {
+  counters.Add(counters.power_cuts);
+  std::unique_ptr<PowerCut> cut = std::move(d.cut);
+  if (cut->in_commit) {
+    // The result was being applied: whatever it wrote is lost with the power, as an
+    // uncommitted transaction is.
+    (void)sh_.store.Discard([&] {
+      if (result)
+        d.seq->Complete(std::move(*result));
+      else
+        (void)d.seq->Finish();
+    });
+  }
+  d.seq.reset();  // the transfer and the run are gone
+  --active_;
+  --sh_.running;
+  if (d.cuts < UINT8_MAX) ++d.cuts;
+  size_t now = sh_.ConfigHash(d.id);
+  if (std::find(cut->states.begin(), cut->states.end(), now) == cut->states.end())
+    violations.push_back({d.id, sh_.Identity(d.id).mac, "cut",
+                          "after a power cut " +
+                              std::string(result ? "at a request" : "at the end") + " of run " +
+                              std::to_string(d.runs_done + 1) +
+                              " the configuration is none that a complete step left"});
+  // The power comes back: the device starts as after a restart (S-2.2), then its start-up run
+  // takes the place of the one that was cut.
+  auto startup = RestartDevice(sh_.store, d.id, sh_.schema);
+  if (!startup && failures.size() < 10000)
+    failures.push_back(
+        {sh_.Identity(d.id).mac, d.runs_done + 1, "power-up", "", startup.error().message});
+  if (!d.restart_run) d.power_up = true;
+  double delay = 0;
+  if (sh_.o.duration_s > 0) {
+    if (auto config = sh_.store.LoadConfiguration(d.id, sh_.schema))
+      delay = static_cast<double>(
+          StartupDelay(*config, sh_.StartupDraw(d.id, d.runs_done * 8 + d.cuts)));
+  }
+  sh_.Schedule(d, Clock::now(), delay);
+  StartDue();
+}
+
 void Worker::BusyCheck(Device& d) {
   auto now = Clock::now();
   double waited = std::chrono::duration<double>(now - d.deferral->since).count();
@@ -389,14 +494,21 @@ void Worker::AfterRun(Device& d, RunReport report) {
   --sh_.running;
   if (d.resume && d.resume->kept == 0) d.resume.reset();  // nothing kept: no memory held
   bool run_failed = false;
+  d.cuts = 0;
+  d.last_requests = std::max<uint8_t>(d.requests, 1);
   for (const auto& s : report.steps) {
     if (s.outcome == StepOutcome::kFailed || s.outcome == StepOutcome::kRejected) {
       run_failed = true;
+      if (sh_.verifying)
+        violations.push_back(
+            {d.id, sh_.Identity(d.id).mac, "next run",
+             "the run after the power cuts failed: " + s.kind + " " + s.url + ": " + s.error});
       if (failures.size() < 10000)
         failures.push_back({sh_.Identity(d.id).mac, d.runs_done + 1, s.kind, s.url, s.error});
     }
   }
   d.failed |= run_failed;
+  d.last_failed = run_failed;
   // A simulated run's report is kept when it failed (for inspection beside the summary's failure
   // list); the runs that went well are counted, not stored: that would be the bulk of the database
   // and of the work.
@@ -448,7 +560,7 @@ void Worker::StartDue() {
       BusyCheck(*d);
       continue;
     }
-    if (!d->restart_run) counters.Add(counters.started);
+    if (!d->restart_run && !d->power_up) counters.Add(counters.started);
     StartDevice(*d);
   }
 }
@@ -494,6 +606,8 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
     return Fail(ErrorCode::kInvalidArgument,
                 "--busy-fraction needs --duration: a restart waits in real time (S-10.2)");
   if (o.threads < 0) return Fail(ErrorCode::kInvalidArgument, "--threads must be at least 1");
+  if (o.power_loss < 0 || o.power_loss > 1)
+    return Fail(ErrorCode::kInvalidArgument, "--power-loss is a probability between 0 and 1");
   std::error_code ec;
   std::filesystem::create_directories(o.state_dir, ec);
   if (ec)
@@ -636,9 +750,20 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
   summary.memory = {devices.capacity() * sizeof(Device), cache.entry_bytes, cache.word_bytes,
                     cache.pool_bytes, cache.pool_strings};
   for (const auto& w : workers) summary.timeline.Merge(w->timeline);
+  for (const auto& w : workers) {
+    summary.power_cuts += w->counters.power_cuts;
+    summary.violations.insert(summary.violations.end(), w->violations.begin(), w->violations.end());
+  }
+  if (o.power_loss > 0) {
+    auto found = CheckDeviceInvariants(store, *schema, first, last, o.mac_base);
+    if (!found) return Unexpected(found.error());
+    summary.violations.insert(summary.violations.end(), found->begin(), found->end());
+    summary.invariants_checked = true;
+  }
   for (auto& d : devices) {
     summary.runs_completed += d.runs_done;
     summary.devices_failed += d.failed;
+    summary.devices_last_run_failed += d.last_failed;
   }
   std::map<std::string, LatencyHistogram> latency;
   for (auto& w : workers) {

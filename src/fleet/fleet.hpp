@@ -16,6 +16,7 @@
 #include "common/error.hpp"
 #include "config/configuration.hpp"
 #include "config/schema.hpp"
+#include "fleet/invariants.hpp"
 #include "fleet/timeline.hpp"
 
 namespace autoprov {
@@ -40,6 +41,10 @@ struct FleetOptions {
   double busy_fraction = 0;
   double busy_for_s = 0;
   bool timeline = false;  // record requests and latency per second (FleetSummary::timeline)
+  // --power-loss: each run is cut at a random point with this probability (the device's transfer
+  // and state transaction abandoned as a power cut would), the device then powers up again; after
+  // the rounds, one more round without cuts, and every device's invariants are checked.
+  double power_loss = 0;
 };
 
 struct LatencySummary {
@@ -69,7 +74,8 @@ struct FleetSummary {
   long long shard_index = 0, shard_count = 1;
   int shards_merged = 1;  // fleet merge: how many shard summaries this one adds up
   long long runs_completed = 0;
-  long long devices_failed = 0;
+  long long devices_failed = 0;           // with a failed step in any run
+  long long devices_last_run_failed = 0;  // whose last run had a failed step
   long long requests = 0;
   long long status_200 = 0, status_304 = 0, status_4xx = 0, status_5xx = 0, network_errors = 0,
             other = 0;
@@ -86,6 +92,10 @@ struct FleetSummary {
   std::vector<DeviceFailure> failures;
   Timeline timeline;  // with FleetOptions::timeline
   FleetMemory memory;
+  // --power-loss: the cuts made, and what the invariant checks found (fleet/invariants.hpp).
+  long long power_cuts = 0;
+  bool invariants_checked = false;
+  std::vector<InvariantViolation> violations;
 };
 
 // Live figures for a progress line.

@@ -27,6 +27,10 @@ nlohmann::json FleetSummaryJson(const FleetSummary& s) {
   for (const auto& f : s.failures)
     failures.push_back(
         {{"mac", f.mac}, {"run", f.run}, {"step", f.step}, {"url", f.url}, {"error", f.error}});
+  nlohmann::json violations = nlohmann::json::array();
+  for (const auto& v : s.violations)
+    violations.push_back(
+        {{"device", v.device}, {"mac", v.mac}, {"invariant", v.invariant}, {"detail", v.detail}});
   return {
       {"devices", s.devices},
       {"first_device", s.first_index},
@@ -37,6 +41,7 @@ nlohmann::json FleetSummaryJson(const FleetSummary& s) {
       {"shards_merged", s.shards_merged},
       {"runs_completed", s.runs_completed},
       {"devices_failed", s.devices_failed},
+      {"devices_last_run_failed", s.devices_last_run_failed},
       {"requests", s.requests},
       {"requests_per_s", s.wall_s > 0 ? static_cast<double>(s.requests) / s.wall_s : 0},
       {"status",
@@ -66,7 +71,9 @@ nlohmann::json FleetSummaryJson(const FleetSummary& s) {
       {"latency_histogram_buckets",
        "bucket i counts the latencies in [2^(i/8), 2^((i+1)/8)) microseconds"},
       {"latency_ms", lat},
-      {"failures", failures}};
+      {"failures", failures},
+      {"power_cuts", s.power_cuts},
+      {"invariants", {{"checked", s.invariants_checked}, {"violations", violations}}}};
 }
 
 namespace {
@@ -124,6 +131,8 @@ Expected<FleetSummary> FleetSummaryFromJson(const nlohmann::json& j, std::string
   if (j.contains("shards_merged")) r.Get(j, "shards_merged", s.shards_merged);
   r.Get(j, "runs_completed", s.runs_completed);
   r.Get(j, "devices_failed", s.devices_failed);
+  if (j.contains("devices_last_run_failed"))
+    r.Get(j, "devices_last_run_failed", s.devices_last_run_failed);
   r.Get(j, "requests", s.requests);
   if (auto st = j.find("status"); st != j.end() && st->is_object()) {
     r.Get(*st, "200", s.status_200, "status.");
@@ -186,6 +195,19 @@ Expected<FleetSummary> FleetSummaryFromJson(const nlohmann::json& j, std::string
       s.failures.push_back(std::move(d));
     }
   }
+  if (j.contains("power_cuts")) r.Get(j, "power_cuts", s.power_cuts);
+  if (auto inv = j.find("invariants"); inv != j.end() && inv->is_object()) {
+    r.Get(*inv, "checked", s.invariants_checked, "invariants.");
+    if (auto vs = inv->find("violations"); vs != inv->end() && vs->is_array())
+      for (const auto& e : *vs) {
+        InvariantViolation v;
+        r.Get(e, "device", v.device, "invariants.violations[].");
+        r.Get(e, "mac", v.mac, "invariants.violations[].");
+        r.Get(e, "invariant", v.invariant, "invariants.violations[].");
+        r.Get(e, "detail", v.detail, "invariants.violations[].");
+        s.violations.push_back(std::move(v));
+      }
+  }
   if (!r.error().empty()) return Fail(ErrorCode::kParse, r.error());
   if (s.devices < 0 || s.first_index < 0)
     return Fail(ErrorCode::kParse, std::string(origin) + ": negative device range");
@@ -221,6 +243,7 @@ Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& part
     if (p.shard_count != m.shard_count) m.shard_count = 0;  // mixed: no single M
     m.runs_completed += p.runs_completed;
     m.devices_failed += p.devices_failed;
+    m.devices_last_run_failed += p.devices_last_run_failed;
     m.requests += p.requests;
     m.status_200 += p.status_200;
     m.status_304 += p.status_304;
@@ -235,6 +258,9 @@ Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& part
     m.busy_deferrals += p.busy_deferrals;
     m.restarts_given_up += p.restarts_given_up;
     m.resumed += p.resumed;
+    m.power_cuts += p.power_cuts;
+    m.invariants_checked |= p.invariants_checked;
+    m.violations.insert(m.violations.end(), p.violations.begin(), p.violations.end());
     m.wall_s = std::max(m.wall_s, p.wall_s);  // the shards run side by side
     m.startup_s = std::max(m.startup_s, p.startup_s);
     m.threads += p.threads;
