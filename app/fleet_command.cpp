@@ -202,13 +202,9 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
     }
     long long devices = range->second - range->first;
     if (*check_json) {
-      nlohmann::json vs = nlohmann::json::array();
-      for (const auto& v : *found)
-        vs.push_back(nlohmann::json{{"device", v.device},
-                                    {"mac", v.mac},
-                                    {"invariant", v.invariant},
-                                    {"detail", v.detail}});
-      std::cout << nlohmann::json{{"devices", devices}, {"violations", vs}}.dump(2) << "\n";
+      std::cout
+          << nlohmann::json{{"devices", devices}, {"violations", ViolationsJson(*found)}}.dump(2)
+          << "\n";
     } else {
       for (const auto& v : *found)
         std::printf("VIOLATION %s %s: %s\n", v.mac.c_str(), v.invariant.c_str(), v.detail.c_str());

@@ -771,13 +771,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
     for (auto& f : w->failures)
       if (summary.failures.size() < 10000) summary.failures.push_back(std::move(f));
   }
-  for (auto& [kind, h] : latency) {
-    LatencySummary l;
-    l.kind = kind;
-    l.histogram = std::move(h);
-    SetPercentiles(l);
-    summary.latency.push_back(std::move(l));
-  }
+  summary.latency = LatencySummaries(std::move(latency));
   return summary;
 }
 

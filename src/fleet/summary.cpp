@@ -12,6 +12,26 @@ void SetPercentiles(LatencySummary& l) {
   l.p99_ms = l.histogram.PercentileMs(0.99);
 }
 
+std::vector<LatencySummary> LatencySummaries(std::map<std::string, LatencyHistogram> by_kind) {
+  std::vector<LatencySummary> out;
+  for (auto& [kind, h] : by_kind) {
+    LatencySummary l;
+    l.kind = kind;
+    l.histogram = std::move(h);
+    SetPercentiles(l);
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+nlohmann::json ViolationsJson(const std::vector<InvariantViolation>& violations) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& v : violations)
+    out.push_back(nlohmann::json{
+        {"device", v.device}, {"mac", v.mac}, {"invariant", v.invariant}, {"detail", v.detail}});
+  return out;
+}
+
 nlohmann::json FleetSummaryJson(const FleetSummary& s) {
   nlohmann::json lat = nlohmann::json::object();
   for (const auto& l : s.latency) {
@@ -27,10 +47,6 @@ nlohmann::json FleetSummaryJson(const FleetSummary& s) {
   for (const auto& f : s.failures)
     failures.push_back(
         {{"mac", f.mac}, {"run", f.run}, {"step", f.step}, {"url", f.url}, {"error", f.error}});
-  nlohmann::json violations = nlohmann::json::array();
-  for (const auto& v : s.violations)
-    violations.push_back(
-        {{"device", v.device}, {"mac", v.mac}, {"invariant", v.invariant}, {"detail", v.detail}});
   return {
       {"devices", s.devices},
       {"first_device", s.first_index},
@@ -73,7 +89,8 @@ nlohmann::json FleetSummaryJson(const FleetSummary& s) {
       {"latency_ms", lat},
       {"failures", failures},
       {"power_cuts", s.power_cuts},
-      {"invariants", {{"checked", s.invariants_checked}, {"violations", violations}}}};
+      {"invariants",
+       {{"checked", s.invariants_checked}, {"violations", ViolationsJson(s.violations)}}}};
 }
 
 namespace {
@@ -269,13 +286,7 @@ Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& part
       if (m.failures.size() < 10000) m.failures.push_back(f);
   }
   if (m.shard_count == 0) m.shard_count = 1;
-  for (auto& [kind, h] : latency) {
-    LatencySummary l;
-    l.kind = kind;
-    l.histogram = std::move(h);
-    SetPercentiles(l);
-    m.latency.push_back(std::move(l));
-  }
+  m.latency = LatencySummaries(std::move(latency));
   return m;
 }
 

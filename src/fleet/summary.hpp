@@ -5,6 +5,7 @@
 // the histogram's precision of about 9%).
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <vector>
@@ -22,5 +23,8 @@ Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& part
                                            const std::vector<std::string>& origins);
 // Fills p50/p95/p99 from the histogram.
 void SetPercentiles(LatencySummary& l);
+// Per file kind, from its histogram.
+std::vector<LatencySummary> LatencySummaries(std::map<std::string, LatencyHistogram> by_kind);
+nlohmann::json ViolationsJson(const std::vector<InvariantViolation>& violations);
 
 }  // namespace autoprov
