@@ -50,6 +50,11 @@ expect --json -- autoprov status --js
 expect --dry-run -- autoprov update --dr
 expect --state-dir -- autoprov update --sta
 expect --devices -- autoprov fleet --dev
+expect merge -- autoprov fleet me
+# Every option `autoprov fleet --help` lists is completed (the list stays in step with the program).
+for opt in $("$bin" fleet --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+  [ "$opt" = --help ] || expect "$opt" -- autoprov fleet "$opt"
+done
 # The appliance's own parameter (examples/schema/appliance.json) completes with its state directory.
 own=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["parameters"][0]["name"])' \
   "$src/examples/schema/appliance.json")
