@@ -191,10 +191,10 @@ std::optional<std::optional<UrlState>> ReadCache::GetUrl(long long device,
     for (uint32_t i = 0; i < e.words[2]; ++i, at += kUrlWords) {
       if (e.words[at] != *id) continue;
       if (e.words[at + 4] == kAbsent) return std::optional<UrlState>();
-      return std::optional<UrlState>(
-          UrlState{std::string(pool_.Get(e.words[at + 1])), std::string(pool_.Get(e.words[at + 2])),
-                   static_cast<long long>(e.words[at + 5]), std::string(pool_.Get(e.words[at + 3])),
-                   std::string(pool_.Get(e.words[at + 4]))});
+      return std::optional<UrlState>(UrlState{
+          std::string(pool_.Get(e.words[at + 1])), std::string(pool_.Get(e.words[at + 2])),
+          static_cast<long long>(e.words[at + 5] | (uint64_t{e.words[at + 6]} << 32)),
+          std::string(pool_.Get(e.words[at + 3])), std::string(pool_.Get(e.words[at + 4]))});
     }
   }
   if (e.loaded) return std::optional<UrlState>();  // loaded: not in the database either
@@ -205,18 +205,15 @@ void ReadCache::PutUrl(long long device, const std::string& url, const std::opti
   Entry& e = entry(device);
   Unpacked u = Unpack(e.words);
   uint32_t id = pool_.Intern(url);
-  uint32_t row[kUrlWords] = {id, 0, 0, 0, kAbsent, 0};
+  uint32_t row[kUrlWords] = {id, 0, 0, 0, kAbsent, 0, 0};
   if (s) {
     row[1] = pool_.Intern(s->last_modified);
     row[2] = pool_.Intern(s->etag);
     row[3] = pool_.Intern(s->sha256);
     row[4] = pool_.Intern(s->kind);
-    // Unix time in 32 bits, as far as 2106; a negative or later time is not cached.
-    if (s->downloaded_at < 0 || s->downloaded_at > UINT32_MAX) {
-      Invalidate(device);
-      return;
-    }
-    row[5] = static_cast<uint32_t>(s->downloaded_at);
+    auto at = static_cast<uint64_t>(s->downloaded_at);
+    row[5] = static_cast<uint32_t>(at);
+    row[6] = static_cast<uint32_t>(at >> 32);
   }
   size_t i = 0;
   while (i < u.urls.size() && u.urls[i] != id) i += kUrlWords;

@@ -169,6 +169,18 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
     EXPECT_EQ(*store->LoadConfiguration(1, schema), c);
     EXPECT_FALSE(store->GetUrlState(1, "http://s/b")->has_value());
     EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "2.0");
+    // Any time survives the cache's compact form, before 1970 and after 2106 too.
+    for (long long t : {-5LL, 1LL << 40, 1700000000LL}) {
+      ASSERT_TRUE(store->PutUrlState(2, "http://s/t", UrlState{"", "", t, "", "ini"}));
+      EXPECT_EQ((*store->GetUrlState(2, "http://s/t"))->downloaded_at, t);
+    }
+    // A value longer than the pool's chunks gets a chunk of its own; the small ones go on around
+    // it.
+    std::string big(300000, 'x');
+    ASSERT_TRUE(store->PutValue(2, "big", big));
+    ASSERT_TRUE(store->PutValue(2, "small", "after the big one"));
+    EXPECT_EQ(**store->GetValue(2, "big"), big);
+    EXPECT_EQ(**store->GetValue(2, "small"), "after the big one");
     // Strings shared by devices are kept once: a thousand equal URLs cost one string.
     auto before = store->CacheUsage();
     for (int i = 0; i < 1000; ++i)
