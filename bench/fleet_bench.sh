@@ -3,7 +3,7 @@
 # every MAC), a CLI script, a
 # periodic image (~64 KB) and two one-time auxiliary files. Run 1 downloads everything, run 2 is all 304.
 # Prints the fleet's figures (wall time, requests/s, peak RSS, CPU) and, against the same nginx, wrk's
-# rate of 304 answers for comparison.
+# rate of 304 answers and curl's (libcurl's own client, --parallel) for comparison.
 #   bench/fleet_bench.sh [DEVICES=10000] [BUILD_DIR=build/release] [CONNECTIONS=256]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,10 +74,33 @@ run_fleet 2
 lm=$(curl -sI "$base/cfg/00908F000000.ini" | awk -F': ' 'tolower($1)=="last-modified" {sub("\r",""); print $2}')
 echo "wrk: If-Modified-Since: $lm, 2 threads, $conns connections, ${WRK_SECONDS:-10} s"
 wrk -t2 -c"$conns" -d"${WRK_SECONDS:-10}s" -H "If-Modified-Since: $lm" "$base/cfg/00908F000000.ini" | tee "$work/wrk.txt" | grep -E 'Requests/sec|Non-2xx|requests in'
-python3 - "$work/run.2.json" "$work/wrk.txt" <<'PY'
+# libcurl's own client as a second yardstick: two curl processes (one per core, as the fleet's two
+# workers), each with half the connections, making run 2's conditional requests to the per-MAC inis.
+n=$((devices * 3 < 300000 ? devices * 3 : 300000))
+python3 - "$work" "$base" "$n" <<'PY'
+import sys
+work, base, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for part in range(2):
+    with open("%s/urls.%d.cfg" % (work, part), "w") as f:
+        for i in range(part, n, 2):
+            f.write('url = "%s/cfg/00908F%06X.ini"\noutput = "/dev/null"\n' % (base, i % 0x1000000))
+PY
+start=$(date +%s.%N)
+pids=()
+for part in 0 1; do
+  curl -s -Z --parallel-max $((conns / 2)) -z "$lm" -K "$work/urls.$part.cfg" &
+  pids+=($!)
+done
+wait "${pids[@]}"  # not nginx
+end=$(date +%s.%N)
+echo "curl: $n conditional requests, 2 processes x $((conns / 2)) parallel, in $(python3 -c "print('%.2f' % ($end - $start))") s"
+python3 - "$work/run.2.json" "$work/wrk.txt" "$n" "$start" "$end" <<'PY'
 import json, re, sys
 fleet = json.load(open(sys.argv[1]))["requests_per_s"]
 m = re.search(r"Requests/sec:\s*([0-9.]+)", open(sys.argv[2]).read())
+curl = int(sys.argv[3]) / (float(sys.argv[5]) - float(sys.argv[4]))
 if m:
     print("run 2 / wrk: %.0f / %.0f req/s = %.2f" % (fleet, float(m.group(1)), fleet / float(m.group(1))))
+print("run 2 / curl: %.0f / %.0f req/s = %.2f (curl / wrk = %.2f)" % (
+    fleet, curl, fleet / curl, curl / float(m.group(1)) if m else 0))
 PY
