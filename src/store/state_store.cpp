@@ -86,7 +86,9 @@ bool StateStore::Cached(long long device, const Schema* schema) {
   if (!cache_schema_ || !cache_.Covers(device)) return false;
   if (schema && schema != cache_schema_) return false;
   if (cache_.Loaded(device)) return true;
-  // Load the device's entry from the database (after a write that failed or a rollback).
+  // Load the device's entry from the database (after a write that failed or a rollback). Inside a
+  // transaction it may hold that transaction's writes: a rollback drops it again.
+  if (depth_ > 0) touched_.push_back(device);
   auto config = ReadConfiguration(device, *cache_schema_);
   if (!config) return false;
   cache_.SetConfiguration(device, *config);

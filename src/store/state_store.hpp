@@ -119,8 +119,8 @@ class StateStore {
       cache_.Invalidate(device);
     } else if (cache_.Loaded(device)) {
       update();
-      if (depth_ > 0) touched_.push_back(device);
     }
+    if (depth_ > 0) touched_.push_back(device);
     return written;
   }
   void Undo(size_t mark);

@@ -169,6 +169,17 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
     EXPECT_EQ(*store->LoadConfiguration(1, schema), c);
     EXPECT_FALSE(store->GetUrlState(1, "http://s/b")->has_value());
     EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "2.0");
+    // An entry loaded again inside a transaction that then rolls back holds nothing of it: device
+    // 1's entry is dropped (a discarded write), then a transaction writes, reads (loading the entry
+    // with its own write) and fails.
+    ASSERT_TRUE(store->Discard([&] { ASSERT_TRUE(store->PutValue(1, "x", "y")); }));
+    auto rolled = store->Transaction([&]() -> Expected<void> {
+      if (auto r = store->PutValue(1, "pending_image_version", "4.0"); !r) return r;
+      EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "4.0");
+      return Fail(ErrorCode::kValidation, "the step fails after its write");
+    });
+    ASSERT_FALSE(rolled);
+    EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "2.0");
     // Any time survives the cache's compact form, before 1970 and after 2106 too.
     for (long long t : {-5LL, 1LL << 40, 1700000000LL}) {
       ASSERT_TRUE(store->PutUrlState(2, "http://s/t", UrlState{"", "", t, "", "ini"}));
