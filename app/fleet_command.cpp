@@ -22,15 +22,16 @@ namespace {
 
 // The summary as text, for a person (--json: FleetSummaryJson).
 void PrintFleetSummary(const FleetSummary& s, const std::string& state) {
+  // Runs as `update` counts them: every run, and the failed ones (a failed or rejected step).
+  std::string runs =
+      std::to_string(s.runs) + " runs (" + std::to_string(s.runs_failed) + " failed)";
   if (s.shards_merged > 1)
-    std::printf(
-        "fleet: %d shards merged: %lld devices (from #%lld), %d threads, %lld runs, %.2f s\n",
-        s.shards_merged, s.devices, s.first_index, s.threads, s.runs_completed, s.wall_s);
+    std::printf("fleet: %d shards merged: %lld devices (from #%lld), %d threads, %s, %.2f s\n",
+                s.shards_merged, s.devices, s.first_index, s.threads, runs.c_str(), s.wall_s);
   else
-    std::printf(
-        "fleet: %lld devices (from #%lld, shard %lld/%lld), %d threads, %lld runs, %.2f s\n",
-        s.devices, s.first_index, s.shard_index, s.shard_count, s.threads, s.runs_completed,
-        s.wall_s);
+    std::printf("fleet: %lld devices (from #%lld, shard %lld/%lld), %d threads, %s, %.2f s\n",
+                s.devices, s.first_index, s.shard_index, s.shard_count, s.threads, runs.c_str(),
+                s.wall_s);
   std::printf(
       "requests: %lld (%.0f/s)  200: %lld  304: %lld  4xx: %lld  5xx: %lld  network: %lld  "
       "bytes: %llu  "
@@ -44,14 +45,15 @@ void PrintFleetSummary(const FleetSummary& s, const std::string& state) {
                 l.p99_ms);
   if (!state.empty())
     std::printf("state: %s/fleet.db (durability relaxed: synchronous=OFF)\n", state.c_str());
-  size_t shown = 0;
-  for (const auto& f : s.failures) {
-    if (++shown > 20) {
-      std::printf("... %zu failures in all (--json lists them)\n", s.failures.size());
-      break;
-    }
-    std::printf("FAILED %s run %d %s %s: %s\n", f.mac.c_str(), f.run, f.step.c_str(), f.url.c_str(),
-                f.error.c_str());
+  if (!s.failures.empty()) {
+    auto causes = FailuresByCause(s);
+    std::printf("failures by cause%s:\n", s.failures.size() >= 10000 ? " (the first 10000)" : "");
+    for (size_t i = 0; i < causes.size() && i < 20; ++i)
+      std::printf("  %lld \u00d7 %s\n", causes[i].second, causes[i].first.c_str());
+    if (causes.size() > 20) std::printf("  ... %zu causes in all\n", causes.size());
+    const auto& f = s.failures.front();
+    std::printf("first failure: %s run %d %s %s: %s (--json lists them all)\n", f.mac.c_str(),
+                f.run, f.step.c_str(), f.url.c_str(), f.error.c_str());
   }
   std::printf("devices with a failed step: %lld\n", s.devices_failed);
   if (s.invariants_checked || s.power_cuts > 0) {

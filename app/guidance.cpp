@@ -2,6 +2,7 @@
 // subcommand or option names the closest one, and --version says what the binary is made of.
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,20 @@ std::string ExplainUsageError(CLI::App& app, int argc, char** argv) {
              (hint.empty() ? " (one of: " + list + ")" : hint);
     }
     path.push_back(next);
+  }
+  // A command that needs a subcommand and got none lists them, as git does.
+  CLI::App* last = path.back();
+  auto subs = last->get_subcommands([](CLI::App*) { return true; });
+  if (!subs.empty() && last->get_require_subcommand_min() > 0) {
+    std::string name = "autoprov";
+    for (size_t i = 1; i < path.size(); ++i) name += " " + path[i]->get_name();
+    size_t width = 0;
+    for (CLI::App* sub : subs) width = std::max(width, sub->get_name().size());
+    std::string text = "'" + name + "' needs a subcommand, one of:";
+    for (CLI::App* sub : subs)
+      text += "\n  " + sub->get_name() + std::string(width + 2 - sub->get_name().size(), ' ') +
+              sub->get_description();
+    return text;
   }
   return {};
 }

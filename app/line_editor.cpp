@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -68,7 +69,8 @@ struct LineEditor::Lib {
 
 namespace {
 
-LineEditor::Lib* g_lib = nullptr;  // for the C callbacks, which get only the EditLine
+LineEditor::Lib* g_lib = nullptr;              // for the C callbacks, which get only the EditLine
+volatile std::sig_atomic_t g_interrupted = 0;  // Ctrl-C while a line was read
 
 const char* Prompt(EditLine*) { return g_lib ? g_lib->prompt.c_str() : "# "; }
 
@@ -173,10 +175,31 @@ std::optional<std::string> LineEditor::ReadLine(const std::string& prompt) {
     return line;
   }
   lib_->prompt = prompt;
-  int count = 0;
-  const char* input = lib_->el_gets(lib_->el, &count);
-  if (!input || count <= 0) return std::nullopt;
-  std::string line(input, static_cast<size_t>(count));
+  // Ctrl-C discards the line and prompts again, as bash and IOS-style shells do: while a line is
+  // read, SIGINT only interrupts the read (libedit restores the terminal and passes it on). Ctrl-D
+  // on an empty line still ends the shell. A script on standard input never gets here.
+  for (;;) {
+    g_interrupted = 0;
+    struct sigaction on_int {
+    }, before{};
+    on_int.sa_handler = [](int) { g_interrupted = 1; };
+    sigemptyset(&on_int.sa_mask);
+    on_int.sa_flags = 0;  // no SA_RESTART: the read returns
+    ::sigaction(SIGINT, &on_int, &before);
+    int count = 0;
+    const char* input = lib_->el_gets(lib_->el, &count);
+    ::sigaction(SIGINT, &before, nullptr);
+    if (g_interrupted) {
+      std::fputs("^C\n", stdout);
+      std::fflush(stdout);
+      continue;
+    }
+    if (!input || count <= 0) return std::nullopt;
+    return Entered(std::string(input, static_cast<size_t>(count)));
+  }
+}
+
+std::string LineEditor::Entered(std::string line) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
   if (!line.empty()) {
     HistEvent ev{};

@@ -21,7 +21,8 @@ class LineEditor {
   using Helper = std::function<std::string(const std::string& line)>;
   LineEditor();
   ~LineEditor();
-  // A line, or nothing at the end of input.
+  // A line, or nothing at the end of input (Ctrl-D on an empty line). Ctrl-C discards the line
+  // being typed and prompts again.
   std::optional<std::string> ReadLine(const std::string& prompt);
   void SetCompleter(Completer completer);
   void SetHelper(Helper helper);
@@ -30,6 +31,7 @@ class LineEditor {
   struct Lib;  // libedit's functions, resolved at run time
 
  private:
+  std::string Entered(std::string line);  // the line without its newline, kept in the history
   std::unique_ptr<Lib> lib_;
 };
 

@@ -83,4 +83,14 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
   return {};
 }
 
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  for (;;) {
+    size_t at = s.find(sep);
+    out.push_back(s.substr(0, at));
+    if (at == std::string_view::npos) return out;
+    s.remove_prefix(at + 1);
+  }
+}
+
 }  // namespace autoprov

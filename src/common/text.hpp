@@ -12,6 +12,8 @@ std::string_view Trim(std::string_view s);
 bool IEquals(std::string_view a, std::string_view b);
 bool IStartsWith(std::string_view s, std::string_view prefix);
 std::vector<std::string_view> SplitWhitespace(std::string_view s);
+// The parts of `s` between `sep` ("a,,b" -> "a", "", "b"; "" -> one empty part).
+std::vector<std::string_view> Split(std::string_view s, char sep);
 
 // Edit distance (insertions, deletions, substitutions, and a swap of two neighbours counting one),
 // case-insensitive.

@@ -64,13 +64,6 @@ class StepContext {
                         bool clear_url) {
     return CommitFor(step(), step_generation(), r, extra, clear_url);
   }
-  // A rejected file: its validators are kept (the next poll is conditional), its content hash is
-  // not, so the same file served again is rejected again, never taken as unchanged (S-10.5).
-  Expected<void> CommitRejected(const FetchResult& r) {
-    FetchResult validators_only;
-    validators_only.validators = r.validators;
-    return Commit(validators_only, nullptr, false);
-  }
   // Installs the downloaded file at `dest` (atomically; renames the staged file when it was
   // streamed).
   virtual Expected<void> InstallFile(const FetchResult& r, const std::filesystem::path& dest,

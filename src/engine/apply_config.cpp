@@ -72,9 +72,8 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   for (const auto& w : loaded.warnings) step.details.push_back("warning: " + w.ToString());
   const auto& errors = loaded.errors;
   if (!errors.empty()) {
-    // S-7.5: not applied at all; the validators are kept, as the vendor keeps the download time.
+    // S-7.5: not applied at all; the sequence keeps the rejected file apart (S-7.8).
     for (const auto& e : errors) step.details.push_back("error: " + e.ToString());
-    (void)ctx.CommitRejected(r);
     return ctx.Record(
         StepOutcome::kRejected,
         errors.size() == 1 && errors[0].line == 0

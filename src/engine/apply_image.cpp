@@ -46,7 +46,6 @@ void ImagePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   std::string why;
   std::string version = ImageVersion(ctx, r, why);
   if (version.empty()) {
-    (void)ctx.CommitRejected(r);
     return ctx.Record(StepOutcome::kRejected, why);
   }
   ctx.report().version = version;
@@ -54,7 +53,6 @@ void ImagePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   DeviceState device(*env.store, env.device);
   // S-11.2: an image that was installed and did not come up is not installed again.
   if (auto f = device.LastInstallFailure(); f && f->has_value() && (*f)->sha256 == r.sha256) {
-    (void)ctx.CommitRejected(r);
     return ctx.Record(StepOutcome::kRejected, "not installed again: this image (" + version +
                                                   ") was installed and the device came back on " +
                                                   (*f)->running +

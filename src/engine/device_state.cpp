@@ -38,8 +38,72 @@ Expected<void> DeviceState::SetPendingImageVersion(const std::string& version) {
   return store_.PutValue(device_, kPendingImageVersion, version);
 }
 
-Expected<void> DeviceState::SetRestartPending(const std::string& reasons) {
-  return store_.PutValue(device_, kRestartPending, reasons);
+// "<since>\n<image>\n<cause>"; an older state kept the cause alone.
+Expected<std::optional<PendingRestart>> DeviceState::PendingRestartState() {
+  auto v = store_.GetValue(device_, kRestartPending);
+  if (!v) return Unexpected(v.error());
+  if (!v->has_value() || (*v)->empty()) return std::optional<PendingRestart>();
+  const std::string& text = **v;
+  PendingRestart p;
+  size_t first = text.find('\n');
+  size_t second = first == std::string::npos ? first : text.find('\n', first + 1);
+  char* end = nullptr;
+  long long since = std::strtoll(text.c_str(), &end, 10);
+  if (second == std::string::npos || end != text.c_str() + first) {
+    p.cause = text;
+  } else {
+    p.since = since;
+    p.image = text.substr(first + 1, second - first - 1);
+    p.cause = text.substr(second + 1);
+  }
+  return std::optional<PendingRestart>(std::move(p));
+}
+
+Expected<void> DeviceState::SetRestartPending(PendingRestart pending) {
+  auto before = PendingRestartState();
+  if (!before) return Unexpected(before.error());
+  if (before->has_value() && (*before)->since > 0) pending.since = (*before)->since;
+  return store_.PutValue(
+      device_, kRestartPending,
+      std::to_string(pending.since) + "\n" + pending.image + "\n" + pending.cause);
+}
+
+Expected<std::vector<std::string>> DeviceState::Describe() {
+  auto values = store_.ListValues(device_);
+  if (!values) return Unexpected(values.error());
+  std::vector<std::string> out;
+  for (const auto& [key, value] : *values) {
+    if (key == kRunningVersion) {
+      out.push_back("running version: " + value);
+    } else if (key == kPendingImageVersion && !value.empty()) {
+      out.push_back("installed image waiting for a restart: " + value);
+    } else if (key == kRestartTimes) {
+      std::string times;
+      for (auto t : SplitWhitespace(value))
+        times += (times.empty() ? "" : ", ") + IsoTime(std::atoll(std::string(t).c_str()));
+      if (!times.empty()) out.push_back("restarts counted for the hourly limit (S-9.8): " + times);
+    } else if (key == kLastRestartCause) {
+      std::string files;
+      for (auto cause : Split(value, ',')) {
+        auto colon = cause.find(':');
+        files += (files.empty() ? "" : ", ") + std::string(cause.substr(0, colon));
+        if (colon != std::string_view::npos)
+          files += " (sha256 " + std::string(cause.substr(colon + 1, 12)) + "…)";
+      }
+      out.push_back("last restart caused by: " + files);
+    } else if (key == kRetryAttempt) {
+      out.push_back("failed runs in a row worth a retry (S-10.1): " + value);
+    } else if (key == kIniFallbacks) {
+      std::string urls;
+      for (auto u : Split(value, '\n'))
+        if (!u.empty()) urls += (urls.empty() ? "" : ", ") + std::string(u);
+      out.push_back("configuration files to try after IniFileURL (S-10.6): " + urls);
+    } else if (key.starts_with("dhcp_set:")) {
+      out.push_back(key.substr(9) + " last set by DHCP (S-10.6): " + value);
+    }
+    // kRestartPending and kInstallFailure have lines of their own; kSeeded is the fleet's.
+  }
+  return out;
 }
 
 Expected<std::vector<long long>> DeviceState::RestartTimes() {

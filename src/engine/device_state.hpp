@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/report.hpp"
 #include "store/state_store.hpp"
 
 namespace autoprov {
@@ -20,8 +21,12 @@ class DeviceState {
   // The version installed and waiting for a restart, if any.
   Expected<std::optional<std::string>> PendingImageVersion();
   Expected<void> SetPendingImageVersion(const std::string& version);
-  // Why a restart is pending (empty: none).
-  Expected<void> SetRestartPending(const std::string& reasons);
+  // The restart decided and not yet performed, until the device restarts (ActivatePendingImage).
+  Expected<std::optional<PendingRestart>> PendingRestartState();
+  // Keeps the time of a restart already pending: it has been pending since then.
+  Expected<void> SetRestartPending(PendingRestart pending);
+  // What the device keeps, in words, for `status`: one line each, no internal key or raw epoch.
+  Expected<std::vector<std::string>> Describe();
   // Unix times of the restarts counted so far (S-9.8).
   Expected<std::vector<long long>> RestartTimes();
   Expected<void> SetRestartTimes(const std::vector<long long>& times);

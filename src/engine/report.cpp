@@ -49,9 +49,36 @@ bool RunReport::Completed() const {
 }
 
 std::string RunReport::RestartState() const {
+  if (pending) return "pending";
   if (restart == RestartWhen::kNone) return "none";
   if (!restart_performed) return "pending";
   return restart == RestartWhen::kImmediate ? "immediate" : "at-end";
+}
+
+std::string IsoTime(long long t) {
+  if (t <= 0) return "-";
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string RunReport::RestartText() const {
+  std::string out = RestartState();
+  if (pending) {
+    if (pending->since > 0) out += " since " + IsoTime(pending->since);
+    out += ": " + pending->cause;
+    if (!pending->image.empty()) out += "; pending image " + pending->image;
+    return out;
+  }
+  if (!restart_reasons.empty()) {
+    out += " (";
+    for (size_t i = 0; i < restart_reasons.size(); ++i) out += (i ? "; " : "") + restart_reasons[i];
+    out += ")";
+  }
+  return out;
 }
 
 namespace {
@@ -94,6 +121,11 @@ nlohmann::json ToJson(const RunReport& r) {
           {"next_retry_at", r.next_retry_at},
           {"report_upload", ToJson(r.upload)},
           {"warnings", r.warnings},
+          {"restart_pending", r.pending ? nlohmann::json{{"since", r.pending->since},
+                                                         {"since_iso", IsoTime(r.pending->since)},
+                                                         {"cause", r.pending->cause},
+                                                         {"image", r.pending->image}}
+                                        : nlohmann::json(nullptr)},
           {"busy_deferral", r.busy.deferred ? nlohmann::json{{"checks", r.busy.checks},
                                                              {"seconds", r.busy.seconds},
                                                              {"outcome", r.busy.outcome}}
@@ -131,6 +163,9 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
     r.busy.outcome = b->value("outcome", "");
   }
   r.next_retry_at = j.value("next_retry_at", 0LL);
+  if (auto p = j.find("restart_pending"); p != j.end() && p->is_object())
+    r.pending =
+        PendingRestart{p->value("since", 0LL), p->value("cause", ""), p->value("image", "")};
   for (const auto& s : j.value("steps", nlohmann::json::array())) {
     StepReport st;
     st.kind = s.value("kind", "");
@@ -174,18 +209,13 @@ std::string FormatReport(const RunReport& r) {
     if (!s.version.empty()) out += "      version " + s.version + "\n";
     if (s.resumed_from > 0)
       out += "      resumed at byte " + std::to_string(s.resumed_from) + " (S-10.4)\n";
-    if (!s.error.empty()) out += "      error: " + s.error + "\n";
+    if (!s.error.empty())
+      out += std::string(s.outcome == StepOutcome::kSkipped ? "      skipped: " : "      error: ") +
+             s.error + "\n";
     for (const auto& d : s.details) out += "      " + d + "\n";
   }
   if (r.steps.empty()) out += "    (no file configured: set IniFileURL or another URL parameter)\n";
-  out += "restart: " + r.RestartState();
-  if (!r.restart_reasons.empty()) {
-    out += " (";
-    for (size_t i = 0; i < r.restart_reasons.size(); ++i)
-      out += (i ? "; " : "") + r.restart_reasons[i];
-    out += ")";
-  }
-  out += "\n";
+  out += "restart: " + r.RestartText() + "\n";
   if (!r.running_version.empty()) out += "running version: " + r.running_version + "\n";
   for (const auto& w : r.warnings) out += "warning: " + w + "\n";
   if (r.busy.deferred) {

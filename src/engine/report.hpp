@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,15 @@ struct ReportUploadOutcome {
   std::string error;
 };
 
+// A restart that was decided and has not happened yet (it happens when the device restarts, or is
+// given up when a later run's start-up clears it): kept by the device until then, so every report
+// and `status` show it (issue: truthful reports).
+struct PendingRestart {
+  long long since = 0;  // when it was first decided (unix time; 0: not known, an older state)
+  std::string cause;    // why: the run's restart reasons and why it did not happen
+  std::string image;    // the image that waits for it, if any: "<version> (<file>)"
+};
+
 struct RunReport {
   std::string trigger = "manual";
   long long started_at = 0;
@@ -78,9 +88,14 @@ struct RunReport {
   ReportUploadOutcome upload;   // after the report was built: not in the uploaded copy
   std::vector<std::string> warnings;  // about the run as a whole (the clock, S-10.8)
   BusyDeferral busy;                  // S-10.2
+  // The device's pending restart after this run (this run's or an earlier one's).
+  std::optional<PendingRestart> pending;
 
   bool Completed() const;            // no step failed or was rejected
   std::string RestartState() const;  // none, at-end, immediate, pending
+  // "pending since <ISO time>: <cause>; image …" or "none", "at-end (…)": the report's restart
+  // line.
+  std::string RestartText() const;
 };
 
 // The report of a run that could not start (or whose process died): one failed "start" step that
@@ -90,6 +105,8 @@ RunReport StartFailureReport(const std::string& trigger, const std::string& erro
 nlohmann::json ToJson(const RunReport& r);
 nlohmann::json ToJson(const ReportUploadOutcome& o);  // null when not attempted
 RunReport RunReportFromJson(const nlohmann::json& j);
+// "2026-12-04T22:50:00Z"; "-" for none.
+std::string IsoTime(long long unix_time);
 // A table for a terminal.
 std::string FormatReport(const RunReport& r);
 

@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "engine/apply.hpp"
+#include "engine/rejection.hpp"
 #include "engine/sequence.hpp"
 #include "transfer/url.hpp"
 
@@ -59,7 +60,10 @@ FetchRequest RequestBuilder::Build(const PlannedStep& plan, const Configuration&
       Validators v{(*state)->last_modified, (*state)->etag};
       if (v.empty() && (*state)->downloaded_at > 0)
         v.last_modified = HttpDate((*state)->downloaded_at);
-      req.condition = v;
+      // S-7.8: after a rejection, the rejected content's own validators: a 304 then means the
+      // server still serves what was rejected. None given: the file is fetched and judged again.
+      if (auto rejected = DecodeRejection((*state)->rejected)) v = rejected->validators();
+      if (!v.empty()) req.condition = v;
       if_modified_since = v.last_modified;
     }
   }

@@ -65,6 +65,22 @@ Expected<RunReport> RunLocalDevice(StateDirectory& state, const IdentityOverride
   return RunAutomaticUpdate(state, *identity, *hooks, with_clock, fetch);
 }
 
+namespace {
+// Records the run's restart as pending: its reasons and the image that waits for it.
+void KeepRestartPending(StateStore& store, const RunReport& report, const std::string& reasons) {
+  DeviceState device(store, kLocalDevice);
+  PendingRestart pending{report.finished_at, reasons, ""};
+  if (auto version = device.PendingImageVersion(); version && version->has_value()) {
+    pending.image = **version;
+    if (auto k = store.GetKindState(kLocalDevice, "image"); k && k->has_value())
+      pending.image +=
+          " (" + ((*k)->path.empty() ? "installed by InstallCommand" : (*k)->path) + ")";
+  }
+  if (auto r = device.SetRestartPending(pending); !r)
+    LogError("cannot record the pending restart: " + r.error().message);
+}
+}  // namespace
+
 Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdentity& identity,
                                        const DeviceHooks& hooks, const LocalRunOptions& options,
                                        const FetchFunction& fetch) {
@@ -119,8 +135,12 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
         LogError(why);
       }
     }
-    (void)DeviceState(state.store(), kLocalDevice).SetRestartPending(reasons);
+    if (!report.restart_performed) KeepRestartPending(state.store(), report, reasons);
   }
+  // A restart decided by an earlier run and not performed yet is still pending: every report says
+  // so until the device restarts.
+  if (auto pending = DeviceState(state.store(), kLocalDevice).PendingRestartState(); pending)
+    report.pending = *pending;
   if (auto r = state.store().AddRun(kLocalDevice, report.started_at, ToJson(report).dump()); !r)
     LogError("cannot store the run report: " + r.error().message);
   // S-10.3: report back, now or (a restart follows) after the start-up run.
@@ -137,7 +157,15 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
     auto out = RunCommand(hooks.reset_command, {}, 120);
     if (!out || out->exit_code != 0) {
       report.restart_performed = false;
-      LogError("the reset command failed; the restart is pending");
+      std::string why = "the reset command " +
+                        (out ? "exited with " + std::to_string(out->exit_code)
+                             : "could not run: " + out.error().message) +
+                        "; the restart is pending";
+      LogError(why);
+      report.restart_reasons.push_back(why);
+      KeepRestartPending(state.store(), report, why);
+      if (auto pending = DeviceState(state.store(), kLocalDevice).PendingRestartState(); pending)
+        report.pending = *pending;
     }
   }
   return report;

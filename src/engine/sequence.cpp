@@ -121,6 +121,7 @@ ApplyPolicy& DownloadSequence::PolicyFor(FileKind kind) {
 void DownloadSequence::Record(StepOutcome outcome, std::string error) {
   step_.outcome = outcome;
   if (!error.empty()) step_.error = std::move(error);
+  if (outcome == StepOutcome::kRejected && fetched_) KeepRejection(*fetched_);
   bool bad = outcome == StepOutcome::kFailed || outcome == StepOutcome::kRejected;
   LogLevel level = bad ? LogLevel::kWarning : LogLevel::kInfo;
   if (LogEnabled(level)) {
@@ -197,9 +198,16 @@ Expected<void> DownloadSequence::CommitFor(const PlannedStep& plan, long long ge
     if (extra)
       if (auto e = extra(); !e) return e;
     if (plan.mode == DownloadMode::kPeriodic) {
-      UrlState s{r.validators.last_modified, r.validators.etag, Now(), r.sha256,
-                 std::string(InfoOf(plan.kind).name)};
+      UrlState s{r.validators.last_modified,
+                 r.validators.etag,
+                 Now(),
+                 r.sha256,
+                 std::string(InfoOf(plan.kind).name),
+                 ""};
       if (auto e = env_.store->PutUrlState(env_.device, plan.url, s); !e) return e;
+    } else if (auto s = env_.store->GetUrlState(env_.device, plan.url); s && s->has_value()) {
+      // S-7.8: a one-time URL keeps a record only while its file is rejected.
+      if (auto e = env_.store->DeleteUrlState(env_.device, plan.url); !e) return e;
     }
     if (!clear_url) return {};
     // S-1.1: a one-time file is fetched once; its URL parameter is cleared with the install,
@@ -281,6 +289,38 @@ bool DownloadSequence::TryIniFallback(const Error& e) {
 // modification time, an HTTP server that sends neither Last-Modified nor ETag) whose content equals
 // the last one applied from the same URL. The vendor's CRC check decides for configuration files
 // when it is on; a URL's record (and so its hash) is forgotten when the URL changes.
+std::optional<Rejection> DownloadSequence::LastRejection() {
+  auto state = env_.store->GetUrlState(env_.device, current_->url);
+  if (!state || !state->has_value()) return std::nullopt;
+  return DecodeRejection((*state)->rejected);
+}
+
+std::string RejectedSinceText(const Rejection& r) {
+  return "rejected since " + IsoTime(r.since) + " (S-7.8)";
+}
+
+// S-7.8: the step's file was rejected. What it was rejected for is kept with the URL, apart from
+// the applied content's validators, so that the next poll asks with the rejected file's validators
+// and reports it again while the server serves it. The same content rejected again keeps its
+// first time.
+void DownloadSequence::KeepRejection(const FetchResult& r) {
+  auto existing = env_.store->GetUrlState(env_.device, current_->url);
+  if (!existing) return;  // the report says rejected; the next poll judges the file again
+  UrlState state;
+  if (existing->has_value()) state = **existing;
+  state.kind = std::string(InfoOf(current_->kind).name);
+  auto before = DecodeRejection(state.rejected);
+  Rejection rejection{
+      r.validators.last_modified, r.validators.etag, r.sha256, step_.error, step_.details, Now()};
+  if (before && !r.sha256.empty() && before->sha256 == r.sha256) {
+    rejection.since = before->since;
+    step_.details.push_back(RejectedSinceText(rejection) + ": the same file as before");
+  }
+  state.rejected = EncodeRejection(rejection);
+  if (auto put = env_.store->PutUrlState(env_.device, current_->url, state); !put)
+    step_.details.push_back("cannot keep the rejection: " + put.error().message);
+}
+
 bool DownloadSequence::SameContentAsLastApplied(const FetchResult& r) {
   if (current_->mode != DownloadMode::kPeriodic || r.sha256.empty()) return false;
   if (!r.validators.empty()) return false;
@@ -309,7 +349,18 @@ void DownloadSequence::Complete(Expected<FetchResult> result) {
   step_.seconds = r.seconds;
   if (r.final_url != step_.url && !r.final_url.empty())
     step_.details.push_back("redirected to " + r.final_url);
-  if (r.outcome == FetchOutcome::kNotModified) return Record(StepOutcome::kNotModified);
+  if (r.outcome == FetchOutcome::kNotModified) {
+    // S-7.8: the request carried the validators of content rejected before: still rejected.
+    if (auto rejected = LastRejection()) {
+      step_.error = rejected->reason;
+      step_.details = rejected->details;
+      step_.details.push_back(RejectedSinceText(*rejected) +
+                              ": the server still serves the same file (HTTP 304); a changed "
+                              "file is fetched again");
+      return Record(StepOutcome::kRejected);
+    }
+    return Record(StepOutcome::kNotModified);
+  }
   if (r.status == 204) {
     // S-9.2: "No Content" is not an empty file.
     return Record(StepOutcome::kFailed,
@@ -326,7 +377,9 @@ void DownloadSequence::Complete(Expected<FetchResult> result) {
     else
       Record(StepOutcome::kUnchanged);
   } else {
+    fetched_ = &r;
     PolicyFor(current_->kind).Apply(*this, r);
+    fetched_ = nullptr;
   }
   std::error_code ec;
   if (env_.keep_files) std::filesystem::remove(staged, ec);

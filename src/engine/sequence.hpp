@@ -19,6 +19,7 @@
 #include "device/identity.hpp"
 #include "engine/apply.hpp"
 #include "engine/plan.hpp"
+#include "engine/rejection.hpp"
 #include "engine/report.hpp"
 #include "engine/request.hpp"
 #include "store/state_store.hpp"
@@ -89,6 +90,8 @@ class DownloadSequence final : public StepContext {
   DownloadSequence(RunEnvironment env, RunOptions options, Configuration config);
   ApplyPolicy& PolicyFor(FileKind kind);
   bool SameContentAsLastApplied(const FetchResult& r);
+  std::optional<Rejection> LastRejection();  // of the current step's URL (S-7.8)
+  void KeepRejection(const FetchResult& r);
   bool TryIniFallback(const Error& e);
   // The restart the run's files and its trigger ask for (S-2.2, S-9.8).
   void DecideRestart();
@@ -108,11 +111,15 @@ class DownloadSequence final : public StepContext {
   long long plan_generation_ =
       0;  // of the current one-time step's URL parameter when it was planned
   StepReport step_;
+  const FetchResult* fetched_ = nullptr;  // while a policy applies it
   RestartDecision restart_;
   std::unique_ptr<ApplyPolicy>
       policies_[kFamilies];  // made when a file of the family first arrives
   RequestBuilder requests_;
 };
+
+// "rejected since <UTC time> (S-7.8)"
+std::string RejectedSinceText(const Rejection& r);
 
 // What a run would fetch now, without fetching (update --dry-run). Later steps may differ in a real
 // run, since a downloaded configuration file can change their URLs (S-2.1).

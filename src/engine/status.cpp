@@ -5,14 +5,17 @@
 
 #include "common/redact.hpp"
 #include "engine/device_state.hpp"
+#include "engine/rejection.hpp"
 #include "engine/report.hpp"
 #include "engine/report_upload.hpp"
+#include "engine/sequence.hpp"
 
 namespace autoprov {
 namespace {
 
 struct Snapshot {
   std::optional<std::string> last;
+  std::optional<PendingRestart> pending;  // now, whatever the last report said
   std::vector<std::pair<std::string, UrlState>> urls;
   std::vector<std::pair<std::string, KindState>> kinds;
   std::vector<std::pair<std::string, std::string>> values;
@@ -23,18 +26,32 @@ Expected<Snapshot> Read(StateStore& store, long long device) {
   auto urls = store.ListUrlStates(device);
   auto kinds = store.ListKindStates(device);
   auto values = store.ListValues(device);
+  auto pending = DeviceState(store, device).PendingRestartState();
   for (const Error* e : {last ? nullptr : &last.error(), urls ? nullptr : &urls.error(),
-                         kinds ? nullptr : &kinds.error(), values ? nullptr : &values.error()})
-    if (e) return Fail(ErrorCode::kDatabase, "cannot read the state: " + e->message);
-  return Snapshot{std::move(*last), std::move(*urls), std::move(*kinds), std::move(*values)};
+                         kinds ? nullptr : &kinds.error(), values ? nullptr : &values.error(),
+                         pending ? nullptr : &pending.error()})
+    if (e) return Fail(e->code, "cannot read the state: " + e->message);
+  return Snapshot{std::move(*last), std::move(*pending), std::move(*urls), std::move(*kinds),
+                  std::move(*values)};
 }
 
-std::string LastRunText(const std::optional<std::string>& last) {
-  auto j = last ? nlohmann::json::parse(*last, nullptr, false) : nlohmann::json();
-  if (!j.is_object()) return "last run: none\n";
+// The last run's report, with the restart as it stands now: a restart pending since an earlier
+// run shows, one performed since (`autoprov restart`) no longer does.
+std::optional<RunReport> LastReport(const Snapshot& s) {
+  auto j = s.last ? nlohmann::json::parse(*s.last, nullptr, false) : nlohmann::json();
+  if (!j.is_object()) return std::nullopt;
   auto report = RunReportFromJson(j);
-  return "last run: " + UtcTimeText(report.started_at) + " (" + report.trigger + ")\n" +
-         FormatReport(report);
+  // A restart the run left pending and that has happened since was performed after all.
+  if (!s.pending && !report.restart_performed) report.restart_performed = true;
+  report.pending = s.pending;
+  return report;
+}
+
+std::string LastRunText(const Snapshot& s) {
+  auto report = LastReport(s);
+  if (!report) return "last run: none\n";
+  return "last run: " + UtcTimeText(report->started_at) + " (" + report->trigger + ")\n" +
+         FormatReport(*report);
 }
 
 }  // namespace
@@ -53,15 +70,29 @@ Expected<std::string> StatusJson(StateStore& store, long long device) {
   auto s = Read(store, device);
   if (!s) return Unexpected(s.error());
   nlohmann::json j;
-  j["last_run"] =
-      s->last ? nlohmann::json::parse(*s->last, nullptr, false) : nlohmann::json(nullptr);
+  auto report = LastReport(*s);
+  j["last_run"] = report ? ToJson(*report) : nlohmann::json(nullptr);
+  j["restart_pending"] = report ? j["last_run"]["restart_pending"] : nlohmann::json(nullptr);
+  if (!report && s->pending)
+    j["restart_pending"] = {{"since", s->pending->since},
+                            {"since_iso", IsoTime(s->pending->since)},
+                            {"cause", s->pending->cause},
+                            {"image", s->pending->image}};
   j["urls"] = nlohmann::json::array();
-  for (const auto& [url, u] : s->urls)
-    j["urls"].push_back({{"url", RedactUrl(url)},
-                         {"last_modified", u.last_modified},
-                         {"etag", u.etag},
-                         {"downloaded_at", u.downloaded_at},
-                         {"sha256", u.sha256}});
+  for (const auto& [url, u] : s->urls) {
+    auto rejected = DecodeRejection(u.rejected);
+    j["urls"].push_back(
+        {{"url", RedactUrl(url)},
+         {"last_modified", u.last_modified},
+         {"etag", u.etag},
+         {"downloaded_at", u.downloaded_at},
+         {"sha256", u.sha256},
+         {"rejected", rejected ? nlohmann::json{{"reason", rejected->reason},
+                                                {"since", rejected->since},
+                                                {"since_iso", IsoTime(rejected->since)},
+                                                {"sha256", rejected->sha256}}
+                               : nlohmann::json(nullptr)}});
+  }
   j["kinds"] = nlohmann::json::object();
   for (const auto& [kind, k] : s->kinds)
     j["kinds"][kind] = {{"crc", k.crc},
@@ -71,7 +102,8 @@ Expected<std::string> StatusJson(StateStore& store, long long device) {
                         {"installed_at", k.installed_at}};
   j["device"] = nlohmann::json::object();
   for (const auto& [k, v] : s->values)
-    if (!IsReportUploadKey(k) && k != "install_failure") j["device"][k] = v;
+    if (!IsReportUploadKey(k) && k != "install_failure" && k != "restart_pending")
+      j["device"][k] = v;
   j["install_failure"] = nullptr;
   if (auto f = DeviceState(store, device).LastInstallFailure(); f && f->has_value())
     j["install_failure"] = {{"version", (*f)->version},
@@ -100,27 +132,34 @@ std::string FormatDaemonStatus(const std::string& daemon_json) {
 }
 
 Expected<std::string> FormatLastRun(StateStore& store, long long device) {
-  auto last = store.LastRun(device);
-  if (!last) return Unexpected(last.error());
-  return LastRunText(*last);
+  auto s = Read(store, device);
+  if (!s) return Unexpected(s.error());
+  return LastRunText(*s);
 }
 
 Expected<std::string> FormatStatus(StateStore& store, long long device) {
   auto s = Read(store, device);
   if (!s) return Unexpected(s.error());
-  std::string out = LastRunText(s->last);
+  std::string out = LastRunText(*s);
   out += "\nper URL:\n";
-  for (const auto& [url, u] : s->urls)
-    out += "  " + RedactUrl(url) + "\n    downloaded " + UtcTimeText(u.downloaded_at) +
-           (u.last_modified.empty() ? "" : ", Last-Modified " + u.last_modified) +
-           (u.etag.empty() ? "" : ", ETag " + u.etag) + "\n";
+  for (const auto& [url, u] : s->urls) {
+    out += "  " + RedactUrl(url) + "\n";
+    if (u.downloaded_at > 0)
+      out += "    applied content downloaded " + UtcTimeText(u.downloaded_at) +
+             (u.last_modified.empty() ? "" : ", Last-Modified " + u.last_modified) +
+             (u.etag.empty() ? "" : ", ETag " + u.etag) + "\n";
+    if (auto rejected = DecodeRejection(u.rejected))
+      out += "    " + RejectedSinceText(*rejected) + ": " + rejected->reason + "\n";
+  }
   out += "installed:\n";
   for (const auto& [kind, k] : s->kinds)
     out += "  " + kind + (k.crc.empty() ? "" : " crc " + k.crc) +
            (k.version.empty() ? "" : " version " + k.version) +
            (k.sha256.empty() ? "" : " sha256 " + k.sha256.substr(0, 16) + "…") + "\n";
-  for (const auto& [k, v] : s->values)
-    if (!IsReportUploadKey(k) && k != "install_failure") out += "  " + k + ": " + v + "\n";
+  out += "device:\n";
+  auto described = DeviceState(store, device).Describe();
+  if (!described) return Unexpected(described.error());
+  for (const auto& line : *described) out += "  " + line + "\n";
   if (auto f = DeviceState(store, device).LastInstallFailure(); f && f->has_value())
     out += "install failed: image " + (*f)->version + " was installed at " + UtcTimeText((*f)->at) +
            " but the device came back on " + (*f)->running +

@@ -129,8 +129,8 @@ namespace {
 
 // Live counters of one worker; the progress line sums them from another thread.
 struct Counters {
-  std::atomic<long long> started{0}, finished{0}, requests{0}, s200{0}, s304{0}, s4xx{0}, s5xx{0},
-      net{0}, restarts{0}, retries{0}, reports{0}, deferrals{0}, given_up{0}, resumed{0},
+  std::atomic<long long> started{0}, finished{0}, failed{0}, requests{0}, s200{0}, s304{0}, s4xx{0},
+      s5xx{0}, net{0}, restarts{0}, retries{0}, reports{0}, deferrals{0}, given_up{0}, resumed{0},
       power_cuts{0};
   std::atomic<uint64_t> bytes{0};
   void Add(std::atomic<long long>& c) { c.fetch_add(1, std::memory_order_relaxed); }
@@ -319,6 +319,7 @@ void Worker::StartDevice(Device& d) {
     if (!d.restart_run) ++d.runs_done;
     d.restart_run = false;
     counters.Add(counters.finished);
+    counters.Add(counters.failed);
     sh_.DoneWithRun();
     return;
   }
@@ -517,6 +518,7 @@ void Worker::AfterRun(Device& d, RunReport report) {
   if (!d.restart_run) ++d.runs_done;
   d.restart_run = false;
   counters.Add(counters.finished);
+  if (run_failed) counters.Add(counters.failed);
   std::unique_ptr<DownloadSequence> seq = std::move(d.seq);
   if (restarting) {
     if (sh_.Busy(d, Clock::now())) {
@@ -675,6 +677,7 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
       const Counters& c = w->counters;
       p.started += c.started;
       p.finished += c.finished;
+      p.failed += c.failed;
       p.requests += c.requests;
       p.s200 += c.s200;
       p.s304 += c.s304;
@@ -732,6 +735,8 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
   progress = snapshot();
   progress.elapsed_s = summary.wall_s;
   if (on_progress) on_progress(progress);
+  summary.runs = progress.finished;
+  summary.runs_failed = progress.failed;
   summary.requests = progress.requests;
   summary.status_200 = progress.s200;
   summary.status_304 = progress.s304;

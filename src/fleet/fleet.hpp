@@ -73,6 +73,12 @@ struct FleetSummary {
   long long devices = 0, first_index = 0;
   long long shard_index = 0, shard_count = 1;
   int shards_merged = 1;  // fleet merge: how many shard summaries this one adds up
+  // Runs as a device counts them (issue: truthful reports): every run, the start-up runs after
+  // simulated restarts and power cuts included; and those with a failed or rejected step (a run
+  // that `update` would call failed).
+  long long runs = 0, runs_failed = 0;
+  // The runs the schedule asked for (rounds, intervals, retries), whatever their outcome; start-up
+  // runs after restarts not counted. Kept under its old name for summaries written before `runs`.
   long long runs_completed = 0;
   long long devices_failed = 0;           // with a failed step in any run
   long long devices_last_run_failed = 0;  // whose last run had a failed step
@@ -100,7 +106,7 @@ struct FleetSummary {
 
 // Live figures for a progress line.
 struct FleetProgress {
-  long long started = 0, finished = 0, devices = 0;
+  long long started = 0, finished = 0, failed = 0, devices = 0;
   long long requests = 0, s200 = 0, s304 = 0, s4xx = 0, s5xx = 0, net = 0, restarts = 0,
             retries = 0, reports = 0, deferrals = 0, given_up = 0, resumed = 0;
   uint64_t bytes = 0;

@@ -55,6 +55,9 @@ nlohmann::json FleetSummaryJson(const FleetSummary& s) {
                     : std::to_string(s.shard_index) + "/" + std::to_string(s.shard_count)},
       {"shard_count", s.shard_count},
       {"shards_merged", s.shards_merged},
+      {"format", 2},
+      {"runs", s.runs},
+      {"runs_failed", s.runs_failed},
       {"runs_completed", s.runs_completed},
       {"devices_failed", s.devices_failed},
       {"devices_last_run_failed", s.devices_last_run_failed},
@@ -147,6 +150,13 @@ Expected<FleetSummary> FleetSummaryFromJson(const nlohmann::json& j, std::string
   if (j.contains("shard_count")) r.Get(j, "shard_count", s.shard_count);
   if (j.contains("shards_merged")) r.Get(j, "shards_merged", s.shards_merged);
   r.Get(j, "runs_completed", s.runs_completed);
+  if (j.contains("runs")) {
+    r.Get(j, "runs", s.runs);
+    r.Get(j, "runs_failed", s.runs_failed);
+  } else {
+    // A summary written before `runs` (format 1): the runs it counted, none known to have failed.
+    s.runs = s.runs_completed;
+  }
   r.Get(j, "devices_failed", s.devices_failed);
   if (j.contains("devices_last_run_failed"))
     r.Get(j, "devices_last_run_failed", s.devices_last_run_failed);
@@ -258,6 +268,8 @@ Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& part
     m.devices += p.devices;
     m.shards_merged += p.shards_merged;
     if (p.shard_count != m.shard_count) m.shard_count = 0;  // mixed: no single M
+    m.runs += p.runs;
+    m.runs_failed += p.runs_failed;
     m.runs_completed += p.runs_completed;
     m.devices_failed += p.devices_failed;
     m.devices_last_run_failed += p.devices_last_run_failed;
@@ -288,6 +300,23 @@ Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& part
   if (m.shard_count == 0) m.shard_count = 1;
   m.latency = LatencySummaries(std::move(latency));
   return m;
+}
+
+std::vector<std::pair<std::string, long long>> FailuresByCause(const FleetSummary& s) {
+  std::map<std::string, long long> counts;
+  for (const auto& f : s.failures) {
+    std::string_view cause = f.error;
+    if (size_t at = f.url.empty() ? std::string::npos : cause.find(f.url); at != cause.npos) {
+      cause.remove_prefix(at + f.url.size());
+      if (cause.starts_with(" (redirected from ")) cause.remove_prefix(cause.find(')') + 1);
+      if (cause.starts_with(": ")) cause.remove_prefix(2);
+    }
+    ++counts[f.step + " " + std::string(cause)];
+  }
+  std::vector<std::pair<std::string, long long>> out(counts.begin(), counts.end());
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
 }
 
 }  // namespace autoprov

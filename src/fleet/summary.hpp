@@ -25,6 +25,10 @@ Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& part
 void SetPercentiles(LatencySummary& l);
 // Per file kind, from its histogram.
 std::vector<LatencySummary> LatencySummaries(std::map<std::string, LatencyHistogram> by_kind);
+// The listed failures grouped by what went wrong, most frequent first: ("ini HTTP 404", 50). The
+// cause is the error without the device's own URL, so the devices that failed alike count
+// together.
+std::vector<std::pair<std::string, long long>> FailuresByCause(const FleetSummary& s);
 nlohmann::json ViolationsJson(const std::vector<InvariantViolation>& violations);
 
 }  // namespace autoprov

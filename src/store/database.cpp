@@ -14,7 +14,7 @@ namespace {
 constexpr off_t kWalTruncateBytes = 64 * (4096 + 24) + 32;
 
 // Each entry moves the schema one version up; never edit a released entry, append a new one.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE param (device INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
                     PRIMARY KEY (device, name));
@@ -35,6 +35,11 @@ CREATE TABLE run (device INTEGER NOT NULL, id INTEGER NOT NULL, started_at INTEG
 CREATE TABLE param_gen (device INTEGER NOT NULL, name TEXT NOT NULL, gen INTEGER NOT NULL,
                         PRIMARY KEY (device, name));
 ALTER TABLE url_state ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+)sql",
+    // S-7.8: content from a URL that the device rejected, kept apart from the applied content's
+    // validators.
+    R"sql(
+ALTER TABLE url_state ADD COLUMN rejected TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

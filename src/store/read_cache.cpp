@@ -194,7 +194,8 @@ std::optional<std::optional<UrlState>> ReadCache::GetUrl(long long device,
       return std::optional<UrlState>(UrlState{
           std::string(pool_.Get(e.words[at + 1])), std::string(pool_.Get(e.words[at + 2])),
           static_cast<long long>(e.words[at + 5] | (uint64_t{e.words[at + 6]} << 32)),
-          std::string(pool_.Get(e.words[at + 3])), std::string(pool_.Get(e.words[at + 4]))});
+          std::string(pool_.Get(e.words[at + 3])), std::string(pool_.Get(e.words[at + 4])),
+          e.words[at + 7] == kAbsent ? std::string() : std::string(pool_.Get(e.words[at + 7]))});
     }
   }
   if (e.loaded) return std::optional<UrlState>();  // loaded: not in the database either
@@ -205,7 +206,7 @@ void ReadCache::PutUrl(long long device, const std::string& url, const std::opti
   Entry& e = entry(device);
   Unpacked u = Unpack(e.words);
   uint32_t id = pool_.Intern(url);
-  uint32_t row[kUrlWords] = {id, 0, 0, 0, kAbsent, 0, 0};
+  uint32_t row[kUrlWords] = {id, 0, 0, 0, kAbsent, 0, 0, kAbsent};
   if (s) {
     row[1] = pool_.Intern(s->last_modified);
     row[2] = pool_.Intern(s->etag);
@@ -214,6 +215,8 @@ void ReadCache::PutUrl(long long device, const std::string& url, const std::opti
     auto at = static_cast<uint64_t>(s->downloaded_at);
     row[5] = static_cast<uint32_t>(at);
     row[6] = static_cast<uint32_t>(at >> 32);
+    // Rare (a device that rejected a file): most entries keep no string for it.
+    if (!s->rejected.empty()) row[7] = pool_.Intern(s->rejected);
   }
   size_t i = 0;
   while (i < u.urls.size() && u.urls[i] != id) i += kUrlWords;

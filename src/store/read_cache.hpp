@@ -75,8 +75,8 @@ class ReadCache {
 
  private:
   // A device's entry: [n_params n_rows n_urls n_values | params: name value | rows: table index
-  // data | urls: url last_modified etag sha256 kind downloaded_at (low, high) | values: key
-  // value].
+  // data | urls: url last_modified etag sha256 kind downloaded_at (low, high) rejected | values:
+  // key value].
   struct Entry {
     std::vector<uint32_t> words;
     uint32_t stamp = 0;  // which stored configuration this is (0: none)
@@ -85,7 +85,7 @@ class ReadCache {
   struct Unpacked {
     std::vector<uint32_t> params, rows, urls, values;
   };
-  static constexpr size_t kUrlWords = 7;
+  static constexpr size_t kUrlWords = 8;
   Entry& entry(long long device) { return entries_[static_cast<size_t>(device - first_)]; }
   const Entry& entry(long long device) const {
     return entries_[static_cast<size_t>(device - first_)];

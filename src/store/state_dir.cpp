@@ -52,6 +52,24 @@ std::string WhyNotWritable(const std::filesystem::path& dir) {
   return "cannot write to the state directory " + dir.string() + ": " + std::strerror(err);
 }
 
+// Why a reader cannot read a state directory (the directory or its database), in the same words
+// as a writer's refusal; empty when it can.
+std::string WhyNotReadable(const std::filesystem::path& dir) {
+  auto who = [] { return " (running as uid " + std::to_string(::geteuid()) + ")"; };
+  for (const auto& p : {dir, dir / "state.db"}) {
+    int mode = p == dir ? R_OK | X_OK : R_OK;
+    if (::access(p.c_str(), mode) == 0 || errno == ENOENT) continue;
+    int err = errno;
+    if (err == EACCES || err == EPERM)
+      return "no permission to read " +
+             (p == dir ? "the state directory " + dir.string()
+                       : "the state database " + p.string()) +
+             who();
+    return "cannot read " + p.string() + ": " + std::strerror(err);
+  }
+  return {};
+}
+
 }  // namespace
 
 Expected<std::unique_ptr<StateDirectory>> StateDirectory::Open(
@@ -72,6 +90,7 @@ Expected<std::unique_ptr<StateDirectory>> StateDirectory::Open(
   }
   bool read_only = access == Access::kReadOnly;
   if (read_only) {
+    if (auto why = WhyNotReadable(dir); !why.empty()) return Fail(ErrorCode::kIo, why);
     if (!std::filesystem::exists(dir / "state.db", ec))
       return Fail(ErrorCode::kIo,
                   "no state in " + dir.string() + ": no command has written to it yet");

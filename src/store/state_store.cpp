@@ -145,13 +145,15 @@ Expected<void> StateStore::PreloadCache(long long first, long long last, const S
   for (long long d = first; d < last; ++d)
     if (cache_.stamp(d) == 0) cache_.SetConfiguration(d, Configuration(schema));
   auto urls = db_.Prepare(
-      "SELECT device, url, last_modified, etag, downloaded_at, sha256, kind FROM url_state WHERE "
-      "device >= ? AND device < ?");
+      "SELECT device, url, last_modified, etag, downloaded_at, sha256, kind, rejected FROM "
+      "url_state "
+      "WHERE device >= ? AND device < ?");
   if (!urls) return Unexpected(urls.error());
   urls->Bind(1, first).Bind(2, last);
   r = urls->EachRow([&](const Statement& row) {
-    cache_.PutUrl(row.Int(0), row.Text(1),
-                  UrlState{row.Text(2), row.Text(3), row.Int(4), row.Text(5), row.Text(6)});
+    cache_.PutUrl(
+        row.Int(0), row.Text(1),
+        UrlState{row.Text(2), row.Text(3), row.Int(4), row.Text(5), row.Text(6), row.Text(7)});
   });
   if (!r) return r;
   auto values =
@@ -250,14 +252,15 @@ Expected<std::optional<UrlState>> StateStore::GetUrlState(long long device,
   if (cached)
     if (auto known = cache_.GetUrl(device, url)) return *known;
   auto st = db_.Prepare(
-      "SELECT last_modified, etag, downloaded_at, sha256, kind FROM url_state WHERE device = ? AND "
-      "url = ?");
+      "SELECT last_modified, etag, downloaded_at, sha256, kind, rejected FROM url_state WHERE "
+      "device = ? AND url = ?");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device).Bind(2, url);
   auto row = st->Step();
   if (!row) return Unexpected(row.error());
   std::optional<UrlState> state;
-  if (*row) state = UrlState{st->Text(0), st->Text(1), st->Int(2), st->Text(3), st->Text(4)};
+  if (*row)
+    state = UrlState{st->Text(0), st->Text(1), st->Int(2), st->Text(3), st->Text(4), st->Text(5)};
   if (cached) cache_.PutUrl(device, url, state);
   return state;
 }
@@ -266,8 +269,7 @@ Expected<void> StateStore::PutUrlState(long long device, const std::string& url,
                                        const UrlState& s) {
   auto st = db_.Prepare(
       "INSERT OR REPLACE INTO url_state (device, url, last_modified, etag, downloaded_at, sha256, "
-      "kind) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?)");
+      "kind, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st) return Unexpected(st.error());
   return WriteThrough(st->Bind(1, device)
                           .Bind(2, url)
@@ -276,21 +278,29 @@ Expected<void> StateStore::PutUrlState(long long device, const std::string& url,
                           .Bind(5, s.downloaded_at)
                           .Bind(6, s.sha256)
                           .Bind(7, s.kind)
+                          .Bind(8, s.rejected)
                           .Run(),
                       device, [&] { cache_.PutUrl(device, url, s); });
+}
+
+Expected<void> StateStore::DeleteUrlState(long long device, const std::string& url) {
+  auto st = db_.Prepare("DELETE FROM url_state WHERE device = ? AND url = ?");
+  if (!st) return Unexpected(st.error());
+  return WriteThrough(st->Bind(1, device).Bind(2, url).Run(), device,
+                      [&] { cache_.PutUrl(device, url, std::nullopt); });
 }
 
 Expected<std::vector<std::pair<std::string, UrlState>>> StateStore::ListUrlStates(
     long long device) {
   std::vector<std::pair<std::string, UrlState>> out;
   auto st = db_.Prepare(
-      "SELECT url, last_modified, etag, downloaded_at, sha256, kind FROM url_state WHERE device = "
-      "? ORDER BY url");
+      "SELECT url, last_modified, etag, downloaded_at, sha256, kind, rejected FROM url_state WHERE "
+      "device = ? ORDER BY url");
   if (!st) return Unexpected(st.error());
   st->Bind(1, device);
   auto rows = st->EachRow([&](const Statement& row) {
-    out.emplace_back(row.Text(0),
-                     UrlState{row.Text(1), row.Text(2), row.Int(3), row.Text(4), row.Text(5)});
+    out.emplace_back(row.Text(0), UrlState{row.Text(1), row.Text(2), row.Int(3), row.Text(4),
+                                           row.Text(5), row.Text(6)});
   });
   if (!rows) return Unexpected(rows.error());
   return out;

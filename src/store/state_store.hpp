@@ -23,6 +23,9 @@ struct UrlState {
   std::string sha256;
   std::string
       kind;  // the kind of file fetched from it: its validators are forgotten with its parameter
+  // S-7.8: what the engine keeps about content from this URL that the device rejected (its own
+  // encoding, engine/rejection.hpp); empty: the last content fetched from it was not rejected.
+  std::string rejected;
 };
 
 struct KindState {
@@ -62,6 +65,7 @@ class StateStore {
 
   Expected<std::optional<UrlState>> GetUrlState(long long device, const std::string& url);
   Expected<void> PutUrlState(long long device, const std::string& url, const UrlState& state);
+  Expected<void> DeleteUrlState(long long device, const std::string& url);
 
   // S-9.4: forgets the validators of one kind of file (every kind when `kind` is empty).
   Expected<void> ForgetUrlStates(long long device, const std::string& kind);

@@ -55,6 +55,20 @@ TEST_F(GuidanceTest, AMistypedSubcommandOrOptionNamesTheClosestOne) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "st")) << "a usage error touches nothing";
 }
 
+// Truthful reports, reproduction 6: a command that needs a subcommand lists them (as git does)
+// instead of "A subcommand is required".
+TEST_F(GuidanceTest, ACommandWithoutItsSubcommandListsThem) {
+  auto r = RunCommand("config");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_EQ(r.out.find("A subcommand is required"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("'autoprov config' needs a subcommand"), std::string::npos) << r.out;
+  for (const char* sub : {"load", "show", "get", "set", "validate"})
+    EXPECT_NE(r.out.find("\n  " + std::string(sub) + " "), std::string::npos) << sub << r.out;
+  auto top = RunCommand("");
+  EXPECT_EQ(top.exit_code, 2);
+  EXPECT_NE(top.out.find("\n  update "), std::string::npos) << top.out;
+}
+
 TEST_F(GuidanceTest, AMistypedParameterNamesTheClosestOne) {
   ASSERT_EQ(RunCommand("config set IniFileURL http://127.0.0.1/a.ini" + st_).exit_code, 0);
   auto r = RunCommand("config set IniFileUrll http://127.0.0.1/b.ini" + st_);
@@ -159,6 +173,23 @@ TEST_F(GuidanceTest, TriggerWithoutPermissionSaysSoNotNoDaemon) {
   EXPECT_NE(r.out.find("permission denied on " + (dir_ / "st").string()), std::string::npos)
       << r.out;
   EXPECT_EQ(r.out.find("no autoprov daemon"), std::string::npos) << r.out;
+}
+
+// Truthful reports, reproduction 3: the read-only commands name a permission problem as the
+// writers do, instead of "no command has written to it yet".
+TEST_F(GuidanceTest, ReadOnlyCommandsWithoutPermissionSaySo) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a command as another user";
+  ASSERT_EQ(RunCommand("config set IniFileURL http://127.0.0.1/a.ini" + st_).exit_code, 0);
+  for (const char* command : {"status", "status --json", "config show", "config get IniFileURL",
+                              "update", "config set AUPDTftpBlockSize 1428"}) {
+    SCOPED_TRACE(command);
+    auto r = RunProgram("setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                        std::string(AUTOPROV_BINARY) + " " + command + st_);
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.out.find("no permission to"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find((dir_ / "st").string()), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("no command has written"), std::string::npos) << r.out;
+  }
 }
 
 TEST_F(GuidanceTest, VersionNamesTheCommitAndTheLibraries) {

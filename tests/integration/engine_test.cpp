@@ -72,7 +72,11 @@ TEST_F(EngineTest, SecondIdenticalRunDownloadsNothingAndRestartsNothing) {
     EXPECT_EQ(s.bytes, 0u);
     EXPECT_FALSE(s.if_modified_since.empty());
   }
-  EXPECT_EQ(second.RestartState(), "none");
+  EXPECT_EQ(second.restart, RestartWhen::kNone) << "this run decided no restart";
+  // The first run's restart has not happened: it is still pending, since the first run.
+  EXPECT_EQ(second.RestartState(), "pending");
+  ASSERT_TRUE(second.pending);
+  EXPECT_EQ(second.pending->since, first.pending->since);
   EXPECT_TRUE(second.Completed());
   for (const char* path : {"/dev.ini", "/s.cli", "/fw/Mediant_7.20A.260.001.cmp"}) {
     auto reqs = nginx_->Requests(Uri(path));
@@ -216,7 +220,8 @@ TEST_F(EngineTest, CliScriptReloadIfNeededAndReloadNow) {
   Touch("/a.cli", 10);
   auto r2 = Run();
   EXPECT_EQ(Outcome(r2, "cli-script"), "applied");
-  EXPECT_EQ(r2.RestartState(), "none");
+  EXPECT_EQ(r2.restart, RestartWhen::kNone) << "this run decided no restart";
+  EXPECT_EQ(r2.RestartState(), "pending") << "the first run's restart has not happened";
   EXPECT_EQ(Config().Get("VoiceVolume"), "7") << "a CLI script is incremental";
   Serve("/a.cli", "configure troubleshoot\n syslog\n  syslog-ip 10.1.1.2\nend\nreload now\n");
   Touch("/a.cli", 20);

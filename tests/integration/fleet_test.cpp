@@ -136,7 +136,14 @@ TEST_F(FleetTest, NewerPeriodicImageInstalledOnceRestartOnceNewVersion) {
       Bootstrap("AutoCmpFileUrl = '" + nginx_.Url("/fw/Mediant_7.20A.252.011.cmp") + "'\n"));
   EXPECT_EQ(j["restarts"], n);
   EXPECT_EQ(j["devices_failed"], 0);
+  // Truthful reports, reproduction 7: every run counts, the start-up run after each restart too,
+  // as a device counts them (one image request per run here).
+  EXPECT_EQ(j["runs"], 3 * n) << j.dump(2);
+  EXPECT_EQ(j["runs_failed"], 0);
+  EXPECT_EQ(j["runs_completed"], 2 * n) << "the old field keeps its meaning";
+  EXPECT_EQ(j["format"], 2);
   auto log = nginx_.Requests("/fw/Mediant_7.20A.252.011.cmp");
+  EXPECT_EQ(static_cast<long long>(log.size()), j["runs"].get<long long>());
   int full = 0, not_modified = 0;
   for (const auto& e : log) (e.status == 200 ? full : not_modified) += 1;
   EXPECT_EQ(full, n) << "each device downloads the image once";
@@ -153,6 +160,33 @@ TEST_F(FleetTest, NewerPeriodicImageInstalledOnceRestartOnceNewVersion) {
 // S-10.4: simulated devices resume a cut image as real ones do. Every response of the server ends
 // after 40% of the file: each device asks for the rest twice (Range + If-Range), the server sends
 // the image's bytes exactly once in all, and the whole image's hash is the one recorded.
+// Truthful reports, reproduction 7: a run with a failed step is a failed run, as `update` says,
+// and the printed summary groups the failures by cause, not by device.
+TEST_F(FleetTest, FailedRunsAreCountedAndFailuresGroupedByCause) {
+  constexpr int n = 30;
+  for (int i = 0; i < n; i += 3)  // every third device has its file; the rest get a 404
+    WriteText(nginx_.root() / "gr" / (Mac(i) + ".ini"), "INIFileVersion = 'x'\n");
+  std::string args = "--devices " + std::to_string(n) + " --runs 2 " +
+                     Bootstrap("IniFileURL = '" + nginx_.Url("/gr/<MAC>.ini") + "'\n");
+  auto j = Fleet(args, 1);
+  EXPECT_EQ(j["runs"], 2 * n);
+  EXPECT_EQ(j["runs_failed"], 2 * (n - n / 3)) << j.dump(2);
+  auto text = RunCommand("fleet --state-dir " + (dir_ / "text").string() + " " + args);
+  EXPECT_NE(text.out.find("60 runs (40 failed)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("40 \u00d7 ini HTTP 404"), std::string::npos) << text.out;
+  // A summary written before `runs` (format 1) still merges.
+  nlohmann::json old = j;
+  old.erase("runs");
+  old.erase("runs_failed");
+  old.erase("format");
+  WriteText(dir_ / "old.json", old.dump());
+  auto merged = RunCommand("fleet merge --json " + (dir_ / "old.json").string());
+  EXPECT_EQ(merged.exit_code, 1) << "devices failed: " << merged.out;
+  auto m = nlohmann::json::parse(merged.out, nullptr, false);
+  ASSERT_TRUE(m.is_object()) << merged.out;
+  EXPECT_EQ(m["runs"], j["runs_completed"]);
+}
+
 TEST_F(FleetTest, ACutImageIsResumedByEachSimulatedDevice) {
   HostileServer hostile;
   ASSERT_TRUE(hostile.ok());

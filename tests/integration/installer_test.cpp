@@ -224,7 +224,7 @@ TEST_F(InstallerTest, SwupdateInstallsASignedImageAndRefusesABadOne) {
   EXPECT_EQ(j["steps"][0]["version"], "7.40A.100.001") << "from sw-description, not the file name";
   EXPECT_EQ(Head(target, payload.size()), payload) << "SWUpdate wrote the target";
   ASSERT_EQ(RunCommand("restart --no-run" + st_).exit_code, 0);
-  EXPECT_NE(Status().find("running_version: 7.40A.100.001"), std::string::npos) << Status();
+  EXPECT_NE(Status().find("running version: 7.40A.100.001"), std::string::npos) << Status();
 
   // Corrupted: the signature no longer matches sw-description.
   BuildSwu("7.50A.100.001", RandomBytes(1 << 20, 2), "ca", target, nginx_.root() / "fw/corrupt.swu",
@@ -243,7 +243,7 @@ TEST_F(InstallerTest, SwupdateInstallsASignedImageAndRefusesABadOne) {
   j = Update(env);
   EXPECT_EQ(j["steps"][0]["outcome"], "failed") << j.dump();
   EXPECT_EQ(Head(target, payload.size()), payload) << "the target is untouched";
-  EXPECT_NE(Status().find("running_version: 7.40A.100.001"), std::string::npos) << Status();
+  EXPECT_NE(Status().find("running version: 7.40A.100.001"), std::string::npos) << Status();
   EXPECT_EQ(Status().find("pending_image_version"), std::string::npos) << Status();
 }
 

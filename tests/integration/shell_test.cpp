@@ -1,8 +1,12 @@
 // `autoprov cli`: every command through -c, a script on stdin, and the interactive shell in a real
 // pseudo-terminal (tmux) for prompts, Tab completion and an error.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <thread>
 
 #include "../app/command_runner.hpp"
@@ -243,6 +247,49 @@ TEST_F(ShellTest, QuestionMarkAndTabAnswerForTheWordsTypedSoFar) {
   for (int i = 0; i < 3; ++i) send("exit Enter");  // (tmux reads "end" as the End key)
   EXPECT_TRUE(wait_for("exit-status 0"))
       << "a corrected typo does not fail the session: " << screen();
+}
+
+// Truthful reports, reproduction 5: Ctrl-C discards the line being typed and prompts again (as
+// bash, IOS-style shells and psql do) instead of killing the shell; Ctrl-D on an empty line leaves.
+TEST_F(ShellTest, CtrlCDiscardsTheLineCtrlDLeaves) {
+  ASSERT_EQ(RunCommand("config set IniFileURL http://127.0.0.1/ctrl-c.ini" + st_).exit_code, 0);
+  Terminal term("autoprov-ctrlc", dir_);
+  auto screen = [&] { return term.Screen(); };
+  ASSERT_EQ(
+      term.Start(std::string(AUTOPROV_BINARY) + " cli" + st_ + "; echo exit-status $?; sleep 30"),
+      0);
+  ASSERT_TRUE(term.WaitFor("autoprov#")) << screen();
+  term.Send("'configure system'");  // no Enter
+  ASSERT_TRUE(term.WaitFor("autoprov# configure system")) << screen();
+  term.Send("C-c");
+  EXPECT_TRUE(term.WaitFor("^C")) << screen();
+  term.Send("'show running-config' Enter");
+  EXPECT_TRUE(term.WaitFor("ctrl-c.ini")) << "the shell still runs: " << screen();
+  EXPECT_EQ(screen().find("autoprov(config-system)#"), std::string::npos)
+      << "the discarded line was not run: " << screen();
+  EXPECT_EQ(screen().find("exit-status"), std::string::npos) << screen();
+  term.Send("C-d");
+  EXPECT_TRUE(term.WaitFor("exit-status 0")) << screen();
+}
+
+// A script fed on standard input still stops at Ctrl-C (SIGINT).
+TEST_F(ShellTest, AScriptOnStdinStopsAtSigint) {
+  Process shell;
+  auto fifo = dir_ / "in.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_TRUE(
+      shell.Start({"/bin/sh", "-c",
+                   "exec " + std::string(AUTOPROV_BINARY) + " cli" + st_ + " < " + fifo.string()},
+                  dir_ / "shell.log"));
+  int writer = ::open(fifo.c_str(), O_WRONLY);  // the script never ends by itself
+  ASSERT_GE(writer, 0);
+  std::string line = "show running-config\n";
+  ASSERT_EQ(::write(writer, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(shell.Running());
+  ::kill(shell.pid(), SIGINT);
+  EXPECT_NE(shell.Wait(5000), -1) << "the script stopped at SIGINT";
+  ::close(writer);
 }
 
 // From -c or standard input, errors go to stderr with the line number and a caret; the output of

@@ -562,6 +562,38 @@ TEST_F(FileProtocolTest, Tftp) {
   EXPECT_EQ(ReadText(out_ / "out.bin").size(), 300000u);
 }
 
+// Truthful reports, reproduction 4: over TFTP a missing file, a file the server may not send, a
+// server that is down and a transfer that stops read differently (libcurl leaves a stale
+// "getpeername()" message in its error buffer for all of them), and each names the protocol's
+// operation, not HTTP's GET.
+TEST_F(FileProtocolTest, TftpErrorsNameTheirCause) {
+  Tftpd tftpd(root_);
+  ASSERT_TRUE(tftpd.ok());
+  auto missing = fetcher_.Fetch(Request(tftpd.Url("/none.dat")));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(missing.error().message.find("no such file"), std::string::npos)
+      << missing.error().message;
+  WriteText(root_ / "private.dat", "not world-readable");
+  std::filesystem::permissions(root_ / "private.dat", std::filesystem::perms::owner_read |
+                                                          std::filesystem::perms::owner_write);
+  auto refused = fetcher_.Fetch(Request(tftpd.Url("/private.dat")));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kAuth) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("refused"), std::string::npos) << refused.error().message;
+  auto down_request = Request("tftp://127.0.0.1:" + std::to_string(FreeUdpPort()) + "/cpt.dat");
+  down_request.limits.connect_timeout_s = 2;
+  auto down = fetcher_.Fetch(down_request);
+  ASSERT_FALSE(down);
+  EXPECT_NE(down.error().message.find("no answer from the TFTP server"), std::string::npos)
+      << down.error().message;
+  for (const auto* e : {&missing.error(), &refused.error(), &down.error()}) {
+    EXPECT_EQ(e->message.find("getpeername"), std::string::npos) << e->message;
+    EXPECT_EQ(e->message.rfind("TFTP read tftp://127.0.0.1:", 0), 0u) << e->message;
+  }
+  EXPECT_NE(missing.error().message, refused.error().message);
+}
+
 TEST_F(FileProtocolTest, Ftp) {
   Vsftpd ftpd(root_);
   ASSERT_TRUE(ftpd.ok());
@@ -571,6 +603,7 @@ TEST_F(FileProtocolTest, Ftp) {
   auto missing = fetcher_.Fetch(Request(ftpd.Url("/none.dat")));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound) << missing.error().message;
+  EXPECT_EQ(missing.error().message.rfind("FTP RETR ftp://", 0), 0u) << missing.error().message;
   EXPECT_EQ(ReadText(out_ / "out.bin"), "call progress tones\n");
 }
 
@@ -581,6 +614,7 @@ TEST_F(FileProtocolTest, LocalFile) {
   auto missing = fetcher_.Fetch(Request("file://" + (root_ / "none").string()));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(missing.error().message.rfind("read file://", 0), 0u) << missing.error().message;
 }
 
 }  // namespace

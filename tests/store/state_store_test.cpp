@@ -55,7 +55,7 @@ TEST_F(StateStoreTest, FailedTransactionChangesNothing) {
   ASSERT_TRUE(b.Set("CptFileURL", "http://s/b.dat"));
   auto r = store->Transaction([&]() -> Expected<void> {
     if (auto s = store->SaveConfiguration(0, b); !s) return s;
-    if (auto s = store->PutUrlState(0, "http://s/a.ini", UrlState{"x", "y", 1, "z", "ini"}); !s)
+    if (auto s = store->PutUrlState(0, "http://s/a.ini", UrlState{"x", "y", 1, "z", "ini", ""}); !s)
       return s;
     return Fail(ErrorCode::kIo, "simulated failure after the writes");
   });
@@ -67,7 +67,7 @@ TEST_F(StateStoreTest, FailedTransactionChangesNothing) {
 TEST_F(StateStoreTest, UrlKindValuesAndRuns) {
   auto store = StateStore::Open(dir_ / "state.db", Durability::kRelaxed);
   ASSERT_TRUE(store->PutUrlState(
-      3, "http://u", UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"abc\"", 42, "ff", "ini"}));
+      3, "http://u", UrlState{"Mon, 01 Jan 2024 00:00:00 GMT", "\"abc\"", 42, "ff", "ini", ""}));
   auto u = store->GetUrlState(3, "http://u");
   ASSERT_TRUE(u && u->has_value());
   EXPECT_EQ((*u)->etag, "\"abc\"");
@@ -115,9 +115,10 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
     ASSERT_TRUE(plain);
     for (long long d = 0; d < 4; ++d) {
       ASSERT_TRUE(plain->SaveConfiguration(d, c));
-      ASSERT_TRUE(plain->PutUrlState(d, "http://s/a",
-                                     UrlState{"Mon, 01 Jan 2024 00:00:00 GMT",
-                                              "\"e" + std::to_string(d) + "\"", 7, "ab", "ini"}));
+      ASSERT_TRUE(
+          plain->PutUrlState(d, "http://s/a",
+                             UrlState{"Mon, 01 Jan 2024 00:00:00 GMT",
+                                      "\"e" + std::to_string(d) + "\"", 7, "ab", "ini", ""}));
       ASSERT_TRUE(plain->PutValue(d, "running_version", "1." + std::to_string(d)));
     }
   }
@@ -148,7 +149,8 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
     ASSERT_TRUE(changed.Set("IniFileURL", "http://other/x.ini"));
     auto failed = store->Transaction([&]() -> Expected<void> {
       if (auto r = store->SaveConfiguration(2, changed); !r) return r;
-      if (auto r = store->PutUrlState(2, "http://s/a", UrlState{"", "\"new\"", 9, "", "ini"}); !r)
+      if (auto r = store->PutUrlState(2, "http://s/a", UrlState{"", "\"new\"", 9, "", "ini", ""});
+          !r)
         return r;
       if (auto r = store->DeleteValue(2, "running_version"); !r) return r;
       return Fail(ErrorCode::kValidation, "the step fails after its writes");
@@ -162,7 +164,7 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
     // the writes of another device before it stay.
     ASSERT_TRUE(store->Discard([&] {
       ASSERT_TRUE(store->SaveConfiguration(1, changed));
-      ASSERT_TRUE(store->PutUrlState(1, "http://s/b", UrlState{"", "\"b\"", 9, "", "cpt"}));
+      ASSERT_TRUE(store->PutUrlState(1, "http://s/b", UrlState{"", "\"b\"", 9, "", "cpt", ""}));
       ASSERT_TRUE(store->PutValue(1, "pending_image_version", "3.0"));
       EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "3.0");
     }));
@@ -182,7 +184,7 @@ TEST_F(StateStoreTest, ReadCacheAgreesWithTheDatabase) {
     EXPECT_EQ(**store->GetValue(1, "pending_image_version"), "2.0");
     // Any time survives the cache's compact form, before 1970 and after 2106 too.
     for (long long t : {-5LL, 1LL << 40, 1700000000LL}) {
-      ASSERT_TRUE(store->PutUrlState(2, "http://s/t", UrlState{"", "", t, "", "ini"}));
+      ASSERT_TRUE(store->PutUrlState(2, "http://s/t", UrlState{"", "", t, "", "ini", ""}));
       EXPECT_EQ((*store->GetUrlState(2, "http://s/t"))->downloaded_at, t);
     }
     // A value longer than the pool's chunks gets a chunk of its own; the small ones go on around

@@ -22,6 +22,48 @@ namespace {
 
 bool IsHttp(const ParsedUrl& u) { return u.scheme == "http" || u.scheme == "https"; }
 bool IsFtp(const ParsedUrl& u) { return u.scheme == "ftp" || u.scheme == "ftps"; }
+bool IsTftp(const ParsedUrl& u) { return u.scheme == "tftp"; }
+
+// What a failed request was, by its protocol: "GET" is HTTP's word only.
+std::string Operation(const ParsedUrl& u, const std::string& method) {
+  if (!method.empty()) return method;
+  if (IsHttp(u)) return "GET";
+  if (IsFtp(u)) return "FTP RETR";
+  if (IsTftp(u)) return "TFTP read";
+  return "read";
+}
+
+// libcurl's words for a failed transfer. Its error buffer holds the most specific message, except
+// where a harmless earlier message stays in it: over TFTP (UDP) a failed getpeername() is written
+// there first and never replaced, so a missing file, a refusal and a server that is down would all
+// read the same. TFTP's own errors are named here; a stale buffer gives way to the code's text.
+std::string FailureText(CURLcode code, const char* buffer, const ParsedUrl& u, uint64_t bytes) {
+  std::string detail = buffer ? buffer : "";
+  bool stale = detail.empty() || detail.find("getpeername()") != std::string::npos;
+  switch (code) {
+    case CURLE_TFTP_NOTFOUND:
+      return "the TFTP server has no such file (TFTP error 1, file not found)";
+    case CURLE_TFTP_PERM:
+      return "the TFTP server refused to send the file (TFTP error 2, access violation)";
+    case CURLE_TFTP_ILLEGAL:
+      return "the TFTP server refused the request (TFTP error 4 or an undefined error: tftpd-hpa "
+             "answers so for a file it may not read)";
+    case CURLE_TFTP_UNKNOWNID:
+    case CURLE_TFTP_NOSUCHUSER:
+    case CURLE_TFTP_EXISTS:
+      return std::string("the TFTP server answered with an error: ") + curl_easy_strerror(code);
+    case CURLE_OPERATION_TIMEDOUT:
+      if (IsTftp(u))
+        return bytes == 0 ? "no answer from the TFTP server (it is down, unreachable or does not "
+                            "answer UDP on that port)"
+                          : "the TFTP transfer stopped answering after " + std::to_string(bytes) +
+                                " bytes";
+      break;
+    default:
+      break;
+  }
+  return stale ? curl_easy_strerror(code) : detail;
+}
 
 // S-10.4: a resumable download keeps, beside its partial file, what it is fetched under (the URL,
 // the validator, the total size: written once) and how many bytes are on disk (rewritten in place
@@ -58,6 +100,7 @@ ErrorCode Categorize(CURLcode code) {
     case CURLE_REMOTE_ACCESS_DENIED:
     case CURLE_AUTH_ERROR:
     case CURLE_TFTP_PERM:
+    case CURLE_TFTP_ILLEGAL:
       return ErrorCode::kAuth;
     case CURLE_REMOTE_FILE_NOT_FOUND:
     case CURLE_TFTP_NOTFOUND:
@@ -589,8 +632,7 @@ void TransferJob::Done(Error error) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   error.bytes = bytes_;
   if (error.http_status == 0 && IsHttp(current_)) error.http_status = status_;
-  std::string where =
-      (req_.method.empty() ? "GET " : req_.method + " ") + current_.url_without_credentials;
+  std::string where = Operation(current_, req_.method) + " " + current_.url_without_credentials;
   if (hops_ > 0) where += " (redirected from " + origin_.url_without_credentials + ")";
   // libcurl's messages do not carry the URL's userinfo, but make sure no password ever leaves.
   if (!password_.empty())
@@ -650,7 +692,7 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
       Done(MakeError(ErrorCode::kCancelled, "transfer cancelled"));
       return Next::kDone;
     }
-    std::string msg = error_buffer_[0] ? error_buffer_ : curl_easy_strerror(code);
+    std::string msg = FailureText(code, error_buffer_, current_, bytes_);
     ErrorCode category = Categorize(code);
     if (code == CURLE_FILESIZE_EXCEEDED)
       msg = "body is larger than the limit of " + std::to_string(req_.limits.max_bytes) + " bytes";
