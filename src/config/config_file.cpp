@@ -9,7 +9,7 @@ namespace autoprov {
 ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view origin,
                                      ConfigFormat format, const Configuration& current,
                                      ConfigLoadMode mode) {
-  ConfigFileLoad out{current, {}, {}, false, RestartRequest::kNone, false};
+  ConfigFileLoad out{current, {}, {}, false, RestartRequest::kNone, false, false};
   if (format == ConfigFormat::kIni) {
     IniApplyMode ini_mode = mode == ConfigLoadMode::kReplace       ? IniApplyMode::kReplace
                             : mode == ConfigLoadMode::kIncremental ? IniApplyMode::kIncremental
@@ -20,6 +20,7 @@ ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view ori
     out.warnings = std::move(r.warnings);
     out.reset_now = r.reset_now;
     out.empty = r.empty;
+    out.replaced = r.replaced;
   } else {
     auto r = LoadCliScript(
         text, origin, current,
@@ -29,6 +30,7 @@ ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view ori
     out.warnings = std::move(r.warnings);
     out.restart = r.restart;
     out.empty = r.empty;
+    out.replaced = mode == ConfigLoadMode::kStartup;
   }
   return out;
 }

@@ -26,6 +26,7 @@ struct ConfigFileLoad {
   bool reset_now = false;                          // ini: ResetNow = 1
   RestartRequest restart = RestartRequest::kNone;  // CLI: reload now / if-needed
   bool empty = false;                              // no setting (S-9.2)
+  bool replaced = false;  // parameters the file does not name went back to their defaults
 };
 
 ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view origin,

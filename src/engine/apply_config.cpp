@@ -6,6 +6,7 @@
 #include "config/config_file.hpp"
 #include "engine/apply.hpp"
 #include "engine/config_writer.hpp"
+#include "engine/device_state.hpp"
 #include "engine/file_checks.hpp"
 #include "engine/sequence.hpp"
 
@@ -17,13 +18,61 @@ class ConfigFilePolicy final : public ApplyPolicy {
   void Apply(StepContext& ctx, const FetchResult& r) override;
 };
 
+// S-7.7, inside the step's transaction: the CLI script's content is kept (once per distinct
+// content) so that it can be applied again after a later replace; applied now, it composes the
+// configuration. A replace-mode ini file marks the CLI script that follows it as to be applied
+// again, in the same transaction, so that a kill before it leaves the mark for the next run.
+Expected<void> KeepForComposition(StepContext& ctx, FileKind kind, const FetchResult& r,
+                                  const std::string& before_sha, bool replaced,
+                                  const Configuration& after) {
+  const RunEnvironment& env = ctx.env();
+  DeviceState device(*env.store, env.device);
+  std::string cli(InfoOf(FileKind::kCliScript).name);
+  if (kind == FileKind::kCliScript) {
+    if (auto e = env.store->PutContent(r.sha256, r.body); !e) return e;
+    if (!before_sha.empty() && before_sha != r.sha256)
+      if (auto e = env.store->PruneContent(before_sha); !e) return e;
+    return device.SetComposePending(cli, false);
+  }
+  if (kind == FileKind::kIni && replaced && PlanStep(FileKind::kCliScript, after, env.identity))
+    return device.SetComposePending(cli, true);
+  return {};
+}
+
+// S-7.7: what a replace returned to its default, for the report (secrets never shown).
+void ReportReplaced(const Configuration& before, const Configuration& after, StepReport& step) {
+  constexpr size_t kMaxLines = 100;
+  size_t lines = 0, more = 0;
+  auto add = [&](std::string line) {
+    if (lines++ < kMaxLines)
+      step.details.push_back("returned to its default by the replace (S-7.7): " + line);
+    else
+      ++more;
+  };
+  const Schema& schema = before.schema();
+  for (const auto& [name, value] : before.scalars()) {
+    if (after.scalars().count(name)) continue;
+    const ParamSpec* spec = schema.FindParam(name);
+    if (!spec || value == spec->value.default_value) continue;
+    bool secret = spec->value.secret;
+    add(name + ": " + (secret ? "(secret)" : "'" + value + "'") + " -> " +
+        (secret ? "(secret)" : "'" + spec->value.default_value + "'"));
+  }
+  for (const auto& [name, rows] : before.tables())
+    if (!rows.empty() && !after.tables().count(name))
+      add("table " + name + ": " + std::to_string(rows.size()) + " row(s) removed");
+  if (more) step.details.push_back(std::to_string(more) + " more returned to their defaults");
+}
+
 void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   const RunEnvironment& env = ctx.env();
   FileKind kind = ctx.step().kind;
   std::string kind_name(InfoOf(kind).name);
   std::string crc = ConfigCrc(r.body, ctx.config().GetInt("AUPDCheckIfIniChanged"));
+  auto last = env.store->GetKindState(env.device, kind_name);
+  std::string before_sha;  // of the content this kind had applied (S-7.7: kept while in use)
+  if (last && last->has_value()) before_sha = (*last)->sha256;
   if (!crc.empty()) {
-    auto last = env.store->GetKindState(env.device, kind_name);
     if (last && last->has_value() && (*last)->crc == crc) {
       // S-4: same content as the last applied file: discarded, no restart.
       if (auto c = ctx.Commit(r, nullptr, false); !c)
@@ -32,7 +81,7 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
     }
   }
   std::string origin = ctx.report().url;
-  ConfigFileLoad loaded{ctx.config(), {}, {}, false, RestartRequest::kNone, false};
+  ConfigFileLoad loaded{ctx.config(), {}, {}, false, RestartRequest::kNone, false, false};
   ConfigWrite write;
   ConfigFormat format = kind == FileKind::kIni ? ConfigFormat::kIni : ConfigFormat::kCli;
   ConfigLoadMode mode = kind == FileKind::kStartupScript ? ConfigLoadMode::kStartup
@@ -64,8 +113,11 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
         write = std::move(*w);
         // Kept in the mode the next run compares with: the file itself may have changed it.
         std::string stored_crc = ConfigCrc(r.body, write.after->GetInt("AUPDCheckIfIniChanged"));
-        return env.store->PutKindState(env.device, kind_name,
-                                       KindState{stored_crc, r.sha256, "", "", ctx.Now()});
+        if (auto e = env.store->PutKindState(env.device, kind_name,
+                                             KindState{stored_crc, r.sha256, "", "", ctx.Now()});
+            !e)
+          return e;
+        return KeepForComposition(ctx, kind, r, before_sha, loaded.replaced, *write.after);
       },
       false);
   StepReport& step = ctx.report();
@@ -81,6 +133,7 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
             : std::to_string(errors.size()) + " error(s); the configuration is unchanged");
   }
   if (!committed) return ctx.Record(StepOutcome::kFailed, committed.error().message);
+  if (loaded.replaced) ReportReplaced(*write.before, *write.after, step);
   ctx.config() = std::move(*write.after);
   RestartRequest reload = loaded.restart;
   if (loaded.empty && reload == RestartRequest::kNone && !loaded.reset_now) {

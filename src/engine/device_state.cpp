@@ -19,6 +19,7 @@ constexpr const char* kIniFallbacks = "dhcp_ini_fallbacks";
 // version \n running \n sha256 \n time [\n "reported"]
 constexpr const char* kInstallFailure = "install_failure";
 std::string DhcpKey(const std::string& param) { return "dhcp_set:" + param; }
+std::string ComposeKey(const std::string& kind) { return "compose_pending:" + kind; }
 
 }  // namespace
 
@@ -98,12 +99,28 @@ Expected<std::vector<std::string>> DeviceState::Describe() {
       for (auto u : Split(value, '\n'))
         if (!u.empty()) urls += (urls.empty() ? "" : ", ") + std::string(u);
       out.push_back("configuration files to try after IniFileURL (S-10.6): " + urls);
+    } else if (key.starts_with("compose_pending:")) {
+      out.push_back("configuration incomplete: the " + key.substr(16) +
+                    " is to be applied again after a replace-mode file (S-7.7)");
     } else if (key.starts_with("dhcp_set:")) {
       out.push_back(key.substr(9) + " last set by DHCP (S-10.6): " + value);
     }
     // kRestartPending and kInstallFailure have lines of their own; kSeeded is the fleet's.
   }
   return out;
+}
+
+Expected<bool> DeviceState::ComposePending(const std::string& kind) {
+  auto v = store_.GetValue(device_, ComposeKey(kind));
+  if (!v) return Unexpected(v.error());
+  return v->has_value();
+}
+
+Expected<void> DeviceState::SetComposePending(const std::string& kind, bool pending) {
+  if (pending) return store_.PutValue(device_, ComposeKey(kind), "1");
+  auto now = ComposePending(kind);
+  if (!now) return Unexpected(now.error());
+  return *now ? store_.DeleteValue(device_, ComposeKey(kind)) : Expected<void>{};
 }
 
 Expected<std::vector<long long>> DeviceState::RestartTimes() {

@@ -27,6 +27,10 @@ class DeviceState {
   Expected<void> SetRestartPending(PendingRestart pending);
   // What the device keeps, in words, for `status`: one line each, no internal key or raw epoch.
   Expected<std::vector<std::string>> Describe();
+  // S-7.7: a replace-mode file applied and the later configuration file (its kind's name) not yet
+  // applied again on top of it: the configuration is incomplete until it is.
+  Expected<bool> ComposePending(const std::string& kind);
+  Expected<void> SetComposePending(const std::string& kind, bool pending);
   // Unix times of the restarts counted so far (S-9.8).
   Expected<std::vector<long long>> RestartTimes();
   Expected<void> SetRestartTimes(const std::vector<long long>& times);

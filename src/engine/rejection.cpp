@@ -8,8 +8,8 @@ std::string EncodeRejection(const Rejection& r) {
   nlohmann::json details = nlohmann::json::array();
   for (size_t i = 0; i < r.details.size() && i < Rejection::kKeptDetails; ++i)
     details.push_back(r.details[i]);
-  return nlohmann::json{{"lm", r.last_modified}, {"etag", r.etag},       {"sha256", r.sha256},
-                        {"reason", r.reason},    {"details", details},   {"since", r.since}}
+  return nlohmann::json{{"lm", r.last_modified}, {"etag", r.etag},     {"sha256", r.sha256},
+                        {"reason", r.reason},    {"details", details}, {"since", r.since}}
       .dump();
 }
 

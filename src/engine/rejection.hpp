@@ -13,9 +13,9 @@
 namespace autoprov {
 
 struct Rejection {
-  std::string last_modified, etag;  // validators of the rejected content (empty: none given)
-  std::string sha256;               // of the rejected content
-  std::string reason;               // the step's error when it was rejected
+  std::string last_modified, etag;   // validators of the rejected content (empty: none given)
+  std::string sha256;                // of the rejected content
+  std::string reason;                // the step's error when it was rejected
   std::vector<std::string> details;  // the first bad lines (at most kKeptDetails)
   long long since = 0;               // when this content was first rejected (unix time)
 

@@ -121,6 +121,7 @@ nlohmann::json ToJson(const RunReport& r) {
           {"next_retry_at", r.next_retry_at},
           {"report_upload", ToJson(r.upload)},
           {"warnings", r.warnings},
+          {"reapplied", r.reapplied},
           {"restart_pending", r.pending ? nlohmann::json{{"since", r.pending->since},
                                                          {"since_iso", IsoTime(r.pending->since)},
                                                          {"cause", r.pending->cause},
@@ -163,6 +164,7 @@ RunReport RunReportFromJson(const nlohmann::json& j) {
     r.busy.outcome = b->value("outcome", "");
   }
   r.next_retry_at = j.value("next_retry_at", 0LL);
+  r.reapplied = j.value("reapplied", std::vector<std::string>{});
   if (auto p = j.find("restart_pending"); p != j.end() && p->is_object())
     r.pending =
         PendingRestart{p->value("since", 0LL), p->value("cause", ""), p->value("image", "")};
@@ -215,6 +217,11 @@ std::string FormatReport(const RunReport& r) {
     for (const auto& d : s.details) out += "      " + d + "\n";
   }
   if (r.steps.empty()) out += "    (no file configured: set IniFileURL or another URL parameter)\n";
+  if (!r.reapplied.empty()) {
+    std::string kinds;
+    for (const auto& k : r.reapplied) kinds += (kinds.empty() ? "" : ", ") + k;
+    out += "applied again to compose the configuration (S-7.7): " + kinds + "\n";
+  }
   out += "restart: " + r.RestartText() + "\n";
   if (!r.running_version.empty()) out += "running version: " + r.running_version + "\n";
   for (const auto& w : r.warnings) out += "warning: " + w + "\n";

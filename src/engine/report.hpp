@@ -88,6 +88,8 @@ struct RunReport {
   ReportUploadOutcome upload;   // after the report was built: not in the uploaded copy
   std::vector<std::string> warnings;  // about the run as a whole (the clock, S-10.8)
   BusyDeferral busy;                  // S-10.2
+  // S-7.7: configuration files applied again from their kept content to compose the configuration.
+  std::vector<std::string> reapplied;
   // The device's pending restart after this run (this run's or an earlier one's).
   std::optional<PendingRestart> pending;
 

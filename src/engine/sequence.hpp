@@ -93,6 +93,9 @@ class DownloadSequence final : public StepContext {
   std::optional<Rejection> LastRejection();  // of the current step's URL (S-7.8)
   void KeepRejection(const FetchResult& r);
   bool TryIniFallback(const Error& e);
+  void CompleteStep(Expected<FetchResult> result);
+  void ComposeAfterReplace();
+  std::optional<std::string> KeptContent(FileKind kind);
   // The restart the run's files and its trigger ask for (S-2.2, S-9.8).
   void DecideRestart();
 

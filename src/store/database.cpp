@@ -14,7 +14,7 @@ namespace {
 constexpr off_t kWalTruncateBytes = 64 * (4096 + 24) + 32;
 
 // Each entry moves the schema one version up; never edit a released entry, append a new one.
-constexpr std::array<std::string_view, 3> kMigrations = {
+constexpr std::array<std::string_view, 4> kMigrations = {
     R"sql(
 CREATE TABLE param (device INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
                     PRIMARY KEY (device, name));
@@ -40,6 +40,12 @@ ALTER TABLE url_state ADD COLUMN kind TEXT NOT NULL DEFAULT '';
     // validators.
     R"sql(
 ALTER TABLE url_state ADD COLUMN rejected TEXT NOT NULL DEFAULT '';
+)sql",
+    // S-7.7: the last applied content of the configuration files that are applied again to compose
+    // the configuration, kept once per distinct content (the devices of a fleet share it).
+    R"sql(
+CREATE TABLE content (sha256 TEXT NOT NULL PRIMARY KEY, body BLOB NOT NULL);
+CREATE INDEX kind_state_sha256 ON kind_state (sha256);
 )sql",
 };
 

@@ -283,6 +283,30 @@ Expected<void> StateStore::PutUrlState(long long device, const std::string& url,
                       device, [&] { cache_.PutUrl(device, url, s); });
 }
 
+Expected<void> StateStore::PutContent(const std::string& sha256, const std::string& body) {
+  auto st = db_.Prepare("INSERT OR IGNORE INTO content (sha256, body) VALUES (?, ?)");
+  if (!st) return Unexpected(st.error());
+  return st->Bind(1, sha256).Bind(2, body).Run();
+}
+
+Expected<std::optional<std::string>> StateStore::GetContent(const std::string& sha256) {
+  auto st = db_.Prepare("SELECT body FROM content WHERE sha256 = ?");
+  if (!st) return Unexpected(st.error());
+  st->Bind(1, sha256);
+  auto row = st->Step();
+  if (!row) return Unexpected(row.error());
+  if (!*row) return std::optional<std::string>();
+  return std::optional<std::string>(st->Text(0));
+}
+
+Expected<void> StateStore::PruneContent(const std::string& sha256) {
+  auto st = db_.Prepare(
+      "DELETE FROM content WHERE sha256 = ? AND NOT EXISTS (SELECT 1 FROM kind_state WHERE sha256 "
+      "= ?)");
+  if (!st) return Unexpected(st.error());
+  return st->Bind(1, sha256).Bind(2, sha256).Run();
+}
+
 Expected<void> StateStore::DeleteUrlState(long long device, const std::string& url) {
   auto st = db_.Prepare("DELETE FROM url_state WHERE device = ? AND url = ?");
   if (!st) return Unexpected(st.error());

@@ -84,6 +84,12 @@ class StateStore {
   Expected<std::optional<KindState>> GetKindState(long long device, const std::string& kind);
   Expected<void> PutKindState(long long device, const std::string& kind, const KindState& state);
 
+  // S-7.7: file content kept by its SHA-256, once for every device that applied it. Prune drops it
+  // when no installed-file record (KindState::sha256) refers to it any more.
+  Expected<void> PutContent(const std::string& sha256, const std::string& body);
+  Expected<std::optional<std::string>> GetContent(const std::string& sha256);
+  Expected<void> PruneContent(const std::string& sha256);
+
   Expected<std::optional<std::string>> GetValue(long long device, const std::string& key);
   Expected<void> PutValue(long long device, const std::string& key, const std::string& value);
   Expected<void> DeleteValue(long long device, const std::string& key);

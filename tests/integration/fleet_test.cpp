@@ -4,6 +4,7 @@
 #include "fleet/fleet.hpp"
 
 #include <gtest/gtest.h>
+#include <utime.h>
 
 #include <atomic>
 #include <cmath>
@@ -185,6 +186,45 @@ TEST_F(FleetTest, FailedRunsAreCountedAndFailuresGroupedByCause) {
   auto m = nlohmann::json::parse(merged.out, nullptr, false);
   ASSERT_TRUE(m.is_object()) << merged.out;
   EXPECT_EQ(m["runs"], j["runs_completed"]);
+}
+
+// S-7.7 in the fleet: a simulated device composes as a device does (a changed per-MAC ini keeps the
+// shared CLI script's settings), and the CLI script's content is kept once for all the devices.
+TEST_F(FleetTest, SimulatedDevicesComposeAndShareTheKeptContent) {
+  constexpr int n = 40;
+  auto serve_inis = [&](const std::string& version, time_t mtime) {
+    for (int i = 0; i < n; ++i) {
+      auto path = nginx_.root() / "cmp" / (Mac(i) + ".ini");
+      WriteText(path, "CliScriptURL = '" + nginx_.Url("/cmp/shared.cli") + "'\nINIFileVersion = '" +
+                          version + "'\n");
+      struct utimbuf t {
+        mtime, mtime
+      };
+      ::utime(path.c_str(), &t);
+    }
+  };
+  WriteText(nginx_.root() / "cmp/shared.cli",
+            "configure system\n automatic-update\n  tftp-block-size 1428\n");
+  serve_inis("v1", 1700000000);
+  std::string args = "--devices " + std::to_string(n) + " " +
+                     Bootstrap("IniFileURL = '" + nginx_.Url("/cmp/<MAC>.ini") + "'\n");
+  Fleet(args);
+  serve_inis("v2", 1700000100);
+  auto j = Fleet(args);
+  EXPECT_EQ(j["runs_failed"], 0) << j.dump(2);
+  auto store = StateStore::Open(dir_ / "state/fleet.db", Durability::kRelaxed);
+  ASSERT_TRUE(store);
+  for (int i = 0; i < n; ++i) {
+    auto config = store->LoadConfiguration(i, Schema::BuiltIn());
+    ASSERT_TRUE(config);
+    EXPECT_EQ(config->Get("INIFileVersion"), "v2") << Mac(i);
+    EXPECT_EQ(config->Get("AUPDTftpBlockSize"), "1428") << Mac(i) << ": composed";
+  }
+  auto rows = store->db().Prepare("SELECT COUNT(*) FROM content");
+  ASSERT_TRUE(rows);
+  auto row = rows->Step();
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ(rows->Int(0), 1) << "one kept content for the one CLI script all devices share";
 }
 
 TEST_F(FleetTest, ACutImageIsResumedByEachSimulatedDevice) {

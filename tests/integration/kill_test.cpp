@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include <chrono>
 #include <map>
@@ -15,6 +16,7 @@
 #include "common/digest.hpp"
 #include "config/ini.hpp"
 #include "engine/config_writer.hpp"
+#include "engine/device_state.hpp"
 #include "engine/file_checks.hpp"
 #include "engine/run.hpp"
 #include "support/curl_fetch.hpp"
@@ -320,6 +322,104 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
   std::printf(
       "TLS kills: 16, run under strace %.0f ms, new pair already in place at the kill: %d\n",
       run_us / 1000.0, new_pair_at_kill);
+}
+
+// S-7.7: a kill at each durable write of a run that applies a changed replace-mode ini file and
+// then applies the unchanged CLI script again (strace sends SIGKILL at the Nth fsync/fdatasync, N =
+// 1, 2,
+// ...). Each transaction leaves the old or the new state: the configuration is the old composition,
+// the new one, or the ini file's alone with the composition mark set (the state every run passes
+// through between the two steps, S-2.1) — never unmarked. The next run, with nothing changed on the
+// server, ends with the new composition.
+TEST_F(KillTest, AKillAtEverySyncOfACompositionLeavesAWholeOrMarkedConfiguration) {
+  if (Shell("strace -qq -o /dev/null true >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "strace cannot trace here";
+  auto root = nginx_.root() / "compose";
+  auto serve = [&](const std::string& name, const std::string& text, time_t mtime) {
+    WriteText(root / name, text);
+    struct utimbuf t {
+      mtime, mtime
+    };
+    ::utime((root / name).c_str(), &t);
+  };
+  std::string ini =
+      "CliScriptURL = '" + nginx_.Url("/compose/s.cli") + "'\nAupdBusyMaxDefer = 100\n";
+  serve("s.cli", "configure system\n automatic-update\n  tftp-block-size 1428\n", 1700000000);
+  auto prepare = [&](const std::string& name) {
+    serve("dev.ini", ini + "INIFileVersion = 'v1'\n", 1700000100);
+    auto state_dir = dir_ / name;
+    std::filesystem::remove_all(state_dir);
+    auto s = std::move(*StateDirectory::Open(state_dir, {}));
+    EXPECT_TRUE(SetParameter(s->store(), 0, s->schema(), "IniFileURL",
+                             nginx_.Url("/compose/dev.ini"), false));
+    auto r = RunAutomaticUpdate(
+        *s, DeviceIdentity{"Mediant", "00908F000001", "4837234", "7.20A.250.001"}, {}, {},
+        CurlFetch());
+    EXPECT_TRUE(r && r->Completed());
+    serve("dev.ini", ini + "INIFileVersion = 'v2'\n", 1700000200);
+    return state_dir;
+  };
+  // The stored parameters (a Configuration refers to its state directory's schema: not kept).
+  auto config_of = [](const std::filesystem::path& state_dir) {
+    auto s = std::move(*StateDirectory::Open(state_dir, {}));
+    return s->LoadConfiguration()->scalars();
+  };
+  auto reference = prepare("compose-reference");
+  auto old_config = config_of(reference);
+  Process run;
+  ASSERT_TRUE(run.Start(Args(reference), dir_ / "compose-reference.log"));
+  ASSERT_EQ(run.Wait(60000), 0) << ReadText(dir_ / "compose-reference.log");
+  auto new_config = config_of(reference);
+  ASSERT_EQ(new_config["AUPDTftpBlockSize"], "1428");
+  ASSERT_EQ(new_config["INIFileVersion"], "v2");
+  int whole_old = 0, marked = 0, whole_new = 0;
+  for (int n = 1; n <= 40; ++n) {
+    auto state_dir = prepare("compose-victim");
+    std::vector<std::string> args = {
+        "env",
+        "ASAN_OPTIONS=detect_leaks=0",
+        "strace",
+        "-f",
+        "-qq",
+        "-o",
+        "/dev/null",
+        "-e",
+        "trace=fsync,fdatasync",
+        "-e",
+        "inject=fsync,fdatasync:signal=KILL:when=" + std::to_string(n)};
+    auto rest = Args(state_dir);
+    args.insert(args.end(), rest.begin(), rest.end());
+    Process victim;
+    ASSERT_TRUE(victim.Start(args, dir_ / "compose-victim.log"));
+    int rc = victim.Wait(60000);
+    ASSERT_NE(rc, -1) << "n = " << n;
+    bool killed = rc != 0;
+    {
+      auto now = config_of(state_dir);
+      auto s = std::move(*StateDirectory::Open(state_dir, {}));
+      auto pending = DeviceState(s->store(), 0).ComposePending("cli-script");
+      ASSERT_TRUE(pending);
+      if (now == old_config) {
+        ++whole_old;
+      } else if (now == new_config) {
+        ++whole_new;
+        EXPECT_FALSE(*pending) << "n = " << n;
+      } else {
+        ++marked;
+        EXPECT_TRUE(*pending) << "n = " << n << ": an incomplete configuration without its mark";
+        EXPECT_EQ(now["INIFileVersion"], "v2") << "n = " << n;
+        EXPECT_EQ(now.count("AUPDTftpBlockSize"), 0u) << "n = " << n << ": the default";
+      }
+    }
+    Process recovery;
+    ASSERT_TRUE(recovery.Start(Args(state_dir), dir_ / "compose-recovery.log"));
+    ASSERT_EQ(recovery.Wait(60000), 0)
+        << "n = " << n << ": " << ReadText(dir_ / "compose-recovery.log");
+    EXPECT_EQ(config_of(state_dir), new_config) << "n = " << n;
+    if (!killed) break;  // the run had fewer syncs than n: every one of them was tried
+  }
+  std::printf("composition kills: old %d, marked %d, new %d\n", whole_old, marked, whole_new);
+  EXPECT_GT(marked, 0) << "a kill between the ini file's step and the composition";
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // What a device says is what happened (issue: truthful reports): a rejected file stays rejected on
-// every poll (S-7.8), a pending restart shows until it happens, every error names its cause, against
-// real servers (nginx, tftpd-hpa) and as a user runs the commands.
+// every poll (S-7.8), a pending restart shows until it happens, every error names its cause,
+// against real servers (nginx, tftpd-hpa) and as a user runs the commands.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -53,8 +53,7 @@ class TruthfulReportTest : public ::testing::Test {
 TEST_F(TruthfulReportTest, ARejectedIniStaysRejectedOnEveryPoll) {
   std::string ini_url = nginx_.Url("/s78/dev.ini");
   std::string report_url = nginx_.Url("/reports/s78-<MAC>.json");
-  WriteText(nginx_.root() / "s78/dev.ini",
-            "AutoUpdateFrequency = 60\nBogusLine without equals\n");
+  WriteText(nginx_.root() / "s78/dev.ini", "AutoUpdateFrequency = 60\nBogusLine without equals\n");
   Bootstrap("IniFileURL = '" + ini_url + "'\nAupdReportUrl = '" + report_url +
             "'\nAupdReportWhen = 'failures'\n");
   std::string reason;
@@ -70,7 +69,8 @@ TEST_F(TruthfulReportTest, ARejectedIniStaysRejectedOnEveryPoll) {
     if (run == 1) reason = step["error"];
     EXPECT_EQ(step["error"], reason);
     std::string details = step["details"].dump();
-    EXPECT_NE(details.find("dev.ini:2:"), std::string::npos) << details;  // the bad line, every time
+    EXPECT_NE(details.find("dev.ini:2:"), std::string::npos)
+        << details;  // the bad line, every time
     if (run > 1) {
       EXPECT_NE(details.find("rejected since"), std::string::npos) << details;
     }
@@ -121,10 +121,10 @@ TEST_F(TruthfulReportTest, AVersionlessImageStaysRejectedAnOlderImageIsNormal) {
               std::string::npos);
     EXPECT_EQ(j["steps"][0]["http_status"], run == 1 ? 200 : 304);
   }
-  ASSERT_EQ(RunCommand("config set AutoCmpFileUrl " + nginx_.Url("/img/Mediant_7.20A.100.001.cmp") +
-                       st_)
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      RunCommand("config set AutoCmpFileUrl " + nginx_.Url("/img/Mediant_7.20A.100.001.cmp") + st_)
+          .exit_code,
+      0);
   for (int run = 1; run <= 2; ++run) {
     auto [code, j] = Update();
     EXPECT_EQ(code, 0) << j.dump(2);
@@ -161,8 +161,8 @@ TEST_F(TruthfulReportTest, ARejectedOneTimeFileKeepsItsFirstRejectionTime) {
 // which image waits; no internal key or raw epoch in the human output. `restart` performs it.
 TEST_F(TruthfulReportTest, APendingRestartShowsUntilItHappens) {
   WriteText(nginx_.root() / "pr/Mediant_7.20A.252.011.cmp", std::string(8192, 'i'));
-  Bootstrap("AutoUpdateCmpFile = 1\nCmpFileURL = '" +
-            nginx_.Url("/pr/Mediant_7.20A.252.011.cmp") + "'\n");
+  Bootstrap("AutoUpdateCmpFile = 1\nCmpFileURL = '" + nginx_.Url("/pr/Mediant_7.20A.252.011.cmp") +
+            "'\n");
   auto [code1, run1] = Update();
   EXPECT_EQ(code1, 0) << run1.dump(2);
   EXPECT_EQ(run1["restart"], "pending");
@@ -179,13 +179,15 @@ TEST_F(TruthfulReportTest, APendingRestartShowsUntilItHappens) {
   EXPECT_NE(run2["restart_pending"]["cause"].get<std::string>().find("7.20A.252.011"),
             std::string::npos);
   auto text = RunCommand("update" + st_);
-  EXPECT_NE(text.out.find("restart: pending since " + run1["restart_pending"]["since_iso"].get<std::string>()),
+  EXPECT_NE(text.out.find("restart: pending since " +
+                          run1["restart_pending"]["since_iso"].get<std::string>()),
             std::string::npos)
       << text.out;
   auto status = RunCommand("status" + st_);
   EXPECT_NE(status.out.find("restart: pending since"), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("pending image 7.20A.252.011"), std::string::npos) << status.out;
-  for (const char* raw : {"restart_pending", "restart_times", "pending_image_version", "last_restart_cause"})
+  for (const char* raw :
+       {"restart_pending", "restart_times", "pending_image_version", "last_restart_cause"})
     EXPECT_EQ(status.out.find(raw), std::string::npos) << raw << "\n" << status.out;
   EXPECT_EQ(StatusJson()["restart_pending"]["since"], since);
   // The device restarts: nothing is pending any more, in status and in the next report.
