@@ -11,6 +11,7 @@
 #include "config/ini.hpp"
 #include "engine/config_writer.hpp"
 #include "engine/schedule.hpp"
+#include "engine/validation.hpp"
 #include "store/state_dir.hpp"
 
 namespace autoprov::app {
@@ -45,14 +46,7 @@ void PrintDiagnostics(const std::vector<Diagnostic>& list, std::string_view pref
 
 // "unknown parameter 'IniFileUrll'; did you mean 'IniFileURL'?"
 std::string UnknownParameter(const Schema& schema, const std::string& name) {
-  std::vector<std::string> names;
-  for (const auto& p : schema.params()) {
-    names.push_back(p.name);
-    if (!p.cli_command.empty()) names.push_back(p.cli_command);
-  }
-  std::string match = ClosestMatch(name, names);
-  return "unknown parameter '" + name + "'" +
-         (match.empty() ? "" : "; did you mean '" + match + "'?");
+  return "unknown parameter '" + name + "'" + schema.DidYouMean(name, true);
 }
 
 const char* TypeName(ValueType t) {
@@ -116,7 +110,7 @@ nlohmann::json ConfigurationJson(const Configuration& c) {
   for (const auto& p : c.schema().params()) {
     auto it = c.scalars().find(p.name);
     bool set = it != c.scalars().end();
-    params[p.name] = {{"value", p.value.secret && set ? "***" : c.Get(p.name)}, {"default", !set}};
+    params[p.name] = {{"value", ShownValue(p, c.Get(p.name))}, {"default", !set}};
   }
   nlohmann::json tables = nlohmann::json::object();
   for (const auto& [name, rows] : c.tables()) {
@@ -152,9 +146,11 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
   load->add_option("file", lo->file, "ini file or CLI script ('-' for standard input)")->required();
   load->add_option("--format", lo->format, "ini, cli or auto (from the extension or content)")
       ->check(CLI::IsMember({"auto", "ini", "cli"}));
-  load->add_flag("--incremental", lo->incremental, "ini: keep parameters the file does not name");
+  load->add_flag("--incremental", lo->incremental,
+                 "ini: keep parameters the file does not name (as SetDefaultOnINIFileProcess = 0)");
   load->add_flag("--replace", lo->replace,
-                 "ini: parameters the file does not name return to defaults");
+                 "ini: parameters the file does not name return to defaults, lifeline ones "
+                 "excepted (the default, unless the file sets SetDefaultOnINIFileProcess = 0)");
   load->add_flag("--startup", lo->startup,
                  "CLI: startup-script semantics (everything to defaults first)");
   load->fallthrough();
@@ -214,8 +210,15 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       ->check(CLI::IsMember({"ini", "cli", "json"}));
   auto show_json = std::make_shared<bool>(false);
   show->add_flag("--json", *show_json, "the same as --format json");
+  auto with_secrets = std::make_shared<bool>(false);
+  auto show_output = std::make_shared<std::string>();
+  show->add_flag("--with-secrets", *with_secrets,
+                 "ini: print secrets and URL passwords in clear (to move a configuration to "
+                 "another device); hidden by default, and a hidden line loads back as 'keep'");
+  show->add_option("-o,--output", *show_output,
+                   "write to this file instead of standard output (mode 0600)");
   show->fallthrough();
-  show->callback([&g, format, show_json] {
+  show->callback([&g, format, show_json, with_secrets, show_output] {
     auto state = OpenState(g, StateDirectory::Access::kReadOnly);
     if (!state) return;
     auto current = state->LoadConfiguration();
@@ -224,10 +227,22 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitFailed;
       return;
     }
-    if (*show_json || *format == "json")
-      std::cout << ConfigurationJson(*current).dump(2) << "\n";
-    else
-      std::cout << (*format == "ini" ? WriteIni(*current) : WriteCli(*current));
+    if (*with_secrets && (*show_json || *format != "ini")) {
+      std::cerr << "autoprov: --with-secrets is for the ini format only\n";
+      g.exit_code = kExitUsage;
+      return;
+    }
+    std::string text = *show_json || *format == "json" ? ConfigurationJson(*current).dump(2) + "\n"
+                       : *format == "ini"              ? WriteIni(*current, *with_secrets)
+                                                       : WriteCli(*current);
+    if (show_output->empty()) {
+      std::cout << text;
+      return;
+    }
+    if (auto w = WriteFileAtomically(*show_output, text, 0600); !w) {
+      std::cerr << "autoprov: " << w.error().message << "\n";
+      g.exit_code = kExitFailed;
+    }
   });
 
   auto params_mode = std::make_shared<std::string>("text");
@@ -277,8 +292,7 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitFailed;
       return;
     }
-    bool set = current->scalars().count(spec->name) > 0;
-    std::cout << (spec->value.secret && set ? "***" : current->Get(spec->name)) << "\n";
+    std::cout << ShownValue(*spec, current->Get(spec->name)) << "\n";
   });
 
   // An operator's lint before publishing a file: the same parser and checks as a run, on the
@@ -291,8 +305,13 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       ->required();
   validate->add_option("--format", vo->second, "ini, cli or auto (from the extension or content)")
       ->check(CLI::IsMember({"auto", "ini", "cli"}));
+  auto validate_incremental = std::make_shared<bool>(false);
+  validate->add_flag("--incremental", *validate_incremental,
+                     "ini: judge it as an incremental file (SetDefaultOnINIFileProcess = 0); "
+                     "the default is what a device does with a downloaded ini: replace mode unless "
+                     "the file says otherwise");
   validate->fallthrough();
-  validate->callback([&g, vo] {
+  validate->callback([&g, vo, validate_incremental] {
     auto input = ReadInput(g, vo->first);
     if (!input) return;
     std::string text = std::move(*input);
@@ -306,8 +325,16 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
                           : vo->second == "cli" ? ConfigFormat::kCli
                                                 : ConfigFormat::kIni;
     std::string origin = vo->first == "-" ? "<stdin>" : vo->first;
+    // What a device does with it as a downloaded file (S-7.8): the same load, mode and checks as a
+    // run's step, on a device with the default configuration.
     Configuration empty(*schema);
-    auto r = LoadConfigurationFile(text, origin, format, empty, ConfigLoadMode::kIncremental);
+    auto r = LoadConfigurationFile(text, origin, format, empty,
+                                   format == ConfigFormat::kCli ? ConfigLoadMode::kIncremental
+                                   : *validate_incremental      ? ConfigLoadMode::kIncremental
+                                                                : ConfigLoadMode::kFromFile);
+    if (r.errors.empty())
+      for (auto& problem : CheckConfiguration(empty, r.config, ConfigOrigin::kDownloaded))
+        r.errors.push_back({origin, 0, std::move(problem)});
     PrintDiagnostics(r.warnings, "warning: ");
     PrintDiagnostics(r.errors, "error: ");
     if (!r.errors.empty()) {
@@ -316,8 +343,6 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       g.exit_code = kExitFailed;
       return;
     }
-    if (auto sched = ScheduleFrom(r.config); !sched.error.empty())
-      std::cerr << "warning: " << sched.error << "\n";
     std::cout << origin << ": valid (" << (format == ConfigFormat::kCli ? "cli" : "ini") << ", "
               << r.warnings.size() << " warning(s))\n";
   });

@@ -2,8 +2,9 @@
 # Builds the Debian package (debian/, debhelper compat 13) from a clean copy of the source tree:
 #   scripts/build-deb.sh [OUTDIR] [--arch ARCH]    -> OUTDIR/autoprov_<version>_<arch>.deb (+ -dbgsym)
 # --arch arm64 cross-builds (scripts/setup-cross.sh installs what it needs).
-# DEB_BUILD_OPTIONS=nocheck is implied: the test suite runs on its own (.ci/run). Needs the packages
-# scripts/setup.sh installs (debhelper, scdoc, the build dependencies in debian/control).
+# A native build runs dpkg-buildpackage as every Debian builder does (dh_auto_test included: it
+# checks the built agent, debian/rules says how; DEB_BUILD_OPTIONS=nocheck skips it). Needs the
+# packages scripts/setup.sh installs (debhelper, scdoc, the build dependencies in debian/control).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "${1:-$src/build/deb}" && cd "${1:-$src/build/deb}" && pwd)
@@ -19,7 +20,7 @@ else
   commit=""
 fi
 cd "$work/autoprov"
-export DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}"
+export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-}"
 export AUTOPROV_GIT_COMMIT="$commit"
 arch_args=()
 if [ "${2:-}" = "--arch" ]; then

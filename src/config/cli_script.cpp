@@ -319,7 +319,7 @@ std::string WriteCli(const Configuration& config) {
     if (p.cli_command.empty()) continue;
     auto it = config.scalars().find(p.name);
     if (it == config.scalars().end()) continue;
-    if (p.value.secret)
+    if (IsHiddenValue(p, it->second))
       group(p.cli_modes).push_back("! " + p.cli_command + " is set (secret, not shown)");
     else
       group(p.cli_modes).push_back(p.cli_command + " " + CliQuote(CliValue(p.value, it->second)));

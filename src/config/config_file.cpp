@@ -6,6 +6,28 @@
 
 namespace autoprov {
 
+namespace {
+
+// S-7.5: at most kMaxListedErrors bad lines are listed, then how many more; a binary file (NUL
+// bytes) is named as not text after its first bad line instead of a line per garbage line.
+constexpr size_t kMaxListedErrors = 100;
+
+void LimitErrors(std::string_view text, std::string_view origin, std::vector<Diagnostic>& errors) {
+  if (errors.empty()) return;
+  if (text.find('\0') != std::string_view::npos) {
+    errors.resize(1);
+    errors.push_back({std::string(origin), 0,
+                      "not a text file (it holds NUL bytes): not an ini file or CLI script"});
+    return;
+  }
+  if (errors.size() <= kMaxListedErrors) return;
+  size_t more = errors.size() - kMaxListedErrors;
+  errors.resize(kMaxListedErrors);
+  errors.push_back({std::string(origin), 0, "and " + std::to_string(more) + " more error(s)"});
+}
+
+}  // namespace
+
 ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view origin,
                                      ConfigFormat format, const Configuration& current,
                                      ConfigLoadMode mode) {
@@ -32,6 +54,7 @@ ConfigFileLoad LoadConfigurationFile(std::string_view text, std::string_view ori
     out.empty = r.empty;
     out.replaced = mode == ConfigLoadMode::kStartup;
   }
+  LimitErrors(text, origin, out.errors);
   return out;
 }
 

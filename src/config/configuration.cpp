@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "common/text.hpp"
+
 namespace autoprov {
 
 const std::string& RowValues::at(std::string_view key) const {
@@ -70,6 +72,47 @@ std::vector<std::string> Configuration::RestartChangesFrom(const Configuration& 
       out.push_back(t.name);
   }
   return out;
+}
+
+namespace {
+// Where the password of a URL's userinfo is: [begin, end), or nothing.
+std::pair<size_t, size_t> UrlPassword(std::string_view url) {
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return {0, 0};
+  size_t start = sep + 3;
+  size_t at = url.rfind('@');
+  if (at == std::string_view::npos || at < start) return {0, 0};
+  size_t colon = url.find(':', start);
+  if (colon == std::string_view::npos || colon > at) return {0, 0};
+  return {colon + 1, at};
+}
+constexpr std::string_view kHiddenSuffix = " is hidden but has non-default value";
+}  // namespace
+
+bool IsHiddenValue(const ParamSpec& spec, std::string_view value) {
+  if (value.empty() || value == spec.value.default_value) return false;
+  if (spec.value.secret) return true;
+  return spec.value.type == ValueType::kUrl && UrlPassword(value).second > 0;
+}
+
+std::string ShownValue(const ParamSpec& spec, const std::string& value) {
+  if (!IsHiddenValue(spec, value)) return value;
+  if (spec.value.secret) return "***";
+  auto [begin, end] = UrlPassword(value);
+  return value.substr(0, begin) + "***" + value.substr(end);
+}
+
+std::string HiddenLine(const std::string& name) { return ";" + name + std::string(kHiddenSuffix); }
+
+std::string HiddenLineName(std::string_view line) {
+  line = Trim(line);
+  if (line.empty() || (line[0] != ';' && line[0] != '#')) return "";
+  line.remove_prefix(1);
+  line = Trim(line);
+  if (!line.ends_with(kHiddenSuffix)) return "";
+  line.remove_suffix(kHiddenSuffix.size());
+  if (line.empty() || line.find_first_of(" \t") != std::string_view::npos) return "";
+  return std::string(line);
 }
 
 }  // namespace autoprov

@@ -118,4 +118,14 @@ class Configuration {
   std::map<std::string, TableRows> tables_;     // canonical table name -> rows
 };
 
+// One rule for secrets (S-9.5): a value is hidden in every output (`config show`, `config get`, the
+// shell, JSON) when its parameter is secret or it is a URL that carries a password
+// (user:password@host). `config load` keeps the current value of a hidden line.
+bool IsHiddenValue(const ParamSpec& spec, std::string_view value);
+// The value as shown: "***" for a secret, the URL with "***" for its password.
+std::string ShownValue(const ParamSpec& spec, const std::string& value);
+// The comment a hidden value is written as in an ini file, and the name in such a comment.
+std::string HiddenLine(const std::string& name);
+std::string HiddenLineName(std::string_view line);  // "" when `line` is not one
+
 }  // namespace autoprov

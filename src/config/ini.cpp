@@ -287,7 +287,9 @@ class IniLoader : public IniVisitor {
       if (schema_.FindTable(a.name))
         errors.push_back({origin_, a.line, "'" + a.name + "' is a table, not a parameter"});
       else
-        warnings.push_back({origin_, a.line, "unknown parameter '" + a.name + "' ignored"});
+        warnings.push_back(
+            {origin_, a.line,
+             "unknown parameter '" + a.name + "' ignored" + schema_.DidYouMean(a.name)});
       return;
     }
     if (!seen_.insert(spec->name).second)
@@ -422,6 +424,13 @@ IniLoadResult LoadIni(std::string_view text, std::string_view origin, const Conf
     // S-9.2: replace mode starts from the defaults, but a parameter that keeps the device reachable
     // keeps its value unless the file sets it.
     if (mode == IniApplyMode::kReplace) out.config.ResetAllButLifeline();
+    // A hidden line (";Name is hidden but has non-default value", as `config show` and device
+    // exports write a secret) keeps the current value.
+    LineReader lines(text);
+    for (std::string_view line; lines.Next(line);)
+      if (std::string name = HiddenLineName(line); !name.empty())
+        if (const ParamSpec* spec = schema.FindParam(name))
+          out.config.SetCanonical(*spec, current.Get(spec->name));
     for (auto& [spec, value] : loader.scalars) out.config.SetCanonical(*spec, std::move(value));
     for (auto& [name, rows] : loader.tables) {
       TableRows& target = out.config.MutableTable(*schema.FindTable(name));
@@ -447,14 +456,14 @@ bool NeedsIniQuotes(ValueType t) {
 
 }  // namespace
 
-std::string WriteIni(const Configuration& config) {
+std::string WriteIni(const Configuration& config, bool with_secrets) {
   const Schema& schema = config.schema();
   std::string out = ";autoprov running configuration\n\n[SYSTEM Params]\n";
   for (const auto& p : schema.params()) {
     auto it = config.scalars().find(p.name);
     if (it == config.scalars().end()) continue;
-    if (p.value.secret) {
-      out += ";" + p.name + " is hidden but has non-default value\n";
+    if (!with_secrets && IsHiddenValue(p, it->second)) {
+      out += HiddenLine(p.name) + "\n";
       continue;
     }
     out += p.name + " = ";

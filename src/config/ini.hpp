@@ -68,8 +68,9 @@ struct IniLoadResult {
 IniLoadResult LoadIni(std::string_view text, std::string_view origin, const Configuration& current,
                       IniApplyMode mode = IniApplyMode::kFromFile);
 
-// Writes the configuration as an ini file that LoadIni reads back to the same configuration. Secret
-// parameters are written as a comment, never in clear.
-std::string WriteIni(const Configuration& config);
+// Writes the configuration as an ini file that LoadIni reads back to the same configuration. Hidden
+// values (secrets, URLs with a password: IsHiddenValue) are written as a comment that LoadIni reads
+// as "keep the current value", unless `with_secrets` (moving a configuration to another device).
+std::string WriteIni(const Configuration& config, bool with_secrets = false);
 
 }  // namespace autoprov

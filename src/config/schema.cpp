@@ -428,4 +428,14 @@ std::string CliValue(const ValueSpec& spec, const std::string& canonical) {
   return canonical;
 }
 
+std::string Schema::DidYouMean(std::string_view name, bool commands) const {
+  std::vector<std::string> names;
+  for (const auto& p : params()) {
+    names.push_back(p.name);
+    if (commands && !p.cli_command.empty()) names.push_back(p.cli_command);
+  }
+  std::string match = ClosestMatch(name, names);
+  return match.empty() ? "" : "; did you mean '" + match + "'?";
+}
+
 }  // namespace autoprov

@@ -83,6 +83,9 @@ class Schema {
   const TableSpec* FindTable(std::string_view name) const;      // case-insensitive
   // By ini name, else by CLI command when exactly one parameter has it ("crc-check").
   const ParamSpec* FindParamOrCommand(std::string_view name) const;
+  // "; did you mean 'AutoUpdateFrequency'?" for a mistyped parameter name (its CLI command too with
+  // `commands`), or "" when no name is close.
+  std::string DidYouMean(std::string_view name, bool commands = false) const;
   const std::vector<ParamSpec>& params() const { return params_; }
   const std::vector<TableSpec>& tables() const { return tables_; }
 

@@ -90,17 +90,10 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   // S-9.1: the file is applied to the configuration as stored now, in the step's one transaction.
   auto apply = [&](Configuration& c, std::set<std::string>&) -> Expected<void> {
     loaded = LoadConfigurationFile(r.body, origin, format, c, mode);
-    if (loaded.errors.empty()) {
-      // S-9.10: a downloaded file may not point the device at a local file; only local commands
-      // may.
-      for (const auto& p : env.schema->params()) {
-        if (p.value.type != ValueType::kUrl || c.Get(p.name) == loaded.config.Get(p.name)) continue;
-        if (IStartsWith(loaded.config.Get(p.name), "file:"))
-          loaded.errors.push_back({origin, 0,
-                                   p.name + ": a downloaded file may not set a file: URL (S-9.10); "
-                                            "only local commands may"});
-      }
-    }
+    if (loaded.errors.empty())
+      // S-7.8: the checks every writer's change gets, as a downloaded file (no file: URL, S-9.10).
+      for (auto& problem : CheckConfiguration(c, loaded.config, ConfigOrigin::kDownloaded))
+        loaded.errors.push_back({origin, 0, std::move(problem)});
     if (!loaded.errors.empty()) return Fail(ErrorCode::kParse, "rejected");
     c = std::move(loaded.config);
     return {};
@@ -108,7 +101,8 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   auto committed = ctx.Commit(
       r,
       [&]() -> Expected<void> {
-        auto w = WriteConfiguration(*env.store, env.device, *env.schema, apply);
+        auto w = WriteConfiguration(*env.store, env.device, *env.schema, apply,
+                                    WriteOptions{.origin = ConfigOrigin::kDownloaded});
         if (!w) return Unexpected(w.error());
         write = std::move(*w);
         // Kept in the mode the next run compares with: the file itself may have changed it.

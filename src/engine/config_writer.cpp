@@ -61,6 +61,12 @@ Expected<ConfigWrite> WriteConfiguration(StateStore& store, long long device, co
     std::set<std::string> touched;
     if (auto e = edit(*current, touched); !e) return e;
     current->DropEmptyTables();
+    if (auto problems = CheckConfiguration(*out.before, *current, options.origin);
+        !problems.empty()) {
+      std::string text;
+      for (const auto& p : problems) text += (text.empty() ? "" : "; ") + p;
+      return Fail(ErrorCode::kValidation, text);
+    }
     out.changed = ChangedNames(*out.before, *current);
     for (const auto& n : out.changed) touched.insert(n);
     if (!out.changed.empty())

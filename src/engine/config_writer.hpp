@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/configuration.hpp"
+#include "engine/validation.hpp"
 #include "store/state_store.hpp"
 
 namespace autoprov {
@@ -37,6 +38,8 @@ struct WriteOptions {
   // `config reset`: every validator, CRC and installed-file record is forgotten too (the pending
   // image's record stays: it is what the next restart activates).
   bool forget_all = false;
+  // Who writes (S-7.8, S-9.10): the checks of engine/validation.hpp run on what the edit changed.
+  ConfigOrigin origin = ConfigOrigin::kLocal;
 };
 
 Expected<ConfigWrite> WriteConfiguration(StateStore& store, long long device, const Schema& schema,

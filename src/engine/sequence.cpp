@@ -395,7 +395,8 @@ void DownloadSequence::ComposeAfterReplace() {
   };
   std::optional<ConfigWrite> write;
   auto done = env_.store->Transaction([&]() -> Expected<void> {
-    auto w = WriteConfiguration(*env_.store, env_.device, *env_.schema, apply);
+    auto w = WriteConfiguration(*env_.store, env_.device, *env_.schema, apply,
+                                WriteOptions{.origin = ConfigOrigin::kDownloaded});
     if (!w) return Unexpected(w.error());
     write = std::move(*w);
     return device.SetComposePending(kind, false);

@@ -220,6 +220,14 @@ void ReadCache::PutUrl(long long device, const std::string& url, const std::opti
   }
   size_t i = 0;
   while (i < u.urls.size() && u.urls[i] != id) i += kUrlWords;
+  if (!s && e.loaded) {  // as PutValue: a loaded entry keeps no word for an absent URL
+    if (i < u.urls.size()) {
+      u.urls.erase(u.urls.begin() + static_cast<long>(i),
+                   u.urls.begin() + static_cast<long>(i + kUrlWords));
+      Pack(u, e.words);
+    }
+    return;
+  }
   if (i == u.urls.size()) u.urls.resize(i + kUrlWords);
   std::copy(row, row + kUrlWords, u.urls.begin() + static_cast<long>(i));
   Pack(u, e.words);
@@ -254,6 +262,16 @@ void ReadCache::PutValue(long long device, const std::string& key,
   uint32_t value = v ? pool_.Intern(*v) : kAbsent;
   size_t i = 0;
   while (i < u.values.size() && u.values[i] != id) i += 2;
+  if (!v && e.loaded) {
+    // A loaded entry holds every value the database holds: an absent one takes no words (a value
+    // set and cleared within a run, such as a mark, leaves the entry as it was).
+    if (i < u.values.size()) {
+      u.values.erase(u.values.begin() + static_cast<long>(i),
+                     u.values.begin() + static_cast<long>(i + 2));
+      Pack(u, e.words);
+    }
+    return;
+  }
   if (i == u.values.size()) u.values.resize(i + 2);
   u.values[i] = id;
   u.values[i + 1] = value;

@@ -107,4 +107,46 @@ Error UnsupportedSchemeError(std::string_view url) {
                                                   "' is not supported (use " + list + ")");
 }
 
+Expected<void> CheckUrlSyntax(std::string_view url) {
+  auto bad = [&](const std::string& why) {
+    return Fail(ErrorCode::kValidation, "'" + RedactUrl(std::string(url)) + "': " + why);
+  };
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos || sep == 0) return bad("no scheme (write scheme://host/path)");
+  std::string_view rest = url.substr(sep + 3);
+  if (SchemeOf(url) == "file") {
+    if (!rest.starts_with("/")) return bad("a file: URL needs an absolute path (file:///path)");
+    return {};
+  }
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos)
+    authority.remove_prefix(at + 1);
+  std::string_view host = authority, port;
+  if (authority.starts_with("[")) {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return bad("unclosed '[' around the IPv6 address");
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && !after.starts_with(":")) return bad("unexpected text after ']'");
+    if (!after.empty()) port = after.substr(1);
+    if (host.empty()) return bad("an empty IPv6 address");
+  } else {
+    if (authority.find_first_of("[]") != std::string_view::npos)
+      return bad("'[' and ']' belong around an IPv6 address only");
+    if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+    }
+  }
+  if (host.empty()) return bad("no host");
+  if (!port.empty() || authority.ends_with(":")) {
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string_view::npos)
+      return bad("port '" + std::string(port) + "' is not a number within 1-65535");
+    long n = std::stol(std::string(port));
+    if (n < 1 || n > 65535) return bad("port " + std::string(port) + " is outside 1-65535");
+  }
+  return {};
+}
+
 }  // namespace autoprov

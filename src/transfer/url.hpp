@@ -42,4 +42,9 @@ Error UnsupportedSchemeError(std::string_view url);
 
 std::string PercentEncode(std::string_view value);
 
+// The URL's syntax as the transfer layer needs it, without libcurl: scheme://[user[:pass]@]host
+// [:port][/path][?query]; a host (an IPv6 literal in closed brackets), a port within 1-65535. A
+// file: URL needs an absolute path. The message names what is wrong (the URL redacted).
+Expected<void> CheckUrlSyntax(std::string_view url);
+
 }  // namespace autoprov

@@ -191,7 +191,10 @@ TEST_F(CompositionTest, RandomEditsComposeAsTheModelSays) {
       case 0:  // the ini file: a parameter set, changed or dropped; sometimes the mode flips
       case 1: {
         auto& p = params[static_cast<size_t>(draw(5))].first;
-        if (draw(3) == 0) ini.erase(p); else ini[p] = value(p);
+        if (draw(3) == 0)
+          ini.erase(p);
+        else
+          ini[p] = value(p);
         if (draw(4) == 0) replace = !replace;
         ++version;
         Serve("/p/dev.ini", ini_text());
@@ -202,7 +205,10 @@ TEST_F(CompositionTest, RandomEditsComposeAsTheModelSays) {
       case 2:
       case 3: {  // the CLI script
         auto& p = params[static_cast<size_t>(draw(5))].first;
-        if (draw(3) == 0) cli.erase(p); else cli[p] = value(p);
+        if (draw(3) == 0)
+          cli.erase(p);
+        else
+          cli[p] = value(p);
         Serve("/p/dev.cli", cli_text());
         cli_changed = true;
         what = "cli";

@@ -377,10 +377,12 @@ TEST_F(UpdateCommandTest, AReportNotSentIsKeptAndSentAfterTheNextRun) {
 TEST_F(UpdateCommandTest, ReportUploadsKeepToHttpAndTheirOwnCredentials) {
   WriteText(nginx_.root() / "rc/dev.ini", "SetDefaultOnINIFileProcess = 0\n");
   auto target = dir_ / "written-by-upload.json";
-  Bootstrap("IniFileURL = '" + nginx_.Url("/rc/dev.ini") + "'\nAUPDUserPassword = 'joe:s3cret'\n" +
-            "AupdReportUrl = 'file://" + target.string() + "'\n");
-  auto refused = RunCommand("update --json" + st_);
+  Bootstrap("IniFileURL = '" + nginx_.Url("/rc/dev.ini") + "'\nAUPDUserPassword = 'joe:s3cret'\n");
+  // Refused when it is set (S-7.8: one validation), by a local command too.
+  auto refused = RunCommand("config set AupdReportUrl file://" + target.string() + st_);
+  EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.out.find("http or https only"), std::string::npos) << refused.out;
+  RunCommand("update --json" + st_);
   EXPECT_FALSE(std::filesystem::exists(target));
   // Same host as IniFileURL: the update credentials answer the server's challenge.
   ASSERT_EQ(RunCommand("config set AupdReportUrl " + nginx_.Url("/basic-reports/same.json") + st_)
