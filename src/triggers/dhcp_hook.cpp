@@ -35,7 +35,9 @@ Expected<DhcpOutcome> ApplyDhcpLease(StateStore& store, long long device, const 
           out.set.push_back({name, c.Get(name)});
         }
         return {};
-      });
+      },
+      // What a DHCP server hands out comes from the network, as a downloaded file does (S-9.10).
+      WriteOptions{.origin = ConfigOrigin::kDownloaded});
   if (!w) return Unexpected(w.error());
   return out;
 }

@@ -182,6 +182,11 @@ TEST_F(ValidationTest, ConfigSetRefusesWhatARunWouldRefuse) {
   EXPECT_NE(time.exit_code, 0) << time.out;
   EXPECT_NE(time.out.find("S-6.3"), std::string::npos) << time.out;
   EXPECT_EQ(RunCommand("config set CliScriptURL file:///tmp/local.cli" + st).exit_code, 0);
+  // DHCP is the network's word, as a downloaded file is (S-9.10): no file: URL, no broken URL.
+  for (const char* given : {"file:///etc/passwd", "http://[::1/x.ini"}) {
+    auto dhcp = RunCommand(std::string("dhcp-hook --option160 '") + given + "'" + st);
+    EXPECT_NE(dhcp.exit_code, 0) << given << dhcp.out;
+  }
   EXPECT_EQ(RunCommand("config set IniFileURL 'http://127.0.0.1/<MAC>.ini'" + st).exit_code, 0);
 }
 
