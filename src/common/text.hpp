@@ -12,6 +12,9 @@ std::string_view Trim(std::string_view s);
 bool IEquals(std::string_view a, std::string_view b);
 bool IStartsWith(std::string_view s, std::string_view prefix);
 std::vector<std::string_view> SplitWhitespace(std::string_view s);
+// A unix time in UTC with a strftime format ("-" for t <= 0 when `dash_for_none`): the one home
+// of the HTTP date, the ISO time of reports and the text of `status`.
+std::string UtcTime(long long t, const char* format, bool dash_for_none = true);
 // The parts of `s` between `sep` ("a,,b" -> "a", "", "b"; "" -> one empty part).
 std::vector<std::string_view> Split(std::string_view s, char sep);
 

@@ -29,9 +29,11 @@ Expected<void> KeepForComposition(StepContext& ctx, FileKind kind, const FetchRe
   DeviceState device(*env.store, env.device);
   std::string cli(InfoOf(FileKind::kCliScript).name);
   if (kind == FileKind::kCliScript) {
-    if (auto e = env.store->PutContent(r.sha256, r.body); !e) return e;
-    if (!before_sha.empty() && before_sha != r.sha256)
-      if (auto e = env.store->PruneContent(before_sha); !e) return e;
+    // The device's record now refers to this content: one more reference, one less for the last.
+    bool changed = before_sha != r.sha256;
+    if (auto e = env.store->PutContent(r.sha256, r.body, changed); !e) return e;
+    if (changed && !before_sha.empty())
+      if (auto e = env.store->ReleaseContent(before_sha); !e) return e;
     return device.SetComposePending(cli, false);
   }
   if (kind == FileKind::kIni && replaced && PlanStep(FileKind::kCliScript, after, env.identity))

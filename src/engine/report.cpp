@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/redact.hpp"
+#include "common/text.hpp"
 
 namespace autoprov {
 
@@ -55,15 +56,7 @@ std::string RunReport::RestartState() const {
   return restart == RestartWhen::kImmediate ? "immediate" : "at-end";
 }
 
-std::string IsoTime(long long t) {
-  if (t <= 0) return "-";
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string IsoTime(long long t) { return UtcTime(t, "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string RunReport::RestartText() const {
   std::string out = RestartState();

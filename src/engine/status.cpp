@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/redact.hpp"
+#include "common/text.hpp"
 #include "engine/device_state.hpp"
 #include "engine/rejection.hpp"
 #include "engine/report.hpp"
@@ -56,15 +57,7 @@ std::string LastRunText(const Snapshot& s) {
 
 }  // namespace
 
-std::string UtcTimeText(long long t) {
-  if (t <= 0) return "-";
-  std::time_t tt = static_cast<std::time_t>(t);
-  char buf[64];
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
+std::string UtcTimeText(long long t) { return UtcTime(t, "%Y-%m-%d %H:%M:%S UTC"); }
 
 Expected<std::string> StatusJson(StateStore& store, long long device) {
   auto s = Read(store, device);

@@ -1,7 +1,7 @@
-// One validation for every writer (S-7.8): what `config set`, `config load`, the shell, a DHCP hook,
-// a downloaded file and `config validate` may put into a configuration, checked by the same rules a
-// run depends on, with the writer's origin as an input (a local command may set a file: URL, a
-// downloaded file may not: S-9.10).
+// One validation for every writer (S-7.8): what `config set`, `config load`, the shell, a DHCP
+// hook, a downloaded file and `config validate` may put into a configuration, checked by the same
+// rules a run depends on, with the writer's origin as an input (a local command may set a file:
+// URL, a downloaded file may not: S-9.10).
 #pragma once
 
 #include <string>

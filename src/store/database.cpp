@@ -44,8 +44,8 @@ ALTER TABLE url_state ADD COLUMN rejected TEXT NOT NULL DEFAULT '';
     // S-7.7: the last applied content of the configuration files that are applied again to compose
     // the configuration, kept once per distinct content (the devices of a fleet share it).
     R"sql(
-CREATE TABLE content (sha256 TEXT NOT NULL PRIMARY KEY, body BLOB NOT NULL);
-CREATE INDEX kind_state_sha256 ON kind_state (sha256);
+CREATE TABLE content (sha256 TEXT NOT NULL PRIMARY KEY, body BLOB NOT NULL,
+                      refs INTEGER NOT NULL DEFAULT 1);
 )sql",
 };
 

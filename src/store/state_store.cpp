@@ -283,8 +283,12 @@ Expected<void> StateStore::PutUrlState(long long device, const std::string& url,
                       device, [&] { cache_.PutUrl(device, url, s); });
 }
 
-Expected<void> StateStore::PutContent(const std::string& sha256, const std::string& body) {
-  auto st = db_.Prepare("INSERT OR IGNORE INTO content (sha256, body) VALUES (?, ?)");
+Expected<void> StateStore::PutContent(const std::string& sha256, const std::string& body,
+                                      bool add_reference) {
+  auto st =
+      db_.Prepare(add_reference ? "INSERT INTO content (sha256, body, refs) VALUES (?, ?, 1) "
+                                  "ON CONFLICT (sha256) DO UPDATE SET refs = refs + 1"
+                                : "INSERT OR IGNORE INTO content (sha256, body) VALUES (?, ?)");
   if (!st) return Unexpected(st.error());
   return st->Bind(1, sha256).Bind(2, body).Run();
 }
@@ -299,12 +303,13 @@ Expected<std::optional<std::string>> StateStore::GetContent(const std::string& s
   return std::optional<std::string>(st->Text(0));
 }
 
-Expected<void> StateStore::PruneContent(const std::string& sha256) {
-  auto st = db_.Prepare(
-      "DELETE FROM content WHERE sha256 = ? AND NOT EXISTS (SELECT 1 FROM kind_state WHERE sha256 "
-      "= ?)");
+Expected<void> StateStore::ReleaseContent(const std::string& sha256) {
+  auto st = db_.Prepare("UPDATE content SET refs = refs - 1 WHERE sha256 = ?");
   if (!st) return Unexpected(st.error());
-  return st->Bind(1, sha256).Bind(2, sha256).Run();
+  if (auto r = st->Bind(1, sha256).Run(); !r) return r;
+  auto gone = db_.Prepare("DELETE FROM content WHERE sha256 = ? AND refs <= 0");
+  if (!gone) return Unexpected(gone.error());
+  return gone->Bind(1, sha256).Run();
 }
 
 Expected<void> StateStore::DeleteUrlState(long long device, const std::string& url) {

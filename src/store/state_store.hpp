@@ -84,11 +84,14 @@ class StateStore {
   Expected<std::optional<KindState>> GetKindState(long long device, const std::string& kind);
   Expected<void> PutKindState(long long device, const std::string& kind, const KindState& state);
 
-  // S-7.7: file content kept by its SHA-256, once for every device that applied it. Prune drops it
-  // when no installed-file record (KindState::sha256) refers to it any more.
-  Expected<void> PutContent(const std::string& sha256, const std::string& body);
+  // S-7.7: file content kept by its SHA-256, once for every device that applied it, with a count of
+  // the devices' records that refer to it. Put adds a reference (`add_reference`; else it only
+  // makes sure the content is there), Release drops one and the content with the last. Counted, not
+  // searched: at a million devices a search of the installed-file records would cost a scan or an
+  // index of random keys on every write.
+  Expected<void> PutContent(const std::string& sha256, const std::string& body, bool add_reference);
   Expected<std::optional<std::string>> GetContent(const std::string& sha256);
-  Expected<void> PruneContent(const std::string& sha256);
+  Expected<void> ReleaseContent(const std::string& sha256);
 
   Expected<std::optional<std::string>> GetValue(long long device, const std::string& key);
   Expected<void> PutValue(long long device, const std::string& key, const std::string& value);

@@ -5,20 +5,15 @@
 #include <ctime>
 #include <string>
 
+#include "common/text.hpp"
+
 namespace autoprov {
 
 namespace {
 constexpr long kMaxRetryAfter = 86400;
 }
 
-std::string HttpDate(long long t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
-}
+std::string HttpDate(long long t) { return UtcTime(t, "%a, %d %b %Y %H:%M:%S GMT", false); }
 
 long RetryAfterSeconds(std::string_view value, std::time_t now) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);

@@ -1,6 +1,6 @@
-// One validation (S-7.8): `config validate`, `config set` and a run judge alike. A corpus of files —
-// the real-world exports in the repository, hostile and broken ones — is validated and served to a
-// fresh device by nginx; the two verdicts must agree on every file.
+// One validation (S-7.8): `config validate`, `config set` and a run judge alike. A corpus of files
+// — the real-world exports in the repository, hostile and broken ones — is validated and served to
+// a fresh device by nginx; the two verdicts must agree on every file.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -35,18 +35,22 @@ struct Case {
 std::vector<Case> Corpus(const Nginx& nginx) {
   std::vector<Case> out;
   // The real-world files of the repository: device exports, examples, the fuzzers' seeds.
-  for (const char* dir : {"tests/config/testdata", "fuzz/corpus/ini", "fuzz/corpus/cli",
-                          "examples/provisioning/cfg"})
-    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(AUTOPROV_SOURCE_DIR) / dir))
+  for (const char* dir :
+       {"tests/config/testdata", "fuzz/corpus/ini", "fuzz/corpus/cli", "examples/provisioning/cfg"})
+    for (const auto& e :
+         std::filesystem::directory_iterator(std::filesystem::path(AUTOPROV_SOURCE_DIR) / dir))
       out.push_back({e.path().filename().string(), ReadText(e.path())});
-  out.push_back({"bootstrap.ini", ReadText(std::filesystem::path(AUTOPROV_SOURCE_DIR) / "examples/bootstrap.ini")});
+  out.push_back({"bootstrap.ini",
+                 ReadText(std::filesystem::path(AUTOPROV_SOURCE_DIR) / "examples/bootstrap.ini")});
   std::string url = nginx.Url("/v/x.ini");
   std::vector<Case> made = {
       {"empty.ini", ""},
       {"comments-only.ini", "; nothing but comments\n# and another\n"},
       {"sections-only.ini", "[SYSTEM Params]\n\n[ \\SYSTEM Params ]\n"},
       {"incremental-empty.ini", "SetDefaultOnINIFileProcess = 0\n"},
-      {"binary.ini", std::string("AutoUpdateFrequency = 60\n\x7f" "ELF\x02\x01\x01\0\0\0garbage\n", 40)},
+      {"binary.ini", std::string("AutoUpdateFrequency = 60\n\x7f"
+                                 "ELF\x02\x01\x01\0\0\0garbage\n",
+                                 40)},
       {"typo.ini", "AutoUpdateFrequncy = 60\nINIFileVersion = 'x'\n"},
       {"syntax.ini", "AutoUpdateFrequency = 60\nBogusLine without equals\n"},
       {"out-of-range.ini", "AUPDTftpBlockSize = 99999999\n"},
@@ -61,11 +65,13 @@ std::vector<Case> Corpus(const Nginx& nginx) {
       {"report-ftp.ini", "AupdReportUrl = 'ftp://127.0.0.1/r.json'\n"},
       {"two-intervals.ini", "AutoUpdateFrequency = 60\nAutoUpdateFreqencySeconds = 600\n"},
       {"interval-and-time.ini", "AutoUpdateFrequency = 60\nAutoUpdatePredefinedTime = '03:00'\n"},
-      {"good-mac-url.ini", "IniFileURL = '" + url + "'\nCliScriptURL = 'http://127.0.0.1/<MAC>.cli'\n"},
+      {"good-mac-url.ini",
+       "IniFileURL = '" + url + "'\nCliScriptURL = 'http://127.0.0.1/<MAC>.cli'\n"},
       {"ipv6.ini", "AutoCmpFileUrl = 'http://[::1]:8080/fw/Mediant_7.20A.252.011.cmp'\n"},
       {"user-agent.ini", "AupdHttpUserAgent = 'dev <NAME> <MAC> <VER> <CONF>'\n"},
       {"user-agent-bad.ini", "AupdHttpUserAgent = 'dev <name>'\n"},
-      {"many-errors.ini", [] {
+      {"many-errors.ini",
+       [] {
          std::string t;
          for (int i = 0; i < 150; ++i) t += "broken line " + std::to_string(i) + "\n";
          return t;
@@ -114,9 +120,11 @@ TEST_F(ValidationTest, ValidateAndARunAgreeOnACorpus) {
       if (s["kind"] == (cli ? "cli-script" : "ini")) outcome = s["outcome"];
     bool run_rejects = outcome == "rejected";
     EXPECT_TRUE(outcome == "rejected" || outcome == "applied" || outcome == "empty")
-        << outcome << "\n" << j.dump(2);
-    EXPECT_EQ(v.exit_code == 1, run_rejects)
-        << "validate says:\n" << v.out << "a run says:\n" << j.dump(2);
+        << outcome << "\n"
+        << j.dump(2);
+    EXPECT_EQ(v.exit_code == 1, run_rejects) << "validate says:\n"
+                                             << v.out << "a run says:\n"
+                                             << j.dump(2);
     rejected += run_rejects;
   }
   std::printf("corpus: %zu files, %d rejected by both\n", corpus.size(), rejected);
@@ -146,7 +154,9 @@ TEST_F(ValidationTest, ValidateAnswersAsADeviceWould) {
   auto lots = RunCommand("config validate " + (dir_ / "many.ini").string());
   EXPECT_NE(lots.out.find("and 50 more error(s)"), std::string::npos) << lots.out;
   EXPECT_EQ(lots.out.find("broken line 120"), std::string::npos);
-  WriteText(dir_ / "bin.ini", std::string("\x7f" "ELF\x02\x01\0\0garbage\nmore\x01\x02\n", 22));
+  WriteText(dir_ / "bin.ini", std::string("\x7f"
+                                          "ELF\x02\x01\0\0garbage\nmore\x01\x02\n",
+                                          22));
   auto bin = RunCommand("config validate " + (dir_ / "bin.ini").string());
   EXPECT_EQ(bin.exit_code, 1);
   EXPECT_NE(bin.out.find("not a text file"), std::string::npos) << bin.out;
