@@ -302,10 +302,6 @@ bool DownloadSequence::TryIniFallback(const Error& e) {
   return true;
 }
 
-// S-10.5: a periodic file downloaded without a validator to ask with (TFTP, file:, FTP without a
-// modification time, an HTTP server that sends neither Last-Modified nor ETag) whose content equals
-// the last one applied from the same URL. The vendor's CRC check decides for configuration files
-// when it is on; a URL's record (and so its hash) is forgotten when the URL changes.
 std::optional<Rejection> DownloadSequence::LastRejection() {
   auto state = env_.store->GetUrlState(env_.device, current_->url);
   if (!state || !state->has_value()) return std::nullopt;
@@ -338,6 +334,10 @@ void DownloadSequence::KeepRejection(const FetchResult& r) {
     step_.details.push_back("cannot keep the rejection: " + put.error().message);
 }
 
+// S-10.5: a periodic file downloaded without a validator to ask with (TFTP, file:, FTP without a
+// modification time, an HTTP server that sends neither Last-Modified nor ETag) whose content equals
+// the last one applied from the same URL. The vendor's CRC check decides for configuration files
+// when it is on; a URL's record (and so its hash) is forgotten when the URL changes.
 bool DownloadSequence::SameContentAsLastApplied(const FetchResult& r) {
   if (current_->mode != DownloadMode::kPeriodic || r.sha256.empty()) return false;
   if (!r.validators.empty()) return false;

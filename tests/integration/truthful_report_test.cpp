@@ -132,6 +132,37 @@ TEST_F(TruthfulReportTest, AVersionlessImageStaysRejectedAnOlderImageIsNormal) {
   }
 }
 
+// S-7.8 for the other kinds: a CLI script and a CLI startup script with an action command
+// (periodic: the 304 stays rejected) and a TLS root that is not PEM (one-time: judged again, same
+// first time).
+TEST_F(TruthfulReportTest, EveryKindOfFileStaysRejected) {
+  WriteText(nginx_.root() / "k/bad.cli", "configure system\nshow running-config\n");
+  WriteText(nginx_.root() / "k/bad-startup.cli", "configure system\ncopy x y\n");
+  WriteText(nginx_.root() / "k/root.pem", "not a certificate\n");
+  Bootstrap("CliScriptURL = '" + nginx_.Url("/k/bad.cli") + "'\nCLIStartupScriptUrl = '" +
+            nginx_.Url("/k/bad-startup.cli") + "'\nTLSRootFileUrl = '" + nginx_.Url("/k/root.pem") +
+            "'\n");
+  nlohmann::json since;
+  for (int run = 1; run <= 2; ++run) {
+    SCOPED_TRACE("run " + std::to_string(run));
+    auto [code, j] = Update();
+    EXPECT_EQ(code, 1) << j.dump(2);
+    ASSERT_EQ(j["steps"].size(), 3u) << j.dump(2);
+    for (const auto& step : j["steps"]) EXPECT_EQ(step["outcome"], "rejected") << step.dump(2);
+    EXPECT_EQ(j["steps"][0]["http_status"], run == 1 ? 200 : 304);
+    EXPECT_EQ(j["steps"][1]["http_status"], run == 1 ? 200 : 304);
+    EXPECT_EQ(j["steps"][2]["http_status"], 200)
+        << "a one-time file is asked for without condition";
+    nlohmann::json now = nlohmann::json::array();
+    auto status = StatusJson();
+    for (const auto& u : status["urls"]) now.push_back(u["rejected"]["since"]);
+    EXPECT_EQ(now.size(), 3u);
+    if (run == 1) since = now;
+    EXPECT_EQ(now, since) << "the same content keeps its first rejection time";
+    if (run == 1) sleep(1);
+  }
+}
+
 // A one-time file (License Key for another serial) is fetched again on every poll (no condition,
 // S-3.1) and keeps the time it was first rejected while it stays the same.
 TEST_F(TruthfulReportTest, ARejectedOneTimeFileKeepsItsFirstRejectionTime) {
