@@ -77,6 +77,26 @@ class KillTest : public ::testing::Test {
             "7.20A.250.001",
             "-v"};
   }
+  // The agent under strace, the system calls `calls` traced and `inject`ed (a delay that widens a
+  // window, or a signal at the Nth call). LeakSanitizer cannot run under ptrace: the ASan build's
+  // leak check is off for the traced agent.
+  std::vector<std::string> Traced(const std::filesystem::path& state_dir, const std::string& calls,
+                                  const std::string& inject) {
+    std::vector<std::string> args = {"env",
+                                     "ASAN_OPTIONS=detect_leaks=0",
+                                     "strace",
+                                     "-f",
+                                     "-qq",
+                                     "-o",
+                                     "/dev/null",
+                                     "-e",
+                                     "trace=" + calls,
+                                     "-e",
+                                     "inject=" + calls + ":" + inject};
+    auto rest = Args(state_dir);
+    args.insert(args.end(), rest.begin(), rest.end());
+    return args;
+  }
   static size_t TempFiles(const std::filesystem::path& d) {
     size_t n = 0;
     for (auto& e : std::filesystem::recursive_directory_iterator(d))
@@ -209,22 +229,7 @@ TEST_F(KillTest, CertificateAndKeyNeverMismatchAfterAKill) {
     return state_dir;
   };
   auto slowed = [&](const std::filesystem::path& state_dir) {
-    // (LeakSanitizer cannot run under ptrace: the ASan build's leak check is off for the traced
-    // agent.)
-    std::vector<std::string> args = {"env",
-                                     "ASAN_OPTIONS=detect_leaks=0",
-                                     "strace",
-                                     "-f",
-                                     "-qq",
-                                     "-o",
-                                     "/dev/null",
-                                     "-e",
-                                     "trace=rename,renameat,renameat2",
-                                     "-e",
-                                     "inject=rename,renameat,renameat2:delay_exit=100000"};
-    auto rest = Args(state_dir);
-    args.insert(args.end(), rest.begin(), rest.end());
-    return args;
+    return Traced(state_dir, "rename,renameat,renameat2", "delay_exit=100000");
   };
   // Which file is which, for a failure's message.
   auto name_of = [&](const std::string& pem) -> std::string {
@@ -375,20 +380,7 @@ TEST_F(KillTest, AKillAtEverySyncOfACompositionLeavesAWholeOrMarkedConfiguration
   int whole_old = 0, marked = 0, whole_new = 0;
   for (int n = 1; n <= 40; ++n) {
     auto state_dir = prepare("compose-victim");
-    std::vector<std::string> args = {
-        "env",
-        "ASAN_OPTIONS=detect_leaks=0",
-        "strace",
-        "-f",
-        "-qq",
-        "-o",
-        "/dev/null",
-        "-e",
-        "trace=fsync,fdatasync",
-        "-e",
-        "inject=fsync,fdatasync:signal=KILL:when=" + std::to_string(n)};
-    auto rest = Args(state_dir);
-    args.insert(args.end(), rest.begin(), rest.end());
+    auto args = Traced(state_dir, "fsync,fdatasync", "signal=KILL:when=" + std::to_string(n));
     Process victim;
     ASSERT_TRUE(victim.Start(args, dir_ / "compose-victim.log"));
     int rc = victim.Wait(60000);
