@@ -23,8 +23,9 @@ namespace {
 // The summary as text, for a person (--json: FleetSummaryJson).
 void PrintFleetSummary(const FleetSummary& s, const std::string& state) {
   // Runs as `update` counts them: every run, and the failed ones (a failed or rejected step).
-  std::string runs =
-      std::to_string(s.runs) + " runs (" + std::to_string(s.runs_failed) + " failed)";
+  const CounterSet& c = s.counters;
+  std::string runs = std::to_string(c[Counter::kRuns]) + " runs (" +
+                     std::to_string(c[Counter::kRunsFailed]) + " failed)";
   if (s.shards_merged > 1)
     std::printf("fleet: %d shards merged: %lld devices (from #%lld), %d threads, %s, %.2f s\n",
                 s.shards_merged, s.devices, s.first_index, s.threads, runs.c_str(), s.wall_s);
@@ -32,13 +33,12 @@ void PrintFleetSummary(const FleetSummary& s, const std::string& state) {
     std::printf("fleet: %lld devices (from #%lld, shard %lld/%lld), %d threads, %s, %.2f s\n",
                 s.devices, s.first_index, s.shard_index, s.shard_count, s.threads, runs.c_str(),
                 s.wall_s);
-  std::printf(
-      "requests: %lld (%.0f/s)  200: %lld  304: %lld  4xx: %lld  5xx: %lld  network: %lld  "
-      "bytes: %llu  "
-      "restarts: %lld  retries: %lld  resumed: %lld\n",
-      s.requests, s.wall_s > 0 ? static_cast<double>(s.requests) / s.wall_s : 0.0, s.status_200,
-      s.status_304, s.status_4xx, s.status_5xx, s.network_errors,
-      static_cast<unsigned long long>(s.bytes), s.restarts, s.retries, s.resumed);
+  std::printf("requests/s: %.0f\n",
+              s.wall_s > 0 ? static_cast<double>(c[Counter::kRequests]) / s.wall_s : 0.0);
+  // Every counter by its one name (as in --json's "counters"), four to a line.
+  for (size_t i = 0; i < kCounters; ++i)
+    std::printf("%s: %lld%s", std::string(kCounterNames[i]).c_str(), c.values[i],
+                i + 1 == kCounters || i % 4 == 3 ? "\n" : "  ");
   std::printf("%-16s %8s %10s %10s %10s\n", "KIND", "COUNT", "P50 ms", "P95 ms", "P99 ms");
   for (const auto& l : s.latency)
     std::printf("%-16s %8zu %10.2f %10.2f %10.2f\n", l.kind.c_str(), l.count, l.p50_ms, l.p95_ms,
@@ -47,7 +47,10 @@ void PrintFleetSummary(const FleetSummary& s, const std::string& state) {
     std::printf("state: %s/fleet.db (durability relaxed: synchronous=OFF)\n", state.c_str());
   if (!s.failures.empty()) {
     auto causes = FailuresByCause(s);
-    std::printf("failures by cause%s:\n", s.failures.size() >= 10000 ? " (the first 10000)" : "");
+    std::printf("failures by cause%s:\n",
+                s.failures.size() >= kMaxListedFailures
+                    ? (" (the first " + std::to_string(kMaxListedFailures) + ")").c_str()
+                    : "");
     for (size_t i = 0; i < causes.size() && i < 20; ++i)
       std::printf("  %lld \u00d7 %s\n", causes[i].second, causes[i].first.c_str());
     if (causes.size() > 20) std::printf("  ... %zu causes in all\n", causes.size());
@@ -56,8 +59,8 @@ void PrintFleetSummary(const FleetSummary& s, const std::string& state) {
                 f.run, f.step.c_str(), f.url.c_str(), f.error.c_str());
   }
   std::printf("devices with a failed step: %lld\n", s.devices_failed);
-  if (s.invariants_checked || s.power_cuts > 0) {
-    std::printf("power cuts: %lld, invariant violations: %zu%s\n", s.power_cuts,
+  if (s.invariants_checked || c[Counter::kPowerCuts] > 0) {
+    std::printf("power_cuts: %lld, invariant violations: %zu%s\n", c[Counter::kPowerCuts],
                 s.violations.size(), s.invariants_checked ? "" : " (not checked)");
     for (const auto& v : s.violations)
       std::printf("VIOLATION %s %s: %s\n", v.mac.c_str(), v.invariant.c_str(), v.detail.c_str());
@@ -281,13 +284,16 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
     bool tty = ::isatty(2);
     auto progress = [tty](const FleetProgress& p) {
       if (!tty) return;
+      const CounterSet& c = p.counters;
       std::fprintf(stderr,
-                   "\r\033[Kdevices %lld/%lld started, %lld runs finished | %.0f req/s | 200:%lld "
-                   "304:%lld 4xx:%lld "
-                   "5xx:%lld net:%lld | %.1f MiB | restarts %lld",
-                   p.started, p.devices, p.finished,
-                   p.elapsed_s > 0 ? p.requests / p.elapsed_s : 0.0, p.s200, p.s304, p.s4xx, p.s5xx,
-                   p.net, p.bytes / 1048576.0, p.restarts);
+                   "\r\033[Kdevices %lld | runs_started %lld runs %lld | %.0f req/s | "
+                   "status_200 %lld status_304 %lld status_4xx %lld status_5xx %lld "
+                   "network_errors %lld | %.1f MiB | restarts %lld",
+                   p.devices, c[Counter::kRunsStarted], c[Counter::kRuns],
+                   p.elapsed_s > 0 ? static_cast<double>(c[Counter::kRequests]) / p.elapsed_s : 0.0,
+                   c[Counter::kStatus200], c[Counter::kStatus304], c[Counter::kStatus4xx],
+                   c[Counter::kStatus5xx], c[Counter::kNetworkErrors],
+                   static_cast<double>(c[Counter::kBytes]) / 1048576.0, c[Counter::kRestarts]);
     };
     auto summary = RunFleet(*o, progress);
     if (tty) std::fprintf(stderr, "\n");

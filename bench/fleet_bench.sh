@@ -52,12 +52,13 @@ run_fleet() {
 import json, sys
 j = json.load(open(sys.argv[1]))
 wall, rss_kb, user, sys_ = open(sys.argv[2]).read().split()
-s = j["status"]
-print("run %s: %d devices, start-up %.1f s, %d requests in %.2f s = %.0f req/s (200: %d, 304: %d, 4xx: %d, "
-      "5xx: %d, net: %d), %.1f MiB, peak RSS %.1f MiB, CPU user %.2f s + sys %.2f s, failed devices %d" %
-      (sys.argv[3], j["devices"], j["startup_s"], j["requests"], j["wall_s"], j["requests_per_s"], s["200"],
-       s["304"], s["4xx"], s["5xx"], s["network_errors"], j["bytes"] / 1048576, int(rss_kb) / 1024, float(user),
-       float(sys_), j["devices_failed"]))
+c = j["counters"]
+print("run %s: %d devices, start-up %.1f s, %d requests in %.2f s = %.0f req/s (status_200: %d, status_304: %d, "
+      "status_4xx: %d, status_5xx: %d, network_errors: %d), %.1f MiB, peak RSS %.1f MiB, CPU user %.2f s + sys %.2f s, "
+      "failed devices %d" %
+      (sys.argv[3], j["devices"], j["startup_s"], c["requests"], j["wall_s"], j["requests_per_s"], c["status_200"],
+       c["status_304"], c["status_4xx"], c["status_5xx"], c["network_errors"], c["bytes"] / 1048576, int(rss_kb) / 1024,
+       float(user), float(sys_), j["devices_failed"]))
 m = j["memory_bytes"]
 n = max(1, j["devices"])
 print("   memory: devices %.1f MiB (%d B each), state cache entries %.1f MiB + words %.1f MiB (%.0f B a device), "

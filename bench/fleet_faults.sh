@@ -47,10 +47,11 @@ echo "faults: $devices devices, $fail% of the requests failing ($unavailable% 50
 python3 - "$out.json" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
-s = j["status"]
+c = j["counters"]
 failed = {f["mac"] for f in j["failures"]}
-print("requests %d (200: %d, 304: %d, 5xx: %d, network errors: %d), retries %d, runs %d, %.0f s" % (
-    j["requests"], s["200"], s["304"], s["5xx"], s["network_errors"], j["retries"], j["runs_completed"], j["wall_s"]))
+print("requests %d (status_200: %d, status_304: %d, status_5xx: %d, network_errors: %d), retries %d, runs %d, %.0f s" % (
+    c["requests"], c["status_200"], c["status_304"], c["status_5xx"], c["network_errors"], c["retries"], c["runs"],
+    j["wall_s"]))
 print("devices with a failed run: %d, of which still failed at the end: %d" % (
     j["devices_failed"], j["devices_last_run_failed"]))
 PY

@@ -37,8 +37,9 @@ echo "storm: $devices devices, daily time $at (in $wait_s s), spread $spread s, 
 python3 - "$out.json" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
-print("requests %d (200: %d, 304: %d), devices failed %d, %.0f s" % (
-    j["requests"], j["status"]["200"], j["status"]["304"], j["devices_failed"], j["wall_s"]))
+c = j["counters"]
+print("requests %d (status_200: %d, status_304: %d), devices failed %d, %.0f s" % (
+    c["requests"], c["status_200"], c["status_304"], j["devices_failed"], j["wall_s"]))
 PY
 "$build/app/autoprov" fleet plot "$out.csv" -o "$out.svg" \
   --title "$devices devices, daily update at $at with a $spread s random spread (after their start-up runs)"

@@ -4,12 +4,9 @@
 // once.
 #pragma once
 
-#include <atomic>
-#include <functional>
 #include <string>
 
 #include "config/configuration.hpp"
-#include "engine/report.hpp"
 
 namespace autoprov {
 
@@ -19,8 +16,9 @@ enum class BusyVerdict {
   kStopped,  // SIGTERM while waiting: the restart stays pending
 };
 
-// One ask of the rule: the appliance answered `busy` after `waited_s` seconds of deferral. The
-// daemon's agent loops on it with real sleeps; the fleet simulator schedules its next ask.
+// One ask of the rule: the appliance answered `busy` after `waited_s` seconds of deferral. What
+// follows a run (engine/after_run.hpp) asks it; the agent sleeps until the next ask, the fleet
+// schedules it.
 struct BusyDecision {
   BusyVerdict verdict = BusyVerdict::kGoAhead;
   bool wait = false;  // ask again after wait_s
@@ -28,18 +26,5 @@ struct BusyDecision {
   std::string outcome;  // when it ends: for the report
 };
 BusyDecision DecideBusy(const Configuration& config, bool busy, double waited_s);
-
-struct BusyProbe {
-  std::function<bool()> busy;                   // runs BusyCommand: true when it exits 0
-  std::function<void(int milliseconds)> sleep;  // waits (tests: simulated time)
-  std::function<double()> elapsed_s;            // since the first probe
-};
-
-// Asks, and while busy waits; `deferral` is filled in for the report (nothing when not busy).
-BusyVerdict DeferWhileBusy(const Configuration& config, const BusyProbe& probe,
-                           const std::atomic<bool>* cancel, BusyDeferral& deferral);
-
-// The probe of a local device: `busy_command` through RunCommand (30 s at most per check).
-BusyProbe CommandBusyProbe(const std::string& busy_command);
 
 }  // namespace autoprov

@@ -4,6 +4,7 @@
 #include "common/text.hpp"
 #include "device/hooks.hpp"
 #include "engine/device_state.hpp"
+#include "engine/schedule.hpp"
 
 namespace autoprov {
 
@@ -53,6 +54,17 @@ Expected<bool> RestartDevice(StateStore& store, long long device, const Schema& 
   auto config = store.LoadConfiguration(device, schema);
   if (!config) return Unexpected(config.error());
   return StartupRunFollows(*config);
+}
+
+Expected<std::optional<long long>> PowerUp(StateStore& store, long long device,
+                                           const Schema& schema, double draw,
+                                           const std::string& running_version_command) {
+  auto startup = RestartDevice(store, device, schema, running_version_command);
+  if (!startup) return Unexpected(startup.error());
+  if (!*startup) return std::optional<long long>();
+  auto config = store.LoadConfiguration(device, schema);
+  if (!config) return Unexpected(config.error());
+  return std::optional<long long>(StartupDelay(*config, draw));
 }
 
 }  // namespace autoprov

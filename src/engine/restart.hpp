@@ -1,7 +1,9 @@
 // What a device restart means (SPEC S-2.2), in one place for the daemon, the fleet simulator and
-// `autoprov restart`: the pending image becomes the running one, then the start-up run follows
+// `autoprov restart` (whether a run restarts the device is engine/after_run.hpp's): the pending image becomes the running one, then the start-up run follows
 // unless AutoUpdateOnStartup = 0. And how many restarts a device allows itself (S-9.8).
 #pragma once
+
+#include <optional>
 
 #include "config/configuration.hpp"
 #include "store/state_store.hpp"
@@ -23,5 +25,12 @@ bool StartupRunFollows(const Configuration& config);
 // configuration as stored now.
 Expected<bool> RestartDevice(StateStore& store, long long device, const Schema& schema,
                              const std::string& running_version_command = "");
+
+// The device comes up, after a restart or a power cut (S-2.2): RestartDevice, then in how many
+// seconds the start-up run follows (AupdStartupRandomDelay, drawn with `draw` in [0, 1), S-10.1);
+// nothing when AutoUpdateOnStartup = 0. The daemon and the fleet simulator start devices so.
+Expected<std::optional<long long>> PowerUp(StateStore& store, long long device,
+                                           const Schema& schema, double draw,
+                                           const std::string& running_version_command = "");
 
 }  // namespace autoprov

@@ -10,10 +10,9 @@
 
 #include "common/log.hpp"
 #include "common/text.hpp"
-#include "engine/busy.hpp"
+#include "engine/after_run.hpp"
 #include "engine/clock.hpp"
 #include "engine/device_state.hpp"
-#include "engine/report_upload.hpp"
 
 namespace autoprov {
 
@@ -50,7 +49,8 @@ Expected<RunReport> RunLocalDevice(StateDirectory& state, const IdentityOverride
   // S-10.8: a clock before the build date is waited for (no lock held meanwhile).
   LocalRunOptions with_clock = options;
   if (auto config = state.LoadConfiguration()) {
-    std::string warning = WaitForClock(*config, SystemClock(), BuildEpoch(), options.cancel);
+    std::string warning = WaitForClock(*config, options.clock ? *options.clock : SystemClock(),
+                                       BuildEpoch(), options.cancel);
     if (!warning.empty()) with_clock.warnings.push_back(warning);
   }
   // S-11.2: the first run after an install that did not come up says so.
@@ -66,18 +66,14 @@ Expected<RunReport> RunLocalDevice(StateDirectory& state, const IdentityOverride
 }
 
 namespace {
-// Records the run's restart as pending: its reasons and the image that waits for it.
-void KeepRestartPending(StateStore& store, const RunReport& report, const std::string& reasons) {
-  DeviceState device(store, kLocalDevice);
-  PendingRestart pending{report.finished_at, reasons, ""};
-  if (auto version = device.PendingImageVersion(); version && version->has_value()) {
-    pending.image = **version;
-    if (auto k = store.GetKindState(kLocalDevice, "image"); k && k->has_value())
-      pending.image +=
-          " (" + ((*k)->path.empty() ? "installed by InstallCommand" : (*k)->path) + ")";
-  }
-  if (auto r = device.SetRestartPending(pending); !r)
-    LogError("cannot record the pending restart: " + r.error().message);
+// The appliance's BusyCommand (S-10.2): busy when it exits 0, 30 s at most per check.
+std::function<bool()> BusyCommandProbe(const std::string& busy_command) {
+  if (busy_command.empty()) return nullptr;
+  return [busy_command] {
+    auto r = RunCommand(busy_command, {}, 30);
+    if (!r) LogError("BusyCommand: " + r.error().message + " (taken as not busy)");
+    return r && r->exit_code == 0;
+  };
 }
 }  // namespace
 
@@ -87,6 +83,7 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
   auto acquired = RunLock::Acquire(state.path());
   if (!acquired) return Unexpected(acquired.error());
   std::optional<RunLock> lock(std::move(*acquired));
+  const ClockSource clock = options.clock ? *options.clock : SystemClock();
   RunEnvironment env;
   env.store = &state.store();
   env.device = kLocalDevice;
@@ -94,6 +91,7 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
   env.identity = identity;
   env.hooks = hooks;
   env.state_dir = state.path();
+  env.now = clock.now;
   env.cancel = options.cancel;
   env.progress = options.progress;
   env.on_step = options.on_step;
@@ -104,71 +102,63 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
     if (options.cancel && options.cancel->load())
       break;  // stopping: the remaining steps are not attempted
   }
-  RunReport report = (*seq)->Finish();
-  report.warnings.insert(report.warnings.end(), options.warnings.begin(), options.warnings.end());
-  if (report.restart != RestartWhen::kNone) {
-    std::string reasons;
-    for (const auto& r : report.restart_reasons) reasons += (reasons.empty() ? "" : "; ") + r;
-    report.restart_performed = !hooks.reset_command.empty() || options.simulate_restart;
-    if (report.restart_performed && !hooks.busy_command.empty()) {
-      // S-10.2: while the appliance is busy the restart waits, holding no lock (config set, status
-      // and triggers keep working); the run's files that need no restart are already applied.
-      lock.reset();
-      auto verdict = DeferWhileBusy((*seq)->config(), CommandBusyProbe(hooks.busy_command),
-                                    options.cancel, report.busy);
-      if (verdict != BusyVerdict::kGoAhead) {
-        report.restart_performed = false;
-        report.restart_reasons.push_back(report.busy.outcome + " (S-10.2)");
-        reasons += "; " + report.restart_reasons.back();
+  RunReport finished = (*seq)->Finish();
+  finished.warnings.insert(finished.warnings.end(), options.warnings.begin(),
+                           options.warnings.end());
+  // What follows the run, decided by the rule every driver follows (engine/after_run.hpp); this
+  // driver blocks.
+  std::function<bool()> busy = options.busy ? options.busy : BusyCommandProbe(hooks.busy_command);
+  AfterRun after(std::move(finished), (*seq)->config(), (*seq)->env(),
+                 AfterRunSetup{!hooks.reset_command.empty() || options.simulate_restart,
+                               static_cast<bool>(busy), true});
+  for (auto step = after.Next(clock.now()); step.action != AfterRun::Action::kDone;
+       step = after.Next(clock.now())) {
+    switch (step.action) {
+      case AfterRun::Action::kAskBusy: {
+        // S-10.2: while the appliance is busy the restart waits, holding no lock (config set,
+        // status and triggers keep working); the run's files that need no restart are applied.
+        lock.reset();
+        bool stopped = false;
+        while (!stopped && clock.now() < step.at) {
+          stopped = options.cancel && options.cancel->load();
+          if (!stopped) clock.sleep(100);  // short slices: SIGTERM stops the wait at once
+        }
+        if (stopped)
+          after.Stopped(clock.now());
+        else
+          after.Busy(busy(), clock.now());
+        break;
       }
-    }
-    if (report.restart_performed) {
-      auto allowed = CountRestart(state.store(), kLocalDevice, report.finished_at);
-      if (!allowed || !*allowed) {
-        report.restart_performed = false;
-        std::string why = allowed
-                              ? "more than " + std::to_string(kMaxRestartsPerHour) +
-                                    " restarts within an hour: the restart stays pending (S-9.8)"
-                              : "cannot count restarts: " + allowed.error().message;
-        report.restart_reasons.push_back(why);
-        reasons += "; " + why;
-        LogError(why);
+      case AfterRun::Action::kUpload: {
+        std::vector<Expected<FetchResult>> results;
+        for (const auto& u : after.uploads()) {
+          results.push_back(fetch(u));
+          if (!results.back()) break;  // the rest waits for the next run, in order
+        }
+        after.Uploaded(results);
+        break;
       }
-    }
-    if (!report.restart_performed) KeepRestartPending(state.store(), report, reasons);
-  }
-  // A restart decided by an earlier run and not performed yet is still pending: every report says
-  // so until the device restarts.
-  if (auto pending = DeviceState(state.store(), kLocalDevice).PendingRestartState(); pending)
-    report.pending = *pending;
-  if (auto r = state.store().AddRun(kLocalDevice, report.started_at, ToJson(report).dump()); !r)
-    LogError("cannot store the run report: " + r.error().message);
-  // S-10.3: report back, now or (a restart follows) after the start-up run.
-  auto uploads =
-      PrepareReportUploads(report, (*seq)->config(), (*seq)->env(), report.restart_performed);
-  std::vector<Expected<FetchResult>> results;
-  for (const auto& u : uploads) {
-    results.push_back(fetch(u));
-    if (!results.back()) break;  // the rest waits for the next run, in order
-  }
-  report.upload = FinishReportUploads(state.store(), kLocalDevice, uploads, results);
-  if (report.restart_performed && !hooks.reset_command.empty()) {
-    LogInfo("restarting the device: " + hooks.reset_command);
-    auto out = RunCommand(hooks.reset_command, {}, 120);
-    if (!out || out->exit_code != 0) {
-      report.restart_performed = false;
-      std::string why = "the reset command " +
-                        (out ? "exited with " + std::to_string(out->exit_code)
-                             : "could not run: " + out.error().message) +
-                        "; the restart is pending";
-      LogError(why);
-      report.restart_reasons.push_back(why);
-      KeepRestartPending(state.store(), report, why);
-      if (auto pending = DeviceState(state.store(), kLocalDevice).PendingRestartState(); pending)
-        report.pending = *pending;
+      case AfterRun::Action::kRestart: {
+        if (hooks.reset_command.empty()) {  // the daemon restarts the device (simulate_restart)
+          after.Restarted({});
+          break;
+        }
+        LogInfo("restarting the device: " + hooks.reset_command);
+        auto out = RunCommand(hooks.reset_command, {}, 120);
+        if (out && out->exit_code == 0)
+          after.Restarted({});
+        else
+          after.Restarted(Fail(ErrorCode::kIo, "the reset command " +
+                                                   (out ? "exited with " +
+                                                              std::to_string(out->exit_code)
+                                                        : "could not run: " + out.error().message)));
+        break;
+      }
+      case AfterRun::Action::kDone:
+        break;
     }
   }
-  return report;
+  return after.TakeReport();
 }
 
 }  // namespace autoprov

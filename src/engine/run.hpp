@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "device/hooks.hpp"
 #include "device/identity.hpp"
+#include "engine/clock.hpp"
 #include "engine/restart.hpp"
 #include "engine/sequence.hpp"
 #include "store/state_dir.hpp"
@@ -40,6 +42,11 @@ struct LocalRunOptions {
   bool simulate_restart = false;
   // Put into the report before it is stored (RunLocalDevice's clock check, S-10.8).
   std::vector<std::string> warnings;
+  // The clock the run and what follows it read and sleep on (tests: simulated time); none: the
+  // system's.
+  std::optional<ClockSource> clock;
+  // Whether the appliance is busy (S-10.2); empty: hooks.ini's BusyCommand, if any.
+  std::function<bool()> busy;
 };
 
 // Runs the sequence, fetching with `fetch` (one connection-reusing Fetcher for a device), stores

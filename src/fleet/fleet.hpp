@@ -10,12 +10,16 @@
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/error.hpp"
 #include "config/configuration.hpp"
 #include "config/schema.hpp"
+#include "store/state_store.hpp"
+#include "fleet/counters.hpp"
+#include "fleet/identity.hpp"
 #include "fleet/invariants.hpp"
 #include "fleet/timeline.hpp"
 
@@ -73,52 +77,42 @@ struct FleetSummary {
   long long devices = 0, first_index = 0;
   long long shard_index = 0, shard_count = 1;
   int shards_merged = 1;  // fleet merge: how many shard summaries this one adds up
-  // Runs as a device counts them (issue: truthful reports): every run, the start-up runs after
-  // simulated restarts and power cuts included; and those with a failed or rejected step (a run
-  // that `update` would call failed).
-  long long runs = 0, runs_failed = 0;
-  // The runs the schedule asked for (rounds, intervals, retries), whatever their outcome; start-up
-  // runs after restarts not counted. Kept under its old name for summaries written before `runs`.
-  long long runs_completed = 0;
+  // Runs, requests by status, bytes, restarts, ...: one name each (fleet/counters.hpp).
+  CounterSet counters;
   long long devices_failed = 0;           // with a failed step in any run
   long long devices_last_run_failed = 0;  // whose last run had a failed step
-  long long requests = 0;
-  long long status_200 = 0, status_304 = 0, status_4xx = 0, status_5xx = 0, network_errors = 0,
-            other = 0;
-  uint64_t bytes = 0;
-  long long restarts = 0;
-  long long retries = 0;       // runs that were retries after a failed run (S-10.1)
-  long long reports_sent = 0;  // run reports uploaded to AupdReportUrl (S-10.3)
-  long long busy_deferrals = 0, restarts_given_up = 0;  // S-10.2
-  long long resumed = 0;  // image downloads that continued a part kept from a cut (S-10.4)
   double wall_s = 0;
   double startup_s = 0;  // before the first run: the schema, the database, the device states
   int threads = 0;
   std::vector<LatencySummary> latency;  // per file kind
-  std::vector<DeviceFailure> failures;
-  Timeline timeline;  // with FleetOptions::timeline
+  std::vector<DeviceFailure> failures;  // at most kMaxListedFailures
+  Timeline timeline;                    // with FleetOptions::timeline
   FleetMemory memory;
-  // --power-loss: the cuts made, and what the invariant checks found (fleet/invariants.hpp).
-  long long power_cuts = 0;
+  // --power-loss: what the invariant checks found (fleet/invariants.hpp).
   bool invariants_checked = false;
   std::vector<InvariantViolation> violations;
 };
 
 // Live figures for a progress line.
 struct FleetProgress {
-  long long started = 0, finished = 0, failed = 0, devices = 0;
-  long long requests = 0, s200 = 0, s304 = 0, s4xx = 0, s5xx = 0, net = 0, restarts = 0,
-            retries = 0, reports = 0, deferrals = 0, given_up = 0, resumed = 0;
-  uint64_t bytes = 0;
+  long long devices = 0;
+  CounterSet counters;
   double elapsed_s = 0;
 };
 
+// The state a fleet's devices run on: the schema, the bootstrap configuration, the one database
+// with its read cache loaded for devices [first, last), each device seeded with the bootstrap
+// configuration on its first run.
+struct FleetState {
+  std::unique_ptr<Schema> schema;
+  std::unique_ptr<Configuration> bootstrap;
+  std::unique_ptr<StateStore> store;
+  long long first = 0, last = 0;
+};
+Expected<FleetState> OpenFleetState(const FleetOptions& options);
+
 // Parses "I/M" for --shard.
 Expected<std::pair<long long, long long>> ParseShard(std::string_view text);
-// MAC of device `index` counting up from `base` (12 hex digits).
-Expected<std::string> MacForIndex(std::string_view base, long long index);
-// The start offset of a device within a round, in seconds: deterministic for (seed, index).
-double StartOffset(uint64_t seed, long long index, int round, double spread_s);
 
 // Seconds from `now` until the next periodic run of a simulated device whose last run started at
 // `last_run`:

@@ -33,6 +33,8 @@ nlohmann::json ViolationsJson(const std::vector<InvariantViolation>& violations)
 }
 
 nlohmann::json FleetSummaryJson(const FleetSummary& s) {
+  nlohmann::json counters = nlohmann::json::object();
+  for (size_t i = 0; i < kCounters; ++i) counters[std::string(kCounterNames[i])] = s.counters.values[i];
   nlohmann::json lat = nlohmann::json::object();
   for (const auto& l : s.latency) {
     nlohmann::json buckets = nlohmann::json::array();
@@ -55,28 +57,12 @@ nlohmann::json FleetSummaryJson(const FleetSummary& s) {
                     : std::to_string(s.shard_index) + "/" + std::to_string(s.shard_count)},
       {"shard_count", s.shard_count},
       {"shards_merged", s.shards_merged},
-      {"format", 2},
-      {"runs", s.runs},
-      {"runs_failed", s.runs_failed},
-      {"runs_completed", s.runs_completed},
+      {"format", kSummaryFormat},
+      {"counters", counters},
       {"devices_failed", s.devices_failed},
       {"devices_last_run_failed", s.devices_last_run_failed},
-      {"requests", s.requests},
-      {"requests_per_s", s.wall_s > 0 ? static_cast<double>(s.requests) / s.wall_s : 0},
-      {"status",
-       {{"200", s.status_200},
-        {"304", s.status_304},
-        {"4xx", s.status_4xx},
-        {"5xx", s.status_5xx},
-        {"network_errors", s.network_errors},
-        {"other", s.other}}},
-      {"bytes", s.bytes},
-      {"restarts", s.restarts},
-      {"retries", s.retries},
-      {"reports_sent", s.reports_sent},
-      {"busy_deferrals", s.busy_deferrals},
-      {"restarts_given_up", s.restarts_given_up},
-      {"resumed", s.resumed},
+      {"requests_per_s",
+       s.wall_s > 0 ? static_cast<double>(s.counters[Counter::kRequests]) / s.wall_s : 0},
       {"wall_s", s.wall_s},
       {"startup_s", s.startup_s},
       {"threads", s.threads},
@@ -91,7 +77,6 @@ nlohmann::json FleetSummaryJson(const FleetSummary& s) {
        "bucket i counts the latencies in [2^(i/8), 2^((i+1)/8)) microseconds"},
       {"latency_ms", lat},
       {"failures", failures},
-      {"power_cuts", s.power_cuts},
       {"invariants",
        {{"checked", s.invariants_checked}, {"violations", ViolationsJson(s.violations)}}}};
 }
@@ -131,6 +116,46 @@ class Reader {
   std::string error_;
 };
 
+// The counters of a summary written before format 3, by their old names (the one place they are
+// still spelled).
+void ReadLegacyCounters(const nlohmann::json& j, Reader& r, CounterSet& c) {
+  struct Old {
+    Counter counter;
+    const char* object;  // "" or "status"
+    const char* name;
+    bool required;
+  };
+  static constexpr Old kOld[] = {
+      {Counter::kRunsStarted, "", "runs_completed", true},
+      {Counter::kRuns, "", "runs", false},
+      {Counter::kRunsFailed, "", "runs_failed", false},
+      {Counter::kRequests, "", "requests", true},
+      {Counter::kStatus200, "status", "200", true},
+      {Counter::kStatus304, "status", "304", true},
+      {Counter::kStatus4xx, "status", "4xx", true},
+      {Counter::kStatus5xx, "status", "5xx", true},
+      {Counter::kNetworkErrors, "status", "network_errors", true},
+      {Counter::kStatusOther, "status", "other", false},
+      {Counter::kBytes, "", "bytes", true},
+      {Counter::kRestarts, "", "restarts", true},
+      {Counter::kRetries, "", "retries", true},
+      {Counter::kReportsSent, "", "reports_sent", true},
+      {Counter::kBusyDeferrals, "", "busy_deferrals", true},
+      {Counter::kRestartsGivenUp, "", "restarts_given_up", true},
+      {Counter::kResumed, "", "resumed", true},
+      {Counter::kPowerCuts, "", "power_cuts", false},
+  };
+  auto status = j.find("status");
+  for (const Old& o : kOld) {
+    if (*o.object && (status == j.end() || !status->is_object())) return r.Fail("no \"status\" object");
+    const nlohmann::json& obj = *o.object ? *status : j;
+    std::string where = *o.object ? std::string(o.object) + "." : "";
+    if (o.required || obj.contains(o.name)) r.Get(obj, o.name, c[o.counter], where);
+  }
+  // Format 1 had no `runs`: the runs it counted, none known to have failed.
+  if (!j.contains("runs")) c[Counter::kRuns] = c[Counter::kRunsStarted];
+}
+
 }  // namespace
 
 Expected<FleetSummary> FleetSummaryFromJson(const nlohmann::json& j, std::string_view origin) {
@@ -149,35 +174,22 @@ Expected<FleetSummary> FleetSummaryFromJson(const nlohmann::json& j, std::string
     r.Fail("\"shard\" is not I/M: " + shard);
   if (j.contains("shard_count")) r.Get(j, "shard_count", s.shard_count);
   if (j.contains("shards_merged")) r.Get(j, "shards_merged", s.shards_merged);
-  r.Get(j, "runs_completed", s.runs_completed);
-  if (j.contains("runs")) {
-    r.Get(j, "runs", s.runs);
-    r.Get(j, "runs_failed", s.runs_failed);
+  int format = 1;
+  if (j.contains("format")) r.Get(j, "format", format);
+  if (format >= 3) {
+    if (auto c = j.find("counters"); c != j.end() && c->is_object()) {
+      for (size_t i = 0; i < kCounters; ++i)
+        if (c->contains(kCounterNames[i]))  // a counter newer than the file: 0
+          r.Get(*c, std::string(kCounterNames[i]).c_str(), s.counters.values[i], "counters.");
+    } else {
+      r.Fail("no \"counters\" object");
+    }
   } else {
-    // A summary written before `runs` (format 1): the runs it counted, none known to have failed.
-    s.runs = s.runs_completed;
+    ReadLegacyCounters(j, r, s.counters);
   }
   r.Get(j, "devices_failed", s.devices_failed);
   if (j.contains("devices_last_run_failed"))
     r.Get(j, "devices_last_run_failed", s.devices_last_run_failed);
-  r.Get(j, "requests", s.requests);
-  if (auto st = j.find("status"); st != j.end() && st->is_object()) {
-    r.Get(*st, "200", s.status_200, "status.");
-    r.Get(*st, "304", s.status_304, "status.");
-    r.Get(*st, "4xx", s.status_4xx, "status.");
-    r.Get(*st, "5xx", s.status_5xx, "status.");
-    r.Get(*st, "network_errors", s.network_errors, "status.");
-    if (st->contains("other")) r.Get(*st, "other", s.other, "status.");
-  } else {
-    r.Fail("no \"status\" object");
-  }
-  r.Get(j, "bytes", s.bytes);
-  r.Get(j, "restarts", s.restarts);
-  r.Get(j, "retries", s.retries);
-  r.Get(j, "reports_sent", s.reports_sent);
-  r.Get(j, "busy_deferrals", s.busy_deferrals);
-  r.Get(j, "restarts_given_up", s.restarts_given_up);
-  r.Get(j, "resumed", s.resumed);
   r.Get(j, "wall_s", s.wall_s);
   r.Get(j, "threads", s.threads);
   if (j.contains("startup_s")) r.Get(j, "startup_s", s.startup_s);
@@ -222,7 +234,6 @@ Expected<FleetSummary> FleetSummaryFromJson(const nlohmann::json& j, std::string
       s.failures.push_back(std::move(d));
     }
   }
-  if (j.contains("power_cuts")) r.Get(j, "power_cuts", s.power_cuts);
   if (auto inv = j.find("invariants"); inv != j.end() && inv->is_object()) {
     r.Get(*inv, "checked", s.invariants_checked, "invariants.");
     if (auto vs = inv->find("violations"); vs != inv->end() && vs->is_array())
@@ -268,26 +279,9 @@ Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& part
     m.devices += p.devices;
     m.shards_merged += p.shards_merged;
     if (p.shard_count != m.shard_count) m.shard_count = 0;  // mixed: no single M
-    m.runs += p.runs;
-    m.runs_failed += p.runs_failed;
-    m.runs_completed += p.runs_completed;
+    m.counters.Add(p.counters);
     m.devices_failed += p.devices_failed;
     m.devices_last_run_failed += p.devices_last_run_failed;
-    m.requests += p.requests;
-    m.status_200 += p.status_200;
-    m.status_304 += p.status_304;
-    m.status_4xx += p.status_4xx;
-    m.status_5xx += p.status_5xx;
-    m.network_errors += p.network_errors;
-    m.other += p.other;
-    m.bytes += p.bytes;
-    m.restarts += p.restarts;
-    m.retries += p.retries;
-    m.reports_sent += p.reports_sent;
-    m.busy_deferrals += p.busy_deferrals;
-    m.restarts_given_up += p.restarts_given_up;
-    m.resumed += p.resumed;
-    m.power_cuts += p.power_cuts;
     m.invariants_checked |= p.invariants_checked;
     m.violations.insert(m.violations.end(), p.violations.begin(), p.violations.end());
     m.wall_s = std::max(m.wall_s, p.wall_s);  // the shards run side by side
@@ -295,7 +289,7 @@ Expected<FleetSummary> MergeFleetSummaries(const std::vector<FleetSummary>& part
     m.threads += p.threads;
     for (const auto& l : p.latency) latency[l.kind].Merge(l.histogram);
     for (const auto& f : p.failures)
-      if (m.failures.size() < 10000) m.failures.push_back(f);
+      if (m.failures.size() < kMaxListedFailures) m.failures.push_back(f);
   }
   if (m.shard_count == 0) m.shard_count = 1;
   m.latency = LatencySummaries(std::move(latency));

@@ -15,6 +15,10 @@
 
 namespace autoprov {
 
+// The summary file's format: 3 names every counter once, under "counters" (fleet/counters.hpp);
+// files of formats 1 and 2 are still read.
+inline constexpr int kSummaryFormat = 3;
+
 nlohmann::json FleetSummaryJson(const FleetSummary& s);
 // Errors name the file (`origin`) and the field.
 Expected<FleetSummary> FleetSummaryFromJson(const nlohmann::json& j, std::string_view origin);

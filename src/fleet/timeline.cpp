@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/text.hpp"
+#include "fleet/counters.hpp"
 
 namespace autoprov {
 
@@ -104,9 +105,20 @@ void Timeline::Merge(const Timeline& other) {
   }
 }
 
+namespace {
+// The CSV's columns: the counters' own names (fleet/counters.hpp) between the second and the
+// latencies.
+std::string TimelineHeader() {
+  std::string h = "second";
+  for (Counter c : {Counter::kRequests, Counter::kStatus200, Counter::kStatus304,
+                    Counter::kStatus4xx, Counter::kStatus5xx, Counter::kNetworkErrors})
+    h += "," + std::string(CounterName(c));
+  return h + ",p50_ms,p99_ms";
+}
+}  // namespace
+
 std::string Timeline::Csv() const {
-  std::string out =
-      "second,requests,status_200,status_304,status_4xx,status_5xx,network_errors,p50_ms,p99_ms\n";
+  std::string out = TimelineHeader() + "\n";
   char line[256];
   for (size_t i = 0; i < seconds_.size(); ++i) {
     const TimelineSecond& s = seconds_[i];
@@ -133,8 +145,7 @@ Expected<std::vector<TimelineRow>> ParseTimelineCsv(std::string_view text,
                     &v[3], &v[4], &v[5], &v[6], &r.p50_ms, &r.p99_ms) != 9)
       return Fail(ErrorCode::kParse,
                   std::string(origin) + ":" + std::to_string(lines.line_no()) +
-                      ": not a timeline row (second,requests,status_200,status_304,status_4xx,"
-                      "status_5xx,network_errors,p50_ms,p99_ms)");
+                      ": not a timeline row (" + TimelineHeader() + ")");
     r.second = static_cast<long>(v[0]);
     r.requests = v[1];
     r.s200 = v[2];

@@ -71,7 +71,7 @@ class Daemon {
   void HandleSip(int fd);
   SipPolicy CurrentSipPolicy();
   void FinishRun();
-  void Restart();
+  void Restart(const char* what);  // logs `what` once restarted
   std::vector<std::string> AgentArgs(const RunRequest& req) const;
   std::string StatusJson();
 
@@ -107,7 +107,7 @@ class Daemon {
   std::chrono::steady_clock::time_point last_ping_;
   std::mt19937_64 rng_{std::random_device{}()};
   double Draw() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
-  void StartupRun();
+  void StartupRun(long long delay);
 };
 
 std::string Daemon::RunningVersionCommand() const {
@@ -187,20 +187,17 @@ void Daemon::Worker() {
 }
 
 // S-2.2: a restart the daemon performs itself (no reset command): it re-initialises as a freshly
-// started device; the start-up run follows unless AutoUpdateOnStartup = 0.
-void Daemon::Restart() {
-  auto startup =
-      RestartDevice(state_->store(), kLocalDevice, state_->schema(), RunningVersionCommand());
+// started device (PowerUp); the start-up run follows unless AutoUpdateOnStartup = 0.
+void Daemon::Restart(const char* what) {
+  auto startup = PowerUp(state_->store(), kLocalDevice, state_->schema(), Draw(),
+                         RunningVersionCommand());
   if (!startup) return LogError(startup.error().message);
-  LogInfo("restart (simulated): the agent re-initialises as a freshly started device");
-  if (*startup && !stop_) StartupRun();
+  if (*what) LogInfo(what);
+  if (startup->has_value() && !stop_) StartupRun(**startup);
 }
 
 // The start-up run, now or after its random delay (AupdStartupRandomDelay, S-10.1).
-void Daemon::StartupRun() {
-  auto config = state_->LoadConfiguration();
-  if (!config) LogError("start-up run: " + config.error().message);
-  long long delay = config ? StartupDelay(*config, Draw()) : 0;
+void Daemon::StartupRun(long long delay) {
   if (delay <= 0) return Request("start-up", false, -1);
   next_startup_ = std::time(nullptr) + delay;  // for status; the wait counts from now
   next_startup_due_ = std::chrono::steady_clock::now() + std::chrono::seconds(delay);
@@ -255,10 +252,13 @@ void Daemon::FinishRun() {
     auto hooks = LoadHooks(o_.state_dir);
     // With a reset command the device restarted for real (or was asked to); without, the daemon
     // does it.
-    if (hooks && hooks->reset_command.empty())
-      Restart();
-    else
-      StartupRun();
+    if (hooks && hooks->reset_command.empty()) {
+      Restart("restart (simulated): the agent re-initialises as a freshly started device");
+    } else {
+      auto config = state_->LoadConfiguration();
+      if (!config) LogError("start-up run: " + config.error().message);
+      StartupRun(config ? StartupDelay(*config, Draw()) : 0);
+    }
   }
   std::lock_guard lock(m_);
   cv_.notify_all();
@@ -420,12 +420,7 @@ int Daemon::Run() {
 
   std::thread worker([this] { Worker(); });
   // A freshly started device: a pending image becomes the running one, then the start-up trigger.
-  if (auto startup =
-          RestartDevice(state_->store(), kLocalDevice, state_->schema(), RunningVersionCommand());
-      !startup)
-    LogError(startup.error().message);
-  else if (*startup)
-    StartupRun();
+  Restart("");
   LogInfo("daemon started on " + o_.state_dir.string() +
           (sip >= 0 ? ", SIP on " + o_.sip_listen : ""));
   if (sip >= 0 && CurrentSipPolicy().allow_any)

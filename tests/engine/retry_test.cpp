@@ -108,54 +108,5 @@ TEST(ClockTest, AClockBeforeTheBuildDateIsWaitedFor) {
   EXPECT_GT(BuildEpoch(), 1'700'000'000LL);
 }
 
-// S-10.2: while BusyCommand says busy, the restart waits, asking every AupdBusyCheckInterval, up to
-// AupdBusyMaxDefer, then follows AupdBusyPolicy; SIGTERM ends the wait at once.
-TEST(BusyTest, ARestartWaitsWhileTheApplianceIsBusy) {
-  Configuration c(Schema::BuiltIn());
-  ASSERT_TRUE(c.Set("AupdBusyCheckInterval", "30"));
-  ASSERT_TRUE(c.Set("AupdBusyMaxDefer", "120"));
-  double clock = 0;
-  int asked = 0;
-  int busy_until_ask = 0;  // busy for this many asks
-  BusyProbe probe{[&] { return ++asked <= busy_until_ask; }, [&](int ms) { clock += ms / 1000.0; },
-                  [&] { return clock; }};
-  BusyDeferral d;
-  EXPECT_EQ(DeferWhileBusy(c, probe, nullptr, d), BusyVerdict::kGoAhead);
-  EXPECT_FALSE(d.deferred) << "not busy: no wait";
-  EXPECT_EQ(clock, 0);
-  // Busy for 3 asks: idle at the 4th, after 3 intervals.
-  asked = 0;
-  busy_until_ask = 3;
-  d = {};
-  EXPECT_EQ(DeferWhileBusy(c, probe, nullptr, d), BusyVerdict::kGoAhead);
-  EXPECT_TRUE(d.deferred);
-  EXPECT_EQ(d.checks, 4);
-  EXPECT_NEAR(d.seconds, 90, 0.5);
-  // Busy throughout: restart anyway at the cap...
-  asked = 0;
-  busy_until_ask = 1000;
-  clock = 0;
-  d = {};
-  EXPECT_EQ(DeferWhileBusy(c, probe, nullptr, d), BusyVerdict::kGoAhead);
-  EXPECT_NEAR(d.seconds, 120, 0.5);
-  EXPECT_NE(d.outcome.find("restarting anyway"), std::string::npos);
-  // ...or give up until the next run.
-  ASSERT_TRUE(c.Set("AupdBusyPolicy", "give-up-until-next-run"));
-  clock = 0;
-  d = {};
-  EXPECT_EQ(DeferWhileBusy(c, probe, nullptr, d), BusyVerdict::kGiveUp);
-  EXPECT_NE(d.outcome.find("pending"), std::string::npos);
-  // SIGTERM while waiting.
-  std::atomic<bool> stop{false};
-  clock = 0;
-  probe.sleep = [&](int ms) {
-    clock += ms / 1000.0;
-    if (clock > 10) stop = true;
-  };
-  d = {};
-  EXPECT_EQ(DeferWhileBusy(c, probe, &stop, d), BusyVerdict::kStopped);
-  EXPECT_LT(d.seconds, 11);
-}
-
 }  // namespace
 }  // namespace autoprov

@@ -40,6 +40,24 @@ constexpr int kStormFleet = 1000;  // S-10.1: the issue's fleet of a thousand
 
 std::string Mac(int i) { return *MacForIndex("00908F000000", i); }
 
+// A summary as autoprov wrote it before its counters had one name each (format 1).
+nlohmann::json FormatOne(const nlohmann::json& j) {
+  nlohmann::json old = j;
+  old.erase("counters");
+  old.erase("format");
+  const auto& c = j["counters"];
+  old["runs_completed"] = c["runs_started"];
+  old["status"] = {{"200", c["status_200"]},
+                   {"304", c["status_304"]},
+                   {"4xx", c["status_4xx"]},
+                   {"5xx", c["status_5xx"]},
+                   {"network_errors", c["network_errors"]}};
+  for (const char* k : {"requests", "bytes", "restarts", "retries", "reports_sent",
+                        "busy_deferrals", "restarts_given_up", "resumed"})
+    old[k] = c[k];
+  return old;
+}
+
 class FleetTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -73,10 +91,10 @@ TEST_F(FleetTest, PerMacFilesUserAgentsAndSecondRunAllNotModified) {
   auto j = Fleet("--devices " + std::to_string(kFleet) + " --runs 2 --max-connections 16 " +
                  Bootstrap("IniFileURL = '" + nginx_.Url("/cfg/<MAC>.ini") + "'\n"));
   EXPECT_EQ(j["devices"], kFleet);
-  EXPECT_EQ(j["runs_completed"], 2 * kFleet);
+  EXPECT_EQ(j["counters"]["runs_started"], 2 * kFleet);
   EXPECT_EQ(j["devices_failed"], 0);
-  EXPECT_EQ(j["status"]["200"], 2 * kFleet);  // ini + cpt in run 1
-  EXPECT_EQ(j["status"]["304"], kFleet);      // ini in run 2
+  EXPECT_EQ(j["counters"]["status_200"], 2 * kFleet);  // ini + cpt in run 1
+  EXPECT_EQ(j["counters"]["status_304"], kFleet);      // ini in run 2
 
   std::set<std::string> ini_uris, agents;
   std::map<std::string, int> cpt_requests;
@@ -135,16 +153,16 @@ TEST_F(FleetTest, NewerPeriodicImageInstalledOnceRestartOnceNewVersion) {
   auto j = Fleet(
       "--devices " + std::to_string(n) + " --runs 2 --sw-version 7.20A.250.001 --product Mediant " +
       Bootstrap("AutoCmpFileUrl = '" + nginx_.Url("/fw/Mediant_7.20A.252.011.cmp") + "'\n"));
-  EXPECT_EQ(j["restarts"], n);
+  EXPECT_EQ(j["counters"]["restarts"], n);
   EXPECT_EQ(j["devices_failed"], 0);
   // Truthful reports, reproduction 7: every run counts, the start-up run after each restart too,
   // as a device counts them (one image request per run here).
-  EXPECT_EQ(j["runs"], 3 * n) << j.dump(2);
-  EXPECT_EQ(j["runs_failed"], 0);
-  EXPECT_EQ(j["runs_completed"], 2 * n) << "the old field keeps its meaning";
-  EXPECT_EQ(j["format"], 2);
+  EXPECT_EQ(j["counters"]["runs"], 3 * n) << j.dump(2);
+  EXPECT_EQ(j["counters"]["runs_failed"], 0);
+  EXPECT_EQ(j["counters"]["runs_started"], 2 * n) << "the runs the schedule started";
+  EXPECT_EQ(j["format"], 3);
   auto log = nginx_.Requests("/fw/Mediant_7.20A.252.011.cmp");
-  EXPECT_EQ(static_cast<long long>(log.size()), j["runs"].get<long long>());
+  EXPECT_EQ(static_cast<long long>(log.size()), j["counters"]["runs"].get<long long>());
   int full = 0, not_modified = 0;
   for (const auto& e : log) (e.status == 200 ? full : not_modified) += 1;
   EXPECT_EQ(full, n) << "each device downloads the image once";
@@ -170,22 +188,20 @@ TEST_F(FleetTest, FailedRunsAreCountedAndFailuresGroupedByCause) {
   std::string args = "--devices " + std::to_string(n) + " --runs 2 " +
                      Bootstrap("IniFileURL = '" + nginx_.Url("/gr/<MAC>.ini") + "'\n");
   auto j = Fleet(args, 1);
-  EXPECT_EQ(j["runs"], 2 * n);
-  EXPECT_EQ(j["runs_failed"], 2 * (n - n / 3)) << j.dump(2);
+  EXPECT_EQ(j["counters"]["runs"], 2 * n);
+  EXPECT_EQ(j["counters"]["runs_failed"], 2 * (n - n / 3)) << j.dump(2);
   auto text = RunCommand("fleet --state-dir " + (dir_ / "text").string() + " " + args);
   EXPECT_NE(text.out.find("60 runs (40 failed)"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("40 \u00d7 ini HTTP 404"), std::string::npos) << text.out;
   // A summary written before `runs` (format 1) still merges.
-  nlohmann::json old = j;
-  old.erase("runs");
-  old.erase("runs_failed");
-  old.erase("format");
+  nlohmann::json old = FormatOne(j);
   WriteText(dir_ / "old.json", old.dump());
   auto merged = RunCommand("fleet merge --json " + (dir_ / "old.json").string());
   EXPECT_EQ(merged.exit_code, 1) << "devices failed: " << merged.out;
   auto m = nlohmann::json::parse(merged.out, nullptr, false);
   ASSERT_TRUE(m.is_object()) << merged.out;
-  EXPECT_EQ(m["runs"], j["runs_completed"]);
+  EXPECT_EQ(m["counters"]["runs"], j["counters"]["runs_started"]);
+  EXPECT_EQ(m["counters"]["status_200"], j["counters"]["status_200"]);
 }
 
 // S-7.7 in the fleet: a simulated device composes as a device does (a changed per-MAC ini keeps the
@@ -211,7 +227,7 @@ TEST_F(FleetTest, SimulatedDevicesComposeAndShareTheKeptContent) {
   Fleet(args);
   serve_inis("v2", 1700000100);
   auto j = Fleet(args);
-  EXPECT_EQ(j["runs_failed"], 0) << j.dump(2);
+  EXPECT_EQ(j["counters"]["runs_failed"], 0) << j.dump(2);
   auto store = StateStore::Open(dir_ / "state/fleet.db", Durability::kRelaxed);
   ASSERT_TRUE(store);
   for (int i = 0; i < n; ++i) {
@@ -237,8 +253,8 @@ TEST_F(FleetTest, ACutImageIsResumedByEachSimulatedDevice) {
                      " --runs 3 --sw-version 7.20A.250.001 --product Mediant " +
                      Bootstrap("AutoCmpFileUrl = '" + hostile.Url(path) + "'\n"),
                  1);  // the two cut runs failed
-  EXPECT_EQ(j["resumed"], n) << "downloads completed from a kept part";
-  EXPECT_EQ(j["restarts"], n);
+  EXPECT_EQ(j["counters"]["resumed"], n) << "downloads completed from a kept part";
+  EXPECT_EQ(j["counters"]["restarts"], n);
   EXPECT_EQ(j["devices_failed"], n);
   ASSERT_FALSE(j["failures"].empty());
   EXPECT_NE(j["failures"][0]["error"].get<std::string>().find("bytes remaining"), std::string::npos)
@@ -273,7 +289,7 @@ TEST_F(FleetTest, FailingServerAffectsOnlyItsDevicesAndALaterRunRecovers) {
   int n = kFleet / 2;
   std::string boot = Bootstrap("CliScriptURL = '" + hostile.Url("/every10th/<MAC>.cli") + "'\n");
   auto first = Fleet("--devices " + std::to_string(n) + " --max-connections 8 " + boot, 1);
-  EXPECT_EQ(first["status"]["5xx"], n / 10);
+  EXPECT_EQ(first["counters"]["status_5xx"], n / 10);
   EXPECT_EQ(first["devices_failed"], n / 10);
   ASSERT_EQ(first["failures"].size(), static_cast<size_t>(n / 10));
   std::set<std::string> failed;
@@ -289,7 +305,7 @@ TEST_F(FleetTest, FailingServerAffectsOnlyItsDevicesAndALaterRunRecovers) {
   ASSERT_TRUE(Fetcher().Fetch(heal));
   auto second = Fleet("--devices " + std::to_string(n) + " --max-connections 8 " + boot);
   EXPECT_EQ(second["devices_failed"], 0);
-  EXPECT_EQ(second["status"]["200"], n);
+  EXPECT_EQ(second["counters"]["status_200"], n);
 }
 
 // --duration: each device runs at start-up, then on its own interval trigger from its
@@ -308,7 +324,7 @@ TEST_F(FleetTest, DurationRunsEachDeviceOnItsOwnInterval) {
     EXPECT_GE(count, 2) << agent << ": start-up, then every second";
     EXPECT_LE(count, 4) << agent;
   }
-  EXPECT_GE(j["runs_completed"].get<int>(), 2 * n);
+  EXPECT_GE(j["counters"]["runs_started"].get<int>(), 2 * n);
 }
 
 // --spread with --seed: each device starts at its own reproducible offset within the round.
@@ -400,7 +416,7 @@ TEST_F(FleetTest, AThirtySecondOutageIsRetriedSpreadOverTheJitterWindow) {
                     "'\nAutoUpdateFreqencySeconds = 3600\nAupdRetrySchedule = '10+10'\n"),
       1);  // devices failed: exit status 1
   heal.join();
-  EXPECT_GE(j["retries"].get<long long>(), 2 * kDevices) << "each device retried at least twice";
+  EXPECT_GE(j["counters"]["retries"].get<long long>(), 2 * kDevices) << "each device retried at least twice";
   auto log = nginx_.Requests("/outage/f.ini");
   auto times = TimesByDevice(log);
   ASSERT_EQ(times.size(), static_cast<size_t>(kDevices));
@@ -469,7 +485,7 @@ TEST_F(FleetTest, SimulatedDevicesUploadTheirReports) {
   auto j = Fleet("--devices " + std::to_string(kDevices) + " --runs 2 --max-connections 8 " +
                  Bootstrap(boot));
   EXPECT_EQ(j["devices_failed"], 0) << j.dump();
-  EXPECT_EQ(j["reports_sent"], 2 * kDevices);
+  EXPECT_EQ(j["counters"]["reports_sent"], 2 * kDevices);
   for (int i = 0; i < kDevices; ++i) {
     auto path = nginx_.root() / "reports/fleet" / (Mac(i) + ".json");
     ASSERT_TRUE(std::filesystem::exists(path)) << path;
@@ -489,11 +505,11 @@ TEST_F(FleetTest, BusyDevicesDeferTheirRestarts) {
   auto j = Fleet("--devices " + std::to_string(kDevices) +
                  " --duration 7 --busy-fraction 0.3 --busy-for 3 --seed 11 " +
                  Bootstrap(boot + "AupdBusyMaxDefer = 60\n"));
-  long long deferred = j["busy_deferrals"];
+  long long deferred = j["counters"]["busy_deferrals"];
   EXPECT_GT(deferred, kDevices / 10) << j.dump();
   EXPECT_LT(deferred, kDevices / 2);
-  EXPECT_EQ(j["restarts"], kDevices) << "every device restarts, the busy ones later";
-  EXPECT_EQ(j["restarts_given_up"], 0);
+  EXPECT_EQ(j["counters"]["restarts"], kDevices) << "every device restarts, the busy ones later";
+  EXPECT_EQ(j["counters"]["restarts_given_up"], 0);
   auto times = TimesByDevice(nginx_.Requests("/fb/Mediant_7.20A.252.011.cmp"));
   ASSERT_EQ(times.size(), static_cast<size_t>(kDevices));
   long long late = 0;
@@ -508,9 +524,9 @@ TEST_F(FleetTest, BusyDevicesDeferTheirRestarts) {
   auto g = Fleet("--devices " + std::to_string(kDevices) +
                  " --duration 4 --busy-fraction 0.3 --busy-for 30 --seed 11 " +
                  Bootstrap(boot + "AupdBusyMaxDefer = 1\nAupdBusyPolicy = 1\n"));
-  EXPECT_EQ(g["busy_deferrals"], deferred) << "the same devices are busy for the same seed";
-  EXPECT_EQ(g["restarts_given_up"], deferred);
-  EXPECT_EQ(g["restarts"].get<long long>(), kDevices - deferred);
+  EXPECT_EQ(g["counters"]["busy_deferrals"], deferred) << "the same devices are busy for the same seed";
+  EXPECT_EQ(g["counters"]["restarts_given_up"], deferred);
+  EXPECT_EQ(g["counters"]["restarts"].get<long long>(), kDevices - deferred);
 }
 
 // The load over time: --timeline writes requests per second by status class with latency
@@ -540,10 +556,10 @@ TEST_F(FleetTest, TheTimelineAddsUpToTheRequestCountsAndIsDrawn) {
     }
     EXPECT_LE(r.p50_ms, r.p99_ms) << "second " << r.second;
   }
-  EXPECT_EQ(requests, j["requests"].get<long long>());
-  EXPECT_EQ(s200, j["status"]["200"].get<long long>());
-  EXPECT_EQ(s304, j["status"]["304"].get<long long>());
-  EXPECT_EQ(s4xx, j["status"]["4xx"].get<long long>());
+  EXPECT_EQ(requests, j["counters"]["requests"].get<long long>());
+  EXPECT_EQ(s200, j["counters"]["status_200"].get<long long>());
+  EXPECT_EQ(s304, j["counters"]["status_304"].get<long long>());
+  EXPECT_EQ(s4xx, j["counters"]["status_4xx"].get<long long>());
   EXPECT_EQ(s200, kFleet) << "each device's ini once";
   auto svg = dir_ / "timeline.svg";
   auto plot =
@@ -620,12 +636,10 @@ TEST_F(FleetTest, FourShardsMergedCountAsOneFourTimesLargerRun) {
   auto merged = nlohmann::json::parse(merged_run.out);
   EXPECT_EQ(merged["shards_merged"], 4);
   EXPECT_EQ(merged["first_device"], 0);
-  for (const char* key : {"devices", "runs_completed", "devices_failed", "requests", "bytes",
-                          "restarts", "retries", "reports_sent", "resumed"})
+  for (const char* key : {"devices", "devices_failed", "counters"})
     EXPECT_EQ(merged[key], whole[key]) << key;
-  EXPECT_EQ(merged["status"], whole["status"]);
-  EXPECT_EQ(whole["status"]["200"], 3 * n) << "ini, tones and image once per device";
-  EXPECT_EQ(whole["restarts"], n);
+  EXPECT_EQ(whole["counters"]["status_200"], 3 * n) << "ini, tones and image once per device";
+  EXPECT_EQ(whole["counters"]["restarts"], n);
   ASSERT_EQ(merged["latency_ms"].size(), whole["latency_ms"].size());
   for (const auto& [kind, l] : whole["latency_ms"].items()) {
     EXPECT_EQ(merged["latency_ms"][kind]["count"], l["count"]) << kind;
@@ -638,7 +652,7 @@ TEST_F(FleetTest, FourShardsMergedCountAsOneFourTimesLargerRun) {
   WriteText(dir_ / "merged.json", merged_run.out);
   auto again = RunCommand("fleet merge --json " + (dir_ / "merged.json").string());
   ASSERT_EQ(again.exit_code, 0) << again.out;
-  EXPECT_EQ(nlohmann::json::parse(again.out)["requests"], merged["requests"]);
+  EXPECT_EQ(nlohmann::json::parse(again.out)["counters"]["requests"], merged["counters"]["requests"]);
   // A shard given twice, or a file that is no summary: refused, naming the file.
   auto twice = RunCommand("fleet merge " + (dir_ / "shard-1.json").string() + " " +
                           (dir_ / "shard-1.json").string());
@@ -669,8 +683,8 @@ TEST(FleetSummaryTest, HistogramsRoundTripAndMergeToThePercentilesOfTheUnion) {
     parts[p].first_index = 10 * p;
     parts[p].shard_index = p;
     parts[p].shard_count = 3;
-    parts[p].requests = 1000 * (p + 1);
-    parts[p].status_304 = 1000 * (p + 1);
+    parts[p].counters[Counter::kRequests] = 1000 * (p + 1);
+    parts[p].counters[Counter::kStatus304] = 1000 * (p + 1);
     LatencySummary l;
     l.kind = "ini";
     for (int i = 0; i < 1000 * (p + 1); ++i) {
@@ -689,8 +703,8 @@ TEST(FleetSummaryTest, HistogramsRoundTripAndMergeToThePercentilesOfTheUnion) {
   auto m = MergeFleetSummaries(parts, {"a", "b", "c"});
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->devices, 30);
-  EXPECT_EQ(m->requests, 6000);
-  EXPECT_EQ(m->status_304, 6000);
+  EXPECT_EQ(m->counters[Counter::kRequests], 6000);
+  EXPECT_EQ(m->counters[Counter::kStatus304], 6000);
   EXPECT_EQ(m->shards_merged, 3);
   std::sort(all.begin(), all.end());
   for (double p : {0.5, 0.95, 0.99}) {
@@ -741,9 +755,9 @@ TEST_F(FleetTest, PowerCutsLeaveEveryDeviceConsistentAndTheCheckerFindsABrokenOn
   EXPECT_EQ(j["devices_failed"], 0) << j["failures"].dump(2);
   // About P/(1-P) of the runs that complete in the two rounds (two or three a device: a restart's
   // start-up run too), a replacement run being cut again with P.
-  EXPECT_GT(j["power_cuts"].get<int>(), n * 2 * 2 / 10 * 7 / 10) << "cuts were made";
-  EXPECT_LT(j["power_cuts"].get<int>(), n * 3 * 25 / 100 * 13 / 10);
-  EXPECT_EQ(j["runs_completed"], 3 * n) << "two rounds and the one without cuts";
+  EXPECT_GT(j["counters"]["power_cuts"].get<int>(), n * 2 * 2 / 10 * 7 / 10) << "cuts were made";
+  EXPECT_LT(j["counters"]["power_cuts"].get<int>(), n * 3 * 25 / 100 * 13 / 10);
+  EXPECT_EQ(j["counters"]["runs_started"], 3 * n) << "two rounds and the one without cuts";
   // Every device ends with the image running, its one-time files installed, its URLs cleared.
   {
     auto store = StateStore::Open(dir_ / "state/fleet.db", Durability::kRelaxed);
