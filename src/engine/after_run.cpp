@@ -27,8 +27,11 @@ void AfterRun::LeavePending(const std::string& cause) {
   if (auto version = device.PendingImageVersion(); version && version->has_value()) {
     pending.image = **version;
     if (auto k = env_.store->GetKindState(env_.device, "image"); k && k->has_value())
-      pending.image +=
-          " (" + ((*k)->path.empty() ? "installed by InstallCommand" : (*k)->path) + ")";
+      pending.image += " (" +
+                       (!(*k)->path.empty() ? (*k)->path
+                        : env_.keep_files   ? std::string("installed by InstallCommand")
+                                            : std::string("simulated: no file kept")) +
+                       ")";
   }
   if (auto r = device.SetRestartPending(pending); !r)
     LogError("cannot record the pending restart: " + r.error().message);
@@ -45,10 +48,11 @@ AfterRun::Step AfterRun::Next(long long now) {
           phase_ = Phase::kRecord;
           break;
         }
-        for (const auto& r : report_.restart_reasons) reasons_ += (reasons_.empty() ? "" : "; ") + r;
+        for (const auto& r : report_.restart_reasons)
+          reasons_ += (reasons_.empty() ? "" : "; ") + r;
         report_.restart_performed = setup_.can_restart;
         ask_at_ = now;
-        phase_ = !setup_.can_restart   ? Phase::kRecord
+        phase_ = !setup_.can_restart ? Phase::kRecord
                  : setup_.busy_probe ? Phase::kAskBusy
                                      : Phase::kCount;
         break;
@@ -79,7 +83,7 @@ AfterRun::Step AfterRun::Next(long long now) {
             LogError("cannot store the run report: " + r.error().message);
         // S-10.3: report back now, or (a restart follows) after the start-up run.
         uploads_ = PrepareReportUploads(report_, config_, env_, report_.restart_performed);
-        phase_ = !uploads_.empty()             ? Phase::kUpload
+        phase_ = !uploads_.empty()           ? Phase::kUpload
                  : report_.restart_performed ? Phase::kRestart
                                              : Phase::kDone;
         break;
@@ -137,8 +141,8 @@ void AfterRun::Stopped(long long now) {
   phase_ = Phase::kRecord;
 }
 
-void AfterRun::Uploaded(const std::vector<Expected<FetchResult>>& results) {
-  report_.upload = FinishReportUploads(*env_.store, env_.device, uploads_, results);
+void AfterRun::Uploaded(const std::vector<Expected<FetchResult>>& results, long long now) {
+  report_.upload = FinishReportUploads(*env_.store, env_.device, uploads_, results, now);
   uploads_.clear();
   phase_ = report_.restart_performed ? Phase::kRestart : Phase::kDone;
 }

@@ -1,8 +1,8 @@
 // What follows a run (SPEC S-2.2, S-9.8, S-10.2, S-10.3), decided in one place for the agent, the
-// daemon and the fleet simulator: whether the device restarts now, waits while the appliance is busy
-// (asking again at a given time), or leaves the restart pending (and why: no way to restart, busy
-// past the cap, the per-hour limit, a reset command that failed); which reports are uploaded, and
-// whether before or after the restart; what the stored run report says.
+// daemon and the fleet simulator: whether the device restarts now, waits while the appliance is
+// busy (asking again at a given time), or leaves the restart pending (and why: no way to restart,
+// busy past the cap, the per-hour limit, a reset command that failed); which reports are uploaded,
+// and whether before or after the restart; what the stored run report says.
 //
 // A driver asks Next() with the time and does what it says, as it does for DownloadSequence: the
 // agent blocks (sleeping, running BusyCommand and the reset command), the fleet schedules each step
@@ -57,8 +57,8 @@ class AfterRun {
   Step Next(long long now);
   // The appliance's answer to kAskBusy, asked at `now`.
   void Busy(bool busy, long long now);
-  // The results of the uploads, in order, up to the first failure.
-  void Uploaded(const std::vector<Expected<FetchResult>>& results);
+  // The results of the uploads, in order, up to the first failure, finished at `now`.
+  void Uploaded(const std::vector<Expected<FetchResult>>& results, long long now);
   // The restart was performed (the reset command ran, or the driver restarted the device), or
   // not: why.
   void Restarted(const Expected<void>& done);

@@ -92,7 +92,8 @@ void ImagePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   auto c = ctx.Commit(
       r,
       [&]() -> Expected<void> {
-        KindState k{"", r.sha256, version, installed.string(), ctx.Now()};
+        // A simulated device keeps no image file: no path is recorded for it.
+        KindState k{"", r.sha256, version, env.keep_files ? installed.string() : "", ctx.Now()};
         if (auto e = env.store->PutKindState(env.device, "image", k); !e) return e;
         if (auto e = device.ClearInstallFailure(); !e) return e;
         return device.SetPendingImageVersion(version);

@@ -86,11 +86,12 @@ std::vector<FetchRequest> PrepareReportUploads(const RunReport& report, const Co
 
 ReportUploadOutcome FinishReportUploads(StateStore& store, long long device,
                                         const std::vector<FetchRequest>& uploads,
-                                        const std::vector<Expected<FetchResult>>& results) {
+                                        const std::vector<Expected<FetchResult>>& results,
+                                        long long now) {
   ReportUploadOutcome o;
   if (uploads.empty()) return o;
   o.attempted = true;
-  o.at = static_cast<long long>(std::time(nullptr));
+  o.at = now;
   o.url = RedactUrl(uploads.front().url);
   for (const auto& r : results) {
     if (!r) {

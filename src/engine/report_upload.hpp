@@ -22,10 +22,12 @@ std::vector<FetchRequest> PrepareReportUploads(const RunReport& report, const Co
                                                const RunEnvironment& env, bool restart_follows);
 
 // The results of the uploads PrepareReportUploads gave, in order (the caller stops at the first
-// failure): the reports delivered leave the queue; the outcome is kept for `status`.
+// failure), at `now` (unix time): the reports delivered leave the queue; the outcome is kept for
+// `status`.
 ReportUploadOutcome FinishReportUploads(StateStore& store, long long device,
                                         const std::vector<FetchRequest>& uploads,
-                                        const std::vector<Expected<FetchResult>>& results);
+                                        const std::vector<Expected<FetchResult>>& results,
+                                        long long now);
 
 // The state values this module keeps (the waiting reports, the last outcome): not shown as device
 // values.

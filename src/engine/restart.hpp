@@ -1,6 +1,7 @@
 // What a device restart means (SPEC S-2.2), in one place for the daemon, the fleet simulator and
-// `autoprov restart` (whether a run restarts the device is engine/after_run.hpp's): the pending image becomes the running one, then the start-up run follows
-// unless AutoUpdateOnStartup = 0. And how many restarts a device allows itself (S-9.8).
+// `autoprov restart` (whether a run restarts the device is engine/after_run.hpp's): the pending
+// image becomes the running one, then the start-up run follows unless AutoUpdateOnStartup = 0. And
+// how many restarts a device allows itself (S-9.8).
 #pragma once
 
 #include <optional>

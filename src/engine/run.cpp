@@ -135,7 +135,7 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
           results.push_back(fetch(u));
           if (!results.back()) break;  // the rest waits for the next run, in order
         }
-        after.Uploaded(results);
+        after.Uploaded(results, clock.now());
         break;
       }
       case AfterRun::Action::kRestart: {
@@ -148,10 +148,10 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
         if (out && out->exit_code == 0)
           after.Restarted({});
         else
-          after.Restarted(Fail(ErrorCode::kIo, "the reset command " +
-                                                   (out ? "exited with " +
-                                                              std::to_string(out->exit_code)
-                                                        : "could not run: " + out.error().message)));
+          after.Restarted(
+              Fail(ErrorCode::kIo,
+                   "the reset command " + (out ? "exited with " + std::to_string(out->exit_code)
+                                               : "could not run: " + out.error().message)));
         break;
       }
       case AfterRun::Action::kDone:

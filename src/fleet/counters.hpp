@@ -35,10 +35,11 @@ inline constexpr size_t kCounters = static_cast<size_t>(Counter::kCount);
 
 // The one name of each counter.
 inline constexpr std::array<std::string_view, kCounters> kCounterNames = {
-    "runs_started", "runs",     "runs_failed", "requests",      "status_200",
-    "status_304",   "status_4xx", "status_5xx", "network_errors", "status_other", "bytes",
-    "restarts",     "retries",  "reports_sent", "busy_deferrals", "restarts_given_up",
-    "resumed",      "power_cuts"};
+    "runs_started",   "runs",         "runs_failed",    "requests",
+    "status_200",     "status_304",   "status_4xx",     "status_5xx",
+    "network_errors", "status_other", "bytes",          "restarts",
+    "retries",        "reports_sent", "busy_deferrals", "restarts_given_up",
+    "resumed",        "power_cuts"};
 inline constexpr std::string_view CounterName(Counter c) {
   return kCounterNames[static_cast<size_t>(c)];
 }

@@ -156,8 +156,8 @@ struct Shared {
       double in = StartOffset(o.seed, d.id, round, o.spread_s);
       // Real time: the start-up run waits its random delay, as the daemon's does (S-10.1).
       if (round == 1 && o.duration_s > 0)
-        in += static_cast<double>(StartupDelay(
-            *state.bootstrap, DeviceDraw(o.seed, DrawFor::kStartupDelay, d.id, 0)));
+        in += static_cast<double>(
+            StartupDelay(*state.bootstrap, DeviceDraw(o.seed, DrawFor::kStartupDelay, d.id, 0)));
       Schedule(d, base, in);
     }
     work_cv.notify_all();
@@ -210,8 +210,8 @@ StatusClass Classify(const Expected<FetchResult>& r, bool upload) {
     return StatusClass::k304;
   return StatusClass::kOther;
 }
-constexpr Counter kStatusCounter[] = {Counter::kStatus200, Counter::kStatus304,
-                                      Counter::kStatus4xx, Counter::kStatus5xx,
+constexpr Counter kStatusCounter[] = {Counter::kStatus200,     Counter::kStatus304,
+                                      Counter::kStatus4xx,     Counter::kStatus5xx,
                                       Counter::kNetworkErrors, Counter::kStatusOther};
 
 // One event loop (its own FetchQueue, its share of the connections) running whichever devices are
@@ -279,21 +279,22 @@ class Worker final : public DeviceHost {
 void Worker::Submit(SimulatedDevice&, FetchRequest request,
                     std::function<void(Expected<FetchResult>)> done) {
   bool upload = !request.method.empty();
-  queue_.Submit(std::move(request), [this, upload, done = std::move(done)](Expected<FetchResult> r) {
-    StatusClass status = Classify(r, upload);
-    live.Add(kStatusCounter[static_cast<size_t>(status)]);
-    if (r) {
-      live.Add(Counter::kBytes, static_cast<long long>(r->bytes - r->resumed_from));
-      if (r->resumed_from > 0) live.Add(Counter::kResumed);
-    }
-    if (sh_.o.timeline)
-      timeline.Record(std::chrono::duration<double>(Clock::now() - sh_.start).count(), status,
-                      r ? r->seconds : r.error().seconds);
-    std::lock_guard lock(sh_.mu);
-    sh_.MaybeCommit();
-    done(std::move(r));
-    StartDue();  // keep the pipeline full: the next due device starts as this one moves on
-  });
+  queue_.Submit(
+      std::move(request), [this, upload, done = std::move(done)](Expected<FetchResult> r) {
+        StatusClass status = Classify(r, upload);
+        live.Add(kStatusCounter[static_cast<size_t>(status)]);
+        if (r) {
+          live.Add(Counter::kBytes, static_cast<long long>(r->bytes - r->resumed_from));
+          if (r->resumed_from > 0) live.Add(Counter::kResumed);
+        }
+        if (sh_.o.timeline)
+          timeline.Record(std::chrono::duration<double>(Clock::now() - sh_.start).count(), status,
+                          r ? r->seconds : r.error().seconds);
+        std::lock_guard lock(sh_.mu);
+        sh_.MaybeCommit();
+        done(std::move(r));
+        StartDue();  // keep the pipeline full: the next due device starts as this one moves on
+      });
 }
 
 void Worker::StartDue() {
@@ -420,8 +421,8 @@ Expected<FleetSummary> RunFleet(const FleetOptions& o,
   summary.counters = progress.counters;
   summary.threads = static_cast<int>(threads);
   ReadCache::Usage cache = store.CacheUsage();
-  summary.memory = {devices.capacity() * sizeof(SimulatedDevice), cache.entry_bytes, cache.word_bytes,
-                    cache.pool_bytes, cache.pool_strings};
+  summary.memory = {devices.capacity() * sizeof(SimulatedDevice), cache.entry_bytes,
+                    cache.word_bytes, cache.pool_bytes, cache.pool_strings};
   for (const auto& w : workers) summary.timeline.Merge(w->timeline);
   for (const auto& w : workers)
     summary.violations.insert(summary.violations.end(), w->violations.begin(), w->violations.end());

@@ -17,11 +17,11 @@
 #include "common/error.hpp"
 #include "config/configuration.hpp"
 #include "config/schema.hpp"
-#include "store/state_store.hpp"
 #include "fleet/counters.hpp"
 #include "fleet/identity.hpp"
 #include "fleet/invariants.hpp"
 #include "fleet/timeline.hpp"
+#include "store/state_store.hpp"
 
 namespace autoprov {
 

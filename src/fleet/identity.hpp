@@ -19,7 +19,7 @@ double StartOffset(uint64_t seed, long long index, int round, double spread_s);
 
 // What a device's draws are for: each a salt of the seed, so they are independent.
 enum class DrawFor : uint64_t {
-  kPeriodicSpread = 0,   // NextTriggerIn's spread
+  kPeriodicSpread = 0,  // NextTriggerIn's spread
   kStartupDelay = 0x5707,
   kRetrySpread = 0x2e72,
   kBusy = 0xb5b5,       // whether the device is among the busy ones (--busy-fraction)

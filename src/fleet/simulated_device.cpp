@@ -94,9 +94,9 @@ void DeviceDriver::Finish(SimulatedDevice& d) {
   for (const auto& s : report.steps) {
     if (s.outcome != StepOutcome::kFailed && s.outcome != StepOutcome::kRejected) continue;
     if (host_.verifying())
-      host_.Violation({d.id, Identity(d.id).mac, "next run",
-                       "the run after the power cuts failed: " + s.kind + " " + s.url + ": " +
-                           s.error});
+      host_.Violation(
+          {d.id, Identity(d.id).mac, "next run",
+           "the run after the power cuts failed: " + s.kind + " " + s.url + ": " + s.error});
     host_.Failure({Identity(d.id).mac, d.runs_done + 1, s.kind, s.url, s.error});
   }
   d.failed |= run_failed;
@@ -141,17 +141,16 @@ void DeviceDriver::SendNextReport(SimulatedDevice& d) {
   SimulatedDevice::Following& f = *d.after;
   bool failed = !f.results.empty() && !f.results.back();
   if (failed || f.results.size() == f.rule.uploads().size()) {
-    f.rule.Uploaded(f.results);
+    f.rule.Uploaded(f.results, host_.UnixNow());
     host_.counters().Add(Counter::kReportsSent, f.rule.report().upload.sent);
     f.results.clear();
     return Follow(d);
   }
   host_.counters().Add(Counter::kRequests);
-  host_.Submit(d, f.rule.uploads()[f.results.size()],
-               [this, dp = &d](Expected<FetchResult> r) {
-                 dp->after->results.push_back(std::move(r));
-                 SendNextReport(*dp);
-               });
+  host_.Submit(d, f.rule.uploads()[f.results.size()], [this, dp = &d](Expected<FetchResult> r) {
+    dp->after->results.push_back(std::move(r));
+    SendNextReport(*dp);
+  });
 }
 
 // A simulated restart: the device powers up (the pending image becomes the running one), then its
@@ -235,8 +234,8 @@ void DeviceDriver::CutPower(SimulatedDevice& d, Expected<FetchResult>* result) {
     d.cuts = 0;
     if (o.duration_s > 0)
       if (auto config = host_.store().LoadConfiguration(d.id, host_.schema()))
-        if (double in = NextTriggerIn(*config, o.seed, d.id, d.runs_done, host_.UnixNow(),
-                                      host_.UnixNow());
+        if (double in =
+                NextTriggerIn(*config, o.seed, d.id, d.runs_done, host_.UnixNow(), host_.UnixNow());
             in >= 0)
           host_.Schedule(d, in);
     if (!d.restart_run) ++d.runs_done;

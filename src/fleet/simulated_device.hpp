@@ -69,8 +69,8 @@ class DeviceHost {
                       std::function<void(Expected<FetchResult>)> done) = 0;
   // Calls DeviceDriver::Due for `d` in `in_s` seconds.
   virtual void Schedule(SimulatedDevice& d, double in_s) = 0;
-  // The device's run (or its after-run) starts or stops occupying a place on the host; `round_done`:
-  // the device is done with this round.
+  // The device's run (or its after-run) starts or stops occupying a place on the host;
+  // `round_done`: the device is done with this round.
   virtual void Activate(SimulatedDevice& d) = 0;
   virtual void Deactivate(SimulatedDevice& d, bool round_done) = 0;
   // S-10.2: whether the device is busy now.

@@ -34,7 +34,8 @@ nlohmann::json ViolationsJson(const std::vector<InvariantViolation>& violations)
 
 nlohmann::json FleetSummaryJson(const FleetSummary& s) {
   nlohmann::json counters = nlohmann::json::object();
-  for (size_t i = 0; i < kCounters; ++i) counters[std::string(kCounterNames[i])] = s.counters.values[i];
+  for (size_t i = 0; i < kCounters; ++i)
+    counters[std::string(kCounterNames[i])] = s.counters.values[i];
   nlohmann::json lat = nlohmann::json::object();
   for (const auto& l : s.latency) {
     nlohmann::json buckets = nlohmann::json::array();
@@ -147,7 +148,8 @@ void ReadLegacyCounters(const nlohmann::json& j, Reader& r, CounterSet& c) {
   };
   auto status = j.find("status");
   for (const Old& o : kOld) {
-    if (*o.object && (status == j.end() || !status->is_object())) return r.Fail("no \"status\" object");
+    if (*o.object && (status == j.end() || !status->is_object()))
+      return r.Fail("no \"status\" object");
     const nlohmann::json& obj = *o.object ? *status : j;
     std::string where = *o.object ? std::string(o.object) + "." : "";
     if (o.required || obj.contains(o.name)) r.Get(obj, o.name, c[o.counter], where);

@@ -143,9 +143,8 @@ Expected<std::vector<TimelineRow>> ParseTimelineCsv(std::string_view text,
     std::string copy(line);
     if (std::sscanf(copy.c_str(), "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%lf,%lf", &v[0], &v[1], &v[2],
                     &v[3], &v[4], &v[5], &v[6], &r.p50_ms, &r.p99_ms) != 9)
-      return Fail(ErrorCode::kParse,
-                  std::string(origin) + ":" + std::to_string(lines.line_no()) +
-                      ": not a timeline row (" + TimelineHeader() + ")");
+      return Fail(ErrorCode::kParse, std::string(origin) + ":" + std::to_string(lines.line_no()) +
+                                         ": not a timeline row (" + TimelineHeader() + ")");
     r.second = static_cast<long>(v[0]);
     r.requests = v[1];
     r.s200 = v[2];

@@ -189,8 +189,8 @@ void Daemon::Worker() {
 // S-2.2: a restart the daemon performs itself (no reset command): it re-initialises as a freshly
 // started device (PowerUp); the start-up run follows unless AutoUpdateOnStartup = 0.
 void Daemon::Restart(const char* what) {
-  auto startup = PowerUp(state_->store(), kLocalDevice, state_->schema(), Draw(),
-                         RunningVersionCommand());
+  auto startup =
+      PowerUp(state_->store(), kLocalDevice, state_->schema(), Draw(), RunningVersionCommand());
   if (!startup) return LogError(startup.error().message);
   if (*what) LogInfo(what);
   if (startup->has_value() && !stop_) StartupRun(**startup);

@@ -60,7 +60,7 @@ class AfterRunTest : public ::testing::Test {
         now_ = step.at;  // simulated time: the wait costs nothing
         after.Busy(busy && busy(now_), now_);
       } else if (step.action == AfterRun::Action::kUpload) {
-        after.Uploaded({});
+        after.Uploaded({}, now_);
       } else {
         after.Restarted(restart_result_);
       }

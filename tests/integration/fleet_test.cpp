@@ -416,7 +416,8 @@ TEST_F(FleetTest, AThirtySecondOutageIsRetriedSpreadOverTheJitterWindow) {
                     "'\nAutoUpdateFreqencySeconds = 3600\nAupdRetrySchedule = '10+10'\n"),
       1);  // devices failed: exit status 1
   heal.join();
-  EXPECT_GE(j["counters"]["retries"].get<long long>(), 2 * kDevices) << "each device retried at least twice";
+  EXPECT_GE(j["counters"]["retries"].get<long long>(), 2 * kDevices)
+      << "each device retried at least twice";
   auto log = nginx_.Requests("/outage/f.ini");
   auto times = TimesByDevice(log);
   ASSERT_EQ(times.size(), static_cast<size_t>(kDevices));
@@ -524,7 +525,8 @@ TEST_F(FleetTest, BusyDevicesDeferTheirRestarts) {
   auto g = Fleet("--devices " + std::to_string(kDevices) +
                  " --duration 4 --busy-fraction 0.3 --busy-for 30 --seed 11 " +
                  Bootstrap(boot + "AupdBusyMaxDefer = 1\nAupdBusyPolicy = 1\n"));
-  EXPECT_EQ(g["counters"]["busy_deferrals"], deferred) << "the same devices are busy for the same seed";
+  EXPECT_EQ(g["counters"]["busy_deferrals"], deferred)
+      << "the same devices are busy for the same seed";
   EXPECT_EQ(g["counters"]["restarts_given_up"], deferred);
   EXPECT_EQ(g["counters"]["restarts"].get<long long>(), kDevices - deferred);
 }
@@ -652,7 +654,8 @@ TEST_F(FleetTest, FourShardsMergedCountAsOneFourTimesLargerRun) {
   WriteText(dir_ / "merged.json", merged_run.out);
   auto again = RunCommand("fleet merge --json " + (dir_ / "merged.json").string());
   ASSERT_EQ(again.exit_code, 0) << again.out;
-  EXPECT_EQ(nlohmann::json::parse(again.out)["counters"]["requests"], merged["counters"]["requests"]);
+  EXPECT_EQ(nlohmann::json::parse(again.out)["counters"]["requests"],
+            merged["counters"]["requests"]);
   // A shard given twice, or a file that is no summary: refused, naming the file.
   auto twice = RunCommand("fleet merge " + (dir_ / "shard-1.json").string() + " " +
                           (dir_ / "shard-1.json").string());

@@ -85,6 +85,21 @@ for doc in ["man/autoprov.8.scd", "README.md"]:
     for m in re.findall(r"/usr/lib/systemd/system/autoprov\.service", text):
         problems.append(f"{doc} names {m}; the package installs {unit}")
 
+# Every fleet counter is documented under its one name, and the README names no counter the fleet
+# does not have (src/fleet/counters.hpp holds the names).
+header = (source / "src/fleet/counters.hpp").read_text()
+table = header[header.index("kCounterNames"):]
+counter_names = re.findall(r'"(\w+)"', table[:table.index("};")])
+readme = (source / "README.md").read_text()
+counters_doc = readme[readme.index("`counters` holds every count"):]
+counters_doc = counters_doc[:counters_doc.index("\n\n")]
+documented = set(re.findall(r"`(\w+)`", counters_doc)) - {"counters", "update", "fleet"}
+for n in counter_names:
+    if n not in documented:
+        problems.append(f"fleet counter {n} is not documented in the README's `counters`")
+for n in sorted(documented - set(counter_names)):
+    problems.append(f"the README's `counters` names {n}, which is no fleet counter")
+
 for p in problems:
     print(p)
 print(f"{len(options)} commands, {len(every)} options, {len(accepted)} hooks.ini keys checked")
