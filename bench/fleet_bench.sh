@@ -4,12 +4,15 @@
 # periodic image (~64 KB) and two one-time auxiliary files. Run 1 downloads everything, run 2 is all 304.
 # Prints the fleet's figures (wall time, requests/s, peak RSS, CPU) and, against the same nginx, wrk's
 # rate of 304 answers and curl's (libcurl's own client, --parallel) for comparison.
-#   bench/fleet_bench.sh [DEVICES=10000] [BUILD_DIR=build/release] [CONNECTIONS=256]
+#   bench/fleet_bench.sh [DEVICES=10000] [BUILD_DIR=build/release] [CONNECTIONS=256] [SW_VERSION=7.20A.250.001]
+# SW_VERSION older than the image (e.g. 7.20A.250.000): every device installs it in run 1, restarts
+# (counted against its per-hour limit, S-9.8) and runs its start-up run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 devices=${1:-10000}
 build=${2:-$here/../build/release}
 conns=${3:-256}
+sw_version=${4:-7.20A.250.001}
 source "$here/lib.sh"
 work=$(mktemp -d /tmp/autoprov-fleet-bench-XXXXXX)
 chmod 755 "$work"
@@ -46,7 +49,7 @@ run_fleet() {
   local wrap=""
   [ "$1" = 2 ] && wrap=${FLEET_WRAP_2:-}
   /usr/bin/time -f '%e %M %U %S' -o "$work/time.$1" $wrap "$build/app/autoprov" fleet --json --devices "$devices" \
-    --runs 1 --max-connections "$conns" --sw-version 7.20A.250.001 --product Mediant --state-dir "$work/state" \
+    --runs 1 --max-connections "$conns" --sw-version "$sw_version" --product Mediant --state-dir "$work/state" \
     --bootstrap "$work/boot.ini" > "$work/run.$1.json"
   python3 - "$work/run.$1.json" "$work/time.$1" "$1" <<'PY'
 import json, sys

@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "device/identity.hpp"
+#include "triggers/control_socket.hpp"  // AskDaemon, NudgeDaemon
 
 namespace autoprov {
 
@@ -31,17 +32,5 @@ std::string DefaultAgentPath();
 // then SIGKILL) and stops within about a second, leaving the old state. Returns the process exit
 // status.
 int RunDaemon(const DaemonOptions& options, std::atomic<bool>& stop);
-
-// The control socket of a daemon running on `state_dir`: "<dir>/control.sock" (owner-only).
-std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir);
-
-// Sends one command ("run", "status") to the daemon and returns its reply (JSON). Fails with
-// kNetwork when no daemon listens.
-// Asks a running daemon for a run under the trigger `trigger` ("dhcp") without waiting for it: true
-// when a daemon took the request. Returns at once.
-bool NudgeDaemon(const std::filesystem::path& state_dir, const std::string& trigger);
-
-Expected<std::string> AskDaemon(const std::filesystem::path& state_dir, const std::string& command,
-                                int timeout_s);
 
 }  // namespace autoprov

@@ -1,7 +1,7 @@
 // The fleet and the device agree (issue: a faithful fleet). Random scenarios — file changes, new
 // images, busy windows, the per-hour restart limit, server failures (503, 404, cut connections),
-// report uploads that fail, power cuts at the fleet's cut points — each run twice on simulated time:
-// through a real device state directory by the agent (RunAutomaticUpdate, its restarts as the
+// report uploads that fail, power cuts at the fleet's cut points — each run twice on simulated
+// time: through a real device state directory by the agent (RunAutomaticUpdate, its restarts as the
 // daemon performs them), and through one simulated device by the fleet's own driver
 // (fleet/simulated_device). Every report and the stored state are compared after each step.
 //
@@ -88,7 +88,10 @@ struct Scenario {
       r.cli_change = pick(3) == 0;
       for (const char* path : {"/dev.ini", "/dev.cli", "/fw", "/report"}) {
         uint64_t f = pick(100);
-        Fault fault = f < 80 ? Fault::kNone : f < 87 ? Fault::k503 : f < 93 ? Fault::k404 : Fault::kCut;
+        Fault fault = f < 80   ? Fault::kNone
+                      : f < 87 ? Fault::k503
+                      : f < 93 ? Fault::k404
+                               : Fault::kCut;
         if (fault != Fault::kNone) r.faults[path] = fault;
       }
       const long long busy[] = {0, 0, 0, 45, 100, 500};
@@ -105,8 +108,8 @@ struct Scenario {
   }
   std::string Describe() const {
     std::string out = "scenario seed " + std::to_string(seed) +
-                      " (AUTOPROV_AGREEMENT_SEED=" + std::to_string(seed) +
-                      "): max-defer " + std::to_string(max_defer_s) + " s, busy policy " +
+                      " (AUTOPROV_AGREEMENT_SEED=" + std::to_string(seed) + "): max-defer " +
+                      std::to_string(max_defer_s) + " s, busy policy " +
                       std::to_string(busy_policy) + ", reports " +
                       (reports ? std::to_string(report_when) : "off") + ", start-up run " +
                       (startup_run ? "on" : "off") + "\n";
@@ -140,7 +143,8 @@ class Server {
     for (const auto& [prefix, f] : faults)
       if (path.starts_with(prefix)) fault = f;
     if (fault == Fault::kCut) {
-      Error e = MakeError(ErrorCode::kNetwork, req.url + ": Recv failure: Connection reset by peer");
+      Error e =
+          MakeError(ErrorCode::kNetwork, req.url + ": Recv failure: Connection reset by peer");
       return Unexpected(e);
     }
     if (fault == Fault::k503 || fault == Fault::k404) {
@@ -196,14 +200,14 @@ class Server {
 };
 
 std::string Bootstrap(const Scenario& s) {
-  std::string ini = "IniFileURL = '" + kHost + "/dev.ini'\nCliScriptURL = '" + kHost +
-                    "/dev.cli'\nAupdBusyCheckInterval = 30\nAupdBusyMaxDefer = " +
-                    std::to_string(s.max_defer_s) +
-                    "\nAupdBusyPolicy = " + std::to_string(s.busy_policy) +
-                    "\nAutoUpdateOnStartup = " + (s.startup_run ? "1" : "0") + "\n";
+  std::string ini =
+      "IniFileURL = '" + kHost + "/dev.ini'\nCliScriptURL = '" + kHost +
+      "/dev.cli'\nAupdBusyCheckInterval = 30\nAupdBusyMaxDefer = " + std::to_string(s.max_defer_s) +
+      "\nAupdBusyPolicy = " + std::to_string(s.busy_policy) +
+      "\nAutoUpdateOnStartup = " + (s.startup_run ? "1" : "0") + "\n";
   if (s.reports)
-    ini += "AupdReportUrl = '" + kHost + "/report'\nAupdReportWhen = " +
-           std::to_string(s.report_when) + "\n";
+    ini += "AupdReportUrl = '" + kHost +
+           "/report'\nAupdReportWhen = " + std::to_string(s.report_when) + "\n";
   return ini;
 }
 
@@ -221,7 +225,8 @@ nlohmann::json Dump(StateStore& store, const Schema& schema, long long device) {
       std::string value = v;
       // A pending restart's image is "<version> (<where it is kept>)": the place is not compared.
       if (k == "restart_pending")
-        if (size_t open = value.find(" ("), end = value.find(")\n"); open < end && end != value.npos)
+        if (size_t open = value.find(" ("), end = value.find(")\n");
+            open < end && end != value.npos)
           value.erase(open, end + 1 - open);
       j["values"][k] = value;
     }
@@ -286,7 +291,9 @@ class FleetSide final : public DeviceHost {
   void Activate(SimulatedDevice&) override {}
   void Deactivate(SimulatedDevice&, bool) override {}
   bool Busy(const SimulatedDevice&) override { return side.clock < busy_until_; }
-  std::optional<PowerCut> CutFor(const SimulatedDevice&) override { return std::exchange(cut_, {}); }
+  std::optional<PowerCut> CutFor(const SimulatedDevice&) override {
+    return std::exchange(cut_, {});
+  }
   size_t ConfigHash(long long device) override {
     return ConfigurationDigest(store(), schema(), device);
   }
@@ -353,8 +360,9 @@ class DeviceSide {
       options.busy = [this, busy_until] { return side.clock < busy_until; };
       power_up_ = false;
       cuts_ = 0;
-      auto report = RunAutomaticUpdate(state_, identity_, DeviceHooks{}, options,
-                                       [this](const FetchRequest& r) { return side.server.Fetch(r); });
+      auto report =
+          RunAutomaticUpdate(state_, identity_, DeviceHooks{}, options,
+                             [this](const FetchRequest& r) { return side.server.Fetch(r); });
       if (!report) {
         problems.push_back("agent: " + report.error().message);
         return;
@@ -463,8 +471,8 @@ std::string RunScenario(const Scenario& s, const std::filesystem::path& dir) {
                "\n--- device\n" + b + "\n";
     }
     if (fleet.side.now() != device.side.now())  // (the agent sleeps in slices of 100 ms)
-      out += where + "the clocks differ: fleet " + std::to_string(fleet.side.now()) +
-             ", device " + std::to_string(device.side.now()) + "\n";
+      out += where + "the clocks differ: fleet " + std::to_string(fleet.side.now()) + ", device " +
+             std::to_string(device.side.now()) + "\n";
     if (auto c = st->store->CommitGroup(); !c) out += "fleet commit: " + c.error().message;
     nlohmann::json a = Dump(*st->store, *st->schema, 0);
     nlohmann::json b = Dump((*state)->store(), (*state)->schema(), kLocalDevice);
@@ -489,11 +497,12 @@ TEST(FleetAgreementTest, TheFleetAndTheDeviceAgreeOnRandomScenarios) {
 #endif
   const long only = Env("AUTOPROV_AGREEMENT_SEED", -1);
   const long count = only >= 0 ? 1 : Env("AUTOPROV_AGREEMENT_SCENARIOS", kDefault);
-  auto dir = std::filesystem::temp_directory_path() /
-             ("autoprov-agree-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("autoprov-agree-" + std::to_string(::getpid()));
   int divergences = 0;
   for (long i = 0; i < count && divergences < 3; ++i) {
-    Scenario s = Scenario::From(only >= 0 ? static_cast<uint64_t>(only) : 1000 + static_cast<uint64_t>(i));
+    Scenario s =
+        Scenario::From(only >= 0 ? static_cast<uint64_t>(only) : 1000 + static_cast<uint64_t>(i));
     std::string diff = RunScenario(s, dir);
     if (!diff.empty()) {
       ++divergences;
