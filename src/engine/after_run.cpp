@@ -1,5 +1,6 @@
 #include "engine/after_run.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/log.hpp"
@@ -40,6 +41,34 @@ void AfterRun::LeavePending(const std::string& cause) {
   if (auto p = device.PendingRestartState(); p) report_.pending = *p;
 }
 
+namespace {
+// A poll that changed nothing: every file unchanged on the server (304) or skipped, nothing to
+// retry, restart, compose or warn about.
+bool Quiet(const RunReport& r) {
+  if (!r.Completed() || r.restart != RestartWhen::kNone || r.pending || r.next_retry_at != 0 ||
+      r.retry_attempt != 0 || !r.warnings.empty() || !r.reapplied.empty() || r.busy.deferred)
+    return false;
+  return std::all_of(r.steps.begin(), r.steps.end(), [](const StepReport& s) {
+    return s.outcome == StepOutcome::kNotModified || s.outcome == StepOutcome::kSkipped;
+  });
+}
+}  // namespace
+
+void AfterRun::StoreReport() {
+  DeviceState device(*env_.store, env_.device);
+  Expected<void> stored;
+  if (!setup_.store_every_report) {
+    if (!report_.Completed())
+      stored = env_.store->AddRun(env_.device, report_.started_at, ToJson(report_).dump());
+  } else if (Quiet(report_)) {
+    stored = device.NoteQuietPoll(report_.started_at);  // one page, no fsync (issue 27)
+  } else {
+    stored = env_.store->AddRun(env_.device, report_.started_at, ToJson(report_).dump());
+    if (stored) stored = device.ClearQuietPolls();
+  }
+  if (!stored) LogError("cannot store the run report: " + stored.error().message);
+}
+
 AfterRun::Step AfterRun::Next(long long now) {
   for (;;) {
     switch (phase_) {
@@ -77,10 +106,7 @@ AfterRun::Step AfterRun::Next(long long now) {
           LeavePending(reasons_);
         else if (auto p = DeviceState(*env_.store, env_.device).PendingRestartState(); p)
           report_.pending = *p;
-        if (setup_.store_every_report || !report_.Completed())
-          if (auto r = env_.store->AddRun(env_.device, report_.started_at, ToJson(report_).dump());
-              !r)
-            LogError("cannot store the run report: " + r.error().message);
+        StoreReport();
         // S-10.3: report back now, or (a restart follows) after the start-up run.
         uploads_ = PrepareReportUploads(report_, config_, env_, report_.restart_performed);
         phase_ = !uploads_.empty()           ? Phase::kUpload

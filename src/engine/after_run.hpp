@@ -72,6 +72,9 @@ class AfterRun {
  private:
   enum class Phase { kDecide, kAskBusy, kCount, kRecord, kUpload, kRestart, kDone };
   void LeavePending(const std::string& why);
+  // Stores the run's report (the fleet: a failed run's only); a poll that changed nothing is
+  // counted instead (DeviceState::NoteQuietPoll).
+  void StoreReport();
   void Pend(const std::string& why);
 
   RunReport report_;

@@ -18,6 +18,7 @@ constexpr const char* kRetryAttempt = "retry_attempt";
 constexpr const char* kIniFallbacks = "dhcp_ini_fallbacks";
 // version \n running \n sha256 \n time [\n "reported"]
 constexpr const char* kInstallFailure = "install_failure";
+constexpr const char* kQuietPolls = "quiet_polls";  // "<count> <first> <last>"
 std::string DhcpKey(const std::string& param) { return "dhcp_set:" + param; }
 std::string ComposeKey(const std::string& kind) { return "compose_pending:" + kind; }
 
@@ -102,6 +103,12 @@ Expected<std::vector<std::string>> DeviceState::Describe() {
     } else if (key.starts_with("compose_pending:")) {
       out.push_back("configuration incomplete: the " + key.substr(16) +
                     " is to be applied again after a replace-mode file (S-7.7)");
+    } else if (key == kQuietPolls) {
+      auto q = SplitWhitespace(value);
+      if (q.size() == 3)
+        out.push_back("polls since the last stored report that changed nothing: " +
+                      std::string(q[0]) + " (" + IsoTime(std::atoll(std::string(q[1]).c_str())) +
+                      " to " + IsoTime(std::atoll(std::string(q[2]).c_str())) + ")");
     } else if (key.starts_with("dhcp_set:")) {
       out.push_back(key.substr(9) + " last set by DHCP (S-10.6): " + value);
     }
@@ -250,6 +257,34 @@ Expected<void> DeviceState::MarkInstallFailureReported() {
 
 Expected<void> DeviceState::ClearInstallFailure() {
   return store_.DeleteValue(device_, kInstallFailure);
+}
+
+Expected<std::optional<DeviceState::QuietPolls>> DeviceState::QuietPollsSinceLastReport() {
+  auto v = store_.GetValue(device_, kQuietPolls);
+  if (!v) return Unexpected(v.error());
+  if (!v->has_value()) return std::optional<QuietPolls>();
+  auto q = SplitWhitespace(**v);
+  if (q.size() != 3) return std::optional<QuietPolls>();
+  auto num = [](std::string_view s) { return std::atoll(std::string(s).c_str()); };
+  return std::optional<QuietPolls>(QuietPolls{num(q[0]), num(q[1]), num(q[2])});
+}
+
+Expected<void> DeviceState::NoteQuietPoll(long long at) {
+  auto q = QuietPollsSinceLastReport();
+  if (!q) return Unexpected(q.error());
+  QuietPolls next = q->value_or(QuietPolls{0, at, at});
+  ++next.count;
+  next.last = at;
+  std::string value = std::to_string(next.count) + " " + std::to_string(next.first) + " " +
+                      std::to_string(next.last);
+  return store_.WriteRelaxed([&] { return store_.PutValue(device_, kQuietPolls, value); });
+}
+
+Expected<void> DeviceState::ClearQuietPolls() {
+  auto v = store_.GetValue(device_, kQuietPolls);
+  if (!v) return Unexpected(v.error());
+  if (!v->has_value()) return {};
+  return store_.WriteRelaxed([&] { return store_.DeleteValue(device_, kQuietPolls); });
 }
 
 }  // namespace autoprov

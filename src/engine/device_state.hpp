@@ -47,6 +47,15 @@ class DeviceState {
   // not found (<Product><MAC>.ini, then <Product>.ini), placeholders unexpanded.
   Expected<std::vector<std::string>> IniFallbacks();
   Expected<void> SetIniFallbacks(const std::vector<std::string>& urls);
+  // The runs since the last stored report that changed nothing (every file 304 or skipped, no
+  // restart, no retry): counted in one value instead of a report each, so such a poll writes one
+  // database page and does not wait for the disk. `status` shows them after the last report.
+  struct QuietPolls {
+    long long count = 0, first = 0, last = 0;  // unix times
+  };
+  Expected<std::optional<QuietPolls>> QuietPollsSinceLastReport();
+  Expected<void> NoteQuietPoll(long long at);  // relaxed: a power loss may take it back
+  Expected<void> ClearQuietPolls();
   // A simulated device's bootstrap configuration has been stored.
   Expected<bool> Seeded();
   Expected<void> MarkSeeded();

@@ -20,6 +20,7 @@ struct Snapshot {
   std::vector<std::pair<std::string, UrlState>> urls;
   std::vector<std::pair<std::string, KindState>> kinds;
   std::vector<std::pair<std::string, std::string>> values;
+  std::optional<DeviceState::QuietPolls> quiet;  // polls since the last report that changed nothing
 };
 
 Expected<Snapshot> Read(StateStore& store, long long device) {
@@ -28,12 +29,13 @@ Expected<Snapshot> Read(StateStore& store, long long device) {
   auto kinds = store.ListKindStates(device);
   auto values = store.ListValues(device);
   auto pending = DeviceState(store, device).PendingRestartState();
+  auto quiet = DeviceState(store, device).QuietPollsSinceLastReport();
   for (const Error* e : {last ? nullptr : &last.error(), urls ? nullptr : &urls.error(),
                          kinds ? nullptr : &kinds.error(), values ? nullptr : &values.error(),
-                         pending ? nullptr : &pending.error()})
+                         pending ? nullptr : &pending.error(), quiet ? nullptr : &quiet.error()})
     if (e) return Fail(e->code, "cannot read the state: " + e->message);
-  return Snapshot{std::move(*last), std::move(*pending), std::move(*urls), std::move(*kinds),
-                  std::move(*values)};
+  return Snapshot{std::move(*last),  std::move(*pending), std::move(*urls),
+                  std::move(*kinds), std::move(*values),  std::move(*quiet)};
 }
 
 // The last run's report, with the restart as it stands now: a restart pending since an earlier
@@ -48,11 +50,19 @@ std::optional<RunReport> LastReport(const Snapshot& s) {
   return report;
 }
 
+// The polls that changed nothing since the last stored report.
+std::string QuietText(const Snapshot& s) {
+  if (!s.quiet) return "";
+  return "since then: " + std::to_string(s.quiet->count) +
+         " poll(s) that changed nothing (every file not modified), the last at " +
+         UtcTimeText(s.quiet->last) + "\n";
+}
+
 std::string LastRunText(const Snapshot& s) {
   auto report = LastReport(s);
-  if (!report) return "last run: none\n";
+  if (!report) return "last run: none\n" + QuietText(s);
   return "last run: " + UtcTimeText(report->started_at) + " (" + report->trigger + ")\n" +
-         FormatReport(*report);
+         FormatReport(*report) + QuietText(s);
 }
 
 }  // namespace
@@ -95,8 +105,14 @@ Expected<std::string> StatusJson(StateStore& store, long long device) {
                         {"installed_at", k.installed_at}};
   j["device"] = nlohmann::json::object();
   for (const auto& [k, v] : s->values)
-    if (!IsReportUploadKey(k) && k != "install_failure" && k != "restart_pending")
+    if (!IsReportUploadKey(k) && k != "install_failure" && k != "restart_pending" &&
+        k != "quiet_polls")
       j["device"][k] = v;
+  j["quiet_polls"] = s->quiet ? nlohmann::json{{"count", s->quiet->count},
+                                               {"first", s->quiet->first},
+                                               {"last", s->quiet->last},
+                                               {"last_iso", IsoTime(s->quiet->last)}}
+                              : nlohmann::json(nullptr);
   j["install_failure"] = nullptr;
   if (auto f = DeviceState(store, device).LastInstallFailure(); f && f->has_value())
     j["install_failure"] = {{"version", (*f)->version},

@@ -14,7 +14,7 @@ namespace {
 constexpr off_t kWalTruncateBytes = 64 * (4096 + 24) + 32;
 
 // Each entry moves the schema one version up; never edit a released entry, append a new one.
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     R"sql(
 CREATE TABLE param (device INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
                     PRIMARY KEY (device, name));
@@ -46,6 +46,15 @@ ALTER TABLE url_state ADD COLUMN rejected TEXT NOT NULL DEFAULT '';
     R"sql(
 CREATE TABLE content (sha256 TEXT NOT NULL PRIMARY KEY, body BLOB NOT NULL,
                       refs INTEGER NOT NULL DEFAULT 1);
+)sql",
+    // The device's values keyed by their primary key alone (no rowid, no second index): a value
+    // written, new or changed, is one page (a poll that changes nothing writes one, issue 27).
+    R"sql(
+CREATE TABLE device_state_by_key (device INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+                                  PRIMARY KEY (device, key)) WITHOUT ROWID;
+INSERT INTO device_state_by_key (device, key, value) SELECT device, key, value FROM device_state;
+DROP TABLE device_state;
+ALTER TABLE device_state_by_key RENAME TO device_state;
 )sql",
 };
 
@@ -278,11 +287,14 @@ Expected<void> Database::Transaction(const std::function<Expected<void>()>& body
 }
 
 Expected<void> Database::Migrate() {
-  auto st = Prepare("PRAGMA user_version");
-  if (!st) return Unexpected(st.error());
-  auto row = st->Step();
-  if (!row) return Unexpected(row.error());
-  long long version = st->Int(0);
+  long long version = 0;
+  {  // the statement ends before a migration changes the tables (a DROP waits for no reader)
+    auto st = Prepare("PRAGMA user_version");
+    if (!st) return Unexpected(st.error());
+    auto row = st->Step();
+    if (!row) return Unexpected(row.error());
+    version = st->Int(0);
+  }
   if (version > static_cast<long long>(kMigrations.size()))
     return Fail(ErrorCode::kDatabase, "state database version " + std::to_string(version) +
                                           " is newer than this autoprov understands");

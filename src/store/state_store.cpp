@@ -450,7 +450,11 @@ Expected<std::optional<std::string>> StateStore::GetValue(long long device,
 Expected<void> StateStore::PutValue(long long device, const std::string& key,
                                     const std::string& value) {
   auto st =
-      db_.Prepare("INSERT OR REPLACE INTO device_state (device, key, value) VALUES (?, ?, ?)");
+      // An update in place: the row keeps its place in the table and in its key's index, so a
+      // changed value writes one page (INSERT OR REPLACE would move it: two).
+      db_.Prepare(
+          "INSERT INTO device_state (device, key, value) VALUES (?, ?, ?) "
+          "ON CONFLICT (device, key) DO UPDATE SET value = excluded.value");
   if (!st) return Unexpected(st.error());
   return WriteThrough(st->Bind(1, device).Bind(2, key).Bind(3, value).Run(), device,
                       [&] { cache_.PutValue(device, key, value); });

@@ -98,6 +98,11 @@ class StateStore {
   Expected<void> DeleteValue(long long device, const std::string& key);
 
   Expected<void> AddRun(long long device, long long started_at, const std::string& report_json);
+  // Writes without waiting for the disk (no fsync; committed and safe against a killed process, a
+  // power loss may take it back): for what is only informative, as a run's report.
+  Expected<void> WriteRelaxed(const std::function<Expected<void>()>& body) {
+    return db_.Relaxed(body);
+  }
   Expected<std::optional<std::string>> LastRun(long long device);
 
   // Group commit, for a process that is the database's one writer (the fleet simulator): BeginGroup

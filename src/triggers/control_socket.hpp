@@ -1,5 +1,5 @@
-// The daemon's control socket (SPEC S-6): <state-dir>/control.sock, owner-only, one request line per
-// connection and one JSON line back. Its protocol, its server side (the daemon) and its client
+// The daemon's control socket (SPEC S-6): <state-dir>/control.sock, owner-only, one request line
+// per connection and one JSON line back. Its protocol, its server side (the daemon) and its client
 // side (the commands that ask a running daemon) live here.
 //
 //   run     a manual run; the answer is the run's report when it has finished
@@ -17,7 +17,8 @@ namespace autoprov {
 enum class ControlCommand { kRun, kDhcp, kStatus, kUnknown };
 ControlCommand ParseControlCommand(const std::string& line);
 // The answer to a request the daemon does not know.
-inline constexpr const char* kUnknownControlReply = R"({"error":"unknown request; use run or status"})";
+inline constexpr const char* kUnknownControlReply =
+    R"({"error":"unknown request; use run or status"})";
 
 // "<dir>/control.sock".
 std::filesystem::path ControlSocketPath(const std::filesystem::path& state_dir);

@@ -14,8 +14,7 @@ TimerClock SystemTimerClock() {
 const ScheduledRun& DaemonTimers::Plan(const Configuration& config, std::time_t last_run,
                                        double draw) {
   schedule_ = ScheduleFrom(config);
-  periodic_ =
-      NextRun(config, last_run, static_cast<std::time_t>(clock_.wall_ms() / 1000), draw);
+  periodic_ = NextRun(config, last_run, static_cast<std::time_t>(clock_.wall_ms() / 1000), draw);
   return periodic_;
 }
 

@@ -1,8 +1,9 @@
-// The daemon's timers (SPEC S-6.2, S-6.3, S-10.1, S-10.7): the periodic trigger (an interval counted
-// from the last run, or a time of day, from engine/schedule's NextRun), a start-up run waiting its
-// random delay, a planned retry, and the systemd watchdog's ping. Which are due, and how long the
-// daemon may sleep until the next one: it wakes for nothing else (a configuration change and the
-// sockets wake it by themselves). Time is injected, so this is tested without sleeping.
+// The daemon's timers (SPEC S-6.2, S-6.3, S-10.1, S-10.7): the periodic trigger (an interval
+// counted from the last run, or a time of day, from engine/schedule's NextRun), a start-up run
+// waiting its random delay, a planned retry, and the systemd watchdog's ping. Which are due, and
+// how long the daemon may sleep until the next one: it wakes for nothing else (a configuration
+// change and the sockets wake it by themselves). Time is injected, so this is tested without
+// sleeping.
 #pragma once
 
 #include <chrono>

@@ -5,10 +5,10 @@
 // daemon performs them), and through one simulated device by the fleet's own driver
 // (fleet/simulated_device). Every report and the stored state are compared after each step.
 //
-// Not compared (listed): the stored run reports (the fleet keeps failed runs only, by design:
-// engine/after_run_test checks that rule), where files are kept (a simulated device keeps none:
-// kind_state.path, a pending image's "(file)"), and the fleet's own "seeded" mark. Times are
-// compared: both sides read the same simulated clock.
+// Not compared (listed): the stored run reports and the count of polls that changed nothing (the
+// fleet keeps failed runs' reports only, by design: engine/after_run_test checks that rule), where
+// files are kept (a simulated device keeps none: kind_state.path, a pending image's "(file)"), and
+// the fleet's own "seeded" mark. Times are compared: both sides read the same simulated clock.
 //
 // A scenario that diverges prints its seed: AUTOPROV_AGREEMENT_SEED=<seed> runs that one alone,
 // AUTOPROV_AGREEMENT_SCENARIOS=<n> sets how many (default 1,000; 150 under AddressSanitizer).
@@ -221,7 +221,7 @@ nlohmann::json Dump(StateStore& store, const Schema& schema, long long device) {
     for (const auto& [key, values] : rows) j["tables"][table].push_back({key, values});
   if (auto values = store.ListValues(device))
     for (const auto& [k, v] : *values) {
-      if (k == "seeded") continue;
+      if (k == "seeded" || k == "quiet_polls") continue;  // the fleet's mark; the run record
       std::string value = v;
       // A pending restart's image is "<version> (<where it is kept>)": the place is not compared.
       if (k == "restart_pending")

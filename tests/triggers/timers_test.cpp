@@ -1,5 +1,5 @@
-// The daemon's timers on an injected clock (triggers/timers.hpp; S-6.2, S-10.1, S-10.7): what is due
-// when, and how long the daemon may sleep, without sleeping.
+// The daemon's timers on an injected clock (triggers/timers.hpp; S-6.2, S-10.1, S-10.7): what is
+// due when, and how long the daemon may sleep, without sleeping.
 #include "triggers/timers.hpp"
 
 #include <gtest/gtest.h>
