@@ -227,7 +227,7 @@ void DeviceDriver::CutPower(SimulatedDevice& d, Expected<FetchResult>* result) {
   // The power comes back: the device starts as after a restart (S-2.2), then its start-up run
   // takes the place of the one that was cut.
   auto up = PowerUp(host_.store(), d.id, host_.schema(),
-                    DeviceDraw(o.seed, DrawFor::kStartupDelay, d.id, d.runs_done * 8 + d.cuts));
+                    DeviceDraw(o.seed, DrawFor::kStartupDelay, d.id, CutDraw(d)));
   if (!up) host_.Failure({Identity(d.id).mac, d.runs_done + 1, "power-up", "", up.error().message});
   if (up && !up->has_value()) {
     // AutoUpdateOnStartup = 0: no run at power-up; the cut run is over, the schedule goes on.

@@ -16,19 +16,9 @@
 #include "engine/sequence.hpp"
 #include "fleet/counters.hpp"
 #include "fleet/fleet.hpp"
+#include "fleet/power_cut.hpp"
 
 namespace autoprov {
-
-// --power-loss: where a run's power cut falls, and the configurations it may leave.
-struct PowerCut {
-  int at = 0;  // when this many of the run's requests have completed (one more: at the run's end)
-  int completions = 0;
-  bool in_commit = false;      // in the state transaction of that result (else during its transfer)
-  std::vector<size_t> states;  // the stored configuration at each step boundary of the run
-};
-// A device is cut at most this many runs in a row: then a run completes, as power comes back for
-// good.
-inline constexpr int kMaxCutsInARow = 3;
 
 // What the simulator keeps of each device between events: a few bytes, a million of them.
 struct SimulatedDevice {
@@ -87,13 +77,6 @@ class DeviceHost {
   // Each finished run's report, as the device ends with it (after its uploads and restart).
   virtual void RunReported(const SimulatedDevice&, const RunReport&) {}
 };
-
-// --power-loss: whether this run of `d` is cut, and where, by the device's draws (nothing: not cut;
-// never in the verifying round, never more than kMaxCutsInARow in a row).
-std::optional<PowerCut> DrawPowerCut(const FleetOptions& o, const SimulatedDevice& d,
-                                     bool verifying);
-// A digest of a device's stored configuration (power cuts compare them).
-size_t ConfigurationDigest(StateStore& store, const Schema& schema, long long device);
 
 // Moves a device through its runs by the events of its host.
 class DeviceDriver {

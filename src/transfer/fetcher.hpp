@@ -44,14 +44,6 @@ class FetchQueue {
   std::unique_ptr<Impl> impl_;
 };
 
-struct ParsedUrl {
-  std::string scheme;  // lower case
-  std::string user, password;
-  std::string host;
-  std::string port;
-  std::string url_without_credentials;
-};
-
 // Parses with libcurl's URL parser; refuses schemes outside SupportedSchemes().
 Expected<ParsedUrl> ParseUrl(std::string_view url);
 

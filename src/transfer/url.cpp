@@ -149,4 +149,11 @@ Expected<void> CheckUrlSyntax(std::string_view url) {
   return {};
 }
 
+std::string DefaultPort(const ParsedUrl& u) {
+  if (!u.port.empty()) return u.port;
+  if (u.scheme == "https") return "443";
+  if (u.scheme == "http") return "80";
+  return "";
+}
+
 }  // namespace autoprov

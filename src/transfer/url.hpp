@@ -11,6 +11,17 @@
 
 namespace autoprov {
 
+// A URL's parts (ParseUrl, transfer/fetcher.hpp, fills them with libcurl's parser).
+struct ParsedUrl {
+  std::string scheme;  // lower case
+  std::string user, password;
+  std::string host;
+  std::string port;
+  std::string url_without_credentials;
+};
+// The port a URL connects to: its own, else its scheme's (443, 80); "" for other schemes.
+std::string DefaultPort(const ParsedUrl& u);
+
 // The values behind <NAME>, <MAC>, <VER>, <CONF> (case-sensitive placeholders).
 struct PlaceholderValues {
   std::string name;  // product name

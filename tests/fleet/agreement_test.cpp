@@ -341,7 +341,7 @@ class DeviceSide {
         RunUntilCut(trigger, cut->at);
         ++cuts_;
         auto up = PowerUp(state_.store(), kLocalDevice, state_.schema(),
-                          DeviceDraw(seed_, DrawFor::kStartupDelay, 0, runs_done_ * 8 + cuts_));
+                          DeviceDraw(seed_, DrawFor::kStartupDelay, 0, runs_done_ * 8LL + cuts_));
         if (up && !up->has_value()) {  // no start-up run: the cut run is over
           cuts_ = 0;
           if (!restart_run_) ++runs_done_;

@@ -15,6 +15,7 @@
 #include "common/log.hpp"
 #include "common/text.hpp"
 #include "transfer/http_time.hpp"
+#include "transfer/redirect.hpp"
 #include "transfer/resume.hpp"
 
 namespace autoprov::curl {
@@ -77,13 +78,6 @@ uint64_t ToNumber(std::string_view s) {
   uint64_t v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
   return v;
-}
-
-std::string DefaultPort(const ParsedUrl& u) {
-  if (!u.port.empty()) return u.port;
-  if (u.scheme == "https") return "443";
-  if (u.scheme == "http") return "80";
-  return "";
 }
 
 ErrorCode Categorize(CURLcode code) {
@@ -644,33 +638,17 @@ void TransferJob::Done(Error error) {
 TransferJob::Next TransferJob::Redirect(CURL* h, long status) {
   char* location = nullptr;
   curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &location);
-  if (!location) {
-    Done(Error{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status) + " without a Location",
-               status});
+  std::optional<ParsedUrl> next;
+  if (location)
+    if (auto parsed = ParseUrl(location)) next = *parsed;
+  // The policy (S-3.4) is transfer/redirect.hpp's.
+  RedirectStep step = DecideRedirect(origin_, current_, location ? location : "", next, status,
+                                     ++hops_, req_.limits.max_redirects);
+  if (step.refused) {
+    Done(*step.refused);
     return Next::kDone;
   }
-  if (++hops_ > req_.limits.max_redirects) {
-    Done(Error{ErrorCode::kHttpStatus,
-               "too many redirects (limit " + std::to_string(req_.limits.max_redirects) + ")",
-               status});
-    return Next::kDone;
-  }
-  std::string target = location;
-  auto next = ParseUrl(target);
-  if (!next || (next->scheme != "http" && next->scheme != "https")) {
-    Done(MakeError(ErrorCode::kRefusedScheme,
-                   "redirect to '" + RedactUrl(target) +
-                       "' refused: only http and https targets are followed"));
-    return Next::kDone;
-  }
-  if (current_.scheme == "https" && next->scheme == "http") {
-    Done(MakeError(
-        ErrorCode::kRefusedScheme,
-        "redirect from https to '" + next->url_without_credentials + "' refused (downgrade)"));
-    return Next::kDone;
-  }
-  // Credentials stay with the host they were given for.
-  if (next->host != origin_.host || DefaultPort(*next) != DefaultPort(origin_)) {
+  if (step.drop_credentials) {
     username_.clear();
     password_.clear();
   }
