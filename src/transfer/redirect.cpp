@@ -7,20 +7,20 @@ RedirectStep DecideRedirect(const ParsedUrl& origin, const ParsedUrl& current,
                             long status, int hop, int max_redirects) {
   RedirectStep step;
   if (location.empty()) {
-    step.refused =
-        Error{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status) + " without a Location",
-              status};
-  } else if (hop > max_redirects) {
     step.refused = Error{ErrorCode::kHttpStatus,
-                         "too many redirects (limit " + std::to_string(max_redirects) + ")", status};
+                         "HTTP " + std::to_string(status) + " without a Location", status};
+  } else if (hop > max_redirects) {
+    step.refused =
+        Error{ErrorCode::kHttpStatus,
+              "too many redirects (limit " + std::to_string(max_redirects) + ")", status};
   } else if (!target || (target->scheme != "http" && target->scheme != "https")) {
     step.refused = MakeError(ErrorCode::kRefusedScheme,
                              "redirect to '" + RedactUrl(location) +
                                  "' refused: only http and https targets are followed");
   } else if (current.scheme == "https" && target->scheme == "http") {
-    step.refused = MakeError(ErrorCode::kRefusedScheme, "redirect from https to '" +
-                                                            target->url_without_credentials +
-                                                            "' refused (downgrade)");
+    step.refused = MakeError(
+        ErrorCode::kRefusedScheme,
+        "redirect from https to '" + target->url_without_credentials + "' refused (downgrade)");
   } else {
     // Credentials stay with the host they were given for.
     step.drop_credentials =

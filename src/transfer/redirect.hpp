@@ -1,5 +1,5 @@
-// The redirect policy (SPEC S-3.4): which redirects a transfer follows and what it keeps. Pure logic,
-// no libcurl: the curl transfer job asks it at each 3xx, and it is unit-tested on its own.
+// The redirect policy (SPEC S-3.4): which redirects a transfer follows and what it keeps. Pure
+// logic, no libcurl: the curl transfer job asks it at each 3xx, and it is unit-tested on its own.
 #pragma once
 
 #include <optional>

@@ -12,6 +12,7 @@
 #include "engine/device_state.hpp"
 #include "engine/restart.hpp"
 #include "store/state_dir.hpp"
+#include "support/test_dir.hpp"
 
 namespace autoprov {
 namespace {
@@ -19,10 +20,7 @@ namespace {
 class AfterRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("autoprov-after-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = test_support::FreshDir("after");
     auto state = StateDirectory::Open(dir_, {});
     ASSERT_TRUE(state) << state.error().message;
     state_ = std::move(*state);

@@ -19,6 +19,7 @@
 #include "engine/config_writer.hpp"
 #include "engine/device_state.hpp"
 #include "store/state_dir.hpp"
+#include "support/test_dir.hpp"
 
 namespace autoprov {
 namespace {
@@ -69,10 +70,7 @@ Pair MakePair(const char* cn) {
 class SequenceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("autoprov-seq-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = test_support::FreshDir("seq");
     auto state = StateDirectory::Open(dir_, {});
     ASSERT_TRUE(state) << state.error().message;
     state_ = std::move(*state);

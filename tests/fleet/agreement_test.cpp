@@ -29,6 +29,7 @@
 #include "fleet/identity.hpp"
 #include "fleet/simulated_device.hpp"
 #include "store/state_dir.hpp"
+#include "support/test_dir.hpp"
 #include "transfer/http_time.hpp"
 
 namespace autoprov {
@@ -490,11 +491,7 @@ long Env(const char* name, long fallback) {
 }
 
 TEST(FleetAgreementTest, TheFleetAndTheDeviceAgreeOnRandomScenarios) {
-#if defined(__SANITIZE_ADDRESS__)
-  const long kDefault = 150;
-#else
-  const long kDefault = 1000;
-#endif
+  const long kDefault = test_support::Iterations(1000, 150);
   const long only = Env("AUTOPROV_AGREEMENT_SEED", -1);
   const long count = only >= 0 ? 1 : Env("AUTOPROV_AGREEMENT_SCENARIOS", kDefault);
   auto dir =

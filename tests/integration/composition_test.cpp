@@ -14,6 +14,7 @@
 #include "config/schema.hpp"
 #include "store/state_store.hpp"
 #include "support/servers.hpp"
+#include "support/test_dir.hpp"
 
 namespace autoprov {
 namespace {
@@ -141,11 +142,7 @@ TEST_F(CompositionTest, AReplaceKeepsWhatKeepsTheDeviceManaged) {
 // (here AupdRetrySchedule), plus the local values that incremental mode keeps. The model is
 // written here, not taken from the code under test.
 TEST_F(CompositionTest, RandomEditsComposeAsTheModelSays) {
-#if defined(__SANITIZE_ADDRESS__)
-  constexpr int kRuns = 40;
-#else
-  constexpr int kRuns = 200;
-#endif
+  constexpr int kRuns = static_cast<int>(test_support::Iterations(200, 40));
   const std::vector<std::pair<std::string, std::string>> params = {
       {"AUPDTftpBlockSize", "tftp-block-size"},
       {"AupdIntervalRandom", "interval-random"},

@@ -8,19 +8,14 @@
 
 #include "common/atomic_file.hpp"
 #include "config/schema.hpp"
+#include "support/test_dir.hpp"
 
 namespace autoprov {
 namespace {
 
 class StateStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("autoprov-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
+  void SetUp() override { dir_ = test_support::FreshDir("store"); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::filesystem::path dir_;
 };
