@@ -39,11 +39,6 @@ std::string_view ErrorCodeName(ErrorCode code);
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
-  long http_status = 0;    // the response's status: an error status, or a 2xx cut short
-  long retry_after_s = 0;  // the server's Retry-After (429, 503), in seconds from now; 0: none
-  // A transfer that failed: how long it ran and the bytes it received (for the report).
-  double seconds = 0;
-  uint64_t bytes = 0;
 
   // Prefixes where the error happened ("loading config.ini: ...").
   Error WithContext(std::string_view context) const {
@@ -54,7 +49,7 @@ struct Error {
 };
 
 inline Error MakeError(ErrorCode code, std::string message) {
-  return Error{code, std::move(message), 0};
+  return Error{code, std::move(message)};
 }
 
 // The error half of an Expected, as std::unexpected. (std::expected itself is not usable from clang
@@ -69,6 +64,13 @@ template <typename E>
 Unexpected(E) -> Unexpected<E>;
 
 template <typename T>
+struct IsUnexpected : std::false_type {};
+template <typename E>
+struct IsUnexpected<Unexpected<E>> : std::true_type {};
+
+// E is Error, or a type made from an Error that carries more (transfer/transfer.hpp's
+// TransferError: what a failed transfer cost).
+template <typename T, typename E = Error>
 class [[nodiscard]] Expected {
  public:
   using value_type = T;
@@ -77,9 +79,12 @@ class [[nodiscard]] Expected {
   template <typename U>
   requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::remove_cvref_t<U>, Expected> &&
            !std::is_same_v<std::remove_cvref_t<U>, T> &&
-           !std::is_same_v<std::remove_cvref_t<U>, Unexpected<Error>>) Expected(U&& u)
+           !IsUnexpected<std::remove_cvref_t<U>>::value) Expected(U&& u)
       : v_(std::in_place_index<0>, T(std::forward<U>(u))) {}
-  Expected(Unexpected<Error> u) : v_(std::in_place_index<1>, std::move(u.err)) {}
+  // From any error E can be made of (an Error into a TransferError, a TransferError into an Error).
+  template <typename F>
+  requires std::is_constructible_v<E, F&&> Expected(Unexpected<F> u)
+      : v_(std::in_place_index<1>, E(std::move(u.err))) {}
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -90,18 +95,20 @@ class [[nodiscard]] Expected {
   const T* operator->() const { return &std::get<0>(v_); }
   T& value() & { return std::get<0>(v_); }
   const T& value() const& { return std::get<0>(v_); }
-  const Error& error() const { return std::get<1>(v_); }
-  Error& error() { return std::get<1>(v_); }
+  const E& error() const { return std::get<1>(v_); }
+  E& error() { return std::get<1>(v_); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
 template <>
-class [[nodiscard]] Expected<void> {
+class [[nodiscard]] Expected<void, Error> {
  public:
   Expected() = default;
-  Expected(Unexpected<Error> u) : err_(std::move(u.err)) {}
+  template <typename F>
+  requires std::is_constructible_v<Error, F&&> Expected(Unexpected<F> u)
+      : err_(Error(std::move(u.err))) {}
   bool has_value() const { return !err_.has_value(); }
   explicit operator bool() const { return has_value(); }
   const Error& error() const { return *err_; }

@@ -167,7 +167,7 @@ void AfterRun::Stopped(long long now) {
   phase_ = Phase::kRecord;
 }
 
-void AfterRun::Uploaded(const std::vector<Expected<FetchResult>>& results, long long now) {
+void AfterRun::Uploaded(const std::vector<Fetched>& results, long long now) {
   report_.upload = FinishReportUploads(*env_.store, env_.device, uploads_, results, now);
   uploads_.clear();
   phase_ = report_.restart_performed ? Phase::kRestart : Phase::kDone;

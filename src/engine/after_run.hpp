@@ -58,7 +58,7 @@ class AfterRun {
   // The appliance's answer to kAskBusy, asked at `now`.
   void Busy(bool busy, long long now);
   // The results of the uploads, in order, up to the first failure, finished at `now`.
-  void Uploaded(const std::vector<Expected<FetchResult>>& results, long long now);
+  void Uploaded(const std::vector<Fetched>& results, long long now);
   // The restart was performed (the reset command ran, or the driver restarted the device), or
   // not: why.
   void Restarted(const Expected<void>& done);

@@ -86,8 +86,7 @@ std::vector<FetchRequest> PrepareReportUploads(const RunReport& report, const Co
 
 ReportUploadOutcome FinishReportUploads(StateStore& store, long long device,
                                         const std::vector<FetchRequest>& uploads,
-                                        const std::vector<Expected<FetchResult>>& results,
-                                        long long now) {
+                                        const std::vector<Fetched>& results, long long now) {
   ReportUploadOutcome o;
   if (uploads.empty()) return o;
   o.attempted = true;
@@ -96,7 +95,7 @@ ReportUploadOutcome FinishReportUploads(StateStore& store, long long device,
   for (const auto& r : results) {
     if (!r) {
       o.error = r.error().message;
-      o.http_status = r.error().http_status;
+      o.http_status = r.error().stats.http_status;
       break;
     }
     o.http_status = r->status;

@@ -26,8 +26,7 @@ std::vector<FetchRequest> PrepareReportUploads(const RunReport& report, const Co
 // `status`.
 ReportUploadOutcome FinishReportUploads(StateStore& store, long long device,
                                         const std::vector<FetchRequest>& uploads,
-                                        const std::vector<Expected<FetchResult>>& results,
-                                        long long now);
+                                        const std::vector<Fetched>& results, long long now);
 
 // The state values this module keeps (the waiting reports, the last outcome): not shown as device
 // values.

@@ -7,14 +7,14 @@
 
 namespace autoprov {
 
-bool IsRetryable(const Error& e) {
+bool IsRetryable(const TransferError& e) {
   switch (e.code) {
     case ErrorCode::kNetwork:
     case ErrorCode::kTimeout:
     case ErrorCode::kTruncated:  // the connection ended early
       return true;
     case ErrorCode::kHttpStatus:
-      return e.http_status >= 500 || e.http_status == 408 || e.http_status == 429;
+      return e.stats.http_status >= 500 || e.stats.http_status == 408 || e.stats.http_status == 429;
     default:
       return false;
   }

@@ -11,12 +11,13 @@
 #include "config/configuration.hpp"
 #include "engine/report.hpp"
 #include "store/state_store.hpp"
+#include "transfer/transfer.hpp"
 
 namespace autoprov {
 
 // Worth another attempt: the network, a time limit, a 5xx, 408 or 429. Never a rejected file, a
 // refused certificate or another 4xx, which would only fail again.
-bool IsRetryable(const Error& e);
+bool IsRetryable(const TransferError& e);
 
 // The delay before retry `attempt` (1 for the first) on `schedule`: the entry's base plus
 // random × its spread (random uniform in [0, 1)), the last entry repeating; at least the server's

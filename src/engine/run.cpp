@@ -130,7 +130,7 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
         break;
       }
       case AfterRun::Action::kUpload: {
-        std::vector<Expected<FetchResult>> results;
+        std::vector<Fetched> results;
         for (const auto& u : after.uploads()) {
           results.push_back(fetch(u));
           if (!results.back()) break;  // the rest waits for the next run, in order

@@ -269,7 +269,7 @@ Expected<void> DownloadSequence::InstallFile(const FetchResult& r,
 // after it in the vendor's chain: a file not found moves on to the next; another failure is tried
 // again, up to three attempts for each file, and never moves on (a server error is not a missing
 // file). Only while IniFileURL is still what DHCP set.
-bool DownloadSequence::TryIniFallback(const Error& e) {
+bool DownloadSequence::TryIniFallback(const TransferError& e) {
   if (current_->kind != FileKind::kIni) return false;
   if (ini_chain_.empty()) {
     DeviceState device(*env_.store, env_.device);
@@ -280,9 +280,9 @@ bool DownloadSequence::TryIniFallback(const Error& e) {
     ini_chain_.push_back(**dhcp);
     ini_chain_.insert(ini_chain_.end(), rest->begin(), rest->end());
   }
-  bool not_found =
-      e.code == ErrorCode::kNotFound ||
-      (e.code == ErrorCode::kHttpStatus && (e.http_status == 404 || e.http_status == 410));
+  bool not_found = e.code == ErrorCode::kNotFound ||
+                   (e.code == ErrorCode::kHttpStatus &&
+                    (e.stats.http_status == 404 || e.stats.http_status == 410));
   PlaceholderValues values;
   values.mac = env_.identity.mac;
   if (not_found) {
@@ -346,7 +346,7 @@ bool DownloadSequence::SameContentAsLastApplied(const FetchResult& r) {
   return last && last->has_value() && (*last)->sha256 == r.sha256;
 }
 
-void DownloadSequence::Complete(Expected<FetchResult> result) {
+void DownloadSequence::Complete(Fetched result) {
   if (!current_) return;
   FileKind kind = current_->kind;
   CompleteStep(std::move(result));
@@ -418,15 +418,16 @@ std::optional<std::string> DownloadSequence::KeptContent(FileKind kind) {
   return **body;
 }
 
-void DownloadSequence::CompleteStep(Expected<FetchResult> result) {
+void DownloadSequence::CompleteStep(Fetched result) {
   if (!result && TryIniFallback(result.error())) return;
   if (!result) {
     // S-2.3: reported, nothing applied, a one-time URL stays; the next step goes on.
-    step_.http_status = result.error().http_status;
-    step_.seconds = result.error().seconds;
-    step_.bytes = result.error().bytes;
+    const TransferStats& stats = result.error().stats;
+    step_.http_status = stats.http_status;
+    step_.seconds = stats.seconds;
+    step_.bytes = stats.bytes;
     step_.retryable = IsRetryable(result.error());
-    step_.retry_after_s = result.error().retry_after_s;
+    step_.retry_after_s = stats.retry_after_s;
     Record(StepOutcome::kFailed, result.error().message);
     return;
   }

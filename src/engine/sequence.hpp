@@ -64,7 +64,7 @@ class DownloadSequence final : public StepContext {
   // The next fetch to perform, or nothing when every step is done.
   std::optional<FetchRequest> Next();
   // The result of the fetch Next() returned.
-  void Complete(Expected<FetchResult> result);
+  void Complete(Fetched result);
   // Decides the restart and returns the report. Call once, after Next() returned nothing.
   RunReport Finish();
 
@@ -92,8 +92,8 @@ class DownloadSequence final : public StepContext {
   bool SameContentAsLastApplied(const FetchResult& r);
   std::optional<Rejection> LastRejection();  // of the current step's URL (S-7.8)
   void KeepRejection(const FetchResult& r);
-  bool TryIniFallback(const Error& e);
-  void CompleteStep(Expected<FetchResult> result);
+  bool TryIniFallback(const TransferError& e);
+  void CompleteStep(Fetched result);
   void ComposeAfterReplace();
   std::optional<std::string> KeptContent(FileKind kind);
   // The restart the run's files and its trigger ask for (S-2.2, S-9.8).

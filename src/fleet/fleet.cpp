@@ -163,10 +163,10 @@ struct Shared {
 };
 
 // Which status class a transfer's result counts under: a report upload's 2xx counts as a 200.
-StatusClass Classify(const Expected<FetchResult>& r, bool upload) {
+StatusClass Classify(const Fetched& r, bool upload) {
   if (r && upload) return StatusClass::k200;
   if (!r) {
-    long s = r.error().http_status;
+    long s = r.error().stats.http_status;
     return s >= 500 ? StatusClass::k5xx : s >= 400 ? StatusClass::k4xx : StatusClass::kNetwork;
   }
   if (r->status == 200 || (r->status == 0 && r->outcome == FetchOutcome::kDownloaded))
@@ -201,8 +201,7 @@ class Worker final : public DeviceHost {
   StateStore& store() override { return *sh_.state.store; }
   const Schema& schema() const override { return *sh_.state.schema; }
   long long UnixNow() override { return static_cast<long long>(std::time(nullptr)); }
-  void Submit(SimulatedDevice& d, FetchRequest request,
-              std::function<void(Expected<FetchResult>)> done) override;
+  void Submit(SimulatedDevice& d, FetchRequest request, std::function<void(Fetched)> done) override;
   void Schedule(SimulatedDevice& d, double in_s) override { sh_.Schedule(d, Clock::now(), in_s); }
   void Activate(SimulatedDevice&) override {
     ++active_;
@@ -241,25 +240,23 @@ class Worker final : public DeviceHost {
   const size_t max_active_;
 };
 
-void Worker::Submit(SimulatedDevice&, FetchRequest request,
-                    std::function<void(Expected<FetchResult>)> done) {
+void Worker::Submit(SimulatedDevice&, FetchRequest request, std::function<void(Fetched)> done) {
   bool upload = !request.method.empty();
-  queue_.Submit(
-      std::move(request), [this, upload, done = std::move(done)](Expected<FetchResult> r) {
-        StatusClass status = Classify(r, upload);
-        live.Add(kStatusCounter[static_cast<size_t>(status)]);
-        if (r) {
-          live.Add(Counter::kBytes, static_cast<long long>(r->bytes - r->resumed_from));
-          if (r->resumed_from > 0) live.Add(Counter::kResumed);
-        }
-        if (sh_.o.timeline)
-          timeline.Record(std::chrono::duration<double>(Clock::now() - sh_.start).count(), status,
-                          r ? r->seconds : r.error().seconds);
-        std::lock_guard lock(sh_.mu);
-        sh_.MaybeCommit();
-        done(std::move(r));
-        StartDue();  // keep the pipeline full: the next due device starts as this one moves on
-      });
+  queue_.Submit(std::move(request), [this, upload, done = std::move(done)](Fetched r) {
+    StatusClass status = Classify(r, upload);
+    live.Add(kStatusCounter[static_cast<size_t>(status)]);
+    if (r) {
+      live.Add(Counter::kBytes, static_cast<long long>(r->bytes - r->resumed_from));
+      if (r->resumed_from > 0) live.Add(Counter::kResumed);
+    }
+    if (sh_.o.timeline)
+      timeline.Record(std::chrono::duration<double>(Clock::now() - sh_.start).count(), status,
+                      r ? r->seconds : r.error().stats.seconds);
+    std::lock_guard lock(sh_.mu);
+    sh_.MaybeCommit();
+    done(std::move(r));
+    StartDue();  // keep the pipeline full: the next due device starts as this one moves on
+  });
 }
 
 void Worker::StartDue() {

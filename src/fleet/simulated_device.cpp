@@ -10,8 +10,8 @@ namespace autoprov {
 
 struct SimulatedDevice::Following {
   AfterRun rule;
-  std::vector<Expected<FetchResult>> results;  // of the report uploads so far
-  std::optional<double> startup_in;            // restarted: the start-up run follows in this many s
+  std::vector<Fetched> results;      // of the report uploads so far
+  std::optional<double> startup_in;  // restarted: the start-up run follows in this many s
 };
 
 SimulatedDevice::SimulatedDevice() = default;
@@ -77,7 +77,7 @@ void DeviceDriver::Advance(SimulatedDevice& d) {
   if (!req) return d.cut ? CutPower(d, nullptr) : Finish(d);
   host_.counters().Add(Counter::kRequests);
   if (d.requests < UINT8_MAX) ++d.requests;
-  host_.Submit(d, std::move(*req), [this, dp = &d](Expected<FetchResult> r) {
+  host_.Submit(d, std::move(*req), [this, dp = &d](Fetched r) {
     if (dp->cut && ++dp->cut->completions >= dp->cut->at) return CutPower(*dp, &r);
     dp->seq->Complete(std::move(r));
     if (dp->cut) dp->cut->states.push_back(host_.ConfigHash(dp->id));
@@ -147,7 +147,7 @@ void DeviceDriver::SendNextReport(SimulatedDevice& d) {
     return Follow(d);
   }
   host_.counters().Add(Counter::kRequests);
-  host_.Submit(d, f.rule.uploads()[f.results.size()], [this, dp = &d](Expected<FetchResult> r) {
+  host_.Submit(d, f.rule.uploads()[f.results.size()], [this, dp = &d](Fetched r) {
     dp->after->results.push_back(std::move(r));
     SendNextReport(*dp);
   });
@@ -202,7 +202,7 @@ void DeviceDriver::RunOver(SimulatedDevice& d) {
   host_.Deactivate(d, true);
 }
 
-void DeviceDriver::CutPower(SimulatedDevice& d, Expected<FetchResult>* result) {
+void DeviceDriver::CutPower(SimulatedDevice& d, Fetched* result) {
   const FleetOptions& o = host_.options();
   host_.counters().Add(Counter::kPowerCuts);
   std::unique_ptr<PowerCut> cut = std::move(d.cut);

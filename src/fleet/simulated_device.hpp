@@ -56,7 +56,7 @@ class DeviceHost {
   virtual long long UnixNow() = 0;  // the clock the runs read (the test's: simulated)
   // Performs the transfer; `done` is called later (or at once) with the result.
   virtual void Submit(SimulatedDevice& d, FetchRequest request,
-                      std::function<void(Expected<FetchResult>)> done) = 0;
+                      std::function<void(Fetched)> done) = 0;
   // Calls DeviceDriver::Due for `d` in `in_s` seconds.
   virtual void Schedule(SimulatedDevice& d, double in_s) = 0;
   // The device's run (or its after-run) starts or stops occupying a place on the host;
@@ -95,7 +95,7 @@ class DeviceDriver {
   void RunOver(SimulatedDevice& d);
   // The power goes now (`result`: the request that just completed, else the run's end), then
   // comes back.
-  void CutPower(SimulatedDevice& d, Expected<FetchResult>* result);
+  void CutPower(SimulatedDevice& d, Fetched* result);
   DeviceIdentity Identity(long long id) const;
 
   DeviceHost& host_;

@@ -16,7 +16,7 @@ class Fetcher {
   Fetcher(const Fetcher&) = delete;
   Fetcher& operator=(const Fetcher&) = delete;
 
-  Expected<FetchResult> Fetch(const FetchRequest& request);
+  Fetched Fetch(const FetchRequest& request);
 
  private:
   struct Impl;
@@ -27,7 +27,7 @@ class Fetcher {
 // Completion callbacks run on the thread that calls Run().
 class FetchQueue {
  public:
-  using Done = std::function<void(Expected<FetchResult>)>;
+  using Done = std::function<void(Fetched)>;
   explicit FetchQueue(long max_connections);
   ~FetchQueue();
   FetchQueue(const FetchQueue&) = delete;

@@ -7,12 +7,11 @@ RedirectStep DecideRedirect(const ParsedUrl& origin, const ParsedUrl& current,
                             long status, int hop, int max_redirects) {
   RedirectStep step;
   if (location.empty()) {
-    step.refused = Error{ErrorCode::kHttpStatus,
-                         "HTTP " + std::to_string(status) + " without a Location", status};
-  } else if (hop > max_redirects) {
     step.refused =
-        Error{ErrorCode::kHttpStatus,
-              "too many redirects (limit " + std::to_string(max_redirects) + ")", status};
+        MakeError(ErrorCode::kHttpStatus, "HTTP " + std::to_string(status) + " without a Location");
+  } else if (hop > max_redirects) {
+    step.refused = MakeError(ErrorCode::kHttpStatus,
+                             "too many redirects (limit " + std::to_string(max_redirects) + ")");
   } else if (!target || (target->scheme != "http" && target->scheme != "https")) {
     step.refused = MakeError(ErrorCode::kRefusedScheme,
                              "redirect to '" + RedactUrl(location) +

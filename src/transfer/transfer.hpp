@@ -112,8 +112,26 @@ struct FetchResult {
   std::string body;  // BodySink::kMemory only
 };
 
+// What a transfer cost and what the server said, kept with a failure for the report (S-10.3) and
+// the retry rule (S-10.1): a successful fetch has the same in its FetchResult.
+struct TransferStats {
+  long http_status = 0;    // the response's status: an error status, or a 2xx cut short
+  long retry_after_s = 0;  // the server's Retry-After (429, 503), in seconds from now; 0: none
+  double seconds = 0;      // how long the transfer ran
+  uint64_t bytes = 0;      // the bytes it received
+};
+
+// A failed fetch: the error, and what the attempt cost.
+struct TransferError : Error {
+  TransferError() = default;
+  TransferError(Error e, TransferStats s = {}) : Error(std::move(e)), stats(s) {}
+  TransferStats stats;
+};
+
+using Fetched = Expected<FetchResult, TransferError>;
+
 // How a driver performs one fetch: the curl transfer layer (transfer/fetcher.hpp) or a test's
 // canned results.
-using FetchFunction = std::function<Expected<FetchResult>(const FetchRequest&)>;
+using FetchFunction = std::function<Fetched(const FetchRequest&)>;
 
 }  // namespace autoprov

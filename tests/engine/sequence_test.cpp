@@ -109,13 +109,12 @@ class SequenceTest : public ::testing::Test {
     }
     return (*seq)->Finish();
   }
-  Expected<FetchResult> Fetch(const FetchRequest& req) {
+  Fetched Fetch(const FetchRequest& req) {
     if (auto f = failures_.find(req.url); f != failures_.end()) return Unexpected(f->second);
     auto it = served_.find(req.url);
     if (it == served_.end()) {
-      Error e = MakeError(ErrorCode::kHttpStatus, "HTTP 404 Not Found");
-      e.http_status = 404;
-      return Unexpected(e);
+      return Unexpected(TransferError(MakeError(ErrorCode::kHttpStatus, "HTTP 404 Not Found"),
+                                      {.http_status = 404}));
     }
     const Served& s = it->second;
     FetchResult r;
@@ -148,7 +147,7 @@ class SequenceTest : public ::testing::Test {
   DeviceIdentity identity_{"Mediant", "00908F000001", "4837234", "7.20A.250.001"};
   DeviceHooks hooks_;
   std::map<std::string, Served> served_;
-  std::map<std::string, Error> failures_;  // URLs whose fetch fails so
+  std::map<std::string, TransferError> failures_;  // URLs whose fetch fails so
   std::vector<FetchRequest> requests_;
 };
 
@@ -451,13 +450,11 @@ TEST_F(SequenceTest, RetryOnlyWhatAnotherAttemptCouldCure) {
   RunOptions options;
   options.retry_random = 0;
   auto http = [](long status, long retry_after = 0) {
-    Error e = MakeError(ErrorCode::kHttpStatus, "HTTP " + std::to_string(status));
-    e.http_status = status;
-    e.retry_after_s = retry_after;
-    return e;
+    return TransferError(MakeError(ErrorCode::kHttpStatus, "HTTP " + std::to_string(status)),
+                         {.http_status = status, .retry_after_s = retry_after});
   };
   struct Case {
-    Error error;
+    TransferError error;
     bool retried;
   };
   const Case cases[] = {

@@ -137,7 +137,7 @@ class Server {
   std::map<std::string, Fault> faults;
   std::vector<std::string> log;
 
-  Expected<FetchResult> Fetch(const FetchRequest& req) {
+  Fetched Fetch(const FetchRequest& req) {
     std::string path = req.url.substr(kHost.size());
     log.push_back((req.method.empty() ? "GET " : req.method + " ") + path);
     Fault fault = Fault::kNone;
@@ -153,8 +153,7 @@ class Server {
       Error e = MakeError(ErrorCode::kHttpStatus,
                           req.url + ": HTTP " + std::to_string(status) +
                               (status == 503 ? " Service Unavailable" : " Not Found"));
-      e.http_status = status;
-      return Unexpected(e);
+      return Unexpected(TransferError(e, {.http_status = status}));
     }
     FetchResult r;
     r.final_url = req.url;
@@ -165,8 +164,7 @@ class Server {
     auto body = Body(path);
     if (!body) {
       Error e = MakeError(ErrorCode::kHttpStatus, req.url + ": HTTP 404 Not Found");
-      e.http_status = 404;
-      return Unexpected(e);
+      return Unexpected(TransferError(e, {.http_status = 404}));
     }
     r.validators.etag = "\"" + Sha256Hex(*body).substr(0, 16) + "\"";
     r.validators.last_modified = HttpDate(kStart - 86400 + static_cast<long long>(body->size()));
@@ -284,8 +282,7 @@ class FleetSide final : public DeviceHost {
   StateStore& store() override { return *st_.store; }
   const Schema& schema() const override { return *st_.schema; }
   long long UnixNow() override { return side.now(); }
-  void Submit(SimulatedDevice&, FetchRequest request,
-              std::function<void(Expected<FetchResult>)> done) override {
+  void Submit(SimulatedDevice&, FetchRequest request, std::function<void(Fetched)> done) override {
     done(side.server.Fetch(request));
   }
   void Schedule(SimulatedDevice&, double in_s) override { due_ = side.clock + in_s; }

@@ -199,7 +199,7 @@ TEST_F(TransferTest, BasicAuthFromUrlOrSeparateCredentials) {
   auto none = fetcher_.Fetch(Request(nginx_->Url("/basic/a.txt")));
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, ErrorCode::kAuth);
-  EXPECT_EQ(none.error().http_status, 401);
+  EXPECT_EQ(none.error().stats.http_status, 401);
 }
 
 TEST_F(TransferTest, CredentialsNeverLeakIntoErrorsOrLogs) {
@@ -306,7 +306,8 @@ TEST_F(TransferTest, MutualTls) {
   std::string url = "https://127.0.0.1:" + std::to_string(nginx_->mtls_port()) + "/files/a.txt";
   auto without = fetcher_.Fetch(Request(url));
   ASSERT_FALSE(without);
-  EXPECT_EQ(without.error().http_status, 400);  // nginx: "No required SSL certificate was sent"
+  EXPECT_EQ(without.error().stats.http_status,
+            400);  // nginx: "No required SSL certificate was sent"
   auto req = Request(url);
   req.tls.client_cert = TestPki::Get().client_cert.string();
   req.tls.client_key = TestPki::Get().client_key.string();
@@ -320,15 +321,15 @@ TEST_F(TransferTest, HttpErrorsLeaveTheTargetUntouched) {
   auto missing = fetcher_.Fetch(Request(nginx_->Url("/files/none.txt")));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kHttpStatus);
-  EXPECT_EQ(missing.error().http_status, 404);
+  EXPECT_EQ(missing.error().stats.http_status, 404);
   EXPECT_NE(missing.error().message.find("HTTP 404"), std::string::npos);
   auto err = fetcher_.Fetch(Request(nginx_->Url("/status/500")));
   ASSERT_FALSE(err);
-  EXPECT_EQ(err.error().http_status, 500);
+  EXPECT_EQ(err.error().stats.http_status, 500);
   // S-10.4: a 206 to a request without Range is a part of the file, never the file.
   auto part = fetcher_.Fetch(Request(nginx_->Url("/status/206")));
   ASSERT_FALSE(part);
-  EXPECT_EQ(part.error().http_status, 206);
+  EXPECT_EQ(part.error().stats.http_status, 206);
   auto in_memory = Request(nginx_->Url("/status/206"));
   in_memory.sink = BodySink::kMemory;
   EXPECT_FALSE(fetcher_.Fetch(in_memory));
@@ -431,15 +432,14 @@ TEST_F(TransferTest, FetchQueueRunsManyWithBoundedConnections) {
   for (int i = 0; i < 40; ++i) {
     auto req = Request(nginx_->Url("/files/a.txt?q=" + std::to_string(i)), "q" + std::to_string(i));
     req.sink = i % 2 ? BodySink::kDiscard : BodySink::kFile;
-    queue.Submit(req, [&](Expected<FetchResult> r) { r ? ++ok : ++failed; });
+    queue.Submit(req, [&](Fetched r) { r ? ++ok : ++failed; });
   }
-  queue.Submit(Request(nginx_->Url("/r/chain1"), "chain"), [&](Expected<FetchResult> r) {
+  queue.Submit(Request(nginx_->Url("/r/chain1"), "chain"), [&](Fetched r) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->redirects, 3);
     ++ok;
   });
-  queue.Submit(Request(nginx_->Url("/files/none")),
-               [&](Expected<FetchResult> r) { r ? ++ok : ++failed; });
+  queue.Submit(Request(nginx_->Url("/files/none")), [&](Fetched r) { r ? ++ok : ++failed; });
   EXPECT_EQ(queue.Run(30000), 0u);
   EXPECT_EQ(ok, 41);
   EXPECT_EQ(failed, 1);
@@ -455,10 +455,10 @@ TEST_F(TransferTest, FetchQueueRunsManyWithBoundedConnections) {
 // credentials) is sent with the next.
 TEST_F(TransferTest, ReusedHandlesCarryNothingOver) {
   FetchQueue queue(1);
-  std::vector<Expected<FetchResult>> results;
+  std::vector<Fetched> results;
   auto submit = [&](FetchRequest r) {
     r.sink = BodySink::kMemory;
-    queue.Submit(std::move(r), [&](Expected<FetchResult> x) { results.push_back(std::move(x)); });
+    queue.Submit(std::move(r), [&](Fetched x) { results.push_back(std::move(x)); });
     EXPECT_EQ(queue.Run(20000), 0u);
   };
   auto first = Request(nginx_->Url("/files/a.txt?reuse=1"));
@@ -481,7 +481,7 @@ TEST_F(TransferTest, ReusedHandlesCarryNothingOver) {
   ASSERT_TRUE(results.back()) << results.back().error().message;
   submit(Request(nginx_->Url("/basic/a.txt?reuse=5")));
   ASSERT_FALSE(results.back());
-  EXPECT_EQ(results.back().error().http_status, 401) << "no credentials carried over";
+  EXPECT_EQ(results.back().error().stats.http_status, 401) << "no credentials carried over";
   std::map<std::string, AccessLogEntry> by_uri;
   for (auto& e : nginx_->AccessLog()) by_uri[e.uri] = e;
   EXPECT_FALSE(by_uri["/files/a.txt?reuse=2"].if_modified_since.empty());
@@ -502,7 +502,7 @@ TEST_F(TransferTest, FetchQueueSurvivesServerClosingParkedConnections) {
       auto req = Request(nginx_->Url("/shortkeep/a.txt?" + tag + std::to_string(i)),
                          tag + std::to_string(i));
       req.sink = BodySink::kMemory;
-      queue.Submit(req, [&](Expected<FetchResult> r) {
+      queue.Submit(req, [&](Fetched r) {
         EXPECT_TRUE(r) << r.error().message;
         if (r) ok += r->body == "alpha file\n";
       });

@@ -43,7 +43,7 @@ Fetcher::Fetcher() : impl_(std::make_unique<Impl>()) {
 
 Fetcher::~Fetcher() = default;
 
-Expected<FetchResult> Fetcher::Fetch(const FetchRequest& request) {
+Fetched Fetcher::Fetch(const FetchRequest& request) {
   if (!impl_->easy) return Fail(ErrorCode::kInternal, "libcurl could not be initialised");
   curl::TransferJob job(request);
   if (job.Begin()) {

@@ -617,22 +617,24 @@ int TransferJob::OnProgress(void* self, curl_off_t dltotal, curl_off_t dlnow, cu
   return 0;
 }
 
-void TransferJob::Done(Error error) {
+void TransferJob::Done(Error error, long retry_after_s) {
   if (file_ && req_.resumable) Checkpoint();  // S-10.4: what arrived is kept for the next attempt
   if (file_) file_->Abandon();
   file_.reset();
   // The report shows what a failed transfer cost: its time, its bytes and the status it got.
-  error.seconds =
+  TransferStats stats;
+  stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  error.bytes = bytes_;
-  if (error.http_status == 0 && IsHttp(current_)) error.http_status = status_;
+  stats.bytes = bytes_;
+  stats.http_status = IsHttp(current_) ? status_ : 0;
+  stats.retry_after_s = retry_after_s;
   std::string where = Operation(current_, req_.method) + " " + current_.url_without_credentials;
   if (hops_ > 0) where += " (redirected from " + origin_.url_without_credentials + ")";
   // libcurl's messages do not carry the URL's userinfo, but make sure no password ever leaves.
   if (!password_.empty())
     for (size_t p; (p = error.message.find(password_)) != std::string::npos;)
       error.message.replace(p, password_.size(), "***");
-  result_ = Unexpected(error.WithContext(where));
+  result_ = Unexpected(TransferError(error.WithContext(where), stats));
 }
 
 TransferJob::Next TransferJob::Redirect(CURL* h, long status) {
@@ -687,30 +689,28 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
     r.status = status;
     if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
       if (!req_.method.empty()) {
-        Done(Error{ErrorCode::kHttpStatus,
-                   "HTTP " + std::to_string(status) + ": an upload is not redirected", status});
+        Done(MakeError(ErrorCode::kHttpStatus,
+                       "HTTP " + std::to_string(status) + ": an upload is not redirected"));
         return Next::kDone;
       }
       return Redirect(h, status);
     }
     if (status == 304) {
       if (!conditional_) {
-        Done(Error{ErrorCode::kHttpStatus, "HTTP 304 to a request without a condition", status});
+        Done(MakeError(ErrorCode::kHttpStatus, "HTTP 304 to a request without a condition"));
         return Next::kDone;
       }
       r.outcome = FetchOutcome::kNotModified;
       if (point_mode_) req_.resume_point->Clear();  // the kept part is not of the applied file
     } else if (status == 401 || status == 403 || status == 407) {
-      Done(Error{
-          ErrorCode::kAuth,
-          "HTTP " + std::to_string(status) +
-              (username_.empty() ? " (no credentials configured)" : " (credentials rejected)"),
-          status});
+      Done(MakeError(ErrorCode::kAuth, "HTTP " + std::to_string(status) +
+                                           (username_.empty() ? " (no credentials configured)"
+                                                              : " (credentials rejected)")));
       return Next::kDone;
     } else if (status == 206 && resume_offset_ == 0) {
       // A part of the file to a request for the whole: never taken as the file.
-      Done(Error{ErrorCode::kHttpStatus,
-                 "HTTP 206 (a part of the file) to a request for the whole file", status});
+      Done(MakeError(ErrorCode::kHttpStatus,
+                     "HTTP 206 (a part of the file) to a request for the whole file"));
       return Next::kDone;
     } else if (status < 200 || status >= 300) {
       if (status == 416 && resume_offset_ > 0) {  // starts over
@@ -719,10 +719,10 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
         else
           ForgetResumable(req_.target);
       }
-      Error e{ErrorCode::kHttpStatus, "HTTP " + std::to_string(status), status};
-      e.retry_after_s = RetryAfterSeconds(retry_after_, std::time(nullptr));
-      if (e.retry_after_s > 0) e.message += " (Retry-After: " + retry_after_ + ")";
-      Done(std::move(e));
+      Error e = MakeError(ErrorCode::kHttpStatus, "HTTP " + std::to_string(status));
+      long retry_after_s = RetryAfterSeconds(retry_after_, std::time(nullptr));
+      if (retry_after_s > 0) e.message += " (Retry-After: " + retry_after_ + ")";
+      Done(std::move(e), retry_after_s);
       return Next::kDone;
     }
   }
@@ -778,7 +778,7 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
   return Next::kDone;
 }
 
-Expected<FetchResult> TransferJob::TakeResult() {
+Fetched TransferJob::TakeResult() {
   if (!result_) return Fail(ErrorCode::kInternal, "transfer has no result");
   return std::move(*result_);
 }

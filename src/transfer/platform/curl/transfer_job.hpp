@@ -41,7 +41,7 @@ class TransferJob {
   void Configure(CURL* handle, std::optional<HandleShape>& shape);
   enum class Next { kDone, kAgain };
   Next Finish(CURL* handle, CURLcode code);
-  Expected<FetchResult> TakeResult();
+  Fetched TakeResult();
 
  private:
   static size_t OnBody(char* data, size_t size, size_t n, void* self);
@@ -61,7 +61,7 @@ class TransferJob {
   // fdatasync the kept bytes, then record how many there are.
   void Checkpoint();
   void ResetBody();
-  void Done(Error error);
+  void Done(Error error, long retry_after_s = 0);
   Next Redirect(CURL* handle, long status);
   bool AcceptBody() const;
 
@@ -102,7 +102,7 @@ class TransferJob {
   bool point_mode_ = false;  // resumable into req_.resume_point (BodySink::kDiscard)
   bool point_open_ = false;  // the point follows this response's body
 
-  std::optional<Expected<FetchResult>> result_;
+  std::optional<Fetched> result_;
 };
 
 }  // namespace autoprov::curl
