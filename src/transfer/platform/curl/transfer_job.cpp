@@ -66,14 +66,6 @@ std::string FailureText(CURLcode code, const char* buffer, const ParsedUrl& u, u
   return stale ? curl_easy_strerror(code) : detail;
 }
 
-// S-10.4: a resumable download keeps, beside its partial file, what it is fetched under (the URL,
-// the validator, the total size: written once) and how many bytes are on disk (rewritten in place
-// at each checkpoint, after the partial file's fdatasync).
-// A checkpoint costs an fdatasync that holds the transfer up: one a second at most (and 8 MiB
-// apart), so a fast download pays almost nothing and a slow one, where a resume matters, loses at
-// most a second's worth.
-constexpr uint64_t kCheckpoint = 8u << 20;
-constexpr auto kCheckpointEvery = std::chrono::seconds(1);
 uint64_t ToNumber(std::string_view s) {
   uint64_t v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
@@ -169,9 +161,11 @@ bool TransferJob::Begin() {
     return false;
   }
   conditional_ = IsHttp(origin_) && req_.condition && !req_.condition->empty();
-  if (req_.resumable && req_.sink == BodySink::kFile) LoadResumeState();
-  point_mode_ = req_.resumable && req_.sink == BodySink::kDiscard && req_.resume_point;
-  if (point_mode_) LoadResumePoint();
+  if (req_.resumable && req_.sink == BodySink::kFile)
+    resume_ = std::make_unique<FileResume>(req_.target);
+  else if (req_.resumable && req_.sink == BodySink::kDiscard && req_.resume_point)
+    resume_ = std::make_unique<MemoryResume>(*req_.resume_point);
+  if (resume_) kept_ = resume_->Load(origin_.url_without_credentials);
   ftp_newer_than_ = 0;
   if (IsFtp(origin_) && req_.condition && !req_.condition->last_modified.empty())
     ftp_newer_than_ =
@@ -229,9 +223,9 @@ void TransferJob::Configure(CURL* h, std::optional<HandleShape>& shape) {
     if (!req_.condition->etag.empty())
       headers_ = curl_slist_append(headers_, ("If-None-Match: " + req_.condition->etag).c_str());
   }
-  if (resume_offset_ > 0 && IsHttp(current_)) {
-    curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(resume_offset_));
-    headers_ = curl_slist_append(headers_, ("If-Range: " + if_range_).c_str());
+  if (kept_ && IsHttp(current_)) {
+    curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(kept_->kept));
+    headers_ = curl_slist_append(headers_, ("If-Range: " + kept_->validator).c_str());
   } else {
     curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(0));
   }
@@ -357,174 +351,28 @@ size_t TransferJob::OnHeader(char* data, size_t size, size_t n, void* self) {
   return size * n;
 }
 
-void TransferJob::LoadResumeState() {
-  std::filesystem::path target(req_.target);
-  auto record = ReadFile(ResumeRecordPath(target), 8192);
-  auto offset = ReadFile(ResumeOffsetPath(target), 64);
-  std::string url, validator;
-  uint64_t total = 0, kept = 0;
-  if (record && offset) {
-    std::string_view r(*record);
-    auto line = [&r] {
-      auto nl = r.find('\n');
-      std::string_view l = r.substr(0, nl);
-      r = nl == std::string_view::npos ? std::string_view() : r.substr(nl + 1);
-      return std::string(l);
-    };
-    url = line();
-    validator = line();
-    total = ToNumber(line());
-    kept = ToNumber(Trim(*offset));
-  }
-  struct stat st {};
-  bool on_disk = ::stat(AtomicFile::PartialPath(target).c_str(), &st) == 0 &&
-                 static_cast<uint64_t>(st.st_size) >= kept;
-  if (url == origin_.url_without_credentials && !validator.empty() && kept > 0 && kept < total &&
-      on_disk) {
-    resume_offset_ = kept;
-    resume_total_ = total;
-    if_range_ = validator;
-    return;
-  }
-  // Nothing usable: another URL's part (its URL changed), or nothing recorded.
-  ForgetResumable(target);
-}
-
-bool TransferJob::RangeContinuesKept() {
-  // "bytes START-END/TOTAL": accepted only at the kept offset, of the same total.
-  uint64_t start = 0, total = 0;
-  std::string_view cr = content_range_;
-  if (cr.starts_with("bytes ")) {
-    cr.remove_prefix(6);
-    start = ToNumber(cr.substr(0, cr.find('-')));
-    auto slash = cr.find('/');
-    if (slash != std::string_view::npos) total = ToNumber(cr.substr(slash + 1));
-  }
-  if (resume_offset_ > 0 && start == resume_offset_ && total == resume_total_) return true;
-  write_error_ = MakeError(
-      ErrorCode::kTruncated,
-      "the server answered 206 with Content-Range '" + content_range_ + "', not the kept " +
-          std::to_string(resume_offset_) + " of " + std::to_string(resume_total_) +
-          " bytes: the kept part is dropped; the next attempt starts over (S-10.4)");
-  return false;
-}
-
-void TransferJob::LoadResumePoint() {
-  ResumePoint& p = *req_.resume_point;
-  if (p.url == origin_.url_without_credentials && !p.validator.empty() && p.kept > 0 &&
-      p.kept < p.total && p.sha) {
-    resume_offset_ = p.kept;
-    resume_total_ = p.total;
-    if_range_ = p.validator;
-    return;
-  }
-  p.Clear();  // another URL's part, or nothing kept
-}
-
-bool TransferJob::OpenResumePoint() {
-  ResumePoint& p = *req_.resume_point;
-  if (status_ == 206) {
-    if (p.kept != resume_offset_ || !p.sha || !RangeContinuesKept()) {
-      if (!write_error_)
-        write_error_ =
-            MakeError(ErrorCode::kTruncated, "the kept part changed during the transfer");
-      p.Clear();
-      return false;
-    }
-    resumed_ = true;
-  } else {
-    // From the start: resumable later only under a strong validator and a known size.
-    p.Clear();
-    p.validator = !etag_.empty() && !etag_.starts_with("W/") ? etag_ : last_modified_;
-    p.total = content_length_;
-    if (p.validator.empty() || p.total == 0)
-      p.validator.clear();
-    else
-      p.url = origin_.url_without_credentials;
-    p.sha = std::make_unique<Sha256>();
-    resumed_ = false;
-  }
-  point_open_ = true;
-  return true;
-}
-
 bool TransferJob::OpenResumable() {
-  std::filesystem::path target(req_.target);
-  bool partial = status_ == 206;
-  if (partial && !RangeContinuesKept()) {
-    ForgetResumable(target);
-    return false;
-  }
-  uint64_t keep = partial ? resume_offset_ : 0;
-  auto f = AtomicFile::Resume(target, keep);
-  if (!f) {
-    write_error_ = f.error();
-    return false;
-  }
-  file_.emplace(std::move(*f));
-  resumed_ = partial;
-  checkpointed_ = keep;
-  last_checkpoint_ = std::chrono::steady_clock::now();
-  if (partial) {
-    // The hash covers the whole file: the kept part is read and hashed again.
-    int fd = ::open(AtomicFile::PartialPath(target).c_str(), O_RDONLY | O_CLOEXEC);
-    std::vector<char> buf(1u << 20);
-    uint64_t left = keep;
-    while (fd >= 0 && left > 0) {
-      ssize_t n = ::read(fd, buf.data(), std::min<uint64_t>(left, buf.size()));
-      if (n <= 0) break;
-      digest_.Update(buf.data(), static_cast<size_t>(n));
-      left -= static_cast<uint64_t>(n);
-    }
-    if (fd >= 0) ::close(fd);
-    if (left > 0) {
-      ForgetResumable(target);
-      write_error_ = MakeError(ErrorCode::kIo, "cannot read the kept part of " + target.string());
+  bool continues = status_ == 206;
+  if (continues) {
+    if (auto c = RangeContinues(content_range_, *kept_); !c) {
+      resume_->Forget();
+      write_error_ = c.error();
       return false;
     }
-    return true;
   }
-  // A download from the start: resumable only under a strong validator and a known size.
-  if_range_ = !etag_.empty() && !etag_.starts_with("W/") ? etag_ : last_modified_;
-  resume_total_ = content_length_;
-  resume_offset_ = 0;
-  ::unlink(ResumeOffsetPath(target).c_str());
-  if (if_range_.empty() || resume_total_ == 0) {
-    if_range_.clear();
-    ::unlink(ResumeRecordPath(target).c_str());
-    return true;
+  KeptPart fresh{origin_.url_without_credentials,
+                 ResumeValidator(etag_, last_modified_, content_length_), content_length_, 0};
+  if (auto r = resume_->Open(continues, fresh); !r) {
+    write_error_ = r.error();
+    return false;
   }
-  auto w = WriteFileAtomically(ResumeRecordPath(target), origin_.url_without_credentials + "\n" +
-                                                             if_range_ + "\n" +
-                                                             std::to_string(resume_total_) + "\n");
-  if (!w) if_range_.clear();  // not resumable, still downloadable
+  resumed_ = continues;
   return true;
-}
-
-void TransferJob::Checkpoint() {
-  if (!file_ || if_range_.empty()) return;
-  if (!file_->Sync()) return;
-  std::filesystem::path path = ResumeOffsetPath(req_.target);
-  bool created = ::access(path.c_str(), F_OK) != 0;
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  char line[32];
-  int n =
-      std::snprintf(line, sizeof line, "%020llu\n", static_cast<unsigned long long>(file_->size()));
-  bool ok = ::pwrite(fd, line, static_cast<size_t>(n), 0) == n && ::fdatasync(fd) == 0;
-  ::close(fd);
-  if (ok && created) (void)FsyncDirectory(path.parent_path());
-  if (ok) checkpointed_ = file_->size();
-  last_checkpoint_ = std::chrono::steady_clock::now();
 }
 
 void TransferJob::ResetBody() {
-  if (point_open_) {
-    point_open_ = false;  // the point followed a body now dropped: a 206 after it is refused
-    resumed_ = false;
-  }
-  if (file_ && req_.resumable) {
-    file_.reset();  // keeps the partial file; the next 2xx body opens it again
+  if (resume_) {
+    resume_->Close();  // the kept part stays as it was; the next 2xx body opens it again
     resumed_ = false;
   }
   if (file_) (void)file_->Truncate();
@@ -553,27 +401,29 @@ size_t TransferJob::WriteBody(const char* data, size_t len) {
                                             std::to_string(req_.limits.max_bytes) + " bytes");
     return 0;
   }
+  if (resume_) {
+    if (!resume_->open() && !OpenResumable()) return 0;
+    if (auto r = resume_->Write(data, len); !r) {
+      write_error_ = r.error();
+      return 0;
+    }
+    bytes_ += len;
+    return len;
+  }
   switch (req_.sink) {
     case BodySink::kFile: {
       if (!file_) {
-        if (req_.resumable) {
-          if (!OpenResumable()) return 0;
-        } else {
-          auto f = AtomicFile::Create(req_.target);
-          if (!f) {
-            write_error_ = f.error();
-            return 0;
-          }
-          file_.emplace(std::move(*f));
+        auto f = AtomicFile::Create(req_.target);
+        if (!f) {
+          write_error_ = f.error();
+          return 0;
         }
+        file_.emplace(std::move(*f));
       }
       if (auto r = file_->Write(data, len); !r) {
         write_error_ = r.error();
         return 0;
       }
-      if (req_.resumable && !if_range_.empty() && file_->size() - checkpointed_ >= kCheckpoint &&
-          std::chrono::steady_clock::now() - last_checkpoint_ >= kCheckpointEvery)
-        Checkpoint();
       break;
     }
     case BodySink::kMemory:
@@ -588,13 +438,6 @@ size_t TransferJob::WriteBody(const char* data, size_t len) {
       memory_.append(data, len);
       break;
     case BodySink::kDiscard:
-      if (point_mode_) {
-        if (!point_open_ && !OpenResumePoint()) return 0;
-        req_.resume_point->kept += len;
-        req_.resume_point->sha->Update(data, len);
-        bytes_ += len;
-        return len;
-      }
       break;
   }
   digest_.Update(data, len);
@@ -618,7 +461,7 @@ int TransferJob::OnProgress(void* self, curl_off_t dltotal, curl_off_t dlnow, cu
 }
 
 void TransferJob::Done(Error error, long retry_after_s) {
-  if (file_ && req_.resumable) Checkpoint();  // S-10.4: what arrived is kept for the next attempt
+  if (resume_) resume_->Keep();  // S-10.4: what arrived is kept for the next attempt
   if (file_) file_->Abandon();
   file_.reset();
   // The report shows what a failed transfer cost: its time, its bytes and the status it got.
@@ -701,24 +544,19 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
         return Next::kDone;
       }
       r.outcome = FetchOutcome::kNotModified;
-      if (point_mode_) req_.resume_point->Clear();  // the kept part is not of the applied file
+      if (resume_) resume_->Forget();  // a kept part is not of the applied file
     } else if (status == 401 || status == 403 || status == 407) {
       Done(MakeError(ErrorCode::kAuth, "HTTP " + std::to_string(status) +
                                            (username_.empty() ? " (no credentials configured)"
                                                               : " (credentials rejected)")));
       return Next::kDone;
-    } else if (status == 206 && resume_offset_ == 0) {
+    } else if (status == 206 && !kept_) {
       // A part of the file to a request for the whole: never taken as the file.
       Done(MakeError(ErrorCode::kHttpStatus,
                      "HTTP 206 (a part of the file) to a request for the whole file"));
       return Next::kDone;
     } else if (status < 200 || status >= 300) {
-      if (status == 416 && resume_offset_ > 0) {  // starts over
-        if (point_mode_)
-          req_.resume_point->Clear();
-        else
-          ForgetResumable(req_.target);
-      }
+      if (status == 416 && resume_) resume_->Forget();  // starts over
       Error e = MakeError(ErrorCode::kHttpStatus, "HTTP " + std::to_string(status));
       long retry_after_s = RetryAfterSeconds(retry_after_, std::time(nullptr));
       if (retry_after_s > 0) e.message += " (Retry-After: " + retry_after_ + ")";
@@ -737,7 +575,16 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
     else if (r.outcome == FetchOutcome::kNotModified)
       last_modified_ = req_.condition->last_modified;
   }
-  if (r.outcome == FetchOutcome::kDownloaded) {
+  if (r.outcome == FetchOutcome::kDownloaded && resume_) {
+    auto sha = resume_->Complete();
+    if (!sha) {
+      Done(sha.error());
+      return Next::kDone;
+    }
+    r.sha256 = std::move(*sha);
+    r.bytes = resumed_ ? kept_->kept + bytes_ : bytes_;
+    r.resumed_from = resumed_ ? kept_->kept : 0;
+  } else if (r.outcome == FetchOutcome::kDownloaded) {
     if (req_.sink == BodySink::kFile) {
       if (!file_) {
         auto f = AtomicFile::Create(req_.target);
@@ -753,19 +600,8 @@ TransferJob::Next TransferJob::Finish(CURL* h, CURLcode code) {
       }
       file_.reset();
     }
-    r.bytes = resumed_ ? resume_offset_ + bytes_ : bytes_;
-    r.resumed_from = resumed_ ? resume_offset_ : 0;
-    if (req_.resumable) {
-      ::unlink(ResumeRecordPath(req_.target).c_str());
-      ::unlink(ResumeOffsetPath(req_.target).c_str());
-    }
-    if (point_mode_) {
-      ResumePoint& p = *req_.resume_point;
-      r.sha256 = point_open_ && p.sha ? p.sha->HexDigest() : Sha256Hex("");
-      p.Clear();  // complete: nothing kept
-    } else {
-      digest_.Finish(r.sha256, r.crc32);
-    }
+    r.bytes = bytes_;
+    digest_.Finish(r.sha256, r.crc32);
     r.body = std::move(memory_);
   }
   // The job is done with them: moved, not copied.

@@ -13,6 +13,7 @@
 #include "common/atomic_file.hpp"
 #include "common/digest.hpp"
 #include "transfer/fetcher.hpp"
+#include "transfer/resume.hpp"
 #include "transfer/url.hpp"
 
 namespace autoprov::curl {
@@ -48,18 +49,8 @@ class TransferJob {
   static size_t OnHeader(char* data, size_t size, size_t n, void* self);
   static int OnProgress(void* self, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl_off_t);
   size_t WriteBody(const char* data, size_t len);
-  // S-10.4: what an earlier attempt kept for this target, decided before the request.
-  void LoadResumeState();
-  // Opens the resumable file at the first byte of a 200 or 206; false with write_error_ set.
+  // S-10.4: at a resumable body's first byte, the store opens the kept part or starts over.
   bool OpenResumable();
-  // The same two for a sink that keeps no bytes: the caller's ResumePoint instead of files.
-  void LoadResumePoint();
-  bool OpenResumePoint();
-  // A 206 continues the kept bytes: its Content-Range starts at the kept offset and names the
-  // same total. Else write_error_ is set.
-  bool RangeContinuesKept();
-  // fdatasync the kept bytes, then record how many there are.
-  void Checkpoint();
   void ResetBody();
   void Done(Error error, long retry_after_s = 0);
   Next Redirect(CURL* handle, long status);
@@ -90,17 +81,12 @@ class TransferJob {
   std::optional<Error> write_error_;
   bool cancelled_ = false;
 
-  // S-10.4: resuming a download.
-  uint64_t resume_offset_ = 0;   // bytes kept and asked to be skipped (Range)
-  uint64_t resume_total_ = 0;    // the file's size as the attempt that kept them saw it
-  std::string if_range_;         // the validator they were fetched under
-  std::string content_range_;    // of the response
-  uint64_t content_length_ = 0;  // of the response
-  uint64_t checkpointed_ = 0;    // bytes on disk and recorded
-  std::chrono::steady_clock::time_point last_checkpoint_;
-  bool resumed_ = false;     // this response continues the kept bytes
-  bool point_mode_ = false;  // resumable into req_.resume_point (BodySink::kDiscard)
-  bool point_open_ = false;  // the point follows this response's body
+  // S-10.4: resuming a download (transfer/resume.hpp).
+  std::unique_ptr<ResumeStore> resume_;  // a resumable download's store; null: not resumable
+  std::optional<KeptPart> kept_;         // what an earlier attempt kept, asked for with Range
+  std::string content_range_;            // of the response
+  uint64_t content_length_ = 0;          // of the response
+  bool resumed_ = false;                 // this response continues the kept bytes
 
   std::optional<Fetched> result_;
 };
