@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include "device/identity.hpp"
+
 namespace autoprov::app {
 
 void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
@@ -18,6 +20,29 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& g) {
                  "debug, info, warning or error (default: hooks.ini's LogLevel, else warning; "
                  "info with -v)")
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}, CLI::ignore_case));
+}
+
+void OnRun(CLI::App* command, GlobalOptions& g, CommandBody body) {
+  command->callback([&g, body = std::move(body)] {
+    if (auto r = body(); !r) g.error = r.error();
+  });
+}
+
+Error AsUsageError(Error e) {
+  e.code = ErrorCode::kInvalidArgument;
+  return e;
+}
+
+Expected<std::unique_ptr<StateDirectory>> OpenState(const GlobalOptions& g,
+                                                    StateDirectory::Access access) {
+  return StateDirectory::Open(g.state_dir, g.schema_files, access);
+}
+
+Expected<DeviceIdentity> LoadIdentity(const GlobalOptions& g) {
+  auto id = autoprov::LoadIdentity(g.state_dir,
+                                   IdentityOverrides{g.product, g.mac, g.serial, g.sw_version});
+  if (!id) return Unexpected(AsUsageError(id.error()));
+  return *id;
 }
 
 void RegisterCommands(CLI::App& app, GlobalOptions& g) {

@@ -9,13 +9,10 @@
 #include <vector>
 
 #include "engine/run.hpp"
+#include "exit_status.hpp"
 #include "store/state_dir.hpp"
 
 namespace autoprov::app {
-
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;  // a step failed, or a file was rejected
-inline constexpr int kExitUsage = 2;   // usage or configuration error
 
 struct GlobalOptions {
   std::string state_dir = "/var/lib/autoprov";
@@ -24,7 +21,19 @@ struct GlobalOptions {
   bool verbose = false;
   std::string log_level;  // --log-level; empty: hooks.ini's LogLevel, else -v
   int exit_code = kExitOk;
+  // A command's error: main() prints it once ("autoprov: <message>") and maps it to the exit
+  // status (app/exit_status.hpp).
+  std::optional<Error> error;
 };
+
+// A command's body prints what it produces and returns its error, if any, for main() to print and
+// map. A body that has printed a failure itself (a run's report with a failed step) sets
+// g.exit_code instead.
+using CommandBody = std::function<Expected<void>()>;
+void OnRun(CLI::App* command, GlobalOptions& g, CommandBody body);
+// An error that is the user's to fix whatever its cause (identity.ini, hooks.ini, a file named on
+// the command line): a usage or configuration error.
+Error AsUsageError(Error e);
 
 void AddGlobalOptions(CLI::App& app, GlobalOptions& g);
 // For a parse error: "unknown subcommand 'updte'; did you mean 'update'?" (or an unknown option),
@@ -39,7 +48,7 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g);
 void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g);
 void RegisterShellCommand(CLI::App& app, GlobalOptions& g);
 // Asks a running daemon for a run and prints its report (S-6.5).
-void RunViaDaemonOrReport(GlobalOptions& g, bool json);
+Expected<void> RunViaDaemonOrReport(GlobalOptions& g, bool json);
 
 // Running now (app/run_now.cpp).
 struct RunOutcome {
@@ -55,9 +64,12 @@ Expected<RunReport> AskDaemonForRun(const std::filesystem::path& state_dir);
 // A one-line progress bar on stderr for downloads above 1 MiB, when stderr is a terminal.
 std::function<bool(uint64_t, uint64_t)> ProgressBar();
 
-// The state directory, or nullptr after printing why it cannot be opened (and setting the exit
-// code).
-std::unique_ptr<StateDirectory> OpenStateOrReport(
-    GlobalOptions& g, StateDirectory::Access access = StateDirectory::Access::kReadWrite);
+// The state directory named by --state-dir, with the schema files.
+Expected<std::unique_ptr<StateDirectory>> OpenState(
+    const GlobalOptions& g, StateDirectory::Access access = StateDirectory::Access::kReadWrite);
+// The device's identity: identity.ini with the command line's overrides (a usage error if not).
+Expected<DeviceIdentity> LoadIdentity(const GlobalOptions& g);
+// The log level and sink for a command that runs (app/update_commands.cpp).
+void SetUpLogging(const GlobalOptions& g);
 
 }  // namespace autoprov::app

@@ -17,27 +17,18 @@
 namespace autoprov::app {
 namespace {
 
-std::unique_ptr<StateDirectory> OpenState(
-    GlobalOptions& g, StateDirectory::Access access = StateDirectory::Access::kReadWrite) {
-  auto state = StateDirectory::Open(g.state_dir, g.schema_files, access);
-  if (!state) {
-    std::cerr << "autoprov: " << state.error().message << "\n";
-    g.exit_code = state.error().code == ErrorCode::kParse ? kExitUsage : kExitFailed;
-    return nullptr;
-  }
-  return std::move(*state);
-}
-
-// A file's text, or standard input's for "-"; nothing after reporting why (a usage error).
-std::optional<std::string> ReadInput(GlobalOptions& g, const std::string& file) {
+// A file's text, or standard input's for "-" (one that cannot be read: a usage error).
+Expected<std::string> ReadInput(const std::string& file) {
   if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
   auto r = ReadFile(file);
-  if (!r) {
-    std::cerr << "autoprov: " << r.error().message << "\n";
-    g.exit_code = kExitUsage;
-    return std::nullopt;
-  }
+  if (!r) return Unexpected(AsUsageError(r.error()));
   return std::move(*r);
+}
+
+ConfigFormat FormatFor(const std::string& asked, const std::string& file, std::string_view text) {
+  return asked == "auto"  ? DetectConfigFormat(file, text)
+         : asked == "cli" ? ConfigFormat::kCli
+                          : ConfigFormat::kIni;
 }
 
 void PrintDiagnostics(const std::vector<Diagnostic>& list, std::string_view prefix) {
@@ -45,64 +36,9 @@ void PrintDiagnostics(const std::vector<Diagnostic>& list, std::string_view pref
 }
 
 // "unknown parameter 'IniFileUrll'; did you mean 'IniFileURL'?"
-std::string UnknownParameter(const Schema& schema, const std::string& name) {
-  return "unknown parameter '" + name + "'" + schema.DidYouMean(name, true);
-}
-
-const char* TypeName(ValueType t) {
-  switch (t) {
-    case ValueType::kInteger:
-      return "integer";
-    case ValueType::kEnum:
-      return "enum";
-    case ValueType::kString:
-      return "string";
-    case ValueType::kUrl:
-      return "url";
-    case ValueType::kTime:
-      return "time";
-    case ValueType::kList:
-      return "list";
-  }
-  return "string";
-}
-
-// Every parameter of the schema as the agent reads it (built-in, schema.d/, --schema): the source
-// of the parameter reference (docs/parameters.md, autoprov-parameters(7)) and of completion.
-nlohmann::json SchemaJson(const Schema& schema) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& p : schema.params()) {
-    nlohmann::json j = {{"name", p.name},
-                        {"type", TypeName(p.value.type)},
-                        {"default", p.value.secret ? "" : p.value.default_value},
-                        {"restart", p.restart},
-                        {"lifeline", p.lifeline},
-                        {"secret", p.value.secret},
-                        {"transient", p.transient},
-                        {"description", p.description}};
-    if (p.value.type == ValueType::kInteger) {
-      j["min"] = p.value.min;
-      j["max"] = p.value.max;
-    }
-    if (p.value.max_length > 0) j["max_length"] = p.value.max_length;
-    if (!p.value.format.empty()) j["format"] = p.value.format;
-    if (!p.value.choices.empty()) {
-      nlohmann::json c = nlohmann::json::array();
-      for (const auto& ch : p.value.choices)
-        c.push_back({{"name", ch.cli_name}, {"value", ch.value}});
-      j["choices"] = c;
-    }
-    if (!p.value.allowed.empty()) j["allowed"] = p.value.allowed;
-    if (!p.cli_command.empty()) {
-      std::string path;
-      for (const auto& m : p.cli_modes) path += m + " / ";
-      j["cli"] = path + p.cli_command;
-    }
-    list.push_back(j);
-  }
-  nlohmann::json tables = nlohmann::json::array();
-  for (const auto& t : schema.tables()) tables.push_back(t.name);
-  return {{"parameters", list}, {"tables", tables}};
+Error UnknownParameter(const Schema& schema, const std::string& name) {
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "unknown parameter '" + name + "'" + schema.DidYouMean(name, true));
 }
 
 nlohmann::json ConfigurationJson(const Configuration& c) {
@@ -138,7 +74,7 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
 
   struct LoadOpts {
     std::string file, format = "auto";
-    bool incremental = false, replace = false, startup = false;
+    LoadModeRequest mode;
   };
   auto lo = std::make_shared<LoadOpts>();
   auto* load = config->add_subcommand(
@@ -146,41 +82,30 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
   load->add_option("file", lo->file, "ini file or CLI script ('-' for standard input)")->required();
   load->add_option("--format", lo->format, "ini, cli or auto (from the extension or content)")
       ->check(CLI::IsMember({"auto", "ini", "cli"}));
-  load->add_flag("--incremental", lo->incremental,
+  load->add_flag("--incremental", lo->mode.incremental,
                  "ini: keep parameters the file does not name (as SetDefaultOnINIFileProcess = 0)");
-  load->add_flag("--replace", lo->replace,
+  load->add_flag("--replace", lo->mode.replace,
                  "ini: parameters the file does not name return to defaults, lifeline ones "
                  "excepted (the default, unless the file sets SetDefaultOnINIFileProcess = 0)");
-  load->add_flag("--startup", lo->startup,
+  load->add_flag("--startup", lo->mode.startup,
                  "CLI: startup-script semantics (everything to defaults first)");
   load->fallthrough();
-  load->callback([&g, lo] {
-    if (lo->incremental && lo->replace) {
-      std::cerr << "autoprov: --incremental and --replace exclude each other\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
-    auto input = ReadInput(g, lo->file);
-    if (!input) return;
-    std::string text = std::move(*input);
+  OnRun(load, g, [&g, lo]() -> Expected<void> {
+    if (lo->mode.incremental && lo->mode.replace)
+      return Fail(ErrorCode::kInvalidArgument, "--incremental and --replace exclude each other");
+    auto text = ReadInput(lo->file);
+    if (!text) return Unexpected(text.error());
     auto state = OpenState(g);
-    if (!state) return;
-    ConfigFormat format = lo->format == "auto"  ? DetectConfigFormat(lo->file, text)
-                          : lo->format == "cli" ? ConfigFormat::kCli
-                                                : ConfigFormat::kIni;
-    ConfigLoadMode mode =
-        format == ConfigFormat::kCli
-            ? (lo->startup ? ConfigLoadMode::kStartup : ConfigLoadMode::kIncremental)
-        : lo->incremental ? ConfigLoadMode::kIncremental
-        : lo->replace     ? ConfigLoadMode::kReplace
-                          : ConfigLoadMode::kFromFile;
+    if (!state) return Unexpected(state.error());
+    ConfigFormat format = FormatFor(lo->format, lo->file, *text);
+    ConfigLoadMode mode = LoadModeFor(format, lo->mode);
     std::string origin = lo->file == "-" ? "<stdin>" : lo->file;
     std::vector<Diagnostic> errors, warnings;
     // S-9.1: loaded onto the configuration as stored now, in one write transaction.
     auto written =
-        WriteConfiguration(state->store(), kLocalDevice, state->schema(),
+        WriteConfiguration((*state)->store(), kLocalDevice, (*state)->schema(),
                            [&](Configuration& current, std::set<std::string>&) -> Expected<void> {
-                             auto r = LoadConfigurationFile(text, origin, format, current, mode);
+                             auto r = LoadConfigurationFile(*text, origin, format, current, mode);
                              errors = std::move(r.errors);
                              warnings = std::move(r.warnings);
                              if (!errors.empty()) return Fail(ErrorCode::kParse, "rejected");
@@ -190,18 +115,13 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
     PrintDiagnostics(warnings, "warning: ");
     if (!errors.empty()) {
       PrintDiagnostics(errors, "error: ");
-      std::cerr << "autoprov: " << origin << " rejected (" << errors.size()
-                << " error(s)); the running configuration is unchanged\n";
-      g.exit_code = kExitFailed;
-      return;
+      return Fail(ErrorCode::kRejected, origin + " rejected (" + std::to_string(errors.size()) +
+                                            " error(s)); the running configuration is unchanged");
     }
-    if (!written) {
-      std::cerr << "autoprov: " << written.error().message << "\n";
-      g.exit_code = kExitFailed;
-      return;
-    }
+    if (!written) return Unexpected(written.error());
     std::cout << "loaded " << origin << " (" << (format == ConfigFormat::kCli ? "cli" : "ini")
               << ")\n";
+    return {};
   });
 
   auto format = std::make_shared<std::string>("ini");
@@ -218,31 +138,21 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
   show->add_option("-o,--output", *show_output,
                    "write to this file instead of standard output (mode 0600)");
   show->fallthrough();
-  show->callback([&g, format, show_json, with_secrets, show_output] {
+  OnRun(show, g, [&g, format, show_json, with_secrets, show_output]() -> Expected<void> {
     auto state = OpenState(g, StateDirectory::Access::kReadOnly);
-    if (!state) return;
-    auto current = state->LoadConfiguration();
-    if (!current) {
-      std::cerr << "autoprov: " << current.error().message << "\n";
-      g.exit_code = kExitFailed;
-      return;
-    }
-    if (*with_secrets && (*show_json || *format != "ini")) {
-      std::cerr << "autoprov: --with-secrets is for the ini format only\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
+    if (!state) return Unexpected(state.error());
+    auto current = (*state)->LoadConfiguration();
+    if (!current) return Unexpected(current.error());
+    if (*with_secrets && (*show_json || *format != "ini"))
+      return Fail(ErrorCode::kInvalidArgument, "--with-secrets is for the ini format only");
     std::string text = *show_json || *format == "json" ? ConfigurationJson(*current).dump(2) + "\n"
                        : *format == "ini"              ? WriteIni(*current, *with_secrets)
                                                        : WriteCli(*current);
     if (show_output->empty()) {
       std::cout << text;
-      return;
+      return {};
     }
-    if (auto w = WriteFileAtomically(*show_output, text, 0600); !w) {
-      std::cerr << "autoprov: " << w.error().message << "\n";
-      g.exit_code = kExitFailed;
-    }
+    return WriteFileAtomically(*show_output, text, 0600);
   });
 
   auto params_mode = std::make_shared<std::string>("text");
@@ -255,13 +165,9 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       "--names", [params_mode] { *params_mode = "names"; },
       "names only, one per line (for completion)");
   params->fallthrough();
-  params->callback([&g, params_mode] {
+  OnRun(params, g, [&g, params_mode]() -> Expected<void> {
     auto schema = LoadSchema(g.state_dir, g.schema_files);  // reads, never creates
-    if (!schema) {
-      std::cerr << "autoprov: " << schema.error().message << "\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
+    if (!schema) return Unexpected(AsUsageError(schema.error()));
     if (*params_mode == "names") {
       for (const auto& p : schema->params()) std::cout << p.name << "\n";
       for (const auto& t : schema->tables()) std::cout << t.name << "\n";
@@ -271,28 +177,22 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
       for (const auto& p : schema->params())
         std::cout << p.name << (p.restart ? " (restart)" : "") << ": " << p.description << "\n";
     }
+    return {};
   });
 
   auto get_name = std::make_shared<std::string>();
   auto* get = config->add_subcommand("get", "print one parameter's value (its default if not set)");
   get->add_option("name", *get_name, "parameter name (ini or CLI), e.g. IniFileURL")->required();
   get->fallthrough();
-  get->callback([&g, get_name] {
+  OnRun(get, g, [&g, get_name]() -> Expected<void> {
     auto state = OpenState(g, StateDirectory::Access::kReadOnly);
-    if (!state) return;
-    const ParamSpec* spec = state->schema().FindParamOrCommand(*get_name);
-    if (!spec) {
-      std::cerr << "autoprov: " << UnknownParameter(state->schema(), *get_name) << "\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
-    auto current = state->LoadConfiguration();
-    if (!current) {
-      std::cerr << "autoprov: " << current.error().message << "\n";
-      g.exit_code = kExitFailed;
-      return;
-    }
+    if (!state) return Unexpected(state.error());
+    const ParamSpec* spec = (*state)->schema().FindParamOrCommand(*get_name);
+    if (!spec) return Unexpected(UnknownParameter((*state)->schema(), *get_name));
+    auto current = (*state)->LoadConfiguration();
+    if (!current) return Unexpected(current.error());
     std::cout << ShownValue(*spec, current->Get(spec->name)) << "\n";
+    return {};
   });
 
   // An operator's lint before publishing a file: the same parser and checks as a run, on the
@@ -311,40 +211,30 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
                      "the default is what a device does with a downloaded ini: replace mode unless "
                      "the file says otherwise");
   validate->fallthrough();
-  validate->callback([&g, vo, validate_incremental] {
-    auto input = ReadInput(g, vo->first);
-    if (!input) return;
-    std::string text = std::move(*input);
+  OnRun(validate, g, [&g, vo, validate_incremental]() -> Expected<void> {
+    auto text = ReadInput(vo->first);
+    if (!text) return Unexpected(text.error());
     auto schema = LoadSchema(g.state_dir, g.schema_files);
-    if (!schema) {
-      std::cerr << "autoprov: " << schema.error().message << "\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
-    ConfigFormat format = vo->second == "auto"  ? DetectConfigFormat(vo->first, text)
-                          : vo->second == "cli" ? ConfigFormat::kCli
-                                                : ConfigFormat::kIni;
+    if (!schema) return Unexpected(AsUsageError(schema.error()));
+    ConfigFormat format = FormatFor(vo->second, vo->first, *text);
     std::string origin = vo->first == "-" ? "<stdin>" : vo->first;
     // What a device does with it as a downloaded file (S-7.8): the same load, mode and checks as a
     // run's step, on a device with the default configuration.
     Configuration empty(*schema);
-    auto r = LoadConfigurationFile(text, origin, format, empty,
-                                   format == ConfigFormat::kCli ? ConfigLoadMode::kIncremental
-                                   : *validate_incremental      ? ConfigLoadMode::kIncremental
-                                                                : ConfigLoadMode::kFromFile);
+    auto r = LoadConfigurationFile(*text, origin, format, empty,
+                                   LoadModeFor(format, {.incremental = *validate_incremental}));
     if (r.errors.empty())
       for (auto& problem : CheckConfiguration(empty, r.config, ConfigOrigin::kDownloaded))
         r.errors.push_back({origin, 0, std::move(problem)});
     PrintDiagnostics(r.warnings, "warning: ");
     PrintDiagnostics(r.errors, "error: ");
-    if (!r.errors.empty()) {
-      std::cerr << "autoprov: " << origin << ": " << r.errors.size() << " error(s), "
-                << r.warnings.size() << " warning(s); a device would reject it\n";
-      g.exit_code = kExitFailed;
-      return;
-    }
+    if (!r.errors.empty())
+      return Fail(ErrorCode::kRejected, origin + ": " + std::to_string(r.errors.size()) +
+                                            " error(s), " + std::to_string(r.warnings.size()) +
+                                            " warning(s); a device would reject it");
     std::cout << origin << ": valid (" << (format == ConfigFormat::kCli ? "cli" : "ini") << ", "
               << r.warnings.size() << " warning(s))\n";
+    return {};
   });
 
   auto kv = std::make_shared<std::pair<std::string, std::string>>();
@@ -353,42 +243,31 @@ void RegisterConfigCommands(CLI::App& app, GlobalOptions& g) {
   set->add_option("name", kv->first, "parameter name, e.g. IniFileURL")->required();
   set->add_option("value", kv->second, "value; empty to clear")->required();
   set->fallthrough();
-  set->callback([&g, kv] {
+  OnRun(set, g, [&g, kv]() -> Expected<void> {
     auto state = OpenState(g);
-    if (!state) return;
-    const ParamSpec* spec = state->schema().FindParamOrCommand(kv->first);
-    if (!spec) {
-      std::cerr << "autoprov: " << UnknownParameter(state->schema(), kv->first) << "\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
-    auto r = SetParameter(state->store(), kLocalDevice, state->schema(), spec->name, kv->second,
-                          /*from_cli=*/true);
-    if (!r) {
-      std::cerr << "autoprov: " << r.error().message << "\n";
-      g.exit_code = r.error().code == ErrorCode::kDatabase || r.error().code == ErrorCode::kIo
-                        ? kExitFailed
-                        : kExitUsage;
-    }
+    if (!state) return Unexpected(state.error());
+    const ParamSpec* spec = (*state)->schema().FindParamOrCommand(kv->first);
+    if (!spec) return Unexpected(UnknownParameter((*state)->schema(), kv->first));
+    auto r = SetParameter((*state)->store(), kLocalDevice, (*state)->schema(), spec->name,
+                          kv->second, /*from_cli=*/true);
+    if (!r) return Unexpected(r.error());
+    return {};
   });
 
   auto* reset = config->add_subcommand("reset", "return every parameter to its default");
   reset->fallthrough();
-  reset->callback([&g] {
+  OnRun(reset, g, [&g]() -> Expected<void> {
     auto state = OpenState(g);
-    if (!state) return;
+    if (!state) return Unexpected(state.error());
     // S-9.4: with the configuration go every validator, CRC and installed-file record.
-    auto r = WriteConfiguration(
-        state->store(), kLocalDevice, state->schema(),
-        [](Configuration& c, std::set<std::string>&) -> Expected<void> {
-          c.ResetAll();
-          return {};
-        },
-        WriteOptions{.forget_all = true});
-    if (!r) {
-      std::cerr << "autoprov: " << r.error().message << "\n";
-      g.exit_code = kExitFailed;
-    }
+    auto r = WriteConfiguration((*state)->store(), kLocalDevice, (*state)->schema(),
+                                [](Configuration& c, std::set<std::string>&) -> Expected<void> {
+                                  c.ResetAll();
+                                  return {};
+                                },
+                                WriteOptions{.forget_all = true});
+    if (!r) return Unexpected(r.error());
+    return {};
   });
 }
 

@@ -13,6 +13,7 @@
 #include "common/systemd.hpp"
 #include "device/hooks.hpp"
 #include "device/identity.hpp"
+#include "exit_status.hpp"
 #include "triggers/daemon.hpp"
 
 namespace {
@@ -50,18 +51,13 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    return rc == 0 ? autoprov::app::kExitOk : autoprov::app::kExitUsage;
   }
   o.state_dir = state_dir;
   if (o.agent.empty()) o.agent = DefaultAgentPath();
   // One entry per event: natively to the journal (priorities and fields) when started by systemd,
   // else to stderr with a time and a level. The runs (agent processes) log the same way.
-  LogLevel level = LogLevel::kInfo;
-  if (!log_level.empty()) {
-    ParseLogLevel(log_level, level);
-  } else if (auto hooks = LoadHooks(o.state_dir); hooks && !hooks->log_level.empty()) {
-    ParseLogLevel(hooks->log_level, level);
-  }
+  LogLevel level = ChooseLogLevel(log_level, o.state_dir, LogLevel::kInfo);
   // Each run logs at the daemon's level: every step's outcome reaches the journal.
   static const char* const kNames[] = {"debug", "info", "warning", "error"};
   o.log_level = kNames[static_cast<int>(level)];
@@ -74,7 +70,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   if (auto id = LoadIdentity(o.state_dir, o.identity); !id) {
     std::cerr << "autoprov: " << id.error().message << "\n";
-    return 2;
+    return autoprov::app::kExitUsage;  // the identity is the user's to fix
   }
   return RunDaemon(o, g_stop);
 }

@@ -101,35 +101,22 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       ->required()
       ->check(CLI::ExistingFile);
   merge->add_flag("--json", *merge_json, "print the merged summary as one JSON object");
-  merge->callback([&g, merge_in, merge_json] {
+  // The files named are the user's: any of them unreadable or not a summary is a usage error.
+  OnRun(merge, g, [&g, merge_in, merge_json]() -> Expected<void> {
     std::vector<FleetSummary> parts;
     for (const auto& file : *merge_in) {
       auto text = ReadFile(file);
-      if (!text) {
-        std::cerr << "autoprov: " << text.error().message << "\n";
-        g.exit_code = kExitUsage;
-        return;
-      }
+      if (!text) return Unexpected(AsUsageError(text.error()));
       auto j = nlohmann::json::parse(*text, nullptr, false);
-      if (j.is_discarded()) {
-        std::cerr << "autoprov: " << file << ": not JSON (write a summary with fleet --json-out)\n";
-        g.exit_code = kExitUsage;
-        return;
-      }
+      if (j.is_discarded())
+        return Fail(ErrorCode::kInvalidArgument,
+                    file + ": not JSON (write a summary with fleet --json-out)");
       auto s = FleetSummaryFromJson(j, file);
-      if (!s) {
-        std::cerr << "autoprov: " << s.error().message << "\n";
-        g.exit_code = kExitUsage;
-        return;
-      }
+      if (!s) return Unexpected(AsUsageError(s.error()));
       parts.push_back(std::move(*s));
     }
     auto merged = MergeFleetSummaries(parts, *merge_in);
-    if (!merged) {
-      std::cerr << "autoprov: " << merged.error().message << "\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
+    if (!merged) return Unexpected(AsUsageError(merged.error()));
     if (merged->shard_count > 1 && merged->shards_merged != merged->shard_count)
       std::cerr << "autoprov: warning: " << merged->shards_merged << " of " << merged->shard_count
                 << " shards merged\n";
@@ -138,6 +125,7 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
     else
       PrintFleetSummary(*merged, "");
     g.exit_code = merged->devices_failed == 0 && merged->violations.empty() ? kExitOk : kExitFailed;
+    return {};
   });
   auto plot_in = std::make_shared<std::string>();
   auto plot_out = std::make_shared<std::string>();
@@ -149,23 +137,12 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       ->check(CLI::ExistingFile);
   plot->add_option("-o,--output", *plot_out, "the picture to write (.svg)")->required();
   plot->add_option("--title", *plot_title, "the picture's title");
-  plot->callback([&g, plot_in, plot_out, plot_title] {
+  OnRun(plot, g, [plot_in, plot_out, plot_title]() -> Expected<void> {
     auto text = ReadFile(*plot_in);
-    if (!text) {
-      std::cerr << "autoprov: " << text.error().message << "\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
+    if (!text) return Unexpected(AsUsageError(text.error()));
     auto rows = ParseTimelineCsv(*text, *plot_in);
-    if (!rows) {
-      std::cerr << "autoprov: " << rows.error().message << "\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
-    if (auto w = WriteFileAtomically(*plot_out, TimelineSvg(*rows, *plot_title)); !w) {
-      std::cerr << "autoprov: " << w.error().message << "\n";
-      g.exit_code = kExitFailed;
-    }
+    if (!rows) return Unexpected(AsUsageError(rows.error()));
+    return WriteFileAtomically(*plot_out, TimelineSvg(*rows, *plot_title));
   });
   fleet
       ->add_option("--power-loss", o->power_loss,
@@ -180,31 +157,20 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       "values valid, no one-time URL cleared without its file");
   check->add_flag("--json", *check_json, "print the violations as one JSON object");
   check->fallthrough();  // --mac-base, --state-dir
-  check->callback([&g, o, check_json] {
+  OnRun(check, g, [&g, o, check_json]() -> Expected<void> {
     auto schema = LoadSchema(g.state_dir, g.schema_files);
-    if (!schema) {
-      std::cerr << "autoprov: " << schema.error().message << "\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
+    if (!schema) return Unexpected(AsUsageError(schema.error()));
     auto db = std::filesystem::path(g.state_dir) / "fleet.db";
-    if (!std::filesystem::exists(db)) {
-      std::cerr << "autoprov: no fleet state in " << g.state_dir
-                << " (give the --state-dir of a fleet run)\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
+    if (!std::filesystem::exists(db))
+      return Fail(ErrorCode::kInvalidArgument,
+                  "no fleet state in " + g.state_dir + " (give the --state-dir of a fleet run)");
     auto store = StateStore::Open(db, Durability::kRelaxed, true);
     auto range = store ? FleetDeviceRange(*store)
                        : Expected<std::pair<long long, long long>>(Unexpected(store.error()));
     auto found =
         range ? CheckDeviceInvariants(*store, *schema, range->first, range->second, o->mac_base)
               : Expected<std::vector<InvariantViolation>>(Unexpected(range.error()));
-    if (!found) {
-      std::cerr << "autoprov: " << found.error().message << "\n";
-      g.exit_code = kExitFailed;
-      return;
-    }
+    if (!found) return Unexpected(found.error());
     long long devices = range->second - range->first;
     if (*check_json) {
       std::cout
@@ -216,6 +182,7 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       std::printf("%lld devices checked, %zu invariant violations\n", devices, found->size());
     }
     g.exit_code = found->empty() ? kExitOk : kExitFailed;
+    return {};
   });
   fleet->add_option("--mac-base", o->mac_base,
                     "MAC of device 0; the others count up (default 00908F000000)");
@@ -246,85 +213,66 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
   fleet->add_flag("--json", *json, "print the summary as one JSON object");
   fleet->get_option("--runs")->excludes("--duration");
   fleet->fallthrough();
-  fleet->callback([&g, &app, fleet, plot, merge, check, o, shard, json, json_out, timeline_csv] {
-    if (plot->parsed() || merge->parsed() || check->parsed()) return;
-    for (const char* required : {"--devices", "--bootstrap"})
-      if (fleet->get_option(required)->count() == 0) {
-        std::cerr << "autoprov: fleet: " << required << " is required\n";
-        g.exit_code = kExitUsage;
-        return;
-      }
-    o->timeline = !timeline_csv->empty();
-    auto parsed = ParseShard(*shard);
-    if (!parsed) {
-      std::cerr << "autoprov: " << parsed.error().message << "\n";
-      g.exit_code = kExitUsage;
-      return;
-    }
-    std::tie(o->shard_index, o->shard_count) = *parsed;
-    o->state_dir = g.state_dir;
-    // Never the production state directory by default: without --state-dir (or
-    // AUTOPROV_STATE_DIR) the simulated devices live in a new temporary directory, named.
-    if (app.get_option("--state-dir")->count() == 0 && !std::getenv("AUTOPROV_STATE_DIR")) {
-      std::string tmpl =
-          (std::filesystem::temp_directory_path() / "autoprov-fleet-XXXXXX").string();
-      if (!::mkdtemp(tmpl.data())) {
-        std::cerr << "autoprov: cannot create a temporary state directory: " << std::strerror(errno)
-                  << " (give one with --state-dir)\n";
-        g.exit_code = kExitFailed;
-        return;
-      }
-      o->state_dir = tmpl;
-      std::cerr << "autoprov: no --state-dir given: the simulated devices' state is in " << tmpl
-                << "\n";
-    }
-    o->schema_files = g.schema_files;
-    if (!g.product.empty()) o->product = g.product;
-    if (!g.sw_version.empty()) o->sw_version = g.sw_version;
-    bool tty = ::isatty(2);
-    auto progress = [tty](const FleetProgress& p) {
-      if (!tty) return;
-      const CounterSet& c = p.counters;
-      std::fprintf(stderr,
-                   "\r\033[Kdevices %lld | runs_started %lld runs %lld | %.0f req/s | "
-                   "status_200 %lld status_304 %lld status_4xx %lld status_5xx %lld "
-                   "network_errors %lld | %.1f MiB | restarts %lld",
-                   p.devices, c[Counter::kRunsStarted], c[Counter::kRuns],
-                   p.elapsed_s > 0 ? static_cast<double>(c[Counter::kRequests]) / p.elapsed_s : 0.0,
-                   c[Counter::kStatus200], c[Counter::kStatus304], c[Counter::kStatus4xx],
-                   c[Counter::kStatus5xx], c[Counter::kNetworkErrors],
-                   static_cast<double>(c[Counter::kBytes]) / 1048576.0, c[Counter::kRestarts]);
-    };
-    auto summary = RunFleet(*o, progress);
-    if (tty) std::fprintf(stderr, "\n");
-    if (!summary) {
-      std::cerr << "autoprov: " << summary.error().message << "\n";
-      g.exit_code = summary.error().code == ErrorCode::kInvalidArgument ||
-                            summary.error().code == ErrorCode::kParse
-                        ? kExitUsage
-                        : kExitFailed;
-      return;
-    }
-    const FleetSummary& s = *summary;
-    if (!timeline_csv->empty()) {
-      if (auto w = WriteFileAtomically(*timeline_csv, s.timeline.Csv()); !w) {
-        std::cerr << "autoprov: " << w.error().message << "\n";
-        g.exit_code = kExitFailed;
-      }
-    }
-    if (!json_out->empty()) {
-      if (auto w = WriteFileAtomically(*json_out, FleetSummaryJson(s).dump(2) + "\n"); !w) {
-        std::cerr << "autoprov: " << w.error().message << "\n";
-        g.exit_code = kExitFailed;
-        return;
-      }
-    }
-    if (*json)
-      std::cout << FleetSummaryJson(s).dump(2) << "\n";
-    else
-      PrintFleetSummary(s, o->state_dir.string());
-    g.exit_code = s.devices_failed == 0 && s.violations.empty() ? kExitOk : kExitFailed;
-  });
+  OnRun(fleet, g,
+        [&g, &app, fleet, plot, merge, check, o, shard, json, json_out,
+         timeline_csv]() -> Expected<void> {
+          if (plot->parsed() || merge->parsed() || check->parsed()) return {};
+          for (const char* required : {"--devices", "--bootstrap"})
+            if (fleet->get_option(required)->count() == 0)
+              return Fail(ErrorCode::kInvalidArgument,
+                          std::string("fleet: ") + required + " is required");
+          o->timeline = !timeline_csv->empty();
+          auto parsed = ParseShard(*shard);
+          if (!parsed) return Unexpected(AsUsageError(parsed.error()));
+          std::tie(o->shard_index, o->shard_count) = *parsed;
+          o->state_dir = g.state_dir;
+          // Never the production state directory by default: without --state-dir (or
+          // AUTOPROV_STATE_DIR) the simulated devices live in a new temporary directory, named.
+          if (app.get_option("--state-dir")->count() == 0 && !std::getenv("AUTOPROV_STATE_DIR")) {
+            std::string tmpl =
+                (std::filesystem::temp_directory_path() / "autoprov-fleet-XXXXXX").string();
+            if (!::mkdtemp(tmpl.data()))
+              return Fail(ErrorCode::kIo,
+                          std::string("cannot create a temporary state directory: ") +
+                              std::strerror(errno) + " (give one with --state-dir)");
+            o->state_dir = tmpl;
+            std::cerr << "autoprov: no --state-dir given: the simulated devices' state is in "
+                      << tmpl << "\n";
+          }
+          o->schema_files = g.schema_files;
+          if (!g.product.empty()) o->product = g.product;
+          if (!g.sw_version.empty()) o->sw_version = g.sw_version;
+          bool tty = ::isatty(2);
+          auto progress = [tty](const FleetProgress& p) {
+            if (!tty) return;
+            const CounterSet& c = p.counters;
+            std::fprintf(
+                stderr,
+                "\r\033[Kdevices %lld | runs_started %lld runs %lld | %.0f req/s | "
+                "status_200 %lld status_304 %lld status_4xx %lld status_5xx %lld "
+                "network_errors %lld | %.1f MiB | restarts %lld",
+                p.devices, c[Counter::kRunsStarted], c[Counter::kRuns],
+                p.elapsed_s > 0 ? static_cast<double>(c[Counter::kRequests]) / p.elapsed_s : 0.0,
+                c[Counter::kStatus200], c[Counter::kStatus304], c[Counter::kStatus4xx],
+                c[Counter::kStatus5xx], c[Counter::kNetworkErrors],
+                static_cast<double>(c[Counter::kBytes]) / 1048576.0, c[Counter::kRestarts]);
+          };
+          auto summary = RunFleet(*o, progress);
+          if (tty) std::fprintf(stderr, "\n");
+          if (!summary) return Unexpected(summary.error());
+          const FleetSummary& s = *summary;
+          if (!timeline_csv->empty())
+            if (auto w = WriteFileAtomically(*timeline_csv, s.timeline.Csv()); !w) return w;
+          if (!json_out->empty())
+            if (auto w = WriteFileAtomically(*json_out, FleetSummaryJson(s).dump(2) + "\n"); !w)
+              return w;
+          if (*json)
+            std::cout << FleetSummaryJson(s).dump(2) << "\n";
+          else
+            PrintFleetSummary(s, o->state_dir.string());
+          g.exit_code = s.devices_failed == 0 && s.violations.empty() ? kExitOk : kExitFailed;
+          return {};
+        });
 }
 
 }  // namespace autoprov::app

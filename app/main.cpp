@@ -18,15 +18,19 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() != 0) {
-      std::string why = autoprov::app::ExplainUsageError(app, argc, argv);
-      if (!why.empty()) {
-        std::cerr << "autoprov: " << why << "\nRun with --help for more information.\n";
-        return autoprov::app::kExitUsage;
-      }
+    std::string why =
+        e.get_exit_code() != 0 ? autoprov::app::ExplainUsageError(app, argc, argv) : std::string();
+    if (why.empty()) {
+      int rc = app.exit(e);  // CLI11's own words (and --help, --version)
+      return rc == 0 ? autoprov::app::kExitOk : autoprov::app::kExitUsage;
     }
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : autoprov::app::kExitUsage;
+    global.error = autoprov::MakeError(autoprov::ErrorCode::kInvalidArgument,
+                                       why + "\nRun with --help for more information.");
+  }
+  // The one place a command's error is printed and mapped to the exit status.
+  if (global.error) {
+    std::cerr << "autoprov: " << global.error->message << "\n";
+    global.exit_code = autoprov::app::ExitStatusFor(global.error->code);
   }
   // Every command has closed what it opened (the state database, files) when its callback returns:
   // the process ends here without the libraries' exit handlers (OpenSSL's clean-up alone costs a

@@ -16,7 +16,6 @@
 #include "triggers/daemon.hpp"
 
 namespace autoprov::app {
-void SetUpLogging(const GlobalOptions& g);
 
 void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
   auto commands = std::make_shared<std::vector<std::string>>();
@@ -24,11 +23,11 @@ void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
       "cli", "the device CLI shell (interactive, -c COMMAND..., or a script on stdin)");
   cli->add_option("-c,--command", *commands, "run this command line (repeatable), then exit");
   cli->fallthrough();
-  cli->callback([&g, commands] {
+  OnRun(cli, g, [&g, commands]() -> Expected<void> {
     SetUpLogging(g);
-    auto state = OpenStateOrReport(g);
-    if (!state) return;
-    StateDirectory* st = state.get();
+    auto state = OpenState(g);
+    if (!state) return Unexpected(state.error());
+    StateDirectory* st = state->get();
     auto run = [&g, st]() -> std::pair<std::string, bool> {
       auto r = RunNow(g, *st, "manual", ProgressBar(), /*ask_daemon=*/true);
       if (!r) return {"% " + r.error().message + "\n", false};
@@ -89,6 +88,7 @@ void RegisterShellCommand(CLI::App& app, GlobalOptions& g) {
     // A script fails if a line failed; a person's session does not fail for a typo corrected since.
     bool interactive = commands->empty() && ::isatty(0);
     g.exit_code = errors && !interactive ? kExitFailed : kExitOk;
+    return {};
   });
 }
 

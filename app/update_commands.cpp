@@ -20,43 +20,10 @@
 #include "triggers/daemon.hpp"
 
 namespace autoprov::app {
-namespace {
-
-void PrintError(GlobalOptions& g, const Error& e, int code) {
-  std::cerr << "autoprov: " << e.message << "\n";
-  g.exit_code = code;
-}
-
-}  // namespace
-
-std::unique_ptr<StateDirectory> OpenStateOrReport(GlobalOptions& g, StateDirectory::Access access) {
-  auto state = StateDirectory::Open(g.state_dir, g.schema_files, access);
-  if (!state) {
-    PrintError(g, state.error(),
-               state.error().code == ErrorCode::kParse ? kExitUsage : kExitFailed);
-    return nullptr;
-  }
-  return std::move(*state);
-}
-
-std::optional<DeviceIdentity> IdentityOrReport(GlobalOptions& g) {
-  auto id = LoadIdentity(g.state_dir, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version});
-  if (!id) {
-    PrintError(g, id.error(), kExitUsage);
-    return std::nullopt;
-  }
-  return *id;
-}
-
 void SetUpLogging(const GlobalOptions& g) {
   // --log-level, else hooks.ini's LogLevel, else -v (info), else warnings and errors.
-  LogLevel level = g.verbose ? LogLevel::kInfo : LogLevel::kWarning;
-  if (!g.log_level.empty()) {
-    ParseLogLevel(g.log_level, level);  // checked by the option
-  } else if (auto hooks = LoadHooks(g.state_dir); hooks && !hooks->log_level.empty()) {
-    ParseLogLevel(hooks->log_level, level);
-  }
-  SetLogLevel(level);
+  SetLogLevel(
+      ChooseLogLevel(g.log_level, g.state_dir, g.verbose ? LogLevel::kInfo : LogLevel::kWarning));
   LogSink sink = SystemLogSink();
   if (std::getenv("NOTIFY_SOCKET")) {
     // A run of the daemon under systemd (NotifyAccess=all): STATUS says which step it is at.
@@ -79,15 +46,16 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
   update->add_flag("--json", uo->json, "print the report as one JSON object");
   update->add_flag("--dry-run", uo->dry_run, "print what would be fetched, fetch nothing");
   update->fallthrough();
-  update->callback([&g, uo] {
+  OnRun(update, g, [&g, uo]() -> Expected<void> {
     SetUpLogging(g);
-    auto state = OpenStateOrReport(g);
-    if (!state) return;
+    auto opened = OpenState(g);
+    if (!opened) return Unexpected(opened.error());
+    StateDirectory* state = opened->get();
     if (uo->dry_run) {
-      auto identity = IdentityOrReport(g);
-      if (!identity) return;
+      auto identity = LoadIdentity(g);
+      if (!identity) return Unexpected(identity.error());
       auto config = state->LoadConfiguration();
-      if (!config) return PrintError(g, config.error(), kExitFailed);
+      if (!config) return Unexpected(config.error());
       DeviceIdentity id = *identity;
       id.sw_version = DeviceState(state->store(), kLocalDevice).RunningVersion(id.sw_version);
       auto plan = DescribePlan(state->store(), kLocalDevice, *config, id);
@@ -101,7 +69,7 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
                        {"if_modified_since", l.if_modified_since},
                        {"note", l.note}});
         std::cout << nlohmann::json{{"plan", j}}.dump(2) << "\n";
-        return;
+        return {};
       }
       if (plan.empty()) std::cout << "nothing to fetch: no URL parameter is set\n";
       int n = 0;
@@ -112,17 +80,16 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
           std::cout << "   If-Modified-Since: " << l.if_modified_since << "\n";
         if (!l.note.empty()) std::cout << "   " << l.note << "\n";
       }
-      return;
+      return {};
     }
     auto run = RunNow(g, *state, "manual", uo->json ? nullptr : ProgressBar(), /*ask_daemon=*/true);
-    if (!run)
-      return PrintError(g, run.error(),
-                        run.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed);
+    if (!run) return Unexpected(run.error());
     if (uo->json)
       std::cout << RedactText(ToJson(run->report).dump(2)) << "\n";
     else
       std::cout << (run->by_daemon ? "(run by the daemon)\n" : "") << FormatReport(run->report);
     g.exit_code = run->report.Completed() ? kExitOk : kExitFailed;
+    return {};
   });
 
   auto json = std::make_shared<bool>(false);
@@ -130,12 +97,13 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
       app.add_subcommand("status", "show the last run's report and what the device keeps per URL");
   status->add_flag("--json", *json, "print as one JSON object");
   status->fallthrough();
-  status->callback([&g, json] {
-    auto state = OpenStateOrReport(g, StateDirectory::Access::kReadOnly);
-    if (!state) return;
+  OnRun(status, g, [&g, json]() -> Expected<void> {
+    auto opened = OpenState(g, StateDirectory::Access::kReadOnly);
+    if (!opened) return Unexpected(opened.error());
+    StateDirectory* state = opened->get();
     auto text = *json ? StatusJson(state->store(), kLocalDevice)
                       : FormatStatus(state->store(), kLocalDevice);
-    if (!text) return PrintError(g, text.error(), kExitFailed);
+    if (!text) return Unexpected(text.error());
     // S-10.7: a running daemon adds its state, its next run and its next retry.
     std::optional<std::string> daemon;
     if (std::filesystem::exists(ControlSocketPath(state->path())))
@@ -145,9 +113,10 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
       auto d = nlohmann::json::parse(daemon.value_or(""), nullptr, false);
       j["daemon"] = d.is_object() ? d : nlohmann::json(nullptr);
       std::cout << j.dump(2) << "\n";
-      return;
+      return {};
     }
     std::cout << FormatDaemonStatus(daemon.value_or("")) << *text;
+    return {};
   });
 
   auto* restart = app.add_subcommand(
@@ -156,27 +125,27 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
   auto no_run = std::make_shared<bool>(false);
   restart->add_flag("--no-run", *no_run, "only activate; do not run the start-up update");
   restart->fallthrough();
-  restart->callback([&g, no_run] {
+  OnRun(restart, g, [&g, no_run]() -> Expected<void> {
     SetUpLogging(g);
-    auto state = OpenStateOrReport(g);
-    if (!state) return;
+    auto opened = OpenState(g);
+    if (!opened) return Unexpected(opened.error());
+    StateDirectory* state = opened->get();
     auto hooks = LoadHooks(state->path());
-    if (!hooks) return PrintError(g, hooks.error(), kExitUsage);
+    if (!hooks) return Unexpected(AsUsageError(hooks.error()));
     auto startup = RestartDevice(state->store(), kLocalDevice, state->schema(),
                                  hooks->running_version_command);
-    if (!startup) return PrintError(g, startup.error(), kExitFailed);
-    auto identity = IdentityOrReport(g);
-    if (!identity) return;
+    if (!startup) return Unexpected(startup.error());
+    auto identity = LoadIdentity(g);
+    if (!identity) return Unexpected(identity.error());
     std::cout << "running version: "
               << DeviceState(state->store(), kLocalDevice).RunningVersion(identity->sw_version)
               << "\n";
-    if (*no_run || !*startup) return;
+    if (*no_run || !*startup) return {};
     auto run = RunNow(g, *state, "start-up", ProgressBar(), /*ask_daemon=*/false);
-    if (!run)
-      return PrintError(g, run.error(),
-                        run.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed);
+    if (!run) return Unexpected(run.error());
     std::cout << FormatReport(run->report);
     g.exit_code = run->report.Completed() ? kExitOk : kExitFailed;
+    return {};
   });
 
   // The daemon's runs: one run in this process, the report as JSON on standard output (S-6). Not
@@ -200,7 +169,7 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
     sa.sa_handler = [](int) { cancel = true; };
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGINT, &sa, nullptr);
-    auto state = OpenStateOrReport(g);
+    auto state = OpenState(g);
     RunReport report;
     if (state) {
       LocalRunOptions options;
@@ -210,7 +179,7 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
       options.cancel = &cancel;
       options.simulate_restart = true;
       Fetcher fetcher;
-      auto r = RunLocalDevice(*state, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version},
+      auto r = RunLocalDevice(**state, IdentityOverrides{g.product, g.mac, g.serial, g.sw_version},
                               options, [&](const FetchRequest& req) { return fetcher.Fetch(req); });
       if (r) {
         report = std::move(*r);
@@ -218,10 +187,13 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g) {
       } else {
         LogError("run failed to start: " + r.error().message);
         report = StartFailureReport(oo->trigger, r.error().message);
-        g.exit_code = r.error().code == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed;
+        g.exit_code = ExitStatusFor(r.error().code);
       }
     } else {
-      report = StartFailureReport(oo->trigger, "cannot open the state directory " + g.state_dir);
+      // The daemon reads the report: the error goes in it, and to the log.
+      LogError(state.error().message);
+      report = StartFailureReport(oo->trigger, state.error().message);
+      g.exit_code = ExitStatusFor(state.error().code);
     }
     std::cout << ToJson(report).dump() << "\n";
   });

@@ -75,4 +75,12 @@ ConfigFormat DetectConfigFormat(std::string_view path, std::string_view text) {
   return ConfigFormat::kIni;
 }
 
+ConfigLoadMode LoadModeFor(ConfigFormat format, LoadModeRequest asked) {
+  if (format == ConfigFormat::kCli)
+    return asked.startup ? ConfigLoadMode::kStartup : ConfigLoadMode::kIncremental;
+  if (asked.incremental) return ConfigLoadMode::kIncremental;
+  if (asked.replace) return ConfigLoadMode::kReplace;
+  return ConfigLoadMode::kFromFile;
+}
+
 }  // namespace autoprov

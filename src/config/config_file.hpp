@@ -20,6 +20,18 @@ enum class ConfigFormat { kIni, kCli };
 // first).
 enum class ConfigLoadMode { kFromFile, kReplace, kIncremental, kStartup };
 
+// What an operator may ask of a load besides the file's own rule (`config load`'s flags).
+struct LoadModeRequest {
+  bool incremental = false;  // ini: keep what the file does not name
+  bool replace = false;      // ini: what the file does not name returns to its default
+  bool startup = false;      // CLI: a startup script (everything to defaults first)
+};
+
+// The one rule for how a file applies (S-7.7, S-7.8): as a device applies a downloaded one — an ini
+// file per its SetDefaultOnINIFileProcess, a CLI script incrementally, a startup script from
+// defaults — unless the operator asks otherwise.
+ConfigLoadMode LoadModeFor(ConfigFormat format, LoadModeRequest asked = {});
+
 struct ConfigFileLoad {
   Configuration config;  // valid only when `errors` is empty
   std::vector<Diagnostic> errors, warnings;

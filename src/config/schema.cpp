@@ -438,4 +438,62 @@ std::string Schema::DidYouMean(std::string_view name, bool commands) const {
   return match.empty() ? "" : "; did you mean '" + match + "'?";
 }
 
+namespace {
+
+const char* TypeName(ValueType t) {
+  switch (t) {
+    case ValueType::kInteger:
+      return "integer";
+    case ValueType::kEnum:
+      return "enum";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kUrl:
+      return "url";
+    case ValueType::kTime:
+      return "time";
+    case ValueType::kList:
+      return "list";
+  }
+  return "string";
+}
+
+}  // namespace
+
+nlohmann::json SchemaJson(const Schema& schema) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& p : schema.params()) {
+    nlohmann::json j = {{"name", p.name},
+                        {"type", TypeName(p.value.type)},
+                        {"default", p.value.secret ? "" : p.value.default_value},
+                        {"restart", p.restart},
+                        {"lifeline", p.lifeline},
+                        {"secret", p.value.secret},
+                        {"transient", p.transient},
+                        {"description", p.description}};
+    if (p.value.type == ValueType::kInteger) {
+      j["min"] = p.value.min;
+      j["max"] = p.value.max;
+    }
+    if (p.value.max_length > 0) j["max_length"] = p.value.max_length;
+    if (!p.value.format.empty()) j["format"] = p.value.format;
+    if (!p.value.choices.empty()) {
+      nlohmann::json c = nlohmann::json::array();
+      for (const auto& ch : p.value.choices)
+        c.push_back({{"name", ch.cli_name}, {"value", ch.value}});
+      j["choices"] = c;
+    }
+    if (!p.value.allowed.empty()) j["allowed"] = p.value.allowed;
+    if (!p.cli_command.empty()) {
+      std::string path;
+      for (const auto& m : p.cli_modes) path += m + " / ";
+      j["cli"] = path + p.cli_command;
+    }
+    list.push_back(j);
+  }
+  nlohmann::json tables = nlohmann::json::array();
+  for (const auto& t : schema.tables()) tables.push_back(t.name);
+  return {{"parameters", list}, {"tables", tables}};
+}
+
 }  // namespace autoprov

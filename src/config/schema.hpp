@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -129,5 +130,10 @@ Expected<std::string> NormalizeValue(const ValueSpec& spec, std::string_view raw
 
 // The CLI spelling of a canonical value (enum number -> name, list "a,b").
 std::string CliValue(const ValueSpec& spec, const std::string& canonical);
+
+// Every parameter of the schema as the agent reads it (built-in, schema.d/, --schema): the source
+// of the parameter reference (docs/parameters.md, autoprov-parameters(7)) and of completion
+// (`config params --json`).
+nlohmann::json SchemaJson(const Schema& schema);
 
 }  // namespace autoprov

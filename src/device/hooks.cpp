@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/systemd.hpp"
 #include "common/text.hpp"
 #include "device/identity.hpp"
 
@@ -38,9 +39,9 @@ Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir) {
         return Fail(ErrorCode::kParse, file.string() + ": LogLevel '" + v +
                                            "' is not one of debug, info, warning, error");
       hooks.log_level = level;
-    } else if (IStartsWith(k, "Apply."))
+    } else if (IStartsWith(k, "Apply.")) {
       hooks.apply_commands[ToLower(k.substr(6))] = v;
-    else
+    } else
       return Fail(ErrorCode::kParse, file.string() + ": unknown key '" + k + "'");
   }
   return hooks;
@@ -144,6 +145,17 @@ Expected<CommandResult> RunCommand(const std::string& command, const std::vector
   ::close(pipefd[0]);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+LogLevel ChooseLogLevel(std::string_view asked, const std::filesystem::path& state_dir,
+                        LogLevel otherwise) {
+  LogLevel level = otherwise;
+  if (!asked.empty()) {
+    if (ParseLogLevel(asked, level)) return level;
+  } else if (auto hooks = LoadHooks(state_dir); hooks && !hooks->log_level.empty()) {
+    if (ParseLogLevel(hooks->log_level, level)) return level;
+  }
+  return otherwise;
 }
 
 }  // namespace autoprov

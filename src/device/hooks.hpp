@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 
 namespace autoprov {
 
@@ -45,5 +46,10 @@ struct CommandResult {
 // environment, `env` ("NAME=value"); waits at most `timeout_s`.
 Expected<CommandResult> RunCommand(const std::string& command, const std::vector<std::string>& args,
                                    int timeout_s = 600, const std::vector<std::string>& env = {});
+
+// The one rule for a process's log level (the agent's commands, the daemon, each run): `asked`
+// (--log-level) if given, else hooks.ini's LogLevel, else `otherwise`.
+LogLevel ChooseLogLevel(std::string_view asked, const std::filesystem::path& state_dir,
+                        LogLevel otherwise);
 
 }  // namespace autoprov

@@ -108,4 +108,13 @@ Expected<DeviceIdentity> LoadIdentity(const std::filesystem::path& state_dir,
   return id;
 }
 
+std::vector<std::string> IdentityArguments(const IdentityOverrides& o) {
+  std::vector<std::string> args;
+  for (const auto& [flag, value] :
+       {std::pair{"--product", &o.product}, std::pair{"--mac", &o.mac},
+        std::pair{"--serial", &o.serial}, std::pair{"--sw-version", &o.sw_version}})
+    if (!value->empty()) args.insert(args.end(), {flag, *value});
+  return args;
+}
+
 }  // namespace autoprov

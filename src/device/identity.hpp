@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -43,5 +44,9 @@ struct IdentityOverrides {
 // identity.ini in the state directory (optional), then the overrides, then MAC detection.
 Expected<DeviceIdentity> LoadIdentity(const std::filesystem::path& state_dir,
                                       const IdentityOverrides& overrides);
+
+// The overrides as the command-line options that give them ("--mac", "00908F..."), for a process
+// that starts another with the same identity (the daemon its runs, `autoprov daemon` the daemon).
+std::vector<std::string> IdentityArguments(const IdentityOverrides& overrides);
 
 }  // namespace autoprov

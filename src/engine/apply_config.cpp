@@ -86,9 +86,7 @@ void ConfigFilePolicy::Apply(StepContext& ctx, const FetchResult& r) {
   ConfigFileLoad loaded{ctx.config(), {}, {}, false, RestartRequest::kNone, false, false};
   ConfigWrite write;
   ConfigFormat format = kind == FileKind::kIni ? ConfigFormat::kIni : ConfigFormat::kCli;
-  ConfigLoadMode mode = kind == FileKind::kStartupScript ? ConfigLoadMode::kStartup
-                        : kind == FileKind::kIni         ? ConfigLoadMode::kFromFile
-                                                         : ConfigLoadMode::kIncremental;
+  ConfigLoadMode mode = LoadModeFor(format, {.startup = kind == FileKind::kStartupScript});
   // S-9.1: the file is applied to the configuration as stored now, in the step's one transaction.
   auto apply = [&](Configuration& c, std::set<std::string>&) -> Expected<void> {
     loaded = LoadConfigurationFile(r.body, origin, format, c, mode);

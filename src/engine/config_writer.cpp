@@ -82,6 +82,8 @@ Expected<ConfigWrite> WriteConfiguration(StateStore& store, long long device, co
     out.after = std::move(*current);
     return {};
   });
+  if (!r && r.error().code == ErrorCode::kDatabase)  // which operation, which device
+    return Unexpected(r.error().WithContext("writing the configuration of " + DeviceLabel(device)));
   if (!r) return Unexpected(r.error());
   return out;
 }

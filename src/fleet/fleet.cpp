@@ -55,9 +55,8 @@ Expected<FleetState> OpenFleetState(const FleetOptions& o) {
   auto text = ReadFile(o.bootstrap_file);
   if (!text) return Unexpected(text.error());
   ConfigFormat format = DetectConfigFormat(o.bootstrap_file, *text);
-  auto loaded = LoadConfigurationFile(
-      *text, o.bootstrap_file, format, Configuration(*st.schema),
-      format == ConfigFormat::kCli ? ConfigLoadMode::kIncremental : ConfigLoadMode::kFromFile);
+  auto loaded = LoadConfigurationFile(*text, o.bootstrap_file, format, Configuration(*st.schema),
+                                      LoadModeFor(format));
   if (!loaded.errors.empty()) return Fail(ErrorCode::kParse, loaded.errors[0].ToString());
   st.bootstrap = std::make_unique<Configuration>(std::move(loaded.config));
   auto store = StateStore::Open(o.state_dir / "fleet.db", Durability::kRelaxed);

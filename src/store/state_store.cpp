@@ -508,4 +508,8 @@ Expected<void> StateStore::CommitGroup() {
 
 Expected<void> StateStore::EndGroup() { return db_.Exec("COMMIT"); }
 
+std::string DeviceLabel(long long device) {
+  return device == 0 ? "the device" : "simulated device " + std::to_string(device);
+}
+
 }  // namespace autoprov

@@ -36,6 +36,10 @@ struct KindState {
   long long installed_at = 0;
 };
 
+// How messages name a device of a database: "the device" (the one real device), "simulated device
+// N" (a fleet's).
+std::string DeviceLabel(long long device);
+
 class StateStore {
  public:
   static Expected<StateStore> Open(const std::filesystem::path& db_path, Durability durability,

@@ -138,11 +138,7 @@ void Daemon::Request(const std::string& trigger, bool reboot, int client, bool r
 std::vector<std::string> Daemon::AgentArgs(const RunRequest& req) const {
   std::vector<std::string> args = {o_.agent, "--state-dir", o_.state_dir.string()};
   for (const auto& f : o_.schema_files) args.insert(args.end(), {"--schema", f});
-  const IdentityOverrides& id = o_.identity;
-  for (const auto& [flag, value] :
-       {std::pair{"--product", id.product}, std::pair{"--mac", id.mac},
-        std::pair{"--serial", id.serial}, std::pair{"--sw-version", id.sw_version}})
-    if (!value.empty()) args.insert(args.end(), {flag, value});
+  for (auto& a : IdentityArguments(o_.identity)) args.push_back(std::move(a));
   args.insert(args.end(), {"run-once", "--trigger", req.trigger});
   if (req.reboot) args.push_back("--reboot");
   if (req.reboot_if_changed) args.push_back("--reboot-if-changed");

@@ -13,6 +13,7 @@
 #include "../app/command_runner.hpp"
 #include "config/schema.hpp"
 #include "store/state_store.hpp"
+#include "support/device_fixture.hpp"
 #include "support/servers.hpp"
 #include "support/test_dir.hpp"
 
@@ -21,28 +22,18 @@ namespace {
 
 using namespace testing;
 
-class CompositionTest : public ::testing::Test {
+class CompositionTest : public DeviceTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(nginx_.ok());
-    dir_ = MakeTempDir("compose");
-    st_ = " --state-dir " + (dir_ / "state").string() +
-          " --product Mediant --mac 00:90:8f:00:00:24 --serial 24 --sw-version 7.20A.250.001";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  CompositionTest() : DeviceTest("compose", "00:90:8f:00:00:24", "24") {}
   // Serves `text` at `path` with a modification time of its own (nginx's validators have a
   // resolution of one second: each version gets the next second).
   void Serve(const std::string& path, const std::string& text) {
-    WriteText(nginx_.root() / path.substr(1), text);
+    WriteText(nginx_->root() / path.substr(1), text);
     struct utimbuf t {
       mtime_, mtime_
     };
     ++mtime_;
-    ::utime((nginx_.root() / path.substr(1)).c_str(), &t);
-  }
-  void Command(const std::string& args) {
-    auto r = RunCommand(args + st_);
-    ASSERT_EQ(r.exit_code, 0) << args << "\n" << r.out;
+    ::utime((nginx_->root() / path.substr(1)).c_str(), &t);
   }
   nlohmann::json Update(int expect_exit = 0) {
     auto r = RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " update --json" + st_ +
@@ -61,21 +52,18 @@ class CompositionTest : public ::testing::Test {
       if (s["kind"] == kind) return s["outcome"];
     return "absent";
   }
-  Nginx nginx_;
-  std::filesystem::path dir_;
-  std::string st_;
   time_t mtime_ = 1700000000;
 };
 
 // Reproduction 1: the ini file changes, the CLI script answers 304; its settings stay, and the
 // report says what the replace returned to its defaults and that the CLI script was applied again.
 TEST_F(CompositionTest, AChangedIniKeepsTheUnchangedCliScriptsSettings) {
-  std::string ini = "IniFileURL = '" + nginx_.Url("/c1/dev.ini") + "'\nCliScriptURL = '" +
-                    nginx_.Url("/c1/dev.cli") + "'\nAupdBusyMaxDefer = 100\n";
+  std::string ini = "IniFileURL = '" + nginx_->Url("/c1/dev.ini") + "'\nCliScriptURL = '" +
+                    nginx_->Url("/c1/dev.cli") + "'\nAupdBusyMaxDefer = 100\n";
   Serve("/c1/dev.ini", ini + "INIFileVersion = 'v1'\n");
   Serve("/c1/dev.cli",
         "configure system\n automatic-update\n  tftp-block-size 1428\n  interval-random 60\n");
-  Command("config set IniFileURL " + nginx_.Url("/c1/dev.ini"));
+  Command("config set IniFileURL " + nginx_->Url("/c1/dev.ini"));
   auto first = Update();
   EXPECT_EQ(Outcome(first, "ini"), "applied");
   EXPECT_EQ(Outcome(first, "cli-script"), "applied");
@@ -107,8 +95,8 @@ TEST_F(CompositionTest, AChangedIniKeepsTheUnchangedCliScriptsSettings) {
 // a file that names one with an empty value turns it off. Secrets are shown as (secret).
 TEST_F(CompositionTest, AReplaceKeepsWhatKeepsTheDeviceManaged) {
   Serve("/c2/dev.ini", "INIFileVersion = 'a'\nAupdBusyMaxDefer = 100\n");
-  Command("config set IniFileURL " + nginx_.Url("/c2/dev.ini"));
-  Command("config set AupdReportUrl '" + nginx_.Url("/reports/c2-<MAC>.json") + "'");
+  Command("config set IniFileURL " + nginx_->Url("/c2/dev.ini"));
+  Command("config set AupdReportUrl '" + nginx_->Url("/reports/c2-<MAC>.json") + "'");
   Command("config set AupdReportWhen failures");
   Command("config set AupdRetrySchedule 60+30,300+120");
   Command("config set SipNotifyAllowFrom 127.0.0.1");
@@ -117,7 +105,7 @@ TEST_F(CompositionTest, AReplaceKeepsWhatKeepsTheDeviceManaged) {
   Command("config set AupdReportUserPassword joe:pw");
   auto run = Update();
   EXPECT_EQ(Outcome(run, "ini"), "applied");
-  EXPECT_EQ(Get("AupdReportUrl"), nginx_.Url("/reports/c2-<MAC>.json"));
+  EXPECT_EQ(Get("AupdReportUrl"), nginx_->Url("/reports/c2-<MAC>.json"));
   EXPECT_EQ(Get("AupdReportWhen"), "1");
   EXPECT_EQ(Get("AupdRetrySchedule"), "60+30,300+120");
   EXPECT_EQ(Get("SipNotifyAllowFrom"), "127.0.0.1");
@@ -179,8 +167,8 @@ TEST_F(CompositionTest, RandomEditsComposeAsTheModelSays) {
   };
   Serve("/p/dev.ini", ini_text());
   Serve("/p/dev.cli", cli_text());
-  Command("config set IniFileURL " + nginx_.Url("/p/dev.ini"));
-  Command("config set CliScriptURL " + nginx_.Url("/p/dev.cli"));
+  Command("config set IniFileURL " + nginx_->Url("/p/dev.ini"));
+  Command("config set CliScriptURL " + nginx_->Url("/p/dev.cli"));
   bool ini_changed = true, cli_changed = true;
   for (int run = 0; run < kRuns; ++run) {
     std::string what;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../app/command_runner.hpp"
+#include "support/device_fixture.hpp"
 #include "support/servers.hpp"
 
 namespace autoprov {
@@ -14,36 +15,9 @@ namespace {
 
 using namespace testing;
 
-class TruthfulReportTest : public ::testing::Test {
+class TruthfulReportTest : public DeviceTest {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(nginx_.ok());
-    dir_ = MakeTempDir("truthful");
-    st_ = " --state-dir " + (dir_ / "state").string() +
-          " --product Mediant --mac 00:90:8f:00:00:23 --serial 23 --sw-version 7.20A.250.001";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  void Bootstrap(const std::string& ini) {
-    WriteText(dir_ / "boot.ini", ini);
-    auto r = RunCommand("config load " + (dir_ / "boot.ini").string() + st_);
-    ASSERT_EQ(r.exit_code, 0) << r.out;
-  }
-  // `update --json`: its exit status and its report.
-  std::pair<int, nlohmann::json> Update() {
-    auto r = RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " update --json" + st_ +
-                        " 2>/dev/null'");
-    auto j = nlohmann::json::parse(r.out, nullptr, false);
-    EXPECT_TRUE(j.is_object()) << r.out;
-    return {r.exit_code, j};
-  }
-  nlohmann::json StatusJson() {
-    auto r = RunCommand("status --json" + st_);
-    EXPECT_EQ(r.exit_code, 0) << r.out;
-    return nlohmann::json::parse(r.out, nullptr, false);
-  }
-  Nginx nginx_;
-  std::filesystem::path dir_;
-  std::string st_;
+  TruthfulReportTest() : DeviceTest("truthful", "00:90:8f:00:00:23", "23") {}
 };
 
 // S-7.8, reproduction 1: a syntax error is rejected on run 1; runs 2 and 3 get a 304 to the
@@ -51,9 +25,9 @@ class TruthfulReportTest : public ::testing::Test {
 // reason and since when; the run fails and `status` and the uploaded report (AupdReportWhen =
 // failures) say so on every poll. Fixing the file on the server applies it.
 TEST_F(TruthfulReportTest, ARejectedIniStaysRejectedOnEveryPoll) {
-  std::string ini_url = nginx_.Url("/s78/dev.ini");
-  std::string report_url = nginx_.Url("/reports/s78-<MAC>.json");
-  WriteText(nginx_.root() / "s78/dev.ini", "AutoUpdateFrequency = 60\nBogusLine without equals\n");
+  std::string ini_url = nginx_->Url("/s78/dev.ini");
+  std::string report_url = nginx_->Url("/reports/s78-<MAC>.json");
+  WriteText(nginx_->root() / "s78/dev.ini", "AutoUpdateFrequency = 60\nBogusLine without equals\n");
   Bootstrap("IniFileURL = '" + ini_url + "'\nAupdReportUrl = '" + report_url +
             "'\nAupdReportWhen = 'failures'\n");
   std::string reason;
@@ -84,20 +58,20 @@ TEST_F(TruthfulReportTest, ARejectedIniStaysRejectedOnEveryPoll) {
     EXPECT_NE(text.out.find("rejected since"), std::string::npos) << text.out;
     EXPECT_NE(text.out.find("result: failed steps"), std::string::npos) << text.out;
     // the report uploaded after this run (failures only) is this run's
-    auto uploaded = nlohmann::json::parse(ReadText(nginx_.root() / "reports/s78-00908F000023.json"),
-                                          nullptr, false);
+    auto uploaded = nlohmann::json::parse(
+        ReadText(nginx_->root() / "reports/s78-00908F000023.json"), nullptr, false);
     ASSERT_TRUE(uploaded.is_object());
     EXPECT_EQ(uploaded["started_at"], j["started_at"]);
     EXPECT_EQ(uploaded["steps"][0]["outcome"], "rejected");
   }
   // The server's rejected file was asked for with its validators, not downloaded again.
-  auto gets = nginx_.Requests("/s78/dev.ini");
+  auto gets = nginx_->Requests("/s78/dev.ini");
   ASSERT_EQ(gets.size(), 3u);
   EXPECT_EQ(gets[1].status, 304);
   EXPECT_EQ(gets[2].status, 304);
   // A fix on the server is fetched and applied; the rejection is forgotten.
-  WriteText(nginx_.root() / "s78/dev.ini", "AutoUpdateFrequency = 60\nAupdReportUrl = '" +
-                                               report_url + "'\nAupdReportWhen = 'failures'\n");
+  WriteText(nginx_->root() / "s78/dev.ini", "AutoUpdateFrequency = 60\nAupdReportUrl = '" +
+                                                report_url + "'\nAupdReportWhen = 'failures'\n");
   auto [code, fixed] = Update();
   EXPECT_EQ(code, 0) << fixed.dump(2);
   EXPECT_EQ(fixed["steps"][0]["outcome"], "applied");
@@ -110,9 +84,9 @@ TEST_F(TruthfulReportTest, ARejectedIniStaysRejectedOnEveryPoll) {
 // S-7.8 with an image whose name has no version (S-9.3): rejected on every poll, the 304 included;
 // an image that is merely not newer (older-image, S-1.3) is not a rejection.
 TEST_F(TruthfulReportTest, AVersionlessImageStaysRejectedAnOlderImageIsNormal) {
-  WriteText(nginx_.root() / "img/firmware.cmp", std::string(4096, 'x'));
-  WriteText(nginx_.root() / "img/Mediant_7.20A.100.001.cmp", std::string(4096, 'y'));
-  Bootstrap("AutoCmpFileUrl = '" + nginx_.Url("/img/firmware.cmp") + "'\n");
+  WriteText(nginx_->root() / "img/firmware.cmp", std::string(4096, 'x'));
+  WriteText(nginx_->root() / "img/Mediant_7.20A.100.001.cmp", std::string(4096, 'y'));
+  Bootstrap("AutoCmpFileUrl = '" + nginx_->Url("/img/firmware.cmp") + "'\n");
   for (int run = 1; run <= 2; ++run) {
     auto [code, j] = Update();
     EXPECT_EQ(code, 1) << j.dump(2);
@@ -122,7 +96,7 @@ TEST_F(TruthfulReportTest, AVersionlessImageStaysRejectedAnOlderImageIsNormal) {
     EXPECT_EQ(j["steps"][0]["http_status"], run == 1 ? 200 : 304);
   }
   ASSERT_EQ(
-      RunCommand("config set AutoCmpFileUrl " + nginx_.Url("/img/Mediant_7.20A.100.001.cmp") + st_)
+      RunCommand("config set AutoCmpFileUrl " + nginx_->Url("/img/Mediant_7.20A.100.001.cmp") + st_)
           .exit_code,
       0);
   for (int run = 1; run <= 2; ++run) {
@@ -136,12 +110,12 @@ TEST_F(TruthfulReportTest, AVersionlessImageStaysRejectedAnOlderImageIsNormal) {
 // (periodic: the 304 stays rejected) and a TLS root that is not PEM (one-time: judged again, same
 // first time).
 TEST_F(TruthfulReportTest, EveryKindOfFileStaysRejected) {
-  WriteText(nginx_.root() / "k/bad.cli", "configure system\nshow running-config\n");
-  WriteText(nginx_.root() / "k/bad-startup.cli", "configure system\ncopy x y\n");
-  WriteText(nginx_.root() / "k/root.pem", "not a certificate\n");
-  Bootstrap("CliScriptURL = '" + nginx_.Url("/k/bad.cli") + "'\nCLIStartupScriptUrl = '" +
-            nginx_.Url("/k/bad-startup.cli") + "'\nTLSRootFileUrl = '" + nginx_.Url("/k/root.pem") +
-            "'\n");
+  WriteText(nginx_->root() / "k/bad.cli", "configure system\nshow running-config\n");
+  WriteText(nginx_->root() / "k/bad-startup.cli", "configure system\ncopy x y\n");
+  WriteText(nginx_->root() / "k/root.pem", "not a certificate\n");
+  Bootstrap("CliScriptURL = '" + nginx_->Url("/k/bad.cli") + "'\nCLIStartupScriptUrl = '" +
+            nginx_->Url("/k/bad-startup.cli") + "'\nTLSRootFileUrl = '" +
+            nginx_->Url("/k/root.pem") + "'\n");
   nlohmann::json since;
   for (int run = 1; run <= 2; ++run) {
     SCOPED_TRACE("run " + std::to_string(run));
@@ -166,8 +140,8 @@ TEST_F(TruthfulReportTest, EveryKindOfFileStaysRejected) {
 // A one-time file (License Key for another serial) is fetched again on every poll (no condition,
 // S-3.1) and keeps the time it was first rejected while it stays the same.
 TEST_F(TruthfulReportTest, ARejectedOneTimeFileKeepsItsFirstRejectionTime) {
-  WriteText(nginx_.root() / "fk/key.txt", "S/N999999\nFeatureKey = 'abc'\n");
-  Bootstrap("FeatureKeyURL = '" + nginx_.Url("/fk/key.txt") + "'\n");
+  WriteText(nginx_->root() / "fk/key.txt", "S/N999999\nFeatureKey = 'abc'\n");
+  Bootstrap("FeatureKeyURL = '" + nginx_->Url("/fk/key.txt") + "'\n");
   auto [code1, first] = Update();
   EXPECT_EQ(code1, 1);
   EXPECT_EQ(first["steps"][0]["outcome"], "rejected") << first.dump(2);
@@ -180,7 +154,7 @@ TEST_F(TruthfulReportTest, ARejectedOneTimeFileKeepsItsFirstRejectionTime) {
   EXPECT_NE(second["steps"][0]["details"].dump().find("rejected since"), std::string::npos);
   EXPECT_EQ(StatusJson()["urls"][0]["rejected"]["since"], since);
   // The right key is installed, its URL cleared and nothing is kept about it any more.
-  WriteText(nginx_.root() / "fk/key.txt", "S/N23\nFeatureKey = 'abc'\n");
+  WriteText(nginx_->root() / "fk/key.txt", "S/N23\nFeatureKey = 'abc'\n");
   auto [code3, third] = Update();
   EXPECT_EQ(code3, 0) << third.dump(2);
   EXPECT_EQ(third["steps"][0]["outcome"], "applied");
@@ -191,8 +165,8 @@ TEST_F(TruthfulReportTest, ARejectedOneTimeFileKeepsItsFirstRejectionTime) {
 // stays pending (no reset command) and every later report and `status` say so, since when and
 // which image waits; no internal key or raw epoch in the human output. `restart` performs it.
 TEST_F(TruthfulReportTest, APendingRestartShowsUntilItHappens) {
-  WriteText(nginx_.root() / "pr/Mediant_7.20A.252.011.cmp", std::string(8192, 'i'));
-  Bootstrap("AutoUpdateCmpFile = 1\nCmpFileURL = '" + nginx_.Url("/pr/Mediant_7.20A.252.011.cmp") +
+  WriteText(nginx_->root() / "pr/Mediant_7.20A.252.011.cmp", std::string(8192, 'i'));
+  Bootstrap("AutoUpdateCmpFile = 1\nCmpFileURL = '" + nginx_->Url("/pr/Mediant_7.20A.252.011.cmp") +
             "'\n");
   auto [code1, run1] = Update();
   EXPECT_EQ(code1, 0) << run1.dump(2);
@@ -232,7 +206,7 @@ TEST_F(TruthfulReportTest, APendingRestartShowsUntilItHappens) {
 
 // Reproduction 6: a skipped step's reason is not an error.
 TEST_F(TruthfulReportTest, ASkippedStepSaysSkippedNotError) {
-  Bootstrap("CmpFileURL = '" + nginx_.Url("/sk/Mediant_7.20A.252.011.cmp") + "'\n");
+  Bootstrap("CmpFileURL = '" + nginx_->Url("/sk/Mediant_7.20A.252.011.cmp") + "'\n");
   auto r = RunCommand("update" + st_);
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("skipped: AutoUpdateCmpFile = 0"), std::string::npos) << r.out;

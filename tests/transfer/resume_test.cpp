@@ -50,6 +50,8 @@ struct StoreCase {
       make;
 };
 
+void PrintTo(const StoreCase& c, std::ostream* os) { *os << c.name; }
+
 class ResumeStoreTest : public ::testing::TestWithParam<StoreCase> {
  protected:
   std::unique_ptr<ResumeStore> Make() { return GetParam().make(dir_.path(), point_); }
@@ -117,16 +119,16 @@ TEST_P(ResumeStoreTest, AnEmptyFileCompletes) {
 
 INSTANTIATE_TEST_SUITE_P(
     BothStores, ResumeStoreTest,
-    ::testing::Values(
-        StoreCase{"OnDisk",
-                  [](const std::filesystem::path& dir, ResumePoint&) {
-                    return std::unique_ptr<ResumeStore>(
-                        std::make_unique<FileResume>(dir / "image.img"));
-                  }},
-        StoreCase{"InMemory",
-                  [](const std::filesystem::path&, ResumePoint& p) {
-                    return std::unique_ptr<ResumeStore>(std::make_unique<MemoryResume>(p));
-                  }}),
+    ::testing::Values(StoreCase{"OnDisk",
+                                [](const std::filesystem::path& dir, ResumePoint&) {
+                                  return std::unique_ptr<ResumeStore>(
+                                      std::make_unique<FileResume>(dir / "image.img"));
+                                }},
+                      StoreCase{"InMemory",
+                                [](const std::filesystem::path&, ResumePoint& p) {
+                                  return std::unique_ptr<ResumeStore>(
+                                      std::make_unique<MemoryResume>(p));
+                                }}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(FileResumeTest, TheCompleteFileIsRenamedIntoPlaceAndNoRecordStays) {

@@ -2,13 +2,9 @@
 """Misbehaving HTTP server for the integration tests (loopback only).
 
 Each path is one case, in the spirit of curl's test servers:
+  /<case>            a declarative case, tests/data/hostile/<case>.json (see the README there):
+                     what the server replies; the test that runs it reads what the agent must do
   /digest/<name>     Digest (MD5, qop=auth) protected; user joe, password s3cret
-  /truncated         announces 1000 bytes, sends 500, closes
-  /drip              announces 1 MB, sends one byte a second
-  /stall             sends headers, then nothing
-  /endless           no length, sends data until the client goes away
-  /huge-length       announces 10 GB
-  /error-endless     500 with an endless body
   /every10th/<name>  every 10th request (counted over all such paths) answers 500
   /control/heal      from now on /every10th/ never fails
   /ok/<name>         200 with a small body
@@ -19,6 +15,7 @@ Every request is logged as "<path> <status> <authorization>" to --log.
 """
 import argparse
 import hashlib
+import json
 import http.server
 import os
 import re
@@ -75,80 +72,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_body(200, b"digest-ok\n")
             return self.send_body(401, b"unauthorized\n", {
                 "WWW-Authenticate": 'Digest realm="%s", qop="auth", nonce="%s", algorithm=MD5' % (REALM, NONCE)})
-        if p == "/truncated":
-            self.record(200)
-            self.send_response(200)
-            self.send_header("Content-Length", "1000")
-            self.end_headers()
-            self.wfile.write(b"x" * 500)
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        if p == "/drip":
-            self.record(200)
-            self.send_response(200)
-            self.send_header("Content-Length", "1000000")
-            self.end_headers()
-            try:
-                for _ in range(600):
-                    self.wfile.write(b"d")
-                    self.wfile.flush()
-                    time.sleep(1)
-            except OSError:
-                pass
-            self.close_connection = True
-            return
-        if p == "/stall":
-            self.record(200)
-            self.send_response(200)
-            self.send_header("Content-Length", "100")
-            self.end_headers()
-            self.wfile.flush()
-            time.sleep(120)
-            self.close_connection = True
-            return
-        if p in ("/endless", "/error-endless"):
-            status = 200 if p == "/endless" else 500
-            self.record(status)
-            self.send_response(status)
-            self.send_header("Connection", "close")
-            self.end_headers()
-            chunk = b"e" * 65536
-            try:
-                for _ in range(200000):  # bounded: 13 GB at most
-                    self.wfile.write(chunk)
-            except OSError:
-                pass
-            self.close_connection = True
-            return
-        if p == "/endless-chunked":
-            # Chunked, a small first chunk then 64 KiB ones: a buffer that doubles from the first chunk's
-            # size passes the limit by almost twice.
-            self.record(200)
-            self.send_response(200)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            try:
-                self.wfile.write(b"3e8\r\n" + b"c" * 1000 + b"\r\n")
-                chunk = b"10000\r\n" + b"c" * 65536 + b"\r\n"
-                for _ in range(3200):  # bounded: 200 MiB
-                    self.wfile.write(chunk)
-                self.wfile.write(b"0\r\n\r\n")
-            except OSError:
-                pass
-            self.close_connection = True
-            return
-        if p == "/huge-length":
-            self.record(200)
-            self.send_response(200)
-            self.send_header("Content-Length", str(10 * 1024 ** 3))
-            self.end_headers()
-            try:
-                self.wfile.write(b"h" * 65536)
-            except OSError:
-                pass
-            self.close_connection = True
-            return
+        case = self.server.cases.get(p.split("?")[0].lstrip("/"))
+        if case is not None:
+            return self.serve_case(case)
         if p == "/control/heal":
             with lock:
                 counter["healed"] = True
@@ -167,6 +93,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_body(200, ("# content of %s\n" % p).encode())
         return self.send_body(404, b"not found\n")
 
+
+    def serve_case(self, case):
+        reply = case["reply"]
+        status = reply.get("status", 200)
+        self.record(status)
+        self.send_response(status)
+        for k, v in reply.get("headers", {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        chunked = reply.get("chunked", False)
+        pace = reply.get("pace_s", 0)
+        try:
+            self.wfile.flush()
+            if reply.get("stall_s"):
+                time.sleep(reply["stall_s"])
+            for piece in reply.get("body", []):
+                data = piece["text"].encode() if "text" in piece else \
+                    piece["byte"].encode() * piece["count"]
+                if chunked:
+                    data = b"%x\r\n" % len(data) + data + b"\r\n"
+                for _ in range(piece.get("repeat", 1)):
+                    if pace:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(pace)
+                    else:
+                        self.wfile.write(data)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
 
     def cut(self, p):
         parts = p.split("/")
@@ -213,9 +173,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--log", required=True)
+    ap.add_argument("--cases", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                    "..", "..", "data", "hostile"))
     args = ap.parse_args()
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.log_path = args.log
+    srv.cases = {}
+    for name in os.listdir(args.cases):
+        if name.endswith(".json"):
+            with open(os.path.join(args.cases, name)) as f:
+                srv.cases[name[:-5]] = json.load(f)
     open(args.log, "a").close()
     srv.serve_forever()
 
