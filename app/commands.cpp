@@ -51,6 +51,7 @@ void RegisterCommands(CLI::App& app, GlobalOptions& g) {
   RegisterFleetCommand(app, g);
   RegisterDaemonCommands(app, g);
   RegisterShellCommand(app, g);
+  RegisterSigningCommands(app, g);
 }
 
 }  // namespace autoprov::app

@@ -47,6 +47,7 @@ void RegisterUpdateCommands(CLI::App& app, GlobalOptions& g);
 void RegisterFleetCommand(CLI::App& app, GlobalOptions& g);
 void RegisterDaemonCommands(CLI::App& app, GlobalOptions& g);
 void RegisterShellCommand(CLI::App& app, GlobalOptions& g);
+void RegisterSigningCommands(CLI::App& app, GlobalOptions& g);
 // Asks a running daemon for a run and prints its report (S-6.5).
 Expected<void> RunViaDaemonOrReport(GlobalOptions& g, bool json);
 

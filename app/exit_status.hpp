@@ -1,6 +1,6 @@
 // The exit statuses of autoprov and autoprov-daemon, in one table: main() maps a command's Error to
-// its status here, and autoprov(8)'s EXIT STATUS lists the same rows (tests/app/exit_status_test.cpp
-// fails when the two differ).
+// its status here, and autoprov(8)'s EXIT STATUS lists the same rows
+// (tests/app/exit_status_test.cpp fails when the two differ).
 #pragma once
 
 #include <array>

@@ -82,6 +82,11 @@ void RegisterFleetCommand(CLI::App& app, GlobalOptions& g) {
       ->add_option("--bootstrap", o->bootstrap_file,
                    "ini file or CLI script every new device starts from (required)")
       ->check(CLI::ExistingFile);
+  fleet
+      ->add_option("--signers", o->signers_file,
+                   "PEM CA certificates: every device requires each file's detached signature "
+                   "(FILE.p7s) and checks it against them (S-12)")
+      ->check(CLI::ExistingFile);
   auto timeline_csv = std::make_shared<std::string>();
   fleet->add_option("--timeline", *timeline_csv,
                     "write requests per second by status class and latency percentiles per "

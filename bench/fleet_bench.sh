@@ -4,15 +4,18 @@
 # periodic image (~64 KB) and two one-time auxiliary files. Run 1 downloads everything, run 2 is all 304.
 # Prints the fleet's figures (wall time, requests/s, peak RSS, CPU) and, against the same nginx, wrk's
 # rate of 304 answers and curl's (libcurl's own client, --parallel) for comparison.
-#   bench/fleet_bench.sh [DEVICES=10000] [BUILD_DIR=build/release] [CONNECTIONS=256] [SW_VERSION=7.20A.250.001]
+#   bench/fleet_bench.sh [DEVICES=10000] [BUILD_DIR=build/release] [CONNECTIONS=256] [SW_VERSION=7.20A.250.001] [SIGNED=0]
 # SW_VERSION older than the image (e.g. 7.20A.250.000): every device installs it in run 1, restarts
 # (counted against its per-hour limit, S-9.8) and runs its start-up run.
+# SIGNED=1: every file has a detached CMS signature (openssl cms -sign) and the devices require it
+# (fleet --signers, S-12): each file costs a signature request first (counted as signature_requests).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 devices=${1:-10000}
 build=${2:-$here/../build/release}
 conns=${3:-256}
 sw_version=${4:-7.20A.250.001}
+signed=${5:-0}
 source "$here/lib.sh"
 work=$(mktemp -d /tmp/autoprov-fleet-bench-XXXXXX)
 chmod 755 "$work"
@@ -41,6 +44,19 @@ with open(os.path.join(root, "aux", "dialplan.txt"), "w") as f:
     f.write("dial plan\n" * 50)
 PY
 printf "IniFileURL = '%s/cfg/<MAC>.ini'\n" "$base" > "$work/boot.ini"
+signers=()
+if [ "$signed" = 1 ]; then
+  mkdir -p "$work/pki"
+  (cd "$work/pki" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -subj '/CN=bench CA' -days 30 2>/dev/null &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout s.key -out s.csr -subj '/CN=bench signer' 2>/dev/null &&
+    printf 'extendedKeyUsage=codeSigning\n' > ext.cnf &&
+    openssl x509 -req -in s.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out s.pem -days 30 -extfile ext.cnf 2>/dev/null)
+  for f in cfg/device.ini cfg/common.cli fw/Mediant_7.20A.250.001.cmp aux/tones.dat aux/dialplan.txt; do
+    openssl cms -sign -binary -in "$work/root/$f" -signer "$work/pki/s.pem" -inkey "$work/pki/s.key" -outform DER -out "$work/root/$f.p7s"
+  done
+  signers=(--signers "$work/pki/ca.pem")
+fi
 start_nginx "$work" "$work/root" "$port"
 trap 'kill $NGINX_PID 2>/dev/null; wait $NGINX_PID 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -50,18 +66,19 @@ run_fleet() {
   [ "$1" = 2 ] && wrap=${FLEET_WRAP_2:-}
   /usr/bin/time -f '%e %M %U %S' -o "$work/time.$1" $wrap "$build/app/autoprov" fleet --json --devices "$devices" \
     --runs 1 --max-connections "$conns" --sw-version "$sw_version" --product Mediant --state-dir "$work/state" \
-    --bootstrap "$work/boot.ini" > "$work/run.$1.json"
+    --bootstrap "$work/boot.ini" "${signers[@]}" > "$work/run.$1.json"
   python3 - "$work/run.$1.json" "$work/time.$1" "$1" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
 wall, rss_kb, user, sys_ = open(sys.argv[2]).read().split()
 c = j["counters"]
-print("run %s: %d devices, start-up %.1f s, %d requests in %.2f s = %.0f req/s (status_200: %d, status_304: %d, "
-      "status_4xx: %d, status_5xx: %d, network_errors: %d), %.1f MiB, peak RSS %.1f MiB, CPU user %.2f s + sys %.2f s, "
-      "failed devices %d" %
-      (sys.argv[3], j["devices"], j["startup_s"], c["requests"], j["wall_s"], j["requests_per_s"], c["status_200"],
-       c["status_304"], c["status_4xx"], c["status_5xx"], c["network_errors"], c["bytes"] / 1048576, int(rss_kb) / 1024,
-       float(user), float(sys_), j["devices_failed"]))
+print("run %s: %d devices, start-up %.1f s, %d requests in %.2f s = %.0f req/s, %.0f runs/s (status_200: %d, "
+      "status_304: %d, status_4xx: %d, status_5xx: %d, network_errors: %d, signature_requests: %d), %.1f MiB, "
+      "peak RSS %.1f MiB, CPU user %.2f s + sys %.2f s, failed devices %d" %
+      (sys.argv[3], j["devices"], j["startup_s"], c["requests"], j["wall_s"], j["requests_per_s"],
+       c["runs"] / j["wall_s"] if j["wall_s"] > 0 else 0, c["status_200"], c["status_304"], c["status_4xx"],
+       c["status_5xx"], c["network_errors"], c.get("signature_requests", 0), c["bytes"] / 1048576,
+       int(rss_kb) / 1024, float(user), float(sys_), j["devices_failed"]))
 m = j["memory_bytes"]
 n = max(1, j["devices"])
 print("   memory: devices %.1f MiB (%d B each), state cache entries %.1f MiB + words %.1f MiB (%.0f B a device), "

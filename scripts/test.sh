@@ -35,7 +35,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 stage "fuzz smoke"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$jobs"
-for target in ini cli sip dhcp; do
+for target in ini cli sip dhcp cms; do
   work=$(mktemp -d)
   build/fuzz/fuzz/${target}_fuzz -max_total_time=15 -print_final_stats=0 "$work" "fuzz/corpus/$target" 2>&1 | tail -n 1
   rm -rf "$work"

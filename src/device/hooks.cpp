@@ -41,6 +41,17 @@ Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir) {
       hooks.log_level = level;
     } else if (IStartsWith(k, "Apply.")) {
       hooks.apply_commands[ToLower(k.substr(6))] = v;
+    } else if (IEquals(k, "SignersBundle")) {
+      hooks.signers_bundle = v;
+    } else if (IEquals(k, "SignaturePolicy") || IStartsWith(k, "SignaturePolicy.")) {
+      std::string policy = ToLower(v);
+      if (policy != "off" && policy != "if-present" && policy != "required")
+        return Fail(ErrorCode::kParse, file.string() + ": " + k + " '" + v +
+                                           "' is not one of off, if-present, required (S-12.2)");
+      if (k.size() == 15)
+        hooks.signature_policy = policy;
+      else
+        hooks.signature_policies[ToLower(k.substr(16))] = policy;
     } else
       return Fail(ErrorCode::kParse, file.string() + ": unknown key '" + k + "'");
   }
@@ -156,6 +167,34 @@ LogLevel ChooseLogLevel(std::string_view asked, const std::filesystem::path& sta
     if (ParseLogLevel(hooks->log_level, level)) return level;
   }
   return otherwise;
+}
+
+SignaturePolicy SignaturePolicyFor(const DeviceHooks& hooks, std::string_view keyword,
+                                   std::string_view kind_name) {
+  std::string name = hooks.signature_policy;
+  for (std::string_view key : {keyword, kind_name})
+    if (auto it = hooks.signature_policies.find(std::string(key));
+        !key.empty() && it != hooks.signature_policies.end()) {
+      name = it->second;
+      break;
+    }
+  if (name.empty())
+    return hooks.signers_bundle.empty() ? SignaturePolicy::kOff : SignaturePolicy::kRequired;
+  return name == "required"     ? SignaturePolicy::kRequired
+         : name == "if-present" ? SignaturePolicy::kIfPresent
+                                : SignaturePolicy::kOff;
+}
+
+std::string_view SignaturePolicyName(SignaturePolicy p) {
+  switch (p) {
+    case SignaturePolicy::kRequired:
+      return "required";
+    case SignaturePolicy::kIfPresent:
+      return "if-present";
+    case SignaturePolicy::kOff:
+      break;
+  }
+  return "off";
 }
 
 }  // namespace autoprov

@@ -33,7 +33,22 @@ struct DeviceHooks {
   std::string busy_command;             // S-10.2
   std::string log_level;  // "debug", "info", "warning", "error"; empty: the command line's
   std::map<std::string, std::string> apply_commands;  // kind keyword ("cpt") -> command
+  // S-12: the appliance maker's signers bundle (PEM CA certificates), and the signature policy:
+  // for every kind, and per kind keyword ("ini", "cmp", ...). Empty: the default (off without a
+  // bundle, required with one).
+  std::string signers_bundle;
+  std::string signature_policy;
+  std::map<std::string, std::string> signature_policies;
 };
+
+// S-12.2: how a kind of file is checked for a signature.
+enum class SignaturePolicy { kOff, kIfPresent, kRequired };
+// The policy for a kind of file, named by its template keyword ("cli") or its name ("cli-script"),
+// as Apply.<kind> is: SignaturePolicy.<kind>, else SignaturePolicy, else off without a bundle and
+// required with one.
+SignaturePolicy SignaturePolicyFor(const DeviceHooks& hooks, std::string_view keyword,
+                                   std::string_view name);
+std::string_view SignaturePolicyName(SignaturePolicy p);
 
 Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir);
 

@@ -95,6 +95,9 @@ Expected<RunReport> RunAutomaticUpdate(StateDirectory& state, const DeviceIdenti
   env.cancel = options.cancel;
   env.progress = options.progress;
   env.on_step = options.on_step;
+  auto signers = LoadSigners(state.path(), hooks);
+  if (!signers) return Unexpected(signers.error());
+  env.signers = std::move(*signers);
   auto seq = DownloadSequence::Start(std::move(env), options.run);
   if (!seq) return Unexpected(seq.error());
   while (auto request = (*seq)->Next()) {

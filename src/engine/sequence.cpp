@@ -13,6 +13,7 @@
 #include "common/atomic_file.hpp"
 #include "common/log.hpp"
 #include "config/config_file.hpp"
+#include "engine/clock.hpp"
 #include "engine/config_writer.hpp"
 #include "engine/device_state.hpp"
 #include "engine/retry.hpp"
@@ -136,6 +137,9 @@ void DownloadSequence::Record(StepOutcome outcome, std::string error) {
   report_.steps.push_back(std::move(step_));
   step_ = StepReport{};
   current_.reset();
+  signature_.reset();
+  file_request_.reset();
+  awaiting_signature_ = false;
 }
 
 std::optional<FetchRequest> DownloadSequence::Next() {
@@ -144,7 +148,12 @@ std::optional<FetchRequest> DownloadSequence::Next() {
     current_ = std::move(again_);
     again_.reset();
     step_.url = RedactUrl(current_->url);
-    return requests_.Build(*current_, config_, env_, step_.if_modified_since);
+    return Begin(requests_.Build(*current_, config_, env_, step_.if_modified_since));
+  }
+  if (file_request_) {  // S-12: the signature was fetched; now the file
+    FetchRequest r = std::move(*file_request_);
+    file_request_.reset();
+    return r;
   }
   const auto& order = DownloadOrder();
   while (next_index_ < order.size()) {
@@ -198,7 +207,7 @@ std::optional<FetchRequest> DownloadSequence::Next() {
         step_.if_modified_since.clear();
       }
     }
-    return request;
+    return Begin(std::move(request));
   }
   if (policies_[kTls]) policies_[kTls]->BeforeStep(*this, FileKind::kTlsKey, true);
   return std::nullopt;
@@ -214,6 +223,9 @@ Expected<void> DownloadSequence::CommitFor(const PlannedStep& plan, long long ge
     // validators (S-9.4), not the ones it was fetched with.
     if (extra)
       if (auto e = extra(); !e) return e;
+    // S-12.3: the signing time and signature of the file accepted, with the file's own record.
+    if (signature_ && current_ && plan.url == current_->url)
+      if (auto e = signature_->KeepAccepted(*env_.store, env_.device, Now()); !e) return e;
     if (plan.mode == DownloadMode::kPeriodic) {
       UrlState s{r.validators.last_modified,
                  r.validators.etag,
@@ -346,8 +358,41 @@ bool DownloadSequence::SameContentAsLastApplied(const FetchResult& r) {
   return last && last->has_value() && (*last)->sha256 == r.sha256;
 }
 
+std::optional<FetchRequest> DownloadSequence::Begin(FetchRequest file_request) {
+  signature_ = SignatureCheck::For(*current_, env_.hooks, env_.signers, config_);
+  if (!signature_) return file_request;
+  FetchRequest sig = signature_->Request(file_request, *env_.store, env_.device);
+  file_request_ = std::move(file_request);
+  awaiting_signature_ = true;
+  return sig;
+}
+
+bool DownloadSequence::ClockTrusted() const { return Now() >= BuildEpoch(); }
+
+void DownloadSequence::CompleteSignature(Fetched result) {
+  awaiting_signature_ = false;
+  if (auto failed = signature_->Took(std::move(result), *env_.store, env_.device)) {
+    file_request_.reset();
+    step_.http_status = failed->stats.http_status;
+    step_.seconds = failed->stats.seconds;
+    step_.retryable = IsRetryable(*failed);
+    step_.retry_after_s = failed->stats.retry_after_s;
+    return Record(StepOutcome::kFailed, failed->message);
+  }
+  if (auto refused = signature_->RefusalBeforeFile()) {
+    file_request_.reset();
+    return Record(StepOutcome::kRejected, *refused);
+  }
+  if (signature_->changed()) {
+    // A new signature is judged with the file it signs: fetched whole, whatever was applied.
+    file_request_->condition.reset();
+    step_.if_modified_since.clear();
+  }
+}
+
 void DownloadSequence::Complete(Fetched result) {
   if (!current_) return;
+  if (awaiting_signature_) return CompleteSignature(std::move(result));
   FileKind kind = current_->kind;
   CompleteStep(std::move(result));
   if (kind == FileKind::kCliScript && !current_ && !again_) ComposeAfterReplace();
@@ -439,6 +484,11 @@ void DownloadSequence::CompleteStep(Fetched result) {
   if (r.final_url != step_.url && !r.final_url.empty())
     step_.details.push_back("redirected to " + r.final_url);
   if (r.outcome == FetchOutcome::kNotModified) {
+    if (signature_) {
+      auto v = signature_->JudgeUnchanged(*env_.store, env_.device, config_, Now(), ClockTrusted());
+      for (auto& d : v.details) step_.details.push_back(std::move(d));
+      if (!v.accepted) return Record(StepOutcome::kRejected, v.refusal);
+    }
     // S-7.8: the request carried the validators of content rejected before: still rejected.
     if (auto rejected = LastRejection()) {
       step_.error = rejected->reason;
@@ -457,6 +507,20 @@ void DownloadSequence::CompleteStep(Fetched result) {
   }
   step_.sha256 = r.sha256;
   std::string staged = Staging();
+  if (signature_) {
+    // S-12: judged before anything else looks at it; a refused file changes nothing.
+    auto v = signature_->Judge(r, *env_.store, env_.device, config_, Now(), ClockTrusted());
+    for (auto& d : v.details) step_.details.push_back(std::move(d));
+    if (!v.accepted) {
+      signature_->KeepRefused(*env_.store, env_.device, Now());
+      fetched_ = &r;
+      Record(StepOutcome::kRejected, v.refusal);
+      fetched_ = nullptr;
+      std::error_code ec;
+      if (env_.keep_files) std::filesystem::remove(staged, ec);
+      return;
+    }
+  }
   if (SameContentAsLastApplied(r)) {
     // S-10.5: no validator could say so, but the bytes are those last applied from this URL.
     step_.details.push_back(

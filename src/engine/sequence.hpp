@@ -22,10 +22,13 @@
 #include "engine/rejection.hpp"
 #include "engine/report.hpp"
 #include "engine/request.hpp"
+#include "engine/signature_check.hpp"
 #include "store/state_store.hpp"
 #include "transfer/transfer.hpp"
 
 namespace autoprov {
+
+class SignersBundle;  // signing/signature.hpp
 
 // What a run of one device works with.
 struct RunEnvironment {
@@ -34,6 +37,9 @@ struct RunEnvironment {
   const Schema* schema = nullptr;
   DeviceIdentity identity;  // sw_version: the running version (see RunningVersion)
   DeviceHooks hooks;
+  // S-12: the CA certificates signed files are checked against (hooks' SignersBundle, loaded once;
+  // the fleet's devices share one). Null: no bundle.
+  std::shared_ptr<const SignersBundle> signers;
   std::filesystem::path state_dir;  // files/, downloads/, images/
   // false for simulated devices: images and auxiliary files are hashed, not kept on disk.
   bool keep_files = true;
@@ -69,6 +75,8 @@ class DownloadSequence final : public StepContext {
   RunReport Finish();
 
   const Configuration& config() const { return config_; }
+  // The request Next() returned is a file's signature (S-12.1), not the file.
+  bool AwaitingSignature() const { return awaiting_signature_; }
 
   // StepContext, for the apply policies (engine/apply.hpp).
   const RunEnvironment& env() const override { return env_; }
@@ -94,6 +102,10 @@ class DownloadSequence final : public StepContext {
   void KeepRejection(const FetchResult& r);
   bool TryIniFallback(const TransferError& e);
   void CompleteStep(Fetched result);
+  // S-12: the step's first request: its signature's when the policy asks for one, else the file's.
+  std::optional<FetchRequest> Begin(FetchRequest file_request);
+  void CompleteSignature(Fetched result);
+  bool ClockTrusted() const;
   void ComposeAfterReplace();
   std::optional<std::string> KeptContent(FileKind kind);
   // The restart the run's files and its trigger ask for (S-2.2, S-9.8).
@@ -119,6 +131,9 @@ class DownloadSequence final : public StepContext {
   std::unique_ptr<ApplyPolicy>
       policies_[kFamilies];  // made when a file of the family first arrives
   RequestBuilder requests_;
+  std::optional<SignatureCheck> signature_;   // the current step's, when its policy asks
+  std::optional<FetchRequest> file_request_;  // the file's request, while its signature is fetched
+  bool awaiting_signature_ = false;
 };
 
 // "rejected since <UTC time> (S-7.8)"

@@ -11,35 +11,38 @@
 namespace autoprov {
 
 enum class Counter : size_t {
-  kRunsStarted,      // runs the schedule started (rounds, intervals, retries)
-  kRuns,             // every run, the start-up runs after restarts and power cuts included
-  kRunsFailed,       // runs with a failed or rejected step (as `update` counts)
-  kRequests,         // transfers, report uploads included
-  kStatus200,        // downloads (200, or a file read by FTP/TFTP)
-  kStatus304,        // not modified
-  kStatus4xx,        // client errors
-  kStatus5xx,        // server errors
-  kNetworkErrors,    // no HTTP status: refused, cut, timed out
-  kStatusOther,      // another success (a 201 or 204 to a report upload)
-  kBytes,            // body bytes received (resumed parts not counted twice)
-  kRestarts,         // restarts performed (S-2.2)
-  kRetries,          // runs planned as retries after a failed run (S-10.1)
-  kReportsSent,      // run reports delivered to AupdReportUrl (S-10.3)
-  kBusyDeferrals,    // restarts that waited for the device to be idle (S-10.2)
-  kRestartsGivenUp,  // of those, left pending (AupdBusyPolicy = give-up-until-next-run)
-  kResumed,          // image downloads that continued a kept part (S-10.4)
-  kPowerCuts,        // --power-loss: runs cut
+  kRunsStarted,        // runs the schedule started (rounds, intervals, retries)
+  kRuns,               // every run, the start-up runs after restarts and power cuts included
+  kRunsFailed,         // runs with a failed or rejected step (as `update` counts)
+  kRequests,           // transfers, report uploads included
+  kStatus200,          // downloads (200, or a file read by FTP/TFTP)
+  kStatus304,          // not modified
+  kStatus4xx,          // client errors
+  kStatus5xx,          // server errors
+  kNetworkErrors,      // no HTTP status: refused, cut, timed out
+  kStatusOther,        // another success (a 201 or 204 to a report upload)
+  kBytes,              // body bytes received (resumed parts not counted twice)
+  kRestarts,           // restarts performed (S-2.2)
+  kRetries,            // runs planned as retries after a failed run (S-10.1)
+  kReportsSent,        // run reports delivered to AupdReportUrl (S-10.3)
+  kBusyDeferrals,      // restarts that waited for the device to be idle (S-10.2)
+  kRestartsGivenUp,    // of those, left pending (AupdBusyPolicy = give-up-until-next-run)
+  kResumed,            // image downloads that continued a kept part (S-10.4)
+  kPowerCuts,          // --power-loss: runs cut
+  kSignatureRequests,  // of the requests, those for a file's signature (S-12.1)
   kCount
 };
 inline constexpr size_t kCounters = static_cast<size_t>(Counter::kCount);
 
 // The one name of each counter.
 inline constexpr std::array<std::string_view, kCounters> kCounterNames = {
-    "runs_started",   "runs",         "runs_failed",    "requests",
-    "status_200",     "status_304",   "status_4xx",     "status_5xx",
-    "network_errors", "status_other", "bytes",          "restarts",
-    "retries",        "reports_sent", "busy_deferrals", "restarts_given_up",
-    "resumed",        "power_cuts"};
+    "runs_started",      "runs",         "runs_failed",
+    "requests",          "status_200",   "status_304",
+    "status_4xx",        "status_5xx",   "network_errors",
+    "status_other",      "bytes",        "restarts",
+    "retries",           "reports_sent", "busy_deferrals",
+    "restarts_given_up", "resumed",      "power_cuts",
+    "signature_requests"};
 inline constexpr std::string_view CounterName(Counter c) {
   return kCounterNames[static_cast<size_t>(c)];
 }

@@ -14,6 +14,7 @@
 #include "config/config_file.hpp"
 #include "engine/device_state.hpp"
 #include "engine/schedule.hpp"
+#include "engine/signature_check.hpp"
 #include "fleet/simulated_device.hpp"
 #include "fleet/summary.hpp"
 #include "store/state_dir.hpp"
@@ -297,9 +298,17 @@ void Worker::Run() {
 
 }  // namespace
 
-Expected<FleetSummary> RunFleet(const FleetOptions& o,
+Expected<FleetSummary> RunFleet(const FleetOptions& given,
                                 const std::function<void(const FleetProgress&)>& on_progress) {
   auto began = Clock::now();
+  FleetOptions o = given;
+  if (!o.signers_file.empty()) {
+    DeviceHooks hooks;
+    hooks.signers_bundle = o.signers_file;
+    auto bundle = LoadSigners(o.state_dir, hooks);
+    if (!bundle) return Unexpected(bundle.error());
+    o.signers = std::move(*bundle);
+  }
   if (o.devices < 1) return Fail(ErrorCode::kInvalidArgument, "--devices must be at least 1");
   if (o.max_connections < 1)
     return Fail(ErrorCode::kInvalidArgument, "--max-connections must be at least 1");

@@ -25,10 +25,16 @@
 
 namespace autoprov {
 
+class SignersBundle;  // signing/signature.hpp
+
 struct FleetOptions {
   long long devices = 1;
   std::filesystem::path state_dir;
   std::string bootstrap_file;
+  // S-12: the signers bundle every simulated device checks signatures against (policy required);
+  // empty: no signatures. RunFleet loads it into `signers` once, for all devices.
+  std::string signers_file;
+  std::shared_ptr<const SignersBundle> signers;
   std::string mac_base = "00908F000000";
   std::string product = "autoprov";
   std::string sw_version = "1.0.0.0";

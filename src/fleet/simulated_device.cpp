@@ -39,6 +39,8 @@ void DeviceDriver::Start(SimulatedDevice& d) {
   env.identity = Identity(d.id);
   env.state_dir = o.state_dir;
   env.keep_files = false;
+  env.hooks.signers_bundle = o.signers_file;  // S-12: every simulated device requires signatures
+  env.signers = o.signers;
   env.now = [host = &host_] { return host->UnixNow(); };
   env.image_resume = [dp = &d]() -> ResumePoint& {
     if (!dp->resume) dp->resume = std::make_unique<ResumePoint>();
@@ -76,6 +78,7 @@ void DeviceDriver::Advance(SimulatedDevice& d) {
   auto req = d.seq->Next();
   if (!req) return d.cut ? CutPower(d, nullptr) : Finish(d);
   host_.counters().Add(Counter::kRequests);
+  if (d.seq->AwaitingSignature()) host_.counters().Add(Counter::kSignatureRequests);
   if (d.requests < UINT8_MAX) ++d.requests;
   host_.Submit(d, std::move(*req), [this, dp = &d](Fetched r) {
     if (dp->cut && ++dp->cut->completions >= dp->cut->at) return CutPower(*dp, &r);

@@ -68,8 +68,8 @@ TEST(ExitStatusTest, AFailingCommandSaysSoOnceWithItsStatus) {
   test_support::TestDir dir("exit-status");
   auto state = dir.path() / "state";
   std::filesystem::create_directories(state);
-  std::string bin = std::string(AUTOPROV_BINARY) + " --state-dir " + state.string() +
-                    " --mac 00908F000001 ";
+  std::string bin =
+      std::string(AUTOPROV_BINARY) + " --state-dir " + state.string() + " --mac 00908F000001 ";
   std::ofstream(dir.path() / "bad.ini") << "[ broken\nIniFileURL = 'http://127.0.0.1/x.ini'\n";
   struct Case {
     std::string args;

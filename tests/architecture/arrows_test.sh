@@ -6,10 +6,10 @@
 set -euo pipefail
 build=$1
 src=$2
-modules=(common config store transfer device engine triggers cli fleet)
+modules=(common config store transfer signing device engine triggers cli fleet)
 # One header of each module to include.
 declare -A header=([common]=common/error.hpp [config]=config/configuration.hpp [store]=store/state_store.hpp
-                   [transfer]=transfer/transfer.hpp [device]=device/identity.hpp [engine]=engine/sequence.hpp
+                   [transfer]=transfer/transfer.hpp [signing]=signing/signature.hpp [device]=device/identity.hpp [engine]=engine/sequence.hpp
                    [triggers]=triggers/daemon.hpp [cli]=cli/shell.hpp [fleet]=fleet/fleet.hpp)
 # The allowed arrows, read from the one statement of them.
 declare -A allowed

@@ -15,7 +15,8 @@ namespace {
 
 using namespace testing;
 
-const std::filesystem::path kCases = std::filesystem::path(AUTOPROV_SOURCE_DIR) / "tests/data/hostile";
+const std::filesystem::path kCases =
+    std::filesystem::path(AUTOPROV_SOURCE_DIR) / "tests/data/hostile";
 
 struct HostileCase {
   std::string name;
@@ -76,8 +77,7 @@ TEST_P(HostileCaseTest, TheAgentDoesWhatTheCaseExpects) {
     EXPECT_EQ(ErrorCodeName(result.error().code), kind) << result.error().message;
   }
   if (expect.contains("message")) {
-    EXPECT_NE(result.error().message.find(expect["message"].get<std::string>()),
-              std::string::npos)
+    EXPECT_NE(result.error().message.find(expect["message"].get<std::string>()), std::string::npos)
         << result.error().message;
   }
   if (expect.contains("within_s")) {

@@ -52,8 +52,7 @@ for o in sorted(documented - every):
 # hooks.ini: the keys the parser accepts (src/device/hooks.cpp) against the page's list.
 hooks = (source / "src/device/hooks.cpp").read_text()
 accepted = set(re.findall(r'IEquals\(k, "(\w+)"\)', hooks))
-if 'IStartsWith(k, "Apply.")' in hooks:
-    accepted.add("Apply.")
+accepted |= set(re.findall(r'IStartsWith\(k, "(\w+\.)"\)', hooks))  # Apply.<kind>, ...
 section = page[page.find("_/var/lib/autoprov/hooks.ini_"):]
 section = section[: section.find("\n\n")]
 named = set(re.findall(r"\*(\w+\.?)\*", section))
