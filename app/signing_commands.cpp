@@ -41,8 +41,9 @@ void RegisterSigningCommands(CLI::App& app, GlobalOptions& g) {
   };
   auto vo = std::make_shared<VerifyOpts>();
   auto* verify = app.add_subcommand(
-      "verify", "check FILE's detached signature as a device would (chain, signing time, key "
-                "usage, content)");
+      "verify",
+      "check FILE's detached signature as a device would (chain, signing time, key "
+      "usage, content)");
   verify->add_option("file", vo->file, "the signed file")->required();
   verify->add_option("--signature", vo->signature, "its signature (default FILE.p7s)");
   verify->add_option("--signers", vo->signers,

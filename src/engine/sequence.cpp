@@ -1,5 +1,6 @@
 // The sequencing of a run (S-2): which step comes next, what is skipped, how a fetch result reaches
-// its apply policy, each step's commit, and the restart decision at the end.
+// its apply policy, each step's commit, and the restart decision at the end. Its S-12 steps are in
+// sequence_signatures.cpp, the S-7.7 composition in sequence_compose.cpp.
 #include "engine/sequence.hpp"
 
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "engine/config_writer.hpp"
 #include "engine/device_state.hpp"
 #include "engine/retry.hpp"
+#include "signing/signature.hpp"
 #include "transfer/resume.hpp"
 #include "transfer/url.hpp"
 
@@ -140,6 +142,7 @@ void DownloadSequence::Record(StepOutcome outcome, std::string error) {
   signature_.reset();
   file_request_.reset();
   awaiting_signature_ = false;
+  bundle_step_ = false;
 }
 
 std::optional<FetchRequest> DownloadSequence::Next() {
@@ -154,6 +157,10 @@ std::optional<FetchRequest> DownloadSequence::Next() {
     FetchRequest r = std::move(*file_request_);
     file_request_.reset();
     return r;
+  }
+  if (!bundle_checked_) {
+    bundle_checked_ = true;
+    if (auto r = BeginBundleStep()) return r;
   }
   const auto& order = DownloadOrder();
   while (next_index_ < order.size()) {
@@ -358,109 +365,12 @@ bool DownloadSequence::SameContentAsLastApplied(const FetchResult& r) {
   return last && last->has_value() && (*last)->sha256 == r.sha256;
 }
 
-std::optional<FetchRequest> DownloadSequence::Begin(FetchRequest file_request) {
-  signature_ = SignatureCheck::For(*current_, env_.hooks, env_.signers, config_);
-  if (!signature_) return file_request;
-  FetchRequest sig = signature_->Request(file_request, *env_.store, env_.device);
-  file_request_ = std::move(file_request);
-  awaiting_signature_ = true;
-  return sig;
-}
-
-bool DownloadSequence::ClockTrusted() const { return Now() >= BuildEpoch(); }
-
-void DownloadSequence::CompleteSignature(Fetched result) {
-  awaiting_signature_ = false;
-  if (auto failed = signature_->Took(std::move(result), *env_.store, env_.device)) {
-    file_request_.reset();
-    step_.http_status = failed->stats.http_status;
-    step_.seconds = failed->stats.seconds;
-    step_.retryable = IsRetryable(*failed);
-    step_.retry_after_s = failed->stats.retry_after_s;
-    return Record(StepOutcome::kFailed, failed->message);
-  }
-  if (auto refused = signature_->RefusalBeforeFile()) {
-    file_request_.reset();
-    return Record(StepOutcome::kRejected, *refused);
-  }
-  if (signature_->changed()) {
-    // A new signature is judged with the file it signs: fetched whole, whatever was applied.
-    file_request_->condition.reset();
-    step_.if_modified_since.clear();
-  }
-}
-
 void DownloadSequence::Complete(Fetched result) {
   if (!current_) return;
   if (awaiting_signature_) return CompleteSignature(std::move(result));
   FileKind kind = current_->kind;
   CompleteStep(std::move(result));
   if (kind == FileKind::kCliScript && !current_ && !again_) ComposeAfterReplace();
-}
-
-// S-7.7: after a replace-mode ini file applied, the CLI script that followed it and was not
-// downloaded again (304, unchanged, rejected, failed) is applied again from its last applied
-// content, in one transaction with the clearing of the mark the ini file's step left: parameters
-// and table rows only, no restart or reload, and no one-time URL re-armed (S-1.1).
-void DownloadSequence::ComposeAfterReplace() {
-  std::string kind(InfoOf(FileKind::kCliScript).name);
-  DeviceState device(*env_.store, env_.device);
-  auto pending = device.ComposePending(kind);
-  if (!pending || !*pending || report_.steps.empty()) return;
-  StepReport& step = report_.steps.back();
-  auto incomplete = [&](const std::string& why) {
-    step.details.push_back("the configuration is incomplete (S-7.7): " + why);
-    if (step.outcome != StepOutcome::kFailed && step.outcome != StepOutcome::kRejected) {
-      step.outcome = StepOutcome::kFailed;
-      step.error = "configuration incomplete: " + why;
-    }
-  };
-  auto content = KeptContent(FileKind::kCliScript);
-  if (!content) {
-    incomplete(
-        "the ini file's replace returned the CLI script's settings to their defaults and its "
-        "last applied content is not kept; the next run fetches it in full");
-    return;
-  }
-  ConfigFileLoad loaded{config_, {}, {}, false, RestartRequest::kNone, false, false};
-  auto apply = [&](Configuration& c, std::set<std::string>&) -> Expected<void> {
-    loaded = LoadConfigurationFile(*content, step.url, ConfigFormat::kCli, c,
-                                   ConfigLoadMode::kIncremental);
-    if (!loaded.errors.empty()) return Fail(ErrorCode::kParse, loaded.errors.front().ToString());
-    for (const auto& info : DownloadOrder())
-      if (info.mode == DownloadMode::kOneTime)
-        if (const ParamSpec* spec = env_.schema->FindParam(std::string(info.url_param))) {
-          if (c.scalars().count(spec->name))
-            loaded.config.SetCanonical(*spec, c.Get(spec->name));
-          else
-            loaded.config.Reset(*spec);
-        }
-    c = std::move(loaded.config);
-    return {};
-  };
-  std::optional<ConfigWrite> write;
-  auto done = env_.store->Transaction([&]() -> Expected<void> {
-    auto w = WriteConfiguration(*env_.store, env_.device, *env_.schema, apply,
-                                WriteOptions{.origin = ConfigOrigin::kDownloaded});
-    if (!w) return Unexpected(w.error());
-    write = std::move(*w);
-    return device.SetComposePending(kind, false);
-  });
-  if (!done) return incomplete("applying the CLI script again failed: " + done.error().message);
-  config_ = std::move(*write->after);
-  step.details.push_back(
-      "applied again from its last applied content to compose the "
-      "configuration after the ini file's replace (S-7.7)");
-  report_.reapplied.push_back(kind);
-}
-
-// S-7.7: the last applied content of a configuration file, when it is kept.
-std::optional<std::string> DownloadSequence::KeptContent(FileKind kind) {
-  auto k = env_.store->GetKindState(env_.device, std::string(InfoOf(kind).name));
-  if (!k || !k->has_value() || (*k)->sha256.empty()) return std::nullopt;
-  auto body = env_.store->GetContent((*k)->sha256);
-  if (!body || !body->has_value()) return std::nullopt;
-  return **body;
 }
 
 void DownloadSequence::CompleteStep(Fetched result) {
@@ -506,6 +416,16 @@ void DownloadSequence::CompleteStep(Fetched result) {
                   "the server answered 204 No Content: not a file; nothing applied");
   }
   step_.sha256 = r.sha256;
+  if (bundle_step_ && env_.keep_files) {
+    // The bundle already active (a kill after its switch, before its record): nothing to judge.
+    auto active = ReadFile(env_.state_dir / kRotatedSignersLink, 1u << 20);
+    if (active && *active == r.body) {
+      if (auto c = CommitFor(*current_, 0, r, nullptr, false); !c)
+        return Record(StepOutcome::kFailed, c.error().message);
+      step_.details.push_back("already the active signers bundle (S-12.4)");
+      return Record(StepOutcome::kUnchanged);
+    }
+  }
   std::string staged = Staging();
   if (signature_) {
     // S-12: judged before anything else looks at it; a refused file changes nothing.
@@ -521,6 +441,7 @@ void DownloadSequence::CompleteStep(Fetched result) {
       return;
     }
   }
+  if (bundle_step_) return ApplyBundle(r);
   if (SameContentAsLastApplied(r)) {
     // S-10.5: no validator could say so, but the bytes are those last applied from this URL.
     step_.details.push_back(

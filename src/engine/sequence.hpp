@@ -105,6 +105,9 @@ class DownloadSequence final : public StepContext {
   // S-12: the step's first request: its signature's when the policy asks for one, else the file's.
   std::optional<FetchRequest> Begin(FetchRequest file_request);
   void CompleteSignature(Fetched result);
+  // S-12.4: the run's first step, when AupdSignersBundleURL is set and a bundle is installed.
+  std::optional<FetchRequest> BeginBundleStep();
+  void ApplyBundle(const FetchResult& r);
   bool ClockTrusted() const;
   void ComposeAfterReplace();
   std::optional<std::string> KeptContent(FileKind kind);
@@ -134,6 +137,8 @@ class DownloadSequence final : public StepContext {
   std::optional<SignatureCheck> signature_;   // the current step's, when its policy asks
   std::optional<FetchRequest> file_request_;  // the file's request, while its signature is fetched
   bool awaiting_signature_ = false;
+  bool bundle_checked_ = false;  // S-12.4: the signers bundle step was considered this run
+  bool bundle_step_ = false;     // the current step is the signers bundle's
 };
 
 // "rejected since <UTC time> (S-7.8)"

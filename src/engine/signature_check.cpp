@@ -49,15 +49,18 @@ bool NotFound(const TransferError& e) {
 
 Expected<std::shared_ptr<const SignersBundle>> LoadSigners(const std::filesystem::path& state_dir,
                                                            const DeviceHooks& hooks) {
-  if (hooks.signers_bundle.empty()) return std::shared_ptr<const SignersBundle>();
   std::filesystem::path path(hooks.signers_bundle);
+  std::error_code ec;
+  if (auto rotated = state_dir / kRotatedSignersLink; std::filesystem::exists(rotated, ec))
+    path = rotated;  // S-12.4: a rotation replaced the appliance maker's bundle
+  else if (hooks.signers_bundle.empty())
+    return std::shared_ptr<const SignersBundle>();
   if (path.is_relative()) path = state_dir / path;
   auto bundle = SignersBundle::Load(path.string());
   if (!bundle)
     return Fail(ErrorCode::kInvalidArgument,
                 "hooks.ini SignersBundle: " + bundle.error().message + " (S-12.1)");
-  return std::shared_ptr<const SignersBundle>(
-      std::make_shared<SignersBundle>(std::move(*bundle)));
+  return std::shared_ptr<const SignersBundle>(std::make_shared<SignersBundle>(std::move(*bundle)));
 }
 
 std::string SignatureUrl(const std::string& file_url, const std::string& suffix) {
@@ -67,8 +70,7 @@ std::string SignatureUrl(const std::string& file_url, const std::string& suffix)
   return url.substr(0, query) + suffix + url.substr(query);
 }
 
-std::optional<SignatureCheck> SignatureCheck::For(const PlannedStep& step,
-                                                  const DeviceHooks& hooks,
+std::optional<SignatureCheck> SignatureCheck::For(const PlannedStep& step, const DeviceHooks& hooks,
                                                   std::shared_ptr<const SignersBundle> bundle,
                                                   const Configuration& config) {
   std::string kind(InfoOf(step.kind).name);
@@ -80,6 +82,19 @@ std::optional<SignatureCheck> SignatureCheck::For(const PlannedStep& step,
   c.url_ = SignatureUrl(step.url, suffix.empty() ? ".p7s" : suffix);
   c.kind_ = kind;
   c.policy_ = policy;
+  c.bundle_ = std::move(bundle);
+  return c;
+}
+
+SignatureCheck SignatureCheck::ForBundle(const std::string& bundle_url,
+                                         std::shared_ptr<const SignersBundle> bundle,
+                                         const Configuration& config) {
+  SignatureCheck c;
+  c.file_url_ = bundle_url;
+  std::string suffix = config.Get("AupdSignatureSuffix");
+  c.url_ = SignatureUrl(bundle_url, suffix.empty() ? ".p7s" : suffix);
+  c.kind_ = "signers-bundle";
+  c.policy_ = SignaturePolicy::kRequired;
   c.bundle_ = std::move(bundle);
   return c;
 }
@@ -120,8 +135,8 @@ std::optional<TransferError> SignatureCheck::Took(Fetched result, StateStore& st
         bytes_ = std::move(**body);
         return std::nullopt;
       }
-    return TransferError(MakeError(ErrorCode::kInternal,
-                                   "the signature kept for " + RedactUrl(url_) + " is lost"));
+    return TransferError(
+        MakeError(ErrorCode::kInternal, "the signature kept for " + RedactUrl(url_) + " is lost"));
   }
   bytes_ = std::move(result->body);
   validators_ = result->validators;
@@ -174,12 +189,12 @@ SignatureCheck::Verdict SignatureCheck::Judge(const FetchResult& file, StateStor
     v.details.push_back(
         "the signature's age was not checked: the clock is not synchronised (S-10.8)");
   } else if (days > 0 && now - signer.signed_at > days * 86400) {
-    v.refusal = SignatureError{SignatureFault::kTooOld,
-                               "signed " + UtcText(signer.signed_at) + ", more than " +
-                                   std::to_string(days) +
-                                   " day(s) ago (AupdSignatureMaxAgeDays, S-12.2)",
-                               signer}
-                    .Text();
+    v.refusal =
+        SignatureError{SignatureFault::kTooOld,
+                       "signed " + UtcText(signer.signed_at) + ", more than " +
+                           std::to_string(days) + " day(s) ago (AupdSignatureMaxAgeDays, S-12.2)",
+                       signer}
+            .Text();
     return v;
   }
   v.accepted = true;
@@ -224,8 +239,8 @@ Expected<void> SignatureCheck::KeepAccepted(StateStore& store, long long device,
   if (!changed_ || !bytes_) return {};
   std::string sha = Sha256Hex(*bytes_);
   if (auto e = store.PutContent(sha, *bytes_, false); !e) return e;
-  return store.PutUrlState(device, url_,
-                           UrlState{validators_.last_modified, validators_.etag, now, sha, kind_, ""});
+  return store.PutUrlState(
+      device, url_, UrlState{validators_.last_modified, validators_.etag, now, sha, kind_, ""});
 }
 
 void SignatureCheck::KeepRefused(StateStore& store, long long device, long long now) {

@@ -27,6 +27,11 @@ class SignersBundle;  // signing/signature.hpp
 Expected<std::shared_ptr<const SignersBundle>> LoadSigners(const std::filesystem::path& state_dir,
                                                            const DeviceHooks& hooks);
 
+// S-12.4: the bundle a rotation installed replaces hooks.ini's: <state>/signers.pem, a link into a
+// generation directory switched atomically (S-9.7).
+inline constexpr const char* kRotatedSignersSet = "signers";
+inline constexpr const char* kRotatedSignersLink = "signers.pem";
+
 // "http://h/dev.ini?x=1" + ".p7s" -> "http://h/dev.ini.p7s?x=1" (a fragment is dropped).
 std::string SignatureUrl(const std::string& file_url, const std::string& suffix);
 
@@ -36,6 +41,12 @@ class SignatureCheck {
   static std::optional<SignatureCheck> For(const PlannedStep& step, const DeviceHooks& hooks,
                                            std::shared_ptr<const SignersBundle> bundle,
                                            const Configuration& config);
+
+  // S-12.4: a new signers bundle's check: its signature is required whatever the policy, and
+  // judged under the current bundle.
+  static SignatureCheck ForBundle(const std::string& bundle_url,
+                                  std::shared_ptr<const SignersBundle> bundle,
+                                  const Configuration& config);
 
   // The signature's request, from the file's: the same credentials, TLS files and limits, into
   // memory, conditional when a signature from this URL was judged before.
@@ -49,8 +60,8 @@ class SignatureCheck {
   bool changed() const { return changed_; }
 
   struct Verdict {
-    bool accepted = false;     // the file may be applied
-    std::string refusal;       // why not (the step's error), with the signer when known
+    bool accepted = false;             // the file may be applied
+    std::string refusal;               // why not (the step's error), with the signer when known
     std::vector<std::string> details;  // what the report says of the signature
   };
   // A downloaded file (its SHA-256). `now` and `clock_trusted` (S-10.8) for the signing time.

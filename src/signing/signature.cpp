@@ -1,11 +1,12 @@
 #include "signing/signature.hpp"
 
+// clang-format off
 // pem.h first: cms.h declares PEM_read_bio_CMS only after it.
 #include <openssl/pem.h>
-
+#include <openssl/cms.h>
+// clang-format on
 #include <openssl/bio.h>
 #include <openssl/bn.h>
-#include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
@@ -194,7 +195,7 @@ std::string SignatureError::Text() const {
 
 struct SignersBundle::Impl {
   X509_STORE* store = nullptr;
-  STACK_OF(X509)* certs = nullptr;
+  STACK_OF(X509) * certs = nullptr;
   ~Impl() {
     X509_STORE_free(store);
     sk_X509_pop_free(certs, X509_free);
@@ -289,8 +290,7 @@ SignatureVerdict Verify(const std::string& digest, std::string_view signature,
   std::unique_ptr<X509_STORE_CTX, CtxFree> ctx(X509_STORE_CTX_new());
   Certs untrusted(CMS_get1_certs(p.cms.get()));
   if (!ctx || X509_STORE_CTX_init(ctx.get(), bundle.impl().store, cert, untrusted.get()) != 1)
-    return refuse(SignatureFault::kUnknownSigner, "cannot check the chain: " + OpenSslError(),
-                  who);
+    return refuse(SignatureFault::kUnknownSigner, "cannot check the chain: " + OpenSslError(), who);
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
   X509_STORE_CTX_set_time(ctx.get(), 0, static_cast<time_t>(p.signed_at));
   if (X509_verify_cert(ctx.get()) != 1) {
@@ -306,8 +306,7 @@ SignatureVerdict Verify(const std::string& digest, std::string_view signature,
 
   // Key usage: a certificate that names its uses must name signing.
   uint32_t uses = X509_get_extension_flags(cert);
-  if ((uses & EXFLAG_XKUSAGE) &&
-      !(X509_get_extended_key_usage(cert) & (XKU_CODE_SIGN | XKU_SMIME)))
+  if ((uses & EXFLAG_XKUSAGE) && !(X509_get_extended_key_usage(cert) & (XKU_CODE_SIGN | XKU_SMIME)))
     return refuse(SignatureFault::kWrongKeyUsage,
                   "the signer's extended key usage allows neither code signing nor email "
                   "protection",
@@ -371,7 +370,8 @@ Expected<std::string> SignDetached(std::string_view content, const std::string& 
   ERR_clear_error();
   Bio cert_bio(BIO_new_file(cert_pem_path.c_str(), "r"));
   if (!cert_bio) return Fail(ErrorCode::kIo, "cannot read the certificate " + cert_pem_path);
-  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  std::unique_ptr<X509, X509Free> cert(
+      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
   if (!cert)
     return Fail(ErrorCode::kInvalidArgument,
                 cert_pem_path + ": not a PEM certificate (" + OpenSslError() + ")");
@@ -383,8 +383,7 @@ Expected<std::string> SignDetached(std::string_view content, const std::string& 
     return Fail(ErrorCode::kInvalidArgument,
                 key_pem_path + ": not a PEM private key (" + OpenSslError() + ")");
   if (X509_check_private_key(cert.get(), key.get()) != 1)
-    return Fail(ErrorCode::kInvalidArgument,
-                key_pem_path + " is not the key of " + cert_pem_path);
+    return Fail(ErrorCode::kInvalidArgument, key_pem_path + " is not the key of " + cert_pem_path);
   constexpr unsigned kFlags = CMS_BINARY | CMS_DETACHED;
   Cms cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, kFlags | CMS_PARTIAL));
   auto data = MemoryBio(content);

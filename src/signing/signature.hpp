@@ -29,8 +29,8 @@ enum class SignatureFault {
 std::string_view SignatureFaultName(SignatureFault fault);  // "unknown signer", ...
 
 struct Signer {
-  std::string subject;    // "CN=provisioning signer,O=Example"
-  std::string serial;     // hexadecimal
+  std::string subject;      // "CN=provisioning signer,O=Example"
+  std::string serial;       // hexadecimal
   long long signed_at = 0;  // the signing time, unix seconds
 };
 
@@ -63,8 +63,8 @@ class SignersBundle {
 };
 
 struct VerifyOptions {
-  long long now = 0;           // unix seconds: a signing time after now (+ 5 min) is refused
-  bool clock_trusted = true;   // false: the future check is skipped (S-10.8)
+  long long now = 0;          // unix seconds: a signing time after now (+ 5 min) is refused
+  bool clock_trusted = true;  // false: the future check is skipped (S-10.8)
 };
 
 // Verifies a detached signature (DER or PEM) over `content`: the signature and the content's

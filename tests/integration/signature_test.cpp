@@ -6,7 +6,10 @@
 #include <utime.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
+#include <random>
+#include <sstream>
 #include <thread>
 
 #include "engine/clock.hpp"
@@ -283,7 +286,8 @@ TEST_F(SignatureAgeTest, AStableFileMustBeSignedAgainWithinTheMaximumAge) {
   // Two days on, the server still serves the same file and signature: refused as too old.
   auto late = RunAt(now + 2 * 86400);
   ASSERT_EQ(Outcome(late, "ini"), "rejected");
-  EXPECT_NE(Step(late, "ini")->error.find("too old"), std::string::npos) << Step(late, "ini")->error;
+  EXPECT_NE(Step(late, "ini")->error.find("too old"), std::string::npos)
+      << Step(late, "ini")->error;
   EXPECT_EQ(Config().Get("AutoUpdateFrequency"), "77") << "what was applied stays";
   // A clock that is not synchronised (before the agent's build date) does not judge ages.
   auto unsynced = RunAt(BuildEpoch() - 86400);
@@ -296,6 +300,107 @@ TEST_F(SignatureAgeTest, AStableFileMustBeSignedAgainWithinTheMaximumAge) {
   auto again = RunAt(now + 2 * 86400 - 3600);
   EXPECT_EQ(Outcome(again, "ini"), "rejected")
       << "the age counts from the signing time, not from the last poll";
+}
+
+// S-12.4: a new signers bundle, signed under the current one, replaces it before any other file of
+// the run is judged; one signed otherwise is refused and the old bundle stays.
+TEST_F(SignatureTest, ARotationSignedUnderTheCurrentBundleReplacesIt) {
+  std::string bundle_url = nginx_->Url("/rot/signers.pem");
+  // The new bundle trusts only the other CA; it is signed by a signer of the current one.
+  WriteText(nginx_->root() / "rot/signers.pem", ReadText(pki().Cert("outsider-ca")));
+  WriteText(nginx_->root() / "rot/signers.pem.p7s",
+            pki().SignWithOpenssl((nginx_->root() / "rot/signers.pem").string(), "signer"));
+  std::string ini = "AupdSignersBundleURL = '" + bundle_url + "'\nIniFileURL = '" +
+                    nginx_->Url("/rot/dev.ini") + "'\nAutoUpdateFrequency = 12\n";
+  Publish(nginx_->root(), "rot/dev.ini", ini, "outsider");  // signed under the new bundle only
+  Bootstrap("AupdSignersBundleURL = '" + bundle_url + "'\nIniFileURL = '" +
+            nginx_->Url("/rot/dev.ini") + "'\n");
+  auto [rc, report] = Update();
+  EXPECT_EQ(rc, 0) << report.dump(2);
+  EXPECT_EQ(report["steps"][0]["kind"], "signers-bundle") << "fetched first";
+  EXPECT_EQ(Step(report, "signers-bundle")["outcome"], "applied") << report.dump(2);
+  EXPECT_EQ(Step(report, "ini")["outcome"], "applied") << "judged under the new bundle";
+  EXPECT_EQ(ReadText(dir_ / "state/signers.pem"), ReadText(pki().Cert("outsider-ca")));
+  auto verify = RunCommand("verify " + (nginx_->root() / "rot/dev.ini").string() + st_);
+  EXPECT_EQ(verify.exit_code, 0) << "`verify` uses the rotated bundle: " << verify.out;
+  // A file signed under the old bundle is now refused.
+  Publish(nginx_->root(), "rot/dev.ini", ini + "INIFileVersion = old-signer\n", "signer");
+  Touch(nginx_->root() / "rot/dev.ini");
+  auto [rc2, after] = Update();
+  EXPECT_EQ(Step(after, "signers-bundle")["outcome"], "not-modified") << after.dump(2);
+  EXPECT_NE(Step(after, "ini").value("error", "").find("unknown signer"), std::string::npos)
+      << after.dump(2);
+}
+
+TEST_F(SignatureTest, ARotationSignedOtherwiseIsRefused) {
+  std::string bundle_url = nginx_->Url("/rot2/signers.pem");
+  WriteText(nginx_->root() / "rot2/signers.pem", ReadText(pki().Cert("outsider-ca")));
+  WriteText(nginx_->root() / "rot2/signers.pem.p7s",
+            pki().SignWithOpenssl((nginx_->root() / "rot2/signers.pem").string(), "outsider"));
+  Publish(nginx_->root(), "rot2/dev.ini",
+          "AupdSignersBundleURL = '" + bundle_url + "'\nIniFileURL = '" +
+              nginx_->Url("/rot2/dev.ini") + "'\nAutoUpdateFrequency = 13\n");
+  Bootstrap("AupdSignersBundleURL = '" + bundle_url + "'\nIniFileURL = '" +
+            nginx_->Url("/rot2/dev.ini") + "'\n");
+  auto [rc, report] = Update();
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(Step(report, "signers-bundle")["outcome"], "rejected") << report.dump(2);
+  EXPECT_NE(Step(report, "signers-bundle").value("error", "").find("unknown signer"),
+            std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "state/signers.pem"));
+  EXPECT_EQ(Step(report, "ini")["outcome"], "applied") << "the old bundle still judges";
+}
+
+// S-12.4 and S-9.7: a run killed at random instants while every rename is slowed down leaves the
+// old bundle or the new one, never a mix or none; the next run completes the rotation.
+TEST_F(SignatureTest, AKillDuringTheBundleSwitchLeavesOneWholeBundle) {
+  if (Shell("strace -qq -o /dev/null true >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "strace cannot trace here";
+  std::string bundle_url = nginx_->Url("/rot3/signers.pem");
+  // The new bundle holds both CAs: a rotation that adds one.
+  WriteText(nginx_->root() / "rot3/signers.pem",
+            ReadText(pki().Cert("ca")) + ReadText(pki().Cert("outsider-ca")));
+  WriteText(nginx_->root() / "rot3/signers.pem.p7s",
+            pki().SignWithOpenssl((nginx_->root() / "rot3/signers.pem").string(), "signer"));
+  std::string boot = "AupdSignersBundleURL = '" + bundle_url + "'\n";
+  std::string new_bundle = ReadText(nginx_->root() / "rot3/signers.pem");
+  std::mt19937 rng(12);
+  int rotated_at_kill = 0;
+  for (int i = 0; i < 8; ++i) {
+    std::filesystem::remove_all(dir_ / "state");
+    std::filesystem::create_directories(dir_ / "state");
+    Hooks("SignaturePolicy = required\n");
+    Bootstrap(boot);
+    std::vector<std::string> argv = {"strace",
+                                     "-f",
+                                     "-qq",
+                                     "-o",
+                                     "/dev/null",
+                                     "-e",
+                                     "inject=rename,renameat,renameat2:delay_exit=150000",
+                                     AUTOPROV_BINARY,
+                                     "update"};
+    std::istringstream words(st_);
+    for (std::string w; words >> w;) argv.push_back(w);
+    Process victim;
+    ASSERT_TRUE(victim.Start(argv, dir_ / "victim.log"));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution<int>(50, 700)(rng)));
+    auto children = ReadText("/proc/" + std::to_string(victim.pid()) + "/task/" +
+                             std::to_string(victim.pid()) + "/children");
+    if (pid_t agent = std::atoi(children.c_str()); agent > 0) ::kill(agent, SIGKILL);
+    victim.Kill();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::error_code ec;
+    if (std::filesystem::exists(dir_ / "state/signers.pem", ec)) {
+      EXPECT_EQ(ReadText(dir_ / "state/signers.pem"), new_bundle) << "kill " << i;
+      ++rotated_at_kill;
+    }
+    auto [rc, report] = Update();  // the next run completes the rotation
+    EXPECT_EQ(rc, 0) << "kill " << i << ": " << report.dump(2);
+    EXPECT_EQ(ReadText(dir_ / "state/signers.pem"), new_bundle) << "kill " << i;
+  }
+  std::printf("kills: 8, the new bundle already in place at %d of them\n", rotated_at_kill);
 }
 
 // S-12 in the fleet: simulated devices verify as a device does, and count the signature requests

@@ -94,21 +94,23 @@ TEST_F(SignatureTest, ASignerNotValidAtTheSigningTimeIsRefused) {
 }
 
 TEST_F(SignatureTest, NoSignedAttributesOrNotSha256IsRefused) {
-  EXPECT_EQ(FaultOf(Verify(content_, pki().SignWithOpenssl(file_, "signer", "-outform DER -noattr"))),
-            SignatureFault::kNoSignedAttributes);
-  EXPECT_EQ(FaultOf(Verify(content_, pki().SignWithOpenssl(file_, "signer", "-outform DER -md sha1"))),
-            SignatureFault::kNoSignedAttributes);
+  EXPECT_EQ(
+      FaultOf(Verify(content_, pki().SignWithOpenssl(file_, "signer", "-outform DER -noattr"))),
+      SignatureFault::kNoSignedAttributes);
+  EXPECT_EQ(
+      FaultOf(Verify(content_, pki().SignWithOpenssl(file_, "signer", "-outform DER -md sha1"))),
+      SignatureFault::kNoSignedAttributes);
 }
 
 TEST_F(SignatureTest, GarbageAndAttachedSignaturesAreMalformed) {
   EXPECT_EQ(FaultOf(Verify(content_, "")), SignatureFault::kMalformed);
   EXPECT_EQ(FaultOf(Verify(content_, "<html>404 Not Found</html>")), SignatureFault::kMalformed);
   std::string sig = pki().SignWithOpenssl(file_, "signer");
-  EXPECT_EQ(FaultOf(Verify(content_, sig.substr(0, sig.size() / 2))),
-            SignatureFault::kMalformed)
+  EXPECT_EQ(FaultOf(Verify(content_, sig.substr(0, sig.size() / 2))), SignatureFault::kMalformed)
       << "a truncated signature";
-  EXPECT_EQ(FaultOf(Verify(content_, pki().SignWithOpenssl(file_, "signer", "-outform DER -nodetach"))),
-            SignatureFault::kMalformed);
+  EXPECT_EQ(
+      FaultOf(Verify(content_, pki().SignWithOpenssl(file_, "signer", "-outform DER -nodetach"))),
+      SignatureFault::kMalformed);
 }
 
 TEST_F(SignatureTest, ASigningTimeAheadOfTheClockIsRefusedUnlessTheClockIsUntrusted) {
@@ -143,8 +145,7 @@ TEST_F(SignatureTest, TheDigestPathAgreesWithTheContentPath) {
   std::string sig = pki().SignWithOpenssl(file_, "signer");
   auto v = VerifyDigest(Sha256Hex(content_), sig, *bundle_, {std::time(nullptr), true});
   ASSERT_TRUE(v) << v.error->Text();
-  auto altered =
-      VerifyDigest(Sha256Hex(content_ + "x"), sig, *bundle_, {std::time(nullptr), true});
+  auto altered = VerifyDigest(Sha256Hex(content_ + "x"), sig, *bundle_, {std::time(nullptr), true});
   EXPECT_EQ(FaultOf(altered), SignatureFault::kBadSignature);
   EXPECT_EQ(FaultOf(VerifyDigest(Sha256Hex(content_), pki().SignWithOpenssl(file_, "outsider"),
                                  *bundle_, {std::time(nullptr), true})),

@@ -55,12 +55,13 @@ class SigningPki {
         " && printf 'extendedKeyUsage=codeSigning\\nkeyUsage=digitalSignature\\n' > code.ext"
         " && printf 'extendedKeyUsage=serverAuth\\nkeyUsage=digitalSignature\\n' > tls.ext");
     for (const char* ca : {"ca", "outsider-ca"})
-      Run("cd " + d + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout " + ca +
-          ".key -out " + ca + ".pem -subj '/CN=" + ca + "' -days 3650");
+      Run("cd " + d + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout " + ca + ".key -out " +
+          ca + ".pem -subj '/CN=" + ca + "' -days 3650");
     Issue("signer", "ca", "code.ext", "");
     Issue("tls-signer", "ca", "tls.ext", "");
     Issue("outsider", "outsider-ca", "code.ext", "");
-    Issue("expired-signer", "ca", "code.ext", "-startdate 20200101000000Z -enddate 20200102000000Z");
+    Issue("expired-signer", "ca", "code.ext",
+          "-startdate 20200101000000Z -enddate 20200102000000Z");
   }
   ~SigningPki() {
     std::error_code ec;
@@ -69,7 +70,9 @@ class SigningPki {
   void Issue(const std::string& name, const std::string& ca, const std::string& ext,
              const std::string& dates) {
     std::string d = dir.string();
-    Run("cd " + d + " && : > index.txt && openssl rand -hex 8 > serial && openssl req -newkey rsa:2048 -nodes -keyout " +
+    Run("cd " + d +
+        " && : > index.txt && openssl rand -hex 8 > serial && openssl req -newkey rsa:2048 -nodes "
+        "-keyout " +
         name + ".key -out " + name + ".csr -subj '/CN=" + name + "/O=autoprov test'" +
         " && openssl ca -batch -notext -config ca.cnf -cert " + ca + ".pem -keyfile " + ca +
         ".key -in " + name + ".csr -out " + name + ".pem -extfile " + ext + " " +
