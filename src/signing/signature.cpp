@@ -15,6 +15,9 @@
 #include <charconv>
 #include <ctime>
 #include <fstream>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 #include <sstream>
 #include <vector>
 
@@ -196,6 +199,12 @@ std::string SignatureError::Text() const {
 struct SignersBundle::Impl {
   X509_STORE* store = nullptr;
   STACK_OF(X509) * certs = nullptr;
+  // The verdicts of the cryptography (all but the clock's check), by the signature's and the
+  // content's SHA-256: the same bytes under the same bundle always get the same one. A fleet's
+  // devices fetch the same signed files: each pair is verified once. Bounded; emptied when full.
+  static constexpr size_t kMaxVerdicts = 4096;
+  mutable std::mutex mu;
+  mutable std::unordered_map<std::string, SignatureVerdict> verdicts;
   ~Impl() {
     X509_STORE_free(store);
     sk_X509_pop_free(certs, X509_free);
@@ -239,8 +248,8 @@ namespace {
 // messageDigest compared with `digest`, the content's SHA-256 (raw bytes). The content is never
 // read here (an image was hashed while it downloaded), and the unsigned parts of the structure
 // (its list of digest algorithms) cannot make two callers disagree.
-SignatureVerdict Verify(const std::string& digest, std::string_view signature,
-                        const SignersBundle& bundle, const VerifyOptions& options) {
+SignatureVerdict VerifyCrypto(const std::string& digest, std::string_view signature,
+                              const SignersBundle& bundle) {
   SignatureVerdict v;
   auto refuse = [&v](SignatureFault f, std::string detail, std::optional<Signer> who) {
     v.error = SignatureError{f, std::move(detail), std::move(who)};
@@ -316,12 +325,37 @@ SignatureVerdict Verify(const std::string& digest, std::string_view signature,
     return refuse(SignatureFault::kWrongKeyUsage,
                   "the signer's key usage allows no digital signature", who);
 
-  if (options.clock_trusted && p.signed_at > options.now + kClockSkew)
-    return refuse(SignatureFault::kFutureSigningTime,
-                  "signed " + UtcText(p.signed_at) + ", after the device's clock (" +
-                      UtcText(options.now) + ")",
-                  who);
   v.signer = std::move(who);
+  return v;
+}
+
+SignatureVerdict Verify(const std::string& digest, std::string_view signature,
+                        const SignersBundle& bundle, const VerifyOptions& options) {
+  unsigned char sig_md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(signature.data()), signature.size(), sig_md);
+  std::string key(reinterpret_cast<const char*>(sig_md), sizeof sig_md);
+  key += digest;
+  const SignersBundle::Impl& impl = bundle.impl();
+  std::optional<SignatureVerdict> cached;
+  {
+    std::lock_guard lock(impl.mu);
+    if (auto it = impl.verdicts.find(key); it != impl.verdicts.end()) cached = it->second;
+  }
+  SignatureVerdict v = cached ? std::move(*cached) : VerifyCrypto(digest, signature, bundle);
+  if (!cached) {
+    std::lock_guard lock(impl.mu);
+    if (impl.verdicts.size() >= SignersBundle::Impl::kMaxVerdicts) impl.verdicts.clear();
+    impl.verdicts.emplace(std::move(key), v);
+  }
+  // The clock's check, on every call: a signing time ahead of the device's clock.
+  if (v.signer && options.clock_trusted && v.signer->signed_at > options.now + kClockSkew) {
+    Signer who = *v.signer;
+    v.signer.reset();
+    v.error = SignatureError{SignatureFault::kFutureSigningTime,
+                             "signed " + UtcText(who.signed_at) + ", after the device's clock (" +
+                                 UtcText(options.now) + ")",
+                             who};
+  }
   return v;
 }
 

@@ -152,6 +152,20 @@ TEST_F(SignatureTest, TheDigestPathAgreesWithTheContentPath) {
             SignatureFault::kUnknownSigner);
 }
 
+// A verdict is kept by the bytes it judged (the fleet's devices fetch the same files): the same
+// pair gets the same answer again, another content or signature its own, and the clock is checked
+// on every call.
+TEST_F(SignatureTest, KeptVerdictsAnswerAsTheFirstAndTheClockIsCheckedEachTime) {
+  std::string sig = pki().SignWithOpenssl(file_, "signer");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(Verify(content_, sig)) << i;
+    EXPECT_EQ(FaultOf(Verify(content_ + "x", sig)), SignatureFault::kBadSignature) << i;
+    EXPECT_EQ(FaultOf(Verify(content_, sig, {std::time(nullptr) - 3600, true})),
+              SignatureFault::kFutureSigningTime)
+        << i;
+  }
+}
+
 TEST_F(SignatureTest, ABundleWithoutCertificatesIsRefused) {
   auto empty = SignersBundle::FromPem("not a certificate\n", "hooks.ini SignersBundle");
   ASSERT_FALSE(empty);
