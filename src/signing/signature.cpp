@@ -17,8 +17,8 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 #include <sstream>
+#include <unordered_map>
 #include <vector>
 
 namespace autoprov {
