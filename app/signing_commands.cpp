@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "common/atomic_file.hpp"
 #include "common/digest.hpp"
+#include "common/text.hpp"
 #include "device/hooks.hpp"
 #include "engine/signature_check.hpp"
 #include "signing/signature.hpp"
@@ -73,11 +74,8 @@ void RegisterSigningCommands(CLI::App& app, GlobalOptions& g) {
     auto v = VerifyDetached(*content, *signature, *bundle,
                             VerifyOptions{static_cast<long long>(std::time(nullptr)), true});
     if (!v) return Fail(ErrorCode::kRejected, vo->file + ": refused: " + v.error->Text());
-    std::time_t t = static_cast<std::time_t>(v.signer->signed_at);
-    char when[32];
-    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
     std::cout << vo->file << ": verified: " << v.signer->subject << ", serial " << v.signer->serial
-              << ", signed " << when << "\n";
+              << ", signed " << UtcTimeText(v.signer->signed_at) << "\n";
     return {};
   });
 }

@@ -15,6 +15,8 @@ std::vector<std::string_view> SplitWhitespace(std::string_view s);
 // A unix time in UTC with a strftime format ("-" for t <= 0 when `dash_for_none`): the one home
 // of the HTTP date, the ISO time of reports and the text of `status`.
 std::string UtcTime(long long t, const char* format, bool dash_for_none = true);
+// "2026-12-05 04:56:28 UTC": the time as `status`, reports and signature messages show it.
+inline std::string UtcTimeText(long long t) { return UtcTime(t, "%Y-%m-%d %H:%M:%S UTC"); }
 // The parts of `s` between `sep` ("a,,b" -> "a", "", "b"; "" -> one empty part).
 std::vector<std::string_view> Split(std::string_view s, char sep);
 

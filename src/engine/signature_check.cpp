@@ -5,6 +5,7 @@
 
 #include "common/digest.hpp"
 #include "common/redact.hpp"
+#include "common/text.hpp"
 #include "signing/signature.hpp"
 
 namespace autoprov {
@@ -21,15 +22,6 @@ long long ToNumber(const std::string& s) {
   long long v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
   return v;
-}
-
-std::string UtcText(long long t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
 }
 
 std::optional<long long> KeptSigningTime(StateStore& store, long long device,
@@ -177,9 +169,9 @@ SignatureCheck::Verdict SignatureCheck::Judge(const FetchResult& file, StateStor
   const Signer& signer = *verdict.signer;
   if (auto kept = KeptSigningTime(store, device, file_url_); kept && signer.signed_at < *kept) {
     v.refusal = SignatureError{SignatureFault::kReplayed,
-                               "signed " + UtcText(signer.signed_at) +
+                               "signed " + UtcTimeText(signer.signed_at) +
                                    ", before the file last accepted from this URL (signed " +
-                                   UtcText(*kept) + ") (S-12.2)",
+                                   UtcTimeText(*kept) + ") (S-12.2)",
                                signer}
                     .Text();
     return v;
@@ -191,7 +183,7 @@ SignatureCheck::Verdict SignatureCheck::Judge(const FetchResult& file, StateStor
   } else if (days > 0 && now - signer.signed_at > days * 86400) {
     v.refusal =
         SignatureError{SignatureFault::kTooOld,
-                       "signed " + UtcText(signer.signed_at) + ", more than " +
+                       "signed " + UtcTimeText(signer.signed_at) + ", more than " +
                            std::to_string(days) + " day(s) ago (AupdSignatureMaxAgeDays, S-12.2)",
                        signer}
             .Text();
@@ -200,7 +192,7 @@ SignatureCheck::Verdict SignatureCheck::Judge(const FetchResult& file, StateStor
   v.accepted = true;
   accepted_at_ = signer.signed_at;
   v.details.push_back("signature verified: " + signer.subject + ", serial " + signer.serial +
-                      ", signed " + UtcText(signer.signed_at));
+                      ", signed " + UtcTimeText(signer.signed_at));
   return v;
 }
 
@@ -222,7 +214,7 @@ SignatureCheck::Verdict SignatureCheck::JudgeUnchanged(StateStore& store, long l
   } else if (now - *kept > days * 86400) {
     v.accepted = false;
     v.refusal = SignatureError{SignatureFault::kTooOld,
-                               "the file the server still serves was signed " + UtcText(*kept) +
+                               "the file the server still serves was signed " + UtcTimeText(*kept) +
                                    ", more than " + std::to_string(days) +
                                    " day(s) ago (AupdSignatureMaxAgeDays, S-12.2); it must be "
                                    "signed again",

@@ -67,8 +67,6 @@ std::string LastRunText(const Snapshot& s) {
 
 }  // namespace
 
-std::string UtcTimeText(long long t) { return UtcTime(t, "%Y-%m-%d %H:%M:%S UTC"); }
-
 Expected<std::string> StatusJson(StateStore& store, long long device) {
   auto s = Read(store, device);
   if (!s) return Unexpected(s.error());

@@ -18,7 +18,5 @@ Expected<std::string> FormatStatus(StateStore& store, long long device);
 Expected<std::string> FormatLastRun(StateStore& store, long long device);
 // The daemon's answer to "status" (control socket) for a terminal; "" (no answer): not running.
 std::string FormatDaemonStatus(const std::string& daemon_json);
-// "YYYY-MM-DD HH:MM:SS UTC", "-" for none.
-std::string UtcTimeText(long long unix_time);
 
 }  // namespace autoprov

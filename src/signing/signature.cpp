@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/text.hpp"
+
 namespace autoprov {
 namespace {
 
@@ -82,15 +84,6 @@ std::string Serial(X509* cert) {
   OPENSSL_free(hex);
   BN_free(bn);
   return s;
-}
-
-std::string UtcText(long long t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
 }
 
 Cms ParseCms(std::string_view signature) {
@@ -192,7 +185,7 @@ std::string SignatureError::Text() const {
   if (!detail.empty()) t += ": " + detail;
   if (signer)
     t += " (signer " + signer->subject + ", serial " + signer->serial + ", signed " +
-         UtcText(signer->signed_at) + ")";
+         UtcTimeText(signer->signed_at) + ")";
   return t;
 }
 
@@ -308,7 +301,7 @@ SignatureVerdict VerifyCrypto(const std::string& digest, std::string_view signat
     ERR_clear_error();
     if (err == X509_V_ERR_CERT_NOT_YET_VALID || err == X509_V_ERR_CERT_HAS_EXPIRED)
       return refuse(SignatureFault::kNotValidAtSigningTime,
-                    why + " at the signing time " + UtcText(p.signed_at), who);
+                    why + " at the signing time " + UtcTimeText(p.signed_at), who);
     return refuse(SignatureFault::kUnknownSigner, why + ": not signed under the signers bundle",
                   who);
   }
@@ -352,8 +345,8 @@ SignatureVerdict Verify(const std::string& digest, std::string_view signature,
     Signer who = *v.signer;
     v.signer.reset();
     v.error = SignatureError{SignatureFault::kFutureSigningTime,
-                             "signed " + UtcText(who.signed_at) + ", after the device's clock (" +
-                                 UtcText(options.now) + ")",
+                             "signed " + UtcTimeText(who.signed_at) +
+                                 ", after the device's clock (" + UtcTimeText(options.now) + ")",
                              who};
   }
   return v;
