@@ -1,13 +1,15 @@
 // libFuzzer target: any bytes as a detached CMS signature (S-12.1), read alone and verified over a
 // fixed content against a fixed bundle. Invariants: nothing crashes or leaks; a signature that
 // verifies can also be read, and names the signing time it was verified with; the content's
-// digest path (VerifyDigest) agrees with the content path.
+// digest path (VerifyDigest) agrees with the content path. The same bytes as an encrypted file
+// (S-12.3): told apart, parsed as EnvelopedData, decrypted with a password.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "common/digest.hpp"
+#include "signing/encryption.hpp"
 #include "signing/signature.hpp"
 
 namespace {
@@ -44,5 +46,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto by_digest = VerifyDigest(Sha256Hex(kContent), signature, bundle, options);
   if (static_cast<bool>(by_digest) != static_cast<bool>(verdict)) std::abort();
+  switch (DetectEncryption(signature)) {
+    case Encryption::kEnveloped:
+      if (DecryptEnveloped(signature, DeviceKeyPair{})) std::abort();  // no key: never plaintext
+      break;
+    case Encryption::kPassword:
+      (void)DecryptWithPassword(signature, PasswordKey{"fuzz", KeyDerivation::kPbkdf2, 1});
+      (void)DecryptWithPassword(signature, PasswordKey{"fuzz", KeyDerivation::kMd5, 1});
+      break;
+    case Encryption::kNone:
+      break;
+  }
   return 0;
 }

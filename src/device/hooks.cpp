@@ -52,6 +52,19 @@ Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir) {
         hooks.signature_policy = policy;
       else
         hooks.signature_policies[ToLower(k.substr(16))] = policy;
+    } else if (IEquals(k, "DecryptionCert")) {
+      hooks.decryption_cert = v;
+    } else if (IEquals(k, "DecryptionKey")) {
+      hooks.decryption_key = v;
+    } else if (IEquals(k, "EncryptionPolicy") || IStartsWith(k, "EncryptionPolicy.")) {
+      std::string policy = ToLower(v);
+      if (policy != "if-present" && policy != "required")
+        return Fail(ErrorCode::kParse, file.string() + ": " + k + " '" + v +
+                                           "' is not one of if-present, required (S-12.3)");
+      if (k.size() == 16)
+        hooks.encryption_policy = policy;
+      else
+        hooks.encryption_policies[ToLower(k.substr(17))] = policy;
     } else
       return Fail(ErrorCode::kParse, file.string() + ": unknown key '" + k + "'");
   }
@@ -183,6 +196,18 @@ SignaturePolicy SignaturePolicyFor(const DeviceHooks& hooks, std::string_view ke
   return name == "required"     ? SignaturePolicy::kRequired
          : name == "if-present" ? SignaturePolicy::kIfPresent
                                 : SignaturePolicy::kOff;
+}
+
+bool EncryptionRequiredFor(const DeviceHooks& hooks, std::string_view keyword,
+                           std::string_view kind_name) {
+  std::string name = hooks.encryption_policy;
+  for (std::string_view key : {keyword, kind_name})
+    if (auto it = hooks.encryption_policies.find(std::string(key));
+        !key.empty() && it != hooks.encryption_policies.end()) {
+      name = it->second;
+      break;
+    }
+  return name == "required";
 }
 
 std::string_view SignaturePolicyName(SignaturePolicy p) {

@@ -9,6 +9,10 @@
 //   RunningVersionCommand = /usr/sbin/fw-running  ; prints the version that runs (after a restart)
 //   Apply.cpt      = /usr/lib/voice/load-cpt  ; run as: CMD <file>; exit 0 = applied (any aux kind)
 //   LogLevel       = info                     ; debug, info, warning or error
+//   SignersBundle  = signers.pem              ; S-12.1; SignaturePolicy[.<kind>] =
+//   off|if-present|required DecryptionCert = device.pem               ; S-12.3 (and DecryptionKey);
+//   default: the mTLS pair EncryptionPolicy.ini = required           ; S-12.3: if-present (default)
+//   or required
 //
 // On a packaged device with the default state directory, /etc/autoprov/hooks.ini stands in for a
 // missing <state-dir>/hooks.ini (identity.ini likewise).
@@ -39,6 +43,13 @@ struct DeviceHooks {
   std::string signers_bundle;
   std::string signature_policy;
   std::map<std::string, std::string> signature_policies;
+  // S-12.3: the key pair files encrypted to this device are decrypted with (PEM paths; a relative
+  // path is under the state directory). Empty: the device's mutual-TLS pair. And the encryption
+  // policy, for every kind and per kind: "if-present" (the default: an encrypted file is
+  // decrypted, a plain one accepted) or "required" (a plain file is refused).
+  std::string decryption_cert, decryption_key;
+  std::string encryption_policy;
+  std::map<std::string, std::string> encryption_policies;
 };
 
 // S-12.2: how a kind of file is checked for a signature.
@@ -49,6 +60,10 @@ enum class SignaturePolicy { kOff, kIfPresent, kRequired };
 SignaturePolicy SignaturePolicyFor(const DeviceHooks& hooks, std::string_view keyword,
                                    std::string_view name);
 std::string_view SignaturePolicyName(SignaturePolicy p);
+// S-12.3: whether a kind of file must arrive encrypted (EncryptionPolicy.<kind>, else
+// EncryptionPolicy, else not).
+bool EncryptionRequiredFor(const DeviceHooks& hooks, std::string_view keyword,
+                           std::string_view name);
 
 Expected<DeviceHooks> LoadHooks(const std::filesystem::path& state_dir);
 

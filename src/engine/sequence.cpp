@@ -16,6 +16,7 @@
 #include "config/config_file.hpp"
 #include "engine/clock.hpp"
 #include "engine/config_writer.hpp"
+#include "engine/decryption.hpp"
 #include "engine/device_state.hpp"
 #include "engine/retry.hpp"
 #include "signing/signature.hpp"
@@ -386,7 +387,7 @@ void DownloadSequence::CompleteStep(Fetched result) {
     Record(StepOutcome::kFailed, result.error().message);
     return;
   }
-  const FetchResult& r = *result;
+  FetchResult& r = *result;
   step_.http_status = r.status;
   step_.bytes = r.bytes;
   step_.resumed_from = r.resumed_from;
@@ -415,6 +416,15 @@ void DownloadSequence::CompleteStep(Fetched result) {
     return Record(StepOutcome::kFailed,
                   "the server answered 204 No Content: not a file; nothing applied");
   }
+  std::string staged = Staging();
+  if (!bundle_step_) {
+    // S-12.3: decrypted before anything else looks at it; the rest sees the plaintext.
+    auto d = DecryptDownload(r, current_->kind, ArrivesInMemory(current_->kind),
+                             env_.keep_files ? staged : std::string(), env_.hooks, env_.state_dir,
+                             config_);
+    if (d.refused) return Refuse(r, d.text);
+    if (!d.text.empty()) step_.details.push_back(std::move(d.text));
+  }
   step_.sha256 = r.sha256;
   if (bundle_step_ && env_.keep_files) {
     // The bundle already active (a kill after its switch, before its record): nothing to judge.
@@ -426,20 +436,11 @@ void DownloadSequence::CompleteStep(Fetched result) {
       return Record(StepOutcome::kUnchanged);
     }
   }
-  std::string staged = Staging();
   if (signature_) {
-    // S-12: judged before anything else looks at it; a refused file changes nothing.
+    // S-12: judged (by the plaintext's SHA-256) before anything applies it.
     auto v = signature_->Judge(r, *env_.store, env_.device, config_, Now(), ClockTrusted());
     for (auto& d : v.details) step_.details.push_back(std::move(d));
-    if (!v.accepted) {
-      signature_->KeepRefused(*env_.store, env_.device, Now());
-      fetched_ = &r;
-      Record(StepOutcome::kRejected, v.refusal);
-      fetched_ = nullptr;
-      std::error_code ec;
-      if (env_.keep_files) std::filesystem::remove(staged, ec);
-      return;
-    }
+    if (!v.accepted) return Refuse(r, v.refusal);
   }
   if (bundle_step_) return ApplyBundle(r);
   if (SameContentAsLastApplied(r)) {
@@ -455,6 +456,18 @@ void DownloadSequence::CompleteStep(Fetched result) {
     PolicyFor(current_->kind).Apply(*this, r);
     fetched_ = nullptr;
   }
+  std::error_code ec;
+  if (env_.keep_files) std::filesystem::remove(staged, ec);
+}
+
+// S-12: a file refused before any apply saw it (its signature, its encryption): nothing changes,
+// and the refusal is kept for the next polls (S-7.8).
+void DownloadSequence::Refuse(const FetchResult& r, const std::string& reason) {
+  if (signature_) signature_->KeepRefused(*env_.store, env_.device, Now());
+  std::string staged = Staging();
+  fetched_ = &r;
+  Record(StepOutcome::kRejected, reason);
+  fetched_ = nullptr;
   std::error_code ec;
   if (env_.keep_files) std::filesystem::remove(staged, ec);
 }

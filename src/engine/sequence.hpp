@@ -102,6 +102,7 @@ class DownloadSequence final : public StepContext {
   void KeepRejection(const FetchResult& r);
   bool TryIniFallback(const TransferError& e);
   void CompleteStep(Fetched result);
+  void Refuse(const FetchResult& r, const std::string& reason);
   // S-12: the step's first request: its signature's when the policy asks for one, else the file's.
   std::optional<FetchRequest> Begin(FetchRequest file_request);
   void CompleteSignature(Fetched result);

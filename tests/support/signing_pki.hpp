@@ -42,6 +42,12 @@ class SigningPki {
     return Read("last.p7s");
   }
 
+  // Runs a shell command in the PKI's directory; true when it succeeded.
+  bool Shell(const std::string& cmd) const {
+    std::string quiet = "(cd '" + dir.string() + "' && " + cmd + ") >/dev/null 2>&1";
+    return std::system(quiet.c_str()) == 0;
+  }
+
  private:
   SigningPki() {
     dir = std::filesystem::temp_directory_path() /
@@ -62,21 +68,25 @@ class SigningPki {
     Issue("outsider", "outsider-ca", "code.ext", "");
     Issue("expired-signer", "ca", "code.ext",
           "-startdate 20200101000000Z -enddate 20200102000000Z");
+    // S-12.3: devices that files are encrypted to (their mutual-TLS pairs), one with an EC key.
+    Run("cd " + d + " && printf 'extendedKeyUsage=clientAuth\\nkeyUsage=digitalSignature," +
+        "keyEncipherment,keyAgreement\\n' > device.ext");
+    Issue("device-a", "ca", "device.ext", "");
+    Issue("device-b", "ca", "device.ext", "");
+    Issue("device-ec", "ca", "device.ext", "", "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1");
   }
   ~SigningPki() {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
   void Issue(const std::string& name, const std::string& ca, const std::string& ext,
-             const std::string& dates) {
+             const std::string& dates, const std::string& key = "-newkey rsa:2048") {
     std::string d = dir.string();
-    Run("cd " + d +
-        " && : > index.txt && openssl rand -hex 8 > serial && openssl req -newkey rsa:2048 -nodes "
-        "-keyout " +
-        name + ".key -out " + name + ".csr -subj '/CN=" + name + "/O=autoprov test'" +
-        " && openssl ca -batch -notext -config ca.cnf -cert " + ca + ".pem -keyfile " + ca +
-        ".key -in " + name + ".csr -out " + name + ".pem -extfile " + ext + " " +
-        (dates.empty() ? "-days 365" : dates));
+    Run("cd " + d + " && : > index.txt && openssl rand -hex 8 > serial && openssl req " + key +
+        " -nodes -keyout " + name + ".key -out " + name + ".csr -subj '/CN=" + name +
+        "/O=autoprov test'" + " && openssl ca -batch -notext -config ca.cnf -cert " + ca +
+        ".pem -keyfile " + ca + ".key -in " + name + ".csr -out " + name + ".pem -extfile " + ext +
+        " " + (dates.empty() ? "-days 365" : dates));
   }
   static void Run(const std::string& cmd) {
     std::string quiet = "(" + cmd + ") >/dev/null 2>&1";
