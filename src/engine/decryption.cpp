@@ -21,8 +21,9 @@ PasswordKey PasswordOf(const Configuration& config) {
   PasswordKey key;
   key.password = config.Get("AupdDecryptionPassword");
   long long d = config.GetInt("AupdPasswordKeyDerivation");
-  key.derivation = d == 1 ? KeyDerivation::kSha256 : d == 2 ? KeyDerivation::kMd5
-                                                            : KeyDerivation::kPbkdf2;
+  key.derivation = d == 1   ? KeyDerivation::kSha256
+                   : d == 2 ? KeyDerivation::kMd5
+                            : KeyDerivation::kPbkdf2;
   key.iterations = static_cast<int>(config.GetInt("AupdPasswordIterations"));
   return key;
 }

@@ -28,8 +28,8 @@ struct DecryptionOutcome {
 };
 
 // Decrypts `file` in place: its body (small kinds) or its staging file `staged` (auxiliary files),
-// and its SHA-256 and CRC-32 become the plaintext's. Images are not decrypted: an encrypted image is
-// refused (sign images instead; they stream to the installer unread).
+// and its SHA-256 and CRC-32 become the plaintext's. Images are not decrypted: an encrypted image
+// is refused (sign images instead; they stream to the installer unread).
 DecryptionOutcome DecryptDownload(FetchResult& file, FileKind kind, bool in_memory,
                                   const std::filesystem::path& staged, const DeviceHooks& hooks,
                                   const std::filesystem::path& state_dir,

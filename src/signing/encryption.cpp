@@ -114,10 +114,9 @@ bool IsDerEnveloped(std::string_view s) {
   auto len = static_cast<unsigned char>(s[1]);
   size_t at = len < 0x80 ? 2 : 2 + (len & 0x7F);
   auto matches = [&](const unsigned char* oid, size_t n) {
-    return at + n <= s.size() && std::equal(oid, oid + n, s.begin() + static_cast<long>(at),
-                                            [](unsigned char a, char b) {
-                                              return a == static_cast<unsigned char>(b);
-                                            });
+    return at + n <= s.size() &&
+           std::equal(oid, oid + n, s.begin() + static_cast<long>(at),
+                      [](unsigned char a, char b) { return a == static_cast<unsigned char>(b); });
   };
   return matches(kEnveloped, sizeof kEnveloped) || matches(kAuthEnveloped, sizeof kAuthEnveloped);
 }
@@ -136,8 +135,8 @@ Expected<Cms> ParseEnveloped(std::string_view content) {
                 "not a readable CMS EnvelopedData (truncated or corrupt): " + OpenSslError());
   int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
   if (type != NID_pkcs7_enveloped && type != NID_id_smime_ct_authEnvelopedData)
-    return Fail(ErrorCode::kRejected, "a CMS structure, but not EnvelopedData (" +
-                                          std::string(OBJ_nid2sn(type)) + ")");
+    return Fail(ErrorCode::kRejected,
+                "a CMS structure, but not EnvelopedData (" + std::string(OBJ_nid2sn(type)) + ")");
   return cms;
 }
 
@@ -187,8 +186,8 @@ bool IsRecipient(CMS_ContentInfo* cms, X509* cert, int& recipients) {
     if (type == CMS_RECIPINFO_AGREE) {
       STACK_OF(CMS_RecipientEncryptedKey)* reks = CMS_RecipientInfo_kari_get0_reks(ri);
       for (int k = 0; reks && k < sk_CMS_RecipientEncryptedKey_num(reks); ++k)
-        if (CMS_RecipientEncryptedKey_cert_cmp(sk_CMS_RecipientEncryptedKey_value(reks, k),
-                                               cert) == 0)
+        if (CMS_RecipientEncryptedKey_cert_cmp(sk_CMS_RecipientEncryptedKey_value(reks, k), cert) ==
+            0)
           return true;
     }
   }
@@ -218,7 +217,7 @@ Expected<void> DeriveKey(const PasswordKey& key, const unsigned char* salt, Secr
 
 Expected<std::string> DecodeBase64(std::string_view text) {
   std::unique_ptr<EVP_ENCODE_CTX, void (*)(EVP_ENCODE_CTX*)> ctx(EVP_ENCODE_CTX_new(),
-                                                                   EVP_ENCODE_CTX_free);
+                                                                 EVP_ENCODE_CTX_free);
   std::string out(text.size() / 4 * 3 + 4, '\0');
   int n = 0, total = 0;
   EVP_DecodeInit(ctx.get());
@@ -276,8 +275,8 @@ std::string_view KeyDerivationName(KeyDerivation d) {
 Expected<KeyDerivation> ParseKeyDerivation(std::string_view name) {
   for (auto d : {KeyDerivation::kPbkdf2, KeyDerivation::kSha256, KeyDerivation::kMd5})
     if (name == KeyDerivationName(d)) return d;
-  return Fail(ErrorCode::kInvalidArgument, "unknown key derivation '" + std::string(name) +
-                                               "' (pbkdf2, sha256 or md5)");
+  return Fail(ErrorCode::kInvalidArgument,
+              "unknown key derivation '" + std::string(name) + "' (pbkdf2, sha256 or md5)");
 }
 
 Expected<std::string> DecryptEnveloped(std::string_view content, const DeviceKeyPair& keys) {
@@ -293,15 +292,15 @@ Expected<std::string> DecryptEnveloped(std::string_view content, const DeviceKey
   if (!key) return Unexpected(key.error());
   int recipients = 0;
   if (!IsRecipient(cms->get(), cert->get(), recipients))
-    return Fail(ErrorCode::kRejected, "not encrypted for this device: none of its " +
-                                          std::to_string(recipients) +
-                                          " recipient(s) is this device's certificate (" +
-                                          Describe(cert->get()) + ")");
+    return Fail(ErrorCode::kRejected,
+                "not encrypted for this device: none of its " + std::to_string(recipients) +
+                    " recipient(s) is this device's certificate (" + Describe(cert->get()) + ")");
   Bio out(BIO_new(BIO_s_mem()));
   if (CMS_decrypt(cms->get(), key->get(), cert->get(), nullptr, out.get(), CMS_BINARY) != 1)
-    return Fail(ErrorCode::kRejected, "cannot decrypt the CMS EnvelopedData (corrupt, or the "
-                                      "key does not match the certificate): " +
-                                          OpenSslError());
+    return Fail(ErrorCode::kRejected,
+                "cannot decrypt the CMS EnvelopedData (corrupt, or the "
+                "key does not match the certificate): " +
+                    OpenSslError());
   return BioText(out.get());
 }
 
@@ -318,9 +317,9 @@ Expected<std::string> DecryptWithPassword(std::string_view content, const Passwo
   auto salt = reinterpret_cast<const unsigned char*>(content.data() + kSaltMagic.size());
   std::string_view cipher = content.substr(kSaltMagic.size() + kSaltSize);
   if (cipher.empty() || cipher.size() % kBlock != 0)
-    return Fail(ErrorCode::kRejected,
-                "truncated or corrupt: the ciphertext is " + std::to_string(cipher.size()) +
-                    " bytes, not a whole number of 16-byte AES blocks");
+    return Fail(ErrorCode::kRejected, "truncated or corrupt: the ciphertext is " +
+                                          std::to_string(cipher.size()) +
+                                          " bytes, not a whole number of 16-byte AES blocks");
   Secret secret;
   if (auto d = DeriveKey(key, salt, secret); !d) return Unexpected(d.error());
   CipherCtx ctx(EVP_CIPHER_CTX_new());

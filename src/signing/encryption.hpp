@@ -12,9 +12,9 @@
 namespace autoprov {
 
 enum class Encryption {
-  kNone,      // plaintext
-  kEnveloped, // CMS EnvelopedData: DER, PEM ("-----BEGIN CMS-----") or S/MIME
-  kPassword,  // openssl enc with a salt: "Salted__" + salt + AES-256-CBC, or that in base64
+  kNone,       // plaintext
+  kEnveloped,  // CMS EnvelopedData: DER, PEM ("-----BEGIN CMS-----") or S/MIME
+  kPassword,   // openssl enc with a salt: "Salted__" + salt + AES-256-CBC, or that in base64
 };
 Encryption DetectEncryption(std::string_view content);
 std::string_view EncryptionName(Encryption e);  // "CMS EnvelopedData", "openssl enc", "none"

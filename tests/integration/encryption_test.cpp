@@ -1,7 +1,8 @@
 // S-12.3 end to end: files encrypted by the openssl command line (CMS EnvelopedData to a device's
-// certificate; `openssl enc -aes-256-cbc` under each key derivation), served by nginx and tftpd-hpa,
-// fetched by the agent as a user runs it. What cannot be decrypted is refused, changes nothing, and
-// is reported rejected on every poll; what is decrypted is judged as its plaintext (signature, CRC).
+// certificate; `openssl enc -aes-256-cbc` under each key derivation), served by nginx and
+// tftpd-hpa, fetched by the agent as a user runs it. What cannot be decrypted is refused, changes
+// nothing, and is reported rejected on every poll; what is decrypted is judged as its plaintext
+// (signature, CRC).
 #include <gtest/gtest.h>
 #include <utime.h>
 
@@ -27,8 +28,7 @@ class EncryptionTest : public DeviceTest {
   // The device decrypts with device-a's pair, named in hooks.ini.
   void HooksFor(const std::string& device, const std::string& more = "") {
     WriteText(dir_ / "state/hooks.ini", "DecryptionCert = " + pki().Cert(device) +
-                                            "\nDecryptionKey = " + pki().Key(device) + "\n" +
-                                            more);
+                                            "\nDecryptionKey = " + pki().Key(device) + "\n" + more);
   }
   // `openssl <args> -in <plain> -out <root/path>` on `plain` written to a scratch file.
   void OpensslFile(const std::filesystem::path& out, const std::string& plain,
@@ -78,8 +78,7 @@ TEST_F(EncryptionTest, AnIniEncryptedToTheDeviceIsAppliedAndAnotherDevicesFileIs
   EXPECT_NE(Details(step).find("decrypted: CMS EnvelopedData"), std::string::npos) << step.dump();
   EXPECT_EQ(Get("AutoUpdateFrequency"), "77");
   // The same kind of file made for another device: refused on this one, on every poll.
-  OpensslFile(nginx_->root() / "e1/other.ini", "AutoUpdateFrequency = 1\n",
-              EncryptTo("device-b"));
+  OpensslFile(nginx_->root() / "e1/other.ini", "AutoUpdateFrequency = 1\n", EncryptTo("device-b"));
   Command("config set IniFileURL " + nginx_->Url("/e1/other.ini"));
   for (int poll = 1; poll <= 2; ++poll) {
     auto [rc2, other] = Update();
@@ -130,7 +129,8 @@ TEST_F(EncryptionTest, PasswordFilesUnderEachDerivationAndAWrongPasswordIsSaid) 
     SCOPED_TRACE(d.name);
     std::string path = std::string("/e3/") + d.name + ".ini";
     ++value;
-    OpensslFile(nginx_->root() / path.substr(1), "AutoUpdateFrequency = " + std::to_string(value) + "\n",
+    OpensslFile(nginx_->root() / path.substr(1),
+                "AutoUpdateFrequency = " + std::to_string(value) + "\n",
                 std::string("enc -aes-256-cbc -salt ") + d.options + " -pass pass:open-sesame");
     Command("config set AupdPasswordKeyDerivation " + std::string(d.name));
     Command("config set AupdPasswordIterations 20000");
@@ -265,9 +265,9 @@ TEST_F(EncryptionTest, EncryptAndDecryptCommandsAgreeWithOpenssl) {
   auto r = RunCommand("encrypt " + (dir_ / "dev.ini").string() + " --to " + pki().Cert("device-a") +
                       " -o " + (dir_ / "dev.ini.p7m").string());
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  auto o = RunProgram("openssl cms -decrypt -binary -inform DER -in " +
-                      (dir_ / "dev.ini.p7m").string() + " -recip " + pki().Cert("device-a") +
-                      " -inkey " + pki().Key("device-a"));
+  auto o =
+      RunProgram("openssl cms -decrypt -binary -inform DER -in " + (dir_ / "dev.ini.p7m").string() +
+                 " -recip " + pki().Cert("device-a") + " -inkey " + pki().Key("device-a"));
   EXPECT_EQ(o.out, plain);
   auto d = RunCommand("decrypt " + (dir_ / "dev.ini.p7m").string() + " --cert " +
                       pki().Cert("device-b") + " --key " + pki().Key("device-b"));

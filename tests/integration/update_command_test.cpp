@@ -11,6 +11,7 @@
 #include "../app/command_runner.hpp"
 #include "common/digest.hpp"
 #include "support/servers.hpp"
+#include "support/signing_pki.hpp"
 #include "transfer/url.hpp"
 
 namespace autoprov {
@@ -490,6 +491,43 @@ TEST_F(UpdateCommandTest, TheOption160ChainMovesOnOnlyWhenAFileIsNotFound) {
   EXPECT_EQ(j["steps"][0]["outcome"], "failed") << j.dump();
   EXPECT_EQ(nginx_.Requests("/status/500").size(), 3u);
   EXPECT_EQ(nginx_.Requests("/Mediant00908F000007.ini").size(), per_device_before);
+}
+
+// S-12.1 with S-10.4: a signed image cut by a kill and resumed is judged by the SHA-256 of the
+// whole file, carried across the cut, against its signature's signed digest: no second pass.
+TEST_F(UpdateCommandTest, ASignedImageCutAndResumedIsVerifiedByItsWholeDigest) {
+  constexpr uint64_t kSize = 96u << 20;  // 3 s at 32 MB/s: a checkpoint comes first
+  const std::string name = "/limited/Mediant_7.60A.100.001.cmp";
+  std::filesystem::create_directories(nginx_.root() / "limited");
+  {
+    std::ofstream out(nginx_.root() / name.substr(1), std::ios::binary);
+    std::mt19937_64 rng(12);
+    std::vector<uint64_t> block(1u << 17);
+    for (uint64_t done = 0; done < kSize; done += block.size() * 8) {
+      for (auto& w : block) w = rng();
+      out.write(reinterpret_cast<const char*>(block.data()), block.size() * 8);
+    }
+  }
+  const auto& pki = test_support::SigningPki::Get();
+  std::string sig = pki.SignWithOpenssl((nginx_.root() / name.substr(1)).string(), "signer");
+  ASSERT_FALSE(sig.empty());
+  WriteText(nginx_.root() / (name.substr(1) + ".p7s"), sig);
+  std::filesystem::create_directories(dir_ / "state");
+  WriteText(dir_ / "state/hooks.ini",
+            "SignersBundle = " + pki.Cert("ca") + "\nSignaturePolicy.cmp = required\n");
+  Bootstrap("AutoCmpFileUrl = '" + nginx_.Url(name) + "'\n");
+  auto offset_file = dir_ / "state/downloads/.auto-firmware.partial.offset";
+  KillUpdateOnceKept(offset_file, kSize / 3.0);
+  uint64_t cut = KeptBytes(offset_file);
+  ASSERT_GT(cut, 0u);
+  auto j = UpdateJson();
+  auto step = j["steps"][0];
+  EXPECT_EQ(step["outcome"], "applied") << step.dump(2);
+  EXPECT_EQ(step["resumed_from"], cut);
+  std::string details = step["details"].dump();
+  EXPECT_NE(details.find("signature verified: CN=signer"), std::string::npos) << details;
+  EXPECT_EQ(nginx_.Requests(name).back().status, 206);
+  EXPECT_NE(RunCommand("status" + st_).out.find("7.60A.100.001"), std::string::npos);
 }
 
 // S-10.4: a partial image whose URL is no longer configured is dropped by the next run, not kept on

@@ -51,6 +51,10 @@ expect --dry-run -- autoprov update --dr
 expect --state-dir -- autoprov update --sta
 expect --devices -- autoprov fleet --dev
 expect merge -- autoprov fleet me
+expect encrypt -- autoprov encr
+expect --key-derivation -- autoprov encrypt dev.ini --key-d
+expect md5 -- autoprov decrypt dev.ini.enc --key-derivation m
+expect --to -- autoprov encrypt dev.ini --t
 # Every option `autoprov fleet --help` lists is completed (the list stays in step with the program).
 for opt in $("$bin" fleet --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
   [ "$opt" = --help ] || expect "$opt" -- autoprov fleet "$opt"

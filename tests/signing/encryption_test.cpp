@@ -66,7 +66,8 @@ TEST_F(EncryptionTest, AnotherDevicesFileIsNotEncryptedForThisDevice) {
 TEST_F(EncryptionTest, ATruncatedOrAlteredEnvelopeIsACorruptFileNotGarbage) {
   std::string file = Openssl("cms -encrypt -binary -aes256 -in plain.ini -recip " +
                              pki().Cert("device-a") + " -outform DER");
-  auto cut = DecryptEnveloped(std::string_view(file).substr(0, file.size() - 20), Device("device-a"));
+  auto cut =
+      DecryptEnveloped(std::string_view(file).substr(0, file.size() - 20), Device("device-a"));
   ASSERT_FALSE(cut);
   EXPECT_NE(cut.error().message.find("truncated or corrupt"), std::string::npos)
       << cut.error().message;
@@ -115,8 +116,8 @@ TEST_F(EncryptionTest, OpensslEncFilesDecryptUnderEachDerivationAndAWrongPasswor
     // The right password under another derivation is as wrong as a wrong password.
     std::string file =
         Openssl("enc -aes-256-cbc -salt " + d.options + " -in plain.ini -pass file:pw.txt");
-    KeyDerivation other = d.kind == KeyDerivation::kMd5 ? KeyDerivation::kPbkdf2
-                                                        : KeyDerivation::kMd5;
+    KeyDerivation other =
+        d.kind == KeyDerivation::kMd5 ? KeyDerivation::kPbkdf2 : KeyDerivation::kMd5;
     auto mixed = DecryptWithPassword(file, PasswordKey{"correct horse", other, 10000});
     EXPECT_TRUE(!mixed || !LooksLikeText(*mixed)) << d.options;
   }
@@ -124,8 +125,7 @@ TEST_F(EncryptionTest, OpensslEncFilesDecryptUnderEachDerivationAndAWrongPasswor
 
 TEST_F(EncryptionTest, ATruncatedPasswordFileIsSaidTruncated) {
   Write("pw.txt", "pw\n");
-  std::string file =
-      Openssl("enc -aes-256-cbc -salt -pbkdf2 -in plain.ini -pass file:pw.txt");
+  std::string file = Openssl("enc -aes-256-cbc -salt -pbkdf2 -in plain.ini -pass file:pw.txt");
   PasswordKey key{"pw", KeyDerivation::kPbkdf2, 10000};
   auto cut = DecryptWithPassword(std::string_view(file).substr(0, file.size() - 7), key);
   ASSERT_FALSE(cut);
@@ -146,8 +146,8 @@ TEST_F(EncryptionTest, PlaintextAndSignaturesAreNotTakenForEncryptedFiles) {
   EXPECT_EQ(DetectEncryption(plain_), Encryption::kNone);
   EXPECT_EQ(DetectEncryption(""), Encryption::kNone);
   EXPECT_EQ(DetectEncryption("Salted"), Encryption::kNone);
-  std::string sig = pki().SignWithOpenssl((pki().dir / "plain.ini").string(), "signer",
-                                          "-outform PEM");
+  std::string sig =
+      pki().SignWithOpenssl((pki().dir / "plain.ini").string(), "signer", "-outform PEM");
   EXPECT_EQ(DetectEncryption(sig), Encryption::kNone);
   sig = pki().SignWithOpenssl((pki().dir / "plain.ini").string(), "signer", "-outform DER");
   EXPECT_EQ(DetectEncryption(sig), Encryption::kNone);
