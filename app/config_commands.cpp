@@ -12,6 +12,7 @@
 #include "engine/config_writer.hpp"
 #include "engine/schedule.hpp"
 #include "engine/validation.hpp"
+#include "signing/encryption.hpp"
 #include "store/state_dir.hpp"
 
 namespace autoprov::app {
@@ -22,6 +23,13 @@ Expected<std::string> ReadInput(const std::string& file) {
   if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
   auto r = ReadFile(file);
   if (!r) return Unexpected(AsUsageError(r.error()));
+  // S-12.3: a device decrypts such a file before it reads it; these commands take the plaintext.
+  if (Encryption e = DetectEncryption(*r); e != Encryption::kNone)
+    return Fail(ErrorCode::kInvalidArgument,
+                file + " is encrypted (" + std::string(EncryptionName(e)) +
+                    "): a device decrypts it first (S-12.3); give the plaintext, e.g. autoprov "
+                    "decrypt " +
+                    file + " ... | autoprov config validate -");
   return std::move(*r);
 }
 

@@ -287,6 +287,15 @@ TEST_F(EncryptionTest, EncryptAndDecryptCommandsAgreeWithOpenssl) {
                  (dir_ / "pw").string());
   EXPECT_EQ(d.exit_code, 0) << d.out;
   EXPECT_EQ(d.out, plain);
+  // config validate takes the plaintext, and says so of an encrypted file instead of parsing bytes.
+  auto v = RunCommand("config validate " + (dir_ / "by-openssl.enc").string());
+  EXPECT_EQ(v.exit_code, 2) << v.out;
+  EXPECT_NE(v.out.find("is encrypted (openssl enc)"), std::string::npos) << v.out;
+  v = RunProgram("sh -c '" + std::string(AUTOPROV_BINARY) + " decrypt " +
+                 (dir_ / "by-openssl.enc").string() + " --password-file " + (dir_ / "pw").string() +
+                 " | " + AUTOPROV_BINARY + " config validate -'");
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  EXPECT_NE(v.out.find("<stdin>: valid"), std::string::npos) << v.out;
 }
 
 }  // namespace
