@@ -61,8 +61,9 @@ start_nginx "$work" "$work/root" "$port"
 trap 'kill $NGINX_PID 2>/dev/null; wait $NGINX_PID 2>/dev/null; rm -rf "$work"' EXIT
 
 run_fleet() {
-  # FLEET_WRAP_2, e.g. "perf record -g -o /tmp/fleet.perf": run 2 under a profiler.
+  # FLEET_WRAP_1 / FLEET_WRAP_2, e.g. "perf record -g -o /tmp/fleet.perf": that run under a profiler.
   local wrap=""
+  [ "$1" = 1 ] && wrap=${FLEET_WRAP_1:-}
   [ "$1" = 2 ] && wrap=${FLEET_WRAP_2:-}
   /usr/bin/time -f '%e %M %U %S' -o "$work/time.$1" $wrap "$build/app/autoprov" fleet --json --devices "$devices" \
     --runs 1 --max-connections "$conns" --sw-version "$sw_version" --product Mediant --state-dir "$work/state" \

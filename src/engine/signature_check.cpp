@@ -131,6 +131,7 @@ std::optional<TransferError> SignatureCheck::Took(Fetched result, StateStore& st
         MakeError(ErrorCode::kInternal, "the signature kept for " + RedactUrl(url_) + " is lost"));
   }
   bytes_ = std::move(result->body);
+  sha256_ = Sha256Hex(*bytes_);
   validators_ = result->validators;
   changed_ = true;
   return std::nullopt;
@@ -229,19 +230,18 @@ Expected<void> SignatureCheck::KeepAccepted(StateStore& store, long long device,
     if (auto e = store.PutValue(device, SignedAtKey(file_url_), std::to_string(accepted_at_)); !e)
       return e;
   if (!changed_ || !bytes_) return {};
-  std::string sha = Sha256Hex(*bytes_);
-  if (auto e = store.PutContent(sha, *bytes_, false); !e) return e;
+  if (auto e = store.PutContent(sha256_, *bytes_, false); !e) return e;
   return store.PutUrlState(
-      device, url_, UrlState{validators_.last_modified, validators_.etag, now, sha, kind_, ""});
+      device, url_, UrlState{validators_.last_modified, validators_.etag, now, sha256_, kind_, ""});
 }
 
 void SignatureCheck::KeepRefused(StateStore& store, long long device, long long now) {
   if (!changed_ || !bytes_) return;
   (void)store.Transaction([&]() -> Expected<void> {
-    std::string sha = Sha256Hex(*bytes_);
-    if (auto e = store.PutContent(sha, *bytes_, false); !e) return e;
+    if (auto e = store.PutContent(sha256_, *bytes_, false); !e) return e;
     return store.PutUrlState(
-        device, url_, UrlState{validators_.last_modified, validators_.etag, now, sha, kind_, ""});
+        device, url_,
+        UrlState{validators_.last_modified, validators_.etag, now, sha256_, kind_, ""});
   });
 }
 

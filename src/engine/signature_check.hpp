@@ -84,6 +84,7 @@ class SignatureCheck {
   SignaturePolicy policy_ = SignaturePolicy::kOff;
   std::shared_ptr<const SignersBundle> bundle_;
   std::optional<std::string> bytes_;  // the signature judged with: new (200) or kept (304)
+  std::string sha256_;                // of a new signature's bytes, where they are kept
   Validators validators_;             // of a new signature
   bool changed_ = false, missing_ = false;
   long long accepted_at_ = 0;  // the signing time of an accepted file

@@ -182,7 +182,10 @@ Expected<Database> Database::Open(const std::filesystem::path& path, Durability 
     return db;
   }
   // WAL keeps readers (status, show) from blocking a run; FULL sync makes each commit durable.
-  std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;";
+  // A savepoint's journal (a step inside a run's transaction) stays in memory: spilled to a
+  // temporary file, every page a step touched cost a write system call.
+  std::string pragmas =
+      "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;";
   // The fleet's database belongs to one process: exclusive locking spares a file lock per
   // transaction.
   pragmas += durability == Durability::kFull
