@@ -149,6 +149,11 @@ void RegisterSigningCommands(CLI::App& app, GlobalOptions& g) {
   OnRun(sign, g, [so]() -> Expected<void> {
     auto content = ReadFile(so->file, 8ull << 30);
     if (!content) return Unexpected(AsUsageError(content.error()));
+    if (Encryption e = DetectEncryption(*content); e != Encryption::kNone)
+      return Fail(ErrorCode::kInvalidArgument,
+                  so->file + " is encrypted (" + std::string(EncryptionName(e)) +
+                      "): a device verifies the signature of the plaintext after decrypting it; "
+                      "sign the plaintext, then encrypt it (S-12.3)");
     auto signature = SignDetached(*content, so->cert, so->key);
     if (!signature) return Unexpected(signature.error());
     std::string out = so->output.empty() ? so->file + ".p7s" : so->output;
@@ -193,6 +198,11 @@ void RegisterSigningCommands(CLI::App& app, GlobalOptions& g) {
     if (!signature) return Unexpected(AsUsageError(signature.error()));
     auto v = VerifyDetached(*content, *signature, *bundle,
                             VerifyOptions{static_cast<long long>(std::time(nullptr)), true});
+    if (!v && DetectEncryption(*content) != Encryption::kNone)
+      return Fail(ErrorCode::kRejected,
+                  vo->file + ": refused: " + v.error->Text() +
+                      "; the file is encrypted, and a signature is over the plaintext (S-12.3): "
+                      "autoprov decrypt it first and verify the plaintext");
     if (!v) return Fail(ErrorCode::kRejected, vo->file + ": refused: " + v.error->Text());
     std::cout << vo->file << ": verified: " << v.signer->subject << ", serial " << v.signer->serial
               << ", signed " << UtcTimeText(v.signer->signed_at) << "\n";

@@ -287,6 +287,19 @@ TEST_F(EncryptionTest, EncryptAndDecryptCommandsAgreeWithOpenssl) {
                  (dir_ / "pw").string());
   EXPECT_EQ(d.exit_code, 0) << d.out;
   EXPECT_EQ(d.out, plain);
+  // sign takes the plaintext too (sign, then encrypt), and verify says why an encrypted file fails.
+  auto sig = RunCommand("sign " + (dir_ / "by-openssl.enc").string() + " --cert " +
+                        pki().Cert("signer") + " --key " + pki().Key("signer"));
+  EXPECT_EQ(sig.exit_code, 2) << sig.out;
+  EXPECT_NE(sig.out.find("sign the plaintext, then encrypt"), std::string::npos) << sig.out;
+  ASSERT_EQ(RunCommand("sign " + (dir_ / "dev.ini").string() + " --cert " + pki().Cert("signer") +
+                       " --key " + pki().Key("signer"))
+                .exit_code,
+            0);
+  auto ver = RunCommand("verify " + (dir_ / "dev.ini.enc").string() + " --signature " +
+                        (dir_ / "dev.ini.p7s").string() + " --signers " + pki().Cert("ca"));
+  EXPECT_EQ(ver.exit_code, 1) << ver.out;
+  EXPECT_NE(ver.out.find("decrypt it first"), std::string::npos) << ver.out;
   // config validate takes the plaintext, and says so of an encrypted file instead of parsing bytes.
   auto v = RunCommand("config validate " + (dir_ / "by-openssl.enc").string());
   EXPECT_EQ(v.exit_code, 2) << v.out;
