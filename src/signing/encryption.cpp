@@ -1,12 +1,5 @@
 #include "signing/encryption.hpp"
 
-// clang-format off
-// pem.h first: cms.h declares PEM_read_bio_CMS only after it.
-#include <openssl/pem.h>
-#include <openssl/cms.h>
-// clang-format on
-#include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -19,6 +12,8 @@
 #include <memory>
 #include <vector>
 
+#include "signing/openssl.hpp"
+
 namespace autoprov {
 namespace {
 
@@ -26,48 +21,11 @@ constexpr std::string_view kSaltMagic = "Salted__";
 constexpr std::string_view kSaltMagicBase64 = "U2FsdGVkX1";  // base64 of "Salted__" + 2 bits
 constexpr size_t kSaltSize = 8, kKeySize = 32, kIvSize = 16, kBlock = 16;
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct CmsFree {
-  void operator()(CMS_ContentInfo* c) const { CMS_ContentInfo_free(c); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
 struct CipherCtxFree {
   void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
 };
-using Bio = std::unique_ptr<BIO, BioFree>;
-using Cms = std::unique_ptr<CMS_ContentInfo, CmsFree>;
-using Cert = std::unique_ptr<X509, X509Free>;
-using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
 using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
-
-Bio MemoryBio(std::string_view data) {
-  return Bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
-
-std::string BioText(BIO* b) {
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b, &data);
-  return std::string(data, static_cast<size_t>(n));
-}
-
-std::string OpenSslError() {
-  unsigned long e = ERR_get_error();
-  std::string text;
-  if (e != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    text = buf;
-  }
-  ERR_clear_error();
-  return text.empty() ? "no detail from OpenSSL" : text;
-}
+using namespace ossl;
 
 // Key material wiped when it goes.
 struct Secret {
@@ -132,7 +90,7 @@ Expected<Cms> ParseEnveloped(std::string_view content) {
     cms.reset(d2i_CMS_bio(in.get(), nullptr));
   if (!cms)
     return Fail(ErrorCode::kRejected,
-                "not a readable CMS EnvelopedData (truncated or corrupt): " + OpenSslError());
+                "not a readable CMS EnvelopedData (truncated or corrupt): " + LastError());
   int type = OBJ_obj2nid(CMS_get0_type(cms.get()));
   if (type != NID_pkcs7_enveloped && type != NID_id_smime_ct_authEnvelopedData)
     return Fail(ErrorCode::kRejected,
@@ -140,39 +98,7 @@ Expected<Cms> ParseEnveloped(std::string_view content) {
   return cms;
 }
 
-Expected<Cert> LoadCert(const std::string& path) {
-  Bio in(BIO_new_file(path.c_str(), "r"));
-  if (!in) return Fail(ErrorCode::kIo, "cannot read the certificate " + path);
-  Cert cert(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr));
-  if (!cert)
-    return Fail(ErrorCode::kInvalidArgument,
-                "no PEM certificate in " + path + ": " + OpenSslError());
-  return cert;
-}
-
-Expected<Key> LoadKey(const std::string& path) {
-  Bio in(BIO_new_file(path.c_str(), "r"));
-  if (!in) return Fail(ErrorCode::kIo, "cannot read the private key " + path);
-  Key key(PEM_read_bio_PrivateKey(in.get(), nullptr, nullptr, nullptr));
-  if (!key)
-    return Fail(ErrorCode::kInvalidArgument,
-                "no PEM private key in " + path + ": " + OpenSslError());
-  return key;
-}
-
-std::string Describe(X509* cert) {
-  Bio out(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(out.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-  std::string text = BioText(out.get());
-  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
-  if (bn) {
-    char* hex = BN_bn2hex(bn);
-    text += ", serial " + std::string(hex ? hex : "?");
-    OPENSSL_free(hex);
-    BN_free(bn);
-  }
-  return text;
-}
+std::string Describe(X509* cert) { return Subject(cert) + ", serial " + Serial(cert); }
 
 // Whether one of the file's recipients is `cert`: key transport (RSA) by issuer and serial or key
 // identifier, key agreement (EC) likewise.
@@ -205,13 +131,13 @@ Expected<void> DeriveKey(const PasswordKey& key, const unsigned char* salt, Secr
       return Fail(ErrorCode::kInvalidArgument, "PBKDF2 needs at least one iteration");
     if (PKCS5_PBKDF2_HMAC(pw, pw_len, salt, kSaltSize, key.iterations, EVP_sha256(),
                           static_cast<int>(out.bytes.size()), out.bytes.data()) != 1)
-      return Fail(ErrorCode::kInternal, "PBKDF2 failed: " + OpenSslError());
+      return Fail(ErrorCode::kInternal, "PBKDF2 failed: " + LastError());
     return {};
   }
   const EVP_MD* md = key.derivation == KeyDerivation::kMd5 ? EVP_md5() : EVP_sha256();
   if (EVP_BytesToKey(EVP_aes_256_cbc(), md, salt, reinterpret_cast<const unsigned char*>(pw),
                      pw_len, 1, out.key(), out.iv()) != static_cast<int>(kKeySize))
-    return Fail(ErrorCode::kInternal, "key derivation failed: " + OpenSslError());
+    return Fail(ErrorCode::kInternal, "key derivation failed: " + LastError());
   return {};
 }
 
@@ -300,7 +226,7 @@ Expected<std::string> DecryptEnveloped(std::string_view content, const DeviceKey
     return Fail(ErrorCode::kRejected,
                 "cannot decrypt the CMS EnvelopedData (corrupt, or the "
                 "key does not match the certificate): " +
-                    OpenSslError());
+                    LastError());
   return BioText(out.get());
 }
 
@@ -329,7 +255,7 @@ Expected<std::string> DecryptWithPassword(std::string_view content, const Passwo
   if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_cbc(), nullptr, secret.key(), secret.iv()) != 1 ||
       EVP_DecryptUpdate(ctx.get(), o, &n, reinterpret_cast<const unsigned char*>(cipher.data()),
                         static_cast<int>(cipher.size())) != 1)
-    return Fail(ErrorCode::kInternal, "AES-256-CBC failed: " + OpenSslError());
+    return Fail(ErrorCode::kInternal, "AES-256-CBC failed: " + LastError());
   if (EVP_DecryptFinal_ex(ctx.get(), o + n, &last) != 1) {
     ERR_clear_error();
     OPENSSL_cleanse(out.data(), out.size());
@@ -357,17 +283,17 @@ Expected<std::string> EncryptEnveloped(std::string_view plaintext, const std::st
   sk_X509_push(recipients.get(), cert->get());
   Bio in = MemoryBio(plaintext);
   Cms cms(CMS_encrypt(recipients.get(), in.get(), EVP_aes_256_cbc(), CMS_BINARY));
-  if (!cms) return Fail(ErrorCode::kInvalidArgument, "cannot encrypt: " + OpenSslError());
+  if (!cms) return Fail(ErrorCode::kInvalidArgument, "cannot encrypt: " + LastError());
   Bio out(BIO_new(BIO_s_mem()));
   if (i2d_CMS_bio(out.get(), cms.get()) != 1)
-    return Fail(ErrorCode::kInternal, "cannot write the CMS: " + OpenSslError());
+    return Fail(ErrorCode::kInternal, "cannot write the CMS: " + LastError());
   return BioText(out.get());
 }
 
 Expected<std::string> EncryptWithPassword(std::string_view plaintext, const PasswordKey& key) {
   unsigned char salt[kSaltSize];
   if (RAND_bytes(salt, sizeof salt) != 1)
-    return Fail(ErrorCode::kInternal, "no random salt: " + OpenSslError());
+    return Fail(ErrorCode::kInternal, "no random salt: " + LastError());
   Secret secret;
   if (auto d = DeriveKey(key, salt, secret); !d) return Unexpected(d.error());
   CipherCtx ctx(EVP_CIPHER_CTX_new());
@@ -381,7 +307,7 @@ Expected<std::string> EncryptWithPassword(std::string_view plaintext, const Pass
       EVP_EncryptUpdate(ctx.get(), o, &n, reinterpret_cast<const unsigned char*>(plaintext.data()),
                         static_cast<int>(plaintext.size())) != 1 ||
       EVP_EncryptFinal_ex(ctx.get(), o + n, &last) != 1)
-    return Fail(ErrorCode::kInternal, "AES-256-CBC failed: " + OpenSslError());
+    return Fail(ErrorCode::kInternal, "AES-256-CBC failed: " + LastError());
   out.resize(head + static_cast<size_t>(n + last));
   return out;
 }

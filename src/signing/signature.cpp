@@ -1,10 +1,5 @@
 #include "signing/signature.hpp"
 
-// clang-format off
-// pem.h first: cms.h declares PEM_read_bio_CMS only after it.
-#include <openssl/pem.h>
-#include <openssl/cms.h>
-// clang-format on
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -22,6 +17,7 @@
 #include <vector>
 
 #include "common/text.hpp"
+#include "signing/openssl.hpp"
 
 namespace autoprov {
 namespace {
@@ -29,62 +25,10 @@ namespace {
 // A signing time ahead of the device's clock by more than this is refused (clocks drift).
 constexpr long long kClockSkew = 300;
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct CmsFree {
-  void operator()(CMS_ContentInfo* c) const { CMS_ContentInfo_free(c); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct CertsFree {
-  void operator()(STACK_OF(X509) * s) const { sk_X509_pop_free(s, X509_free); }
-};
 struct CtxFree {
   void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
 };
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
-using Cms = std::unique_ptr<CMS_ContentInfo, CmsFree>;
-using Certs = std::unique_ptr<STACK_OF(X509), CertsFree>;
-
-Bio MemoryBio(std::string_view data) {
-  return Bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
-}
-
-// OpenSSL's last error, and the queue cleared.
-std::string OpenSslError() {
-  unsigned long e = ERR_get_error();
-  std::string text;
-  if (e != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    text = buf;
-  }
-  ERR_clear_error();
-  return text.empty() ? "no detail from OpenSSL" : text;
-}
-
-std::string Subject(X509* cert) {
-  Bio out(BIO_new(BIO_s_mem()));
-  X509_NAME_print_ex(out.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(out.get(), &data);
-  return std::string(data, static_cast<size_t>(n));
-}
-
-std::string Serial(X509* cert) {
-  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
-  if (!bn) return "?";
-  char* hex = BN_bn2hex(bn);
-  std::string s = hex ? hex : "?";
-  OPENSSL_free(hex);
-  BN_free(bn);
-  return s;
-}
+using namespace ossl;
 
 Cms ParseCms(std::string_view signature) {
   ERR_clear_error();
@@ -107,7 +51,7 @@ std::optional<SignatureError> Parse(std::string_view signature, Parsed& p) {
   p.cms = ParseCms(signature);
   if (!p.cms)
     return SignatureError{SignatureFault::kMalformed,
-                          "not a CMS signature (DER or PEM): " + OpenSslError(), std::nullopt};
+                          "not a CMS signature (DER or PEM): " + LastError(), std::nullopt};
   if (OBJ_obj2nid(CMS_get0_type(p.cms.get())) != NID_pkcs7_signed)
     return SignatureError{SignatureFault::kMalformed, "a CMS structure, but not SignedData",
                           std::nullopt};
@@ -277,7 +221,7 @@ SignatureVerdict VerifyCrypto(const std::string& digest, std::string_view signat
   ERR_clear_error();
   if (CMS_verify(p.cms.get(), certs.get(), nullptr, data.get(), nullptr, flags) != 1)
     return refuse(SignatureFault::kBadSignature,
-                  "the file or its signature was altered (" + OpenSslError() + ")", who);
+                  "the file or its signature was altered (" + LastError() + ")", who);
   const ASN1_OCTET_STRING* signed_digest =
       static_cast<const ASN1_OCTET_STRING*>(CMS_signed_get0_data_by_OBJ(
           p.si, OBJ_nid2obj(NID_pkcs9_messageDigest), -3, V_ASN1_OCTET_STRING));
@@ -292,7 +236,7 @@ SignatureVerdict VerifyCrypto(const std::string& digest, std::string_view signat
   std::unique_ptr<X509_STORE_CTX, CtxFree> ctx(X509_STORE_CTX_new());
   Certs untrusted(CMS_get1_certs(p.cms.get()));
   if (!ctx || X509_STORE_CTX_init(ctx.get(), bundle.impl().store, cert, untrusted.get()) != 1)
-    return refuse(SignatureFault::kUnknownSigner, "cannot check the chain: " + OpenSslError(), who);
+    return refuse(SignatureFault::kUnknownSigner, "cannot check the chain: " + LastError(), who);
   X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
   X509_STORE_CTX_set_time(ctx.get(), 0, static_cast<time_t>(p.signed_at));
   if (X509_verify_cert(ctx.get()) != 1) {
@@ -395,34 +339,22 @@ Expected<Signer> ReadSignature(std::string_view signature) {
 Expected<std::string> SignDetached(std::string_view content, const std::string& cert_pem_path,
                                    const std::string& key_pem_path) {
   ERR_clear_error();
-  Bio cert_bio(BIO_new_file(cert_pem_path.c_str(), "r"));
-  if (!cert_bio) return Fail(ErrorCode::kIo, "cannot read the certificate " + cert_pem_path);
-  std::unique_ptr<X509, X509Free> cert(
-      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
-  if (!cert)
-    return Fail(ErrorCode::kInvalidArgument,
-                cert_pem_path + ": not a PEM certificate (" + OpenSslError() + ")");
-  Bio key_bio(BIO_new_file(key_pem_path.c_str(), "r"));
-  if (!key_bio) return Fail(ErrorCode::kIo, "cannot read the key " + key_pem_path);
-  std::unique_ptr<EVP_PKEY, KeyFree> key(
-      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
-  if (!key)
-    return Fail(ErrorCode::kInvalidArgument,
-                key_pem_path + ": not a PEM private key (" + OpenSslError() + ")");
-  if (X509_check_private_key(cert.get(), key.get()) != 1)
+  auto cert = LoadCert(cert_pem_path);
+  if (!cert) return Unexpected(cert.error());
+  auto key = LoadKey(key_pem_path);
+  if (!key) return Unexpected(key.error());
+  if (X509_check_private_key(cert->get(), key->get()) != 1)
     return Fail(ErrorCode::kInvalidArgument, key_pem_path + " is not the key of " + cert_pem_path);
   constexpr unsigned kFlags = CMS_BINARY | CMS_DETACHED;
   Cms cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, kFlags | CMS_PARTIAL));
   auto data = MemoryBio(content);
-  if (!cms || !CMS_add1_signer(cms.get(), cert.get(), key.get(), EVP_sha256(), kFlags) ||
+  if (!cms || !CMS_add1_signer(cms.get(), cert->get(), key->get(), EVP_sha256(), kFlags) ||
       CMS_final(cms.get(), data.get(), nullptr, kFlags) != 1)
-    return Fail(ErrorCode::kInternal, "signing failed: " + OpenSslError());
+    return Fail(ErrorCode::kInternal, "signing failed: " + LastError());
   Bio out(BIO_new(BIO_s_mem()));
   if (i2d_CMS_bio(out.get(), cms.get()) != 1)
-    return Fail(ErrorCode::kInternal, "cannot write the signature: " + OpenSslError());
-  char* bytes = nullptr;
-  long n = BIO_get_mem_data(out.get(), &bytes);
-  return std::string(bytes, static_cast<size_t>(n));
+    return Fail(ErrorCode::kInternal, "cannot write the signature: " + LastError());
+  return BioText(out.get());
 }
 
 }  // namespace autoprov

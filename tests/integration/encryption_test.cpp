@@ -48,24 +48,6 @@ class EncryptionTest : public DeviceTest {
     return "cms -encrypt -binary -aes256 -outform DER -recip " + pki().Cert(device);
   }
   time_t mtime_ = 1800000000;
-  std::string Get(const std::string& name) {
-    auto r = RunCommand("config get " + name + st_);
-    EXPECT_EQ(r.exit_code, 0) << r.out;
-    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
-    return r.out;
-  }
-  static const nlohmann::json& Step(const nlohmann::json& report, const std::string& kind) {
-    for (const auto& s : report["steps"])
-      if (s["kind"] == kind) return s;
-    static const nlohmann::json none;
-    return none;
-  }
-  static std::string Details(const nlohmann::json& step) {
-    std::string all;
-    for (const auto& d : step.value("details", nlohmann::json::array()))
-      all += d.get<std::string>() + "\n";
-    return all;
-  }
 };
 
 TEST_F(EncryptionTest, AnIniEncryptedToTheDeviceIsAppliedAndAnotherDevicesFileIsRefused) {

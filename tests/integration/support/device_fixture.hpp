@@ -63,6 +63,28 @@ class DeviceTest : public ::testing::Test {
     return nlohmann::json::parse(r.out, nullptr, false);
   }
 
+  // `config get NAME`, without its newline.
+  std::string Get(const std::string& name) {
+    auto r = RunCommand("config get " + name + st_);
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+    return r.out;
+  }
+  // The step of `kind` in a run's report (null when the run had none).
+  static const nlohmann::json& Step(const nlohmann::json& report, const std::string& kind) {
+    for (const auto& s : report["steps"])
+      if (s["kind"] == kind) return s;
+    static const nlohmann::json none;
+    return none;
+  }
+  // A step's details, one a line.
+  static std::string Details(const nlohmann::json& step) {
+    std::string all;
+    for (const auto& d : step.value("details", nlohmann::json::array()))
+      all += d.get<std::string>() + "\n";
+    return all;
+  }
+
   static Nginx* nginx_;
   std::string what_, mac_, serial_;
   std::filesystem::path dir_;
