@@ -30,7 +30,7 @@ stage "asan build and tests"
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --preset asan -j "$jobs" -LE "bench|package"
+  ctest --preset asan -j "$jobs" -LE "bench|package|static"
 
 stage "fuzz smoke"
 cmake --preset fuzz >/dev/null
