@@ -48,7 +48,8 @@ Expected<Cert> LoadCert(const std::string& path) {
   if (!in) return Fail(ErrorCode::kIo, "cannot read the certificate " + path);
   Cert cert(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr));
   if (!cert)
-    return Fail(ErrorCode::kInvalidArgument, path + ": not a PEM certificate (" + LastError() + ")");
+    return Fail(ErrorCode::kInvalidArgument,
+                path + ": not a PEM certificate (" + LastError() + ")");
   return cert;
 }
 
@@ -57,7 +58,8 @@ Expected<Key> LoadKey(const std::string& path) {
   if (!in) return Fail(ErrorCode::kIo, "cannot read the private key " + path);
   Key key(PEM_read_bio_PrivateKey(in.get(), nullptr, nullptr, nullptr));
   if (!key)
-    return Fail(ErrorCode::kInvalidArgument, path + ": not a PEM private key (" + LastError() + ")");
+    return Fail(ErrorCode::kInvalidArgument,
+                path + ": not a PEM private key (" + LastError() + ")");
   return key;
 }
 

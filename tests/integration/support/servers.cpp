@@ -212,6 +212,14 @@ const TestPki& TestPki::Get() {
       std::abort();
     return p;
   }();
+  // Removed when the test process exits: each test runs in a process of its own.
+  static struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{pki.dir};
   return pki;
 }
 
@@ -314,11 +322,18 @@ HostileServer::HostileServer() {
   }
 }
 
+HostileServer::~HostileServer() {
+  process_.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
 std::vector<std::string> HostileServer::Log() const {
   return Split(ReadText(dir_ / "requests.log"), '\n');
 }
 
 Tftpd::Tftpd(const std::filesystem::path& root) {
+  dir_ = MakeTempDir("tftpd");
   for (int attempt = 0; attempt < kStartAttempts && !ok_; ++attempt) {
     process_.Stop();
     port_ = FreeUdpPort();
@@ -329,10 +344,16 @@ Tftpd::Tftpd(const std::filesystem::path& root) {
       argv.push_back("--user");
       argv.push_back("nobody");
     }
-    process_.Start(argv, root.parent_path() / ("tftpd-" + std::to_string(port_) + ".log"));
+    process_.Start(argv, dir_ / "tftpd.log");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // UDP: nothing to connect to
     ok_ = process_.Running();  // in.tftpd exits when it cannot bind
   }
+}
+
+Tftpd::~Tftpd() {
+  process_.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
 }
 
 Vsftpd::Vsftpd(const std::filesystem::path& root) {
@@ -355,6 +376,12 @@ Vsftpd::Vsftpd(const std::filesystem::path& root) {
     process_.Start({"/usr/sbin/vsftpd", (dir_ / "vsftpd.conf").string()}, dir_ / "stderr.log");
     ok_ = WaitForTcpPort(port_) && process_.Running();
   }
+}
+
+Vsftpd::~Vsftpd() {
+  process_.Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
 }
 
 std::string Vsftpd::Log() const { return ReadText(dir_ / "vsftpd.log"); }

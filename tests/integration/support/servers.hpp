@@ -93,6 +93,7 @@ class Nginx {
 class HostileServer {
  public:
   HostileServer();
+  ~HostileServer();  // stops the server, removes its directory
   bool ok() const { return ok_; }
   std::string Url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
@@ -109,12 +110,14 @@ class HostileServer {
 class Tftpd {
  public:
   explicit Tftpd(const std::filesystem::path& root);
+  ~Tftpd();  // stops the server, removes its directory (its log)
   bool ok() const { return ok_; }
   std::string Url(const std::string& path) const {
     return "tftp://127.0.0.1:" + std::to_string(port_) + path;
   }
 
  private:
+  std::filesystem::path dir_;
   int port_ = 0;
   Process process_;
   bool ok_ = false;
@@ -123,6 +126,7 @@ class Tftpd {
 class Vsftpd {
  public:
   explicit Vsftpd(const std::filesystem::path& root);
+  ~Vsftpd();  // stops the server, removes its directory
   bool ok() const { return ok_; }
   // vsftpd's own log: one line per FTP command and per transfer (log_ftp_protocol).
   std::string Log() const;
