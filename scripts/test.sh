@@ -34,10 +34,11 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 
 stage "fuzz smoke"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "$jobs"
-for target in ini cli sip dhcp cms; do
+fuzzers=(ini cli sip dhcp cms)
+cmake --build --preset fuzz -j "$jobs" --target "${fuzzers[@]/%/_fuzz}"
+for target in "${fuzzers[@]}"; do
   work=$(mktemp -d)
-  build/fuzz/fuzz/${target}_fuzz -max_total_time=15 -print_final_stats=0 "$work" "fuzz/corpus/$target" 2>&1 | tail -n 1
+  build/fuzz/fuzz/${target}_fuzz -max_total_time=10 -print_final_stats=0 "$work" "fuzz/corpus/$target" 2>&1 | tail -n 1
   rm -rf "$work"
 done
 stage "done"
