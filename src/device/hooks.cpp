@@ -182,15 +182,21 @@ LogLevel ChooseLogLevel(std::string_view asked, const std::filesystem::path& sta
   return otherwise;
 }
 
+namespace {
+// A per-kind setting's value, as Apply.<kind> is found: <Key>.<keyword>, else <Key>.<name>, else
+// <Key> (`all`); empty when none is set.
+std::string PerKind(const std::map<std::string, std::string>& per_kind, const std::string& all,
+                    std::string_view keyword, std::string_view kind_name) {
+  for (std::string_view key : {keyword, kind_name})
+    if (auto it = per_kind.find(std::string(key)); !key.empty() && it != per_kind.end())
+      return it->second;
+  return all;
+}
+}  // namespace
+
 SignaturePolicy SignaturePolicyFor(const DeviceHooks& hooks, std::string_view keyword,
                                    std::string_view kind_name) {
-  std::string name = hooks.signature_policy;
-  for (std::string_view key : {keyword, kind_name})
-    if (auto it = hooks.signature_policies.find(std::string(key));
-        !key.empty() && it != hooks.signature_policies.end()) {
-      name = it->second;
-      break;
-    }
+  std::string name = PerKind(hooks.signature_policies, hooks.signature_policy, keyword, kind_name);
   if (name.empty())
     return hooks.signers_bundle.empty() ? SignaturePolicy::kOff : SignaturePolicy::kRequired;
   return name == "required"     ? SignaturePolicy::kRequired
@@ -200,14 +206,8 @@ SignaturePolicy SignaturePolicyFor(const DeviceHooks& hooks, std::string_view ke
 
 bool EncryptionRequiredFor(const DeviceHooks& hooks, std::string_view keyword,
                            std::string_view kind_name) {
-  std::string name = hooks.encryption_policy;
-  for (std::string_view key : {keyword, kind_name})
-    if (auto it = hooks.encryption_policies.find(std::string(key));
-        !key.empty() && it != hooks.encryption_policies.end()) {
-      name = it->second;
-      break;
-    }
-  return name == "required";
+  return PerKind(hooks.encryption_policies, hooks.encryption_policy, keyword, kind_name) ==
+         "required";
 }
 
 std::string_view SignaturePolicyName(SignaturePolicy p) {
